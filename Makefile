@@ -1,0 +1,21 @@
+# The two commands a user types: `make run` and `make test`. Both set up first.
+SHELL := /bin/bash
+VENV := .venv/bin
+RASA := .venv-rasa/bin/rasa
+
+.PHONY: setup run test bench train lint
+
+setup:
+	@bash scripts/setup.sh
+
+train: setup
+	@bash scripts/train.sh
+
+run: setup train
+	@bash scripts/run.sh
+
+test: setup train
+	@bash scripts/test.sh
+
+bench: setup train
+	@$(VENV)/python -m tests.bench.run_all

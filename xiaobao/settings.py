@@ -1,0 +1,61 @@
+"""The one settings object. Nothing else in the project reads ``os.environ``.
+
+Every value comes from an environment variable (prefix ``XIAOBAO_`` unless
+named otherwise) with a default that works on a fresh machine: SQLite and the
+index under ``XIAOBAO_HOME`` (``./var``), Redis on 127.0.0.1:6379.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XIAOBAO_", extra="ignore")
+
+    home: Path = Field(default=REPO_ROOT / "var")
+    database_url: str | None = None
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "XIAOBAO_REDIS_URL"),
+    )
+
+    # Embedding model: converted once by `xiaobao model install` into <home>/models/.
+    embedding_model_dir: Path | None = None
+    embedding_batch_size: int = 32
+
+    # Limits shared by retrieval and chat.
+    max_message_chars: int = 2000
+
+    # Rasa server (its own process, .venv-rasa) and the gateway.
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = "xiaobao-dev-token"
+    rasa_timeout_s: float = 30.0
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+
+    # Secrets: session signing and 12345 callback HMAC. Override in production.
+    secret_key: str = "dev-secret-change-me"
+    call_callback_secret: str = "dev-callback-secret-change-me"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'xiaobao.db'}"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.embedding_model_dir or self.home / "models" / "multilingual-e5-small"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
