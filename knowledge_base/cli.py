@@ -1,0 +1,4 @@
+"""`xiaobao kb …`"""
+import typer
+
+app = typer.Typer(no_args_is_help=True)
