@@ -21,8 +21,6 @@ class Entry(Base):
     __tablename__ = "kb_entries"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # FAISS needs integer ids; this one never changes for an entry.
-    vector_id: Mapped[int] = mapped_column(Integer, unique=True, autoincrement=False)
     question: Mapped[str] = mapped_column(Text)
     similar_questions: Mapped[list[str]] = mapped_column(JSON, default=list)
     answer: Mapped[str] = mapped_column(Text)

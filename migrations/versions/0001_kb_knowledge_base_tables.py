@@ -31,7 +31,6 @@ def upgrade() -> None:
 
     op.create_table('kb_entries',
     sa.Column('id', sa.String(length=64), nullable=False),
-    sa.Column('vector_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('question', sa.Text(), nullable=False),
     sa.Column('similar_questions', sa.JSON(), nullable=False),
     sa.Column('answer', sa.Text(), nullable=False),
@@ -47,7 +46,6 @@ def upgrade() -> None:
     sa.Column('updated_by', sa.String(length=64), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('vector_id')
     )
     with op.batch_alter_table('kb_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_kb_entries_status'), ['status'], unique=False)

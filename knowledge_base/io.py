@@ -1,0 +1,197 @@
+"""Import and export in YAML, JSON Lines, CSV and XLSX.
+
+Import is all-or-nothing: every row is validated first and every problem is
+reported with file, row, field and reason; only a clean file is written, in one
+transaction, idempotently by ``id``. CSV is read as UTF-8 or GB18030 (what
+Chinese Excel writes); lists in CSV and XLSX cells are ``|``-separated.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from knowledge_base import store
+from knowledge_base.schema import FIELDS, LIST_FIELDS, EntryData, describe_errors
+
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".csv": "csv", ".xlsx": "xlsx"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    file: str
+    row: int  # 1-based: the line (JSONL/CSV/XLSX, header = row 1) or the list item (YAML)
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file} 第{self.row}行 [{self.field}]: {self.reason}"
+
+
+class ImportFailed(store.KnowledgeBaseError):
+    code = "import_failed"
+    status_code = 422
+
+    def __init__(self, errors: list[RowError]):
+        self.errors = errors
+        head = f"导入失败，共 {len(errors)} 处错误，未写入任何条目 / import failed with {len(errors)} error(s); nothing was written"
+        super().__init__(head + "\n" + "\n".join(str(e) for e in errors[:200]))
+
+
+def detect_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise store.KnowledgeBaseError(
+            f"不支持的文件类型 {path.suffix or '(无扩展名)'}，请使用 .yaml .jsonl .csv .xlsx / "
+            f"unsupported file type {path.suffix!r}")
+    return fmt
+
+
+def _decode_csv(raw: bytes, name: str) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFailed([RowError(name, 0, "file", "文件编码无法识别，请存为 UTF-8 或 GB18030 / "
+                                                  "unknown encoding: save as UTF-8 or GB18030")])
+
+
+def _clean_cell(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel turns numeric ids into floats
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def read_rows(path: Path, data: bytes | None = None) -> list[tuple[int, Any]]:
+    """[(row number, raw mapping)] from a file; parse errors become an ImportFailed."""
+    fmt = detect_format(path)
+    name = path.name
+    raw = path.read_bytes() if data is None else data
+    try:
+        if fmt == "yaml":
+            doc = yaml.safe_load(raw.decode("utf-8-sig")) or []
+            if isinstance(doc, dict) and "entries" in doc:
+                doc = doc["entries"]
+            if not isinstance(doc, list):
+                raise ImportFailed([RowError(name, 0, "file", "YAML 顶层应为条目列表 / YAML must be a list of entries")])
+            return list(enumerate(doc, start=1))
+        if fmt == "jsonl":
+            rows = []
+            for n, line in enumerate(raw.decode("utf-8-sig").splitlines(), start=1):
+                if line.strip():
+                    try:
+                        rows.append((n, json.loads(line)))
+                    except json.JSONDecodeError as exc:
+                        rows.append((n, exc))
+            return rows
+        if fmt == "csv":
+            reader = csv.DictReader(io.StringIO(_decode_csv(raw, name), newline=""))
+            return [(n, row) for n, row in enumerate(reader, start=2)]
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(io.BytesIO(raw), read_only=True, data_only=True).worksheets[0]
+        it = sheet.iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(it, [])]
+        rows = []
+        for n, values in enumerate(it, start=2):
+            if all(v is None or str(v).strip() == "" for v in values):
+                continue
+            rows.append((n, {h: _clean_cell(v) for h, v in zip(header, values) if h}))
+        return rows
+    except ImportFailed:
+        raise
+    except UnicodeDecodeError:
+        raise ImportFailed([RowError(name, 0, "file", "文件不是 UTF-8 编码 / file is not UTF-8")]) from None
+    except Exception as exc:  # a broken file of any kind: say so, write nothing
+        raise ImportFailed([RowError(name, 0, "file", f"无法解析文件 / cannot parse file: {exc}")]) from None
+
+
+def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
+    """Validate every row of a file; raise ImportFailed listing every problem."""
+    errors: list[RowError] = []
+    entries: list[EntryData] = []
+    first_row: dict[str, int] = {}
+    for n, raw in read_rows(path, data):
+        if isinstance(raw, Exception):
+            errors.append(RowError(path.name, n, "line", f"不是合法的 JSON / invalid JSON: {raw}"))
+            continue
+        if not isinstance(raw, dict):
+            errors.append(RowError(path.name, n, "entry", "应为字段映射 / must be a mapping of fields"))
+            continue
+        # Empty CSV/XLSX cells mean "not given".
+        raw = {k.strip(): v for k, v in raw.items() if k and v is not None and v != ""}
+        try:
+            entry = EntryData.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(RowError(path.name, n, f, r) for f, r in describe_errors(exc))
+            continue
+        if entry.id in first_row:
+            errors.append(RowError(path.name, n, "id", f"id 重复（与第{first_row[entry.id]}行相同）/ "
+                                                       f"duplicate id {entry.id!r}"))
+            continue
+        first_row[entry.id] = n
+        entries.append(entry)
+    if errors:
+        raise ImportFailed(errors)
+    if not entries:
+        raise ImportFailed([RowError(path.name, 0, "file", "文件中没有条目 / the file holds no entries")])
+    return entries
+
+
+def import_file(session: Session, path: Path, actor: str, data: bytes | None = None) -> store.ChangeSummary:
+    """Validate, then write all entries in the caller's transaction (commit is the caller's)."""
+    return store.save_entries(session, parse_entries(path, data), actor, action="import")
+
+
+def _cell(record: dict, name: str) -> Any:
+    value = record[name]
+    if name in LIST_FIELDS:
+        return "|".join(value)
+    return "" if value is None else value
+
+
+def export_entries(entries: list[EntryData], path: Path) -> None:
+    fmt = detect_format(path)
+    records = [e.to_record() for e in entries]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "yaml":
+        path.write_text(yaml.safe_dump(records, allow_unicode=True, sort_keys=False), "utf-8")
+    elif fmt == "jsonl":
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    elif fmt == "csv":
+        # utf-8-sig: Excel opens a BOM-marked file as UTF-8 instead of the local code page.
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=FIELDS)
+            writer.writeheader()
+            for r in records:
+                writer.writerow({k: _cell(r, k) for k in FIELDS})
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "knowledge_base"
+        ws.append(list(FIELDS))
+        for r in records:
+            ws.append([_cell(r, k) for k in FIELDS])
+        wb.save(path)
+
+
+def export_file(session: Session, path: Path, status: str | None = None) -> int:
+    entries = [store.entry_data(e) for e in store.list_entries(session, status=status)]
+    export_entries(entries, path)
+    return len(entries)

@@ -1,0 +1,47 @@
+"""Fixtures shared by every test package: databases (SQLite, and PostgreSQL when a URL is given)."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from xiaobao.db import make_engine, upgrade
+
+PG_URL = os.environ.get("XIAOBAO_TEST_POSTGRES_URL", "")
+DB_KINDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+
+def _fresh_postgres() -> tuple[str, callable]:
+    """A throw-away database on the given server, dropped afterwards."""
+    name = f"xiaobao_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=DB_KINDS)
+def engine(request, tmp_path) -> Iterator[Engine]:
+    """A migrated, empty database: SQLite always, PostgreSQL too when XIAOBAO_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+        upgrade(eng)
+        yield eng
+        eng.dispose()
+    else:
+        url, drop = _fresh_postgres()
+        eng = make_engine(url)
+        upgrade(eng)
+        yield eng
+        eng.dispose()
+        drop()
