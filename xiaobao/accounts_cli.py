@@ -1,4 +1,46 @@
-"""Sub-commands (filled in by the package's owner)."""
-import typer
+"""`xiaobao users`: create and list the accounts that log in to the console."""
+from __future__ import annotations
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from sqlalchemy import select
+
+from xiaobao.accounts import ROLES, Account, AccountError, create_account
+from xiaobao.db import get_engine, session_scope, upgrade
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.command("add")
+def add_user(
+    username: str,
+    role: list[str] = typer.Option(..., "--role", help=f"one of {', '.join(ROLES)}; repeatable"),
+    department: list[str] = typer.Option(
+        [], "--department", help="department whose tickets the account sees; repeatable"),
+    display_name: str = typer.Option("", "--display-name", help="name shown to users (default: USERNAME)"),
+    password: str = typer.Option(..., "--password", prompt=True, hide_input=True,
+                                 confirmation_prompt=True, help="at least 8 characters"),
+) -> None:
+    """Add an account (the password is stored as an argon2 hash)."""
+    engine = get_engine()
+    upgrade(engine)
+    try:
+        with session_scope(engine) as session:
+            account = create_account(session, username, password, roles=role,
+                                     departments=department, display_name=display_name)
+            typer.echo(f"added {account.username} (id {account.id}) roles={','.join(account.roles)} "
+                       f"departments={','.join(account.departments) or '-'}")
+    except AccountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("list")
+def list_users() -> None:
+    """Every account with its roles and departments."""
+    engine = get_engine()
+    upgrade(engine)
+    with session_scope(engine) as session:
+        for account in session.scalars(select(Account).order_by(Account.id)):
+            state = "active" if account.active else "disabled"
+            typer.echo(f"{account.id}\t{account.username}\t{','.join(account.roles)}\t"
+                       f"{','.join(account.departments) or '-'}\t{state}")
