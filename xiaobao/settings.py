@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     callback_max_age_s: int = 300
     warm_retriever: bool = True
 
+    # Handoff: dispatch configuration file (routing, service levels, hours); packaged default if unset.
+    handoff_config: Path | None = None
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'xiaobao.db'}"
