@@ -1,0 +1,105 @@
+"""Dense index: FAISS inner product over L2-normalised embeddings (= cosine).
+
+Each entry owns a block of vector ids (its question and similar questions), so
+one entry can be replaced or removed without touching the rest of the index.
+An entry scores by its best vector.
+
+>>> idx = DenseIndex(dim=384)
+>>> idx.upsert(key, vectors)          # (n, 384) float32, n <= VARIANTS
+>>> idx.search(query_vectors, k=10)   # [{key: best cosine}, ...]
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+VARIANTS = 64  # vector ids reserved per entry: key * 64 + i
+
+
+def entry_key(entry_id: str) -> int:
+    """A stable 56-bit integer for an entry id (FAISS ids are int64)."""
+    return int.from_bytes(hashlib.blake2b(entry_id.encode(), digest_size=7).digest(), "big")
+
+
+class DenseIndex:
+    """Exact search (``IndexFlatIP``) by default; ``ivf`` for large bases (see `make bench`)."""
+
+    def __init__(self, dim: int, kind: str = "flat", nlist: int = 1024, nprobe: int = 32):
+        if dim <= 0:
+            raise ValueError("dim must be positive")
+        if kind not in ("flat", "ivf"):
+            raise ValueError("kind must be 'flat' or 'ivf'")
+        self.dim, self.kind = dim, kind
+        if kind == "flat":
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        else:
+            quantizer = faiss.IndexFlatIP(dim)
+            self.index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            self.index.nprobe = nprobe
+        self._quantizer = None if kind == "flat" else quantizer
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def train(self, sample: np.ndarray) -> None:
+        """IVF only: learn the coarse clusters from a sample of vectors."""
+        if self.kind == "ivf" and not self.index.is_trained:
+            self.index.train(np.ascontiguousarray(sample, dtype=np.float32))
+
+    def remove(self, key: int) -> None:
+        self.index.remove_ids(faiss.IDSelectorRange(key * VARIANTS, (key + 1) * VARIANTS))
+
+    def upsert(self, key: int, vectors: np.ndarray) -> None:
+        if len(vectors) > VARIANTS:
+            vectors = vectors[:VARIANTS]
+        self.remove(key)
+        ids = np.arange(key * VARIANTS, key * VARIANTS + len(vectors), dtype=np.int64)
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+
+    def add_many(self, keys: list[int], blocks: list[np.ndarray]) -> None:
+        """Bulk load (no removal): for building a fresh index."""
+        if not keys:
+            return
+        ids = np.concatenate([np.arange(k * VARIANTS, k * VARIANTS + len(b), dtype=np.int64)
+                              for k, b in zip(keys, blocks)])
+        self.index.add_with_ids(np.ascontiguousarray(np.vstack(blocks), dtype=np.float32), ids)
+
+    def search(self, queries: np.ndarray, k: int = 10) -> list[dict[int, float]]:
+        """For each query, the best cosine of each of the top entries."""
+        if self.ntotal == 0:
+            return [{} for _ in range(len(queries))]
+        n = min(self.ntotal, max(k * 8, 64))
+        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), n)
+        out = []
+        for row_scores, row_ids in zip(scores, ids):
+            best: dict[int, float] = {}
+            for s, i in zip(row_scores, row_ids):
+                if i < 0:
+                    continue
+                key = int(i) // VARIANTS
+                if key not in best:  # results come best first
+                    best[key] = float(s)
+                    if len(best) >= k:
+                        break
+            out.append(best)
+        return out
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        faiss.write_index(self.index, str(tmp))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "DenseIndex":
+        # read_index returns the concrete class; keep that object (a downcast copy of it
+        # would not own the C++ index and reads freed memory once the original is gone).
+        index = faiss.read_index(str(path))
+        obj = cls.__new__(cls)
+        obj.dim, obj.index, obj._quantizer = index.d, index, None
+        obj.kind = "ivf" if isinstance(index, faiss.IndexIVF) else "flat"
+        return obj

@@ -1,0 +1,290 @@
+"""The retriever: knowledge base → (dense + BM25) → fusion → decision, wired in one place.
+
+One instance lives in the gateway process (the bot's actions call it there).
+It loads its saved index at start-up when the fingerprint matches the database
+and rebuilds otherwise; an editor's change is applied to the one entry
+(:meth:`Retriever.refresh`) without re-embedding the rest.
+
+>>> r = get_retriever()
+>>> r.search("开公司要去哪领证").decision
+'answer'
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from knowledge_base.models import Entry
+from knowledge_base.schema import EntryData
+from knowledge_base.store import entry_data, fingerprint, is_answerable
+from retrieval.decision import DecisionConfig
+from retrieval.dense import DenseIndex, entry_key
+from retrieval.fusion import Candidate, fuse
+from retrieval.normalize import has_searchable_text, normalize
+from retrieval.sparse import SparseIndex
+from retrieval.tokenize import dictionary_fingerprint, search_tokens, words
+from retrieval.types import Hit, QueryError, SearchResult
+from xiaobao.db import session_scope
+
+log = logging.getLogger(__name__)
+CANDIDATES = 20  # entries each side proposes before fusion
+INDEX_FORMAT = 1  # bump when what is embedded changes
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    data: EntryData
+    text_q: str  # questions and tags, normalised and lower-cased: for key-term checks
+    text_all: str  # the above plus the answer and source
+
+    @classmethod
+    def of(cls, data: EntryData) -> "IndexedEntry":
+        text_q = normalize(" ".join([data.question, *data.similar_questions, *data.tags])).lower()
+        text_all = normalize(" ".join([text_q, data.answer, data.source])).lower()
+        return cls(data, text_q, text_all)
+
+    def embed_texts(self) -> list[str]:
+        return [self.data.question, *self.data.similar_questions]
+
+    def bm25_tokens(self) -> list[str]:
+        d = self.data
+        return search_tokens(" ".join([d.question, *d.similar_questions, *d.tags, d.source,
+                                       d.category]))
+
+
+def validate_query(query: str, max_chars: int) -> str:
+    """The normalised query, or a QueryError the user can act on."""
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("empty_query", "请输入您要咨询的问题 / please type a question")
+    if len(query) > max_chars:
+        raise QueryError("query_too_long", f"问题过长（{len(query)} 字），请精简到 {max_chars} 字以内 / "
+                                           f"question too long ({len(query)} > {max_chars} characters)")
+    text = normalize(query)
+    if not has_searchable_text(text):
+        raise QueryError("no_text", "没有识别到文字内容，请用文字描述您的问题 / no text to search in the query")
+    return text
+
+
+def _hit(c: Candidate, data: EntryData) -> Hit:
+    return Hit(id=data.id, score=round(c.fused, 4), question=data.question, answer=data.answer,
+               category=data.category, department=data.department, source=data.source,
+               source_url=data.source_url,
+               effective_from=data.effective_from.isoformat() if data.effective_from else None,
+               expires_on=data.expires_on.isoformat() if data.expires_on else None,
+               dense=round(c.dense, 4), sparse=round(c.sparse, 4))
+
+
+class Retriever:
+    def __init__(self, engine: Engine, embedder, index_dir: Path | None = None,
+                 config: DecisionConfig | None = None, max_chars: int = 2000):
+        self.engine = engine
+        self.embedder = embedder
+        self.index_dir = index_dir
+        self.config = config or DecisionConfig.load()
+        self.max_chars = max_chars
+        self._lock = threading.RLock()
+        self._entries: dict[str, IndexedEntry] = {}
+        self._by_key: dict[int, str] = {}
+        self.dense = DenseIndex(embedder.dim)
+        self.sparse = SparseIndex()
+        self._idf: dict[str, float] = {}
+        self._fingerprint = ""
+
+    # --- building and keeping current -------------------------------------
+    def _published(self) -> dict[str, IndexedEntry]:
+        with session_scope(self.engine) as s:
+            rows = s.scalars(select(Entry).where(Entry.status == "published")).all()
+            return {e.id: IndexedEntry.of(entry_data(e)) for e in rows}
+
+    def _current_fingerprint(self) -> str:
+        with session_scope(self.engine) as s:
+            kb = fingerprint(s)
+        model = Path(getattr(self.embedder, "model_dir", "model")).name
+        return f"{INDEX_FORMAT}:{model}:{dictionary_fingerprint()[:16]}:{kb}"
+
+    def _rebuild_sparse(self) -> None:
+        self.sparse.build({i: e.bm25_tokens() for i, e in self._entries.items()})
+        df: dict[str, int] = {}
+        for e in self._entries.values():
+            for w in set(words(e.text_all)):
+                df[w] = df.get(w, 0) + 1
+        n = len(self._entries)
+        self._idf = {w: math.log((n + 1) / (c + 1)) + 1 for w, c in df.items()}
+        self._idf_unknown = math.log(n + 1) + 1
+
+    def build(self) -> None:
+        """Embed every published entry (a fresh index)."""
+        with self._lock:
+            entries = self._published()
+            dense = DenseIndex(self.embedder.dim)
+            items = list(entries.values())
+            texts = [t for e in items for t in e.embed_texts()]
+            vecs = self.embedder.encode_queries(texts) if texts else np.zeros((0, self.embedder.dim))
+            keys, blocks, pos = [], [], 0
+            for e in items:
+                n = len(e.embed_texts())
+                keys.append(entry_key(e.data.id))
+                blocks.append(vecs[pos:pos + n])
+                pos += n
+            dense.add_many(keys, blocks)
+            self.dense, self._entries = dense, entries
+            self._by_key = {entry_key(i): i for i in entries}
+            self._rebuild_sparse()
+            self._fingerprint = self._current_fingerprint()
+            self.save()
+
+    def load_or_build(self) -> str:
+        """Load the saved index when it matches the database; rebuild otherwise. Returns which."""
+        current = self._current_fingerprint()
+        meta_path = self.index_dir / "meta.json" if self.index_dir else None
+        if meta_path and meta_path.exists():
+            meta = json.loads(meta_path.read_text("utf-8"))
+            if meta.get("fingerprint") == current:
+                with self._lock:
+                    self.dense = DenseIndex.load(self.index_dir / "dense.faiss")
+                    self._entries = self._published()
+                    self._by_key = {entry_key(i): i for i in self._entries}
+                    self._rebuild_sparse()
+                    self._fingerprint = current
+                return "loaded"
+        self.build()
+        return "built"
+
+    def save(self) -> None:
+        if not self.index_dir:
+            return
+        self.dense.save(self.index_dir / "dense.faiss")
+        tmp = self.index_dir / "meta.json.tmp"
+        tmp.write_text(json.dumps({"fingerprint": self._fingerprint, "entries": len(self._entries),
+                                   "vectors": self.dense.ntotal}), "utf-8")
+        tmp.replace(self.index_dir / "meta.json")
+
+    def refresh(self, entry_ids: list[str]) -> None:
+        """Bring the given entries up to date (published → indexed, otherwise removed)."""
+        with session_scope(self.engine) as s:
+            rows = {e.id: entry_data(e) for e in s.scalars(select(Entry).where(Entry.id.in_(entry_ids)))}
+        changed = {i: IndexedEntry.of(d) for i, d in rows.items() if d.status == "published"}
+        vectors = {}
+        for i, e in changed.items():  # embed outside the lock: searches go on meanwhile
+            vectors[i] = self.embedder.encode_queries(e.embed_texts())
+        with self._lock:
+            for entry_id in entry_ids:
+                key = entry_key(entry_id)
+                if entry_id in changed:
+                    self.dense.upsert(key, vectors[entry_id])
+                    self._entries[entry_id] = changed[entry_id]
+                    self._by_key[key] = entry_id
+                elif entry_id in self._entries:
+                    self.dense.remove(key)
+                    del self._entries[entry_id]
+                    self._by_key.pop(key, None)
+            self._rebuild_sparse()
+            self._fingerprint = self._current_fingerprint()
+            self.save()
+
+    # --- searching --------------------------------------------------------
+    def _coverage(self, qwords: list[str], text: str) -> float:
+        total = sum(self._idf.get(w, self._idf_unknown) for w in qwords)
+        if total == 0:
+            return 0.0
+        return sum(self._idf.get(w, self._idf_unknown) for w in qwords if w in text) / total
+
+    def features(self, qwords: list[str], qtokens: list[str], ranked: list[Candidate]) -> dict[str, float]:
+        if not ranked:
+            return {"cosine": 0.0, "margin": 0.0, "coverage": 0.0, "coverage_q": 0.0, "sparse": 0.0}
+        top = ranked[0]
+        runner_up = max((c.dense for c in ranked[1:]), default=0.0)
+        entry = self._entries[top.id]
+        return {
+            "cosine": top.dense,
+            "margin": top.dense - runner_up,
+            "coverage": self._coverage(qwords, entry.text_all),
+            "coverage_q": self._coverage(qwords, entry.text_q),
+            "sparse": top.sparse_raw / max(len(qtokens), 1),
+        }
+
+    def _rank(self, text: str, qvec: np.ndarray, today: dt.date) -> tuple[list[Candidate], list[str], list[str]]:
+        qtokens = search_tokens(text)
+        with self._lock:
+            dense_hits = self.dense.search(qvec[None, :], CANDIDATES)[0]
+            dense = {self._by_key[k]: s for k, s in dense_hits.items() if k in self._by_key}
+            sparse_all = self.sparse.scores(qtokens)
+            sparse = dict(sorted(sparse_all.items(), key=lambda kv: -kv[1])[:CANDIDATES])
+            ranked = [c for c in fuse(dense, sparse, self.config.dense_weight)
+                      if is_answerable(self._entries[c.id].data, today)]
+        return ranked, words(text), qtokens
+
+    def _result(self, query: str, text: str, qvec: np.ndarray, top_k: int,
+                today: dt.date) -> tuple[SearchResult, dict[str, float]]:
+        ranked, qwords, qtokens = self._rank(text, qvec, today)
+        feats = self.features(qwords, qtokens, ranked)
+        p = self.config.probability(feats) if ranked else 0.0
+        decision = self.config.decide(p)
+        hits = [_hit(c, self._entries[c.id].data) for c in ranked[:top_k]]
+        reason = f"p={p:.3f} " + " ".join(f"{k}={v:.3f}" for k, v in feats.items())
+        return SearchResult(query=query, decision=decision, hits=hits, reason=reason), feats
+
+    def search(self, query: str, top_k: int = 5, today: dt.date | None = None) -> SearchResult:
+        """Raises QueryError for empty, over-long or text-less queries."""
+        text = validate_query(query, self.max_chars)
+        qvec = self.embedder.encode_queries([text])[0]
+        return self._result(query, text, qvec, top_k, today or dt.date.today())[0]
+
+    def search_many(self, queries: list[str], top_k: int = 5, today: dt.date | None = None,
+                    with_features: bool = False) -> list:
+        """Batch search (one encoding pass). Bad queries come back as their QueryError."""
+        today = today or dt.date.today()
+        texts: list[str | QueryError] = []
+        for q in queries:
+            try:
+                texts.append(validate_query(q, self.max_chars))
+            except QueryError as exc:
+                texts.append(exc)
+        good = [t for t in texts if isinstance(t, str)]
+        vecs = iter(self.embedder.encode_queries(good)) if good else iter(())
+        out = []
+        for q, t in zip(queries, texts):
+            if isinstance(t, QueryError):
+                out.append(t)
+                continue
+            result, feats = self._result(q, t, next(vecs), top_k, today)
+            out.append((result, feats) if with_features else result)
+        return out
+
+    def get_entry(self, entry_id: str) -> Hit | None:
+        """An answerable entry by id (for a clicked suggestion), else None."""
+        with self._lock:
+            e = self._entries.get(entry_id)
+        if e is None or not is_answerable(e.data):
+            return None
+        return _hit(Candidate(entry_id, 1.0, 1.0, 0.0, 0.0), e.data)
+
+    @property
+    def size(self) -> int:
+        return len(self._entries)
+
+
+@lru_cache(maxsize=1)
+def get_retriever() -> Retriever:
+    """The process's retriever, built from the settings (loads or builds its index)."""
+    from retrieval.embedder import get_embedder
+    from xiaobao.db import get_engine, upgrade
+    from xiaobao.settings import get_settings
+
+    settings = get_settings()
+    engine = get_engine()
+    upgrade(engine)
+    retriever = Retriever(engine, get_embedder(), settings.index_dir,
+                          max_chars=settings.max_message_chars)
+    how = retriever.load_or_build()
+    log.info("retrieval index %s: %d entries", how, retriever.size)
+    return retriever
