@@ -1,4 +1,6 @@
 """`xiaobao model …` and `xiaobao eval`."""
+from pathlib import Path
+
 import typer
 
 model_app = typer.Typer(no_args_is_help=True)
@@ -17,6 +19,69 @@ def install() -> None:
     typer.echo(f"嵌入模型就绪 / embedding model ready: {model_dir}")
 
 
-def eval_command(files: list[str]) -> None:
-    """Evaluate retrieval on JSON Lines of {query, expected}."""
-    raise typer.Exit(1)
+def _load(files: list[Path], split: str | None):
+    from retrieval.evaluate import load_examples
+
+    for f in files:
+        if not f.is_file():
+            typer.echo(f"文件不存在 / no such file: {f}", err=True)
+            raise typer.Exit(2)
+    try:
+        examples = load_examples(files, split)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    if not examples:
+        typer.echo("没有可评测的问题 / no queries to evaluate (check --split)", err=True)
+        raise typer.Exit(2)
+    return examples
+
+
+def eval_command(
+    files: list[Path] = typer.Argument(..., help="JSON Lines: {query, expected, kind?, split?}"),
+    split: str | None = typer.Option(None, help="only lines of this split (tune / test)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Evaluate retrieval: top-1, MRR@5, answer/abstain precision and recall, latency p50/p95."""
+    import json
+
+    from rich.progress import track
+
+    from retrieval.evaluate import run_eval
+    from retrieval.service import get_retriever
+
+    examples = _load(files, split)
+    retriever = get_retriever()
+    it = iter(track(range(len(examples)), description="评测中 evaluating", transient=True))
+    report, _ = run_eval(retriever, examples, progress=lambda: next(it, None))
+    cfg = retriever.config
+    report["thresholds"] = {"dense_weight": cfg.dense_weight, "answer": cfg.answer_threshold,
+                            "suggest": cfg.suggest_threshold}
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("metric", "value", title=f"retrieval on {len(examples)} queries")
+    for k, v in report.items():
+        table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
+    Console().print(table)
+
+
+def tune_command(
+    files: list[Path] = typer.Argument(..., help="evaluation JSON Lines"),
+    split: str = typer.Option("tune", help="fit on this split only"),
+) -> None:
+    """Fit the fusion weight and the decision model on the tuning split; write decision.json."""
+    import json
+
+    from retrieval.decision import DEFAULT_PATH
+    from retrieval.evaluate import tune
+    from retrieval.service import get_retriever
+
+    examples = _load(files, split)
+    config, report = tune(get_retriever(), examples)
+    config.save(DEFAULT_PATH)
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    typer.echo(f"已写入 / written: {DEFAULT_PATH}")

@@ -5,7 +5,7 @@ import typer
 
 from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
-from retrieval.cli import eval_command, model_app
+from retrieval.cli import eval_command, model_app, tune_command
 from xiaobao.accounts_cli import app as users_app
 
 app = typer.Typer(help="企业管家小宝 command line", no_args_is_help=True, add_completion=False)
@@ -14,6 +14,7 @@ app.add_typer(model_app, name="model", help="The embedding model (installed from
 app.add_typer(users_app, name="users", help="Accounts and roles")
 app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpers, tickets")
 app.command("eval")(eval_command)
+app.command("tune")(tune_command)
 
 if __name__ == "__main__":
     app()

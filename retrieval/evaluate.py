@@ -1,0 +1,173 @@
+"""Measuring retrieval on labelled queries, and fitting the fusion weight and decision on them.
+
+Evaluation files are JSON Lines: ``{"query": …, "expected": id or null}``, with
+optional ``kind`` (in_scope / out_of_scope / near_domain) and ``split``
+(tune / test). Fit on the tuning half, report on the test half.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.decision import FEATURES, DecisionConfig
+from retrieval.normalize import normalize
+from retrieval.types import QueryError, SearchResult
+
+WRONG_ANSWER_COST = 3.0  # a wrong answer is worse than none: it counts as three missed ones
+
+
+@dataclass(frozen=True)
+class Example:
+    query: str
+    expected: str | None
+    kind: str
+    split: str
+
+
+def load_examples(files: list[Path], split: str | None = None) -> list[Example]:
+    out = []
+    for f in files:
+        for n, line in enumerate(f.read_text("utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                ex = Example(row["query"], row.get("expected"),
+                             row.get("kind") or ("in_scope" if row.get("expected") else "out_of_scope"),
+                             row.get("split", ""))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{f.name} 第{n}行格式错误 / line {n} of {f.name} is malformed: {exc}") from None
+            if split is None or ex.split == split:
+                out.append(ex)
+    return out
+
+
+def _rank_of(result: SearchResult, expected: str | None, k: int = 5) -> int | None:
+    for i, h in enumerate(result.hits[:k], start=1):
+        if h.id == expected:
+            return i
+    return None
+
+
+def metrics(examples: list[Example], results: list[SearchResult | QueryError],
+            latencies_ms: list[float] | None = None) -> dict:
+    """top-1 and MRR@5 on in-scope queries; answer/abstain precision and recall; answered rates."""
+    ins = [(e, r) for e, r in zip(examples, results) if e.expected and isinstance(r, SearchResult)]
+    top1 = sum(_rank_of(r, e.expected, 1) == 1 for e, r in ins)
+    mrr = sum(1 / rk for e, r in ins if (rk := _rank_of(r, e.expected)))
+    pairs = [(e, r) for e, r in zip(examples, results) if isinstance(r, SearchResult)]
+    answered = [(e, r) for e, r in pairs if r.decision == "answer"]
+    answered_right = sum(bool(e.expected) and r.top and r.top.id == e.expected for e, r in answered)
+    abstained = [(e, r) for e, r in pairs if r.decision == "abstain"]
+    unanswerable = [e for e, _ in pairs if not e.expected]
+
+    def rate(kind: str, decision: str) -> float | None:
+        sel = [r for e, r in pairs if e.kind == kind]
+        return round(sum(r.decision == decision for r in sel) / len(sel), 4) if sel else None
+
+    def ratio(a: float, b: int) -> float | None:
+        return round(a / b, 4) if b else None
+
+    out = {
+        "queries": len(examples),
+        "in_scope": len(ins),
+        "top1": ratio(top1, len(ins)),
+        "mrr@5": ratio(mrr, len(ins)),
+        "answer_precision": ratio(answered_right, len(answered)),
+        "answer_recall": ratio(answered_right, len(ins)),
+        "abstain_precision": ratio(sum(not e.expected for e, _ in abstained), len(abstained)),
+        "abstain_recall": ratio(sum(not e.expected for e, _ in abstained), len(unanswerable)),
+        "in_scope_answered": rate("in_scope", "answer"),
+        "out_of_scope_answered": rate("out_of_scope", "answer"),
+        "near_domain_answered": rate("near_domain", "answer"),
+        "errors": sum(isinstance(r, QueryError) for r in results),
+    }
+    if latencies_ms:
+        out["latency_p50_ms"] = round(statistics.median(latencies_ms), 1)
+        out["latency_p95_ms"] = round(float(np.percentile(latencies_ms, 95)), 1)
+    return out
+
+
+def run_eval(retriever, examples: list[Example], progress=None) -> tuple[dict, list]:
+    """One warm single-query search per example, timed (what a user waits for)."""
+    results, lat = [], []
+    retriever.search_many(["预热 warm-up"])
+    for ex in examples:
+        t0 = time.perf_counter()
+        try:
+            results.append(retriever.search(ex.query))
+        except QueryError as exc:
+            results.append(exc)
+        lat.append((time.perf_counter() - t0) * 1000)
+        if progress:
+            progress()
+    return metrics(examples, results, lat), results
+
+
+def _top1(ranked_ids: list[list[str]], examples: list[Example]) -> float:
+    ins = [(e, ids) for e, ids in zip(examples, ranked_ids) if e.expected]
+    return sum(bool(ids) and ids[0] == e.expected for e, ids in ins) / max(len(ins), 1)
+
+
+def tune(retriever, examples: list[Example]) -> tuple[DecisionConfig, dict]:
+    """Choose the fusion weight (best top-1), fit the decision model, choose thresholds.
+
+    Everything is computed on ``examples`` (the tuning half) only.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from retrieval.fusion import fuse
+
+    # Gather raw dense and sparse scores once, then re-fuse for each weight.
+    raw = []
+    vecs = retriever.embedder.encode_queries([normalize(e.query) for e in examples])
+    for ex, v in zip(examples, vecs):
+        ranked, qwords, qtokens = retriever._rank(normalize(ex.query), v, dt.date.today())
+        dense = {c.id: c.dense for c in ranked if c.dense > 0}
+        sparse = {c.id: c.sparse_raw for c in ranked if c.sparse_raw > 0}
+        raw.append((dense, sparse, qwords, qtokens))
+    grid = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)]
+    scores = {w: _top1([[c.id for c in fuse(d, s, w)] for d, s, _, _ in raw], examples) for w in grid}
+    best_w = max(grid, key=lambda w: (scores[w], -abs(w - 0.7)))
+
+    X, y, in_scope = [], [], []
+    for ex, (d, s, qwords, qtokens) in zip(examples, raw):
+        ranked = fuse(d, s, best_w)
+        f = retriever.features(qwords, qtokens, ranked)
+        X.append([f[k] for k in FEATURES])
+        y.append(int(bool(ex.expected) and bool(ranked) and ranked[0].id == ex.expected))
+        in_scope.append(bool(ex.expected) and any(c.id == ex.expected for c in ranked[:3]))
+    X = np.array(X)
+    y = np.array(y)
+    means, scales = X.mean(axis=0), X.std(axis=0) + 1e-9
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((X - means) / scales, y)
+    p = model.predict_proba((X - means) / scales)[:, 1]
+    thresholds = np.linspace(0.05, 0.95, 91)
+    # answer: right answers count 1, wrong answers cost WRONG_ANSWER_COST.
+    gain = [(y[p >= t].sum() - WRONG_ANSWER_COST * (1 - y[p >= t]).sum(), t) for t in thresholds]
+    answer_t = float(max(gain)[1])
+    # suggest: a useful suggestion (right entry in the top 3) against one shown for nothing.
+    in_scope = np.array(in_scope)
+    below = p < answer_t
+    sgain = [((in_scope & below & (p >= t)).sum() - (~in_scope & below & (p >= t)).sum(), t)
+             for t in thresholds if t <= answer_t]
+    suggest_t = float(max(sgain)[1]) if sgain else answer_t
+    new = DecisionConfig(
+        dense_weight=best_w,
+        coefficients={k: round(float(c), 6) for k, c in zip(FEATURES, model.coef_[0])},
+        intercept=round(float(model.intercept_[0]), 6),
+        means={k: round(float(m), 6) for k, m in zip(FEATURES, means)},
+        scales={k: round(float(s), 6) for k, s in zip(FEATURES, scales)},
+        answer_threshold=round(answer_t, 3), suggest_threshold=round(suggest_t, 3),
+        fitted_on=f"{len(examples)} tuning queries",
+    )
+    report = {"weight_top1": {str(w): round(scores[w], 4) for w in grid}, "dense_weight": best_w,
+              "answer_threshold": new.answer_threshold, "suggest_threshold": new.suggest_threshold}
+    return new, report
+
