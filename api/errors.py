@@ -1,0 +1,82 @@
+"""One error shape for every failure the gateway returns.
+
+``{"error": {"code": "...", "message": "中文说明 / English explanation"}}`` with a
+matching HTTP status, so the pages and any client read one thing. Unexpected
+exceptions are logged with their stack trace and answered with a plain 500.
+"""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from handoff.tickets import HandoffError
+from retrieval.types import QueryError
+
+log = logging.getLogger("api")
+
+
+class ApiError(Exception):
+    """Raised by routes and dependencies; turned into the error shape by the handler below."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status)
+
+
+_HTTP_MESSAGES = {
+    400: ("bad_request", "请求有误 / Bad request"),
+    401: ("not_authenticated", "请先登录 / Please log in"),
+    403: ("forbidden", "没有权限 / Forbidden"),
+    404: ("not_found", "找不到该地址 / Not found"),
+    405: ("method_not_allowed", "不支持该请求方法 / Method not allowed"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body')}: {err.get('msg', '')}"
+            for err in exc.errors()
+        )
+        return error_response(422, "invalid_request", f"请求内容不正确 / Invalid request: {fields}")
+
+    @app.exception_handler(QueryError)
+    async def _query_error(_: Request, exc: QueryError) -> JSONResponse:
+        return error_response(422, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = _HTTP_MESSAGES.get(
+            exc.status_code, ("http_error", f"请求失败 / Request failed ({exc.status_code})"))
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(HandoffError)
+    async def _handoff(_: Request, exc: HandoffError) -> JSONResponse:
+        # The handoff module's errors carry their own status and a Chinese + English message.
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error",
+                              "服务器内部错误，请稍后再试 / Internal server error, please retry later")
+

@@ -1,0 +1,59 @@
+"""Rasa's action endpoint, served by the gateway so the custom actions share its retrieval index.
+
+Speaks rasa-sdk's wire protocol, not the gateway's error shape: Rasa reads
+``{"error", "action_name"}`` with status 400 as a rejected action (a form that
+does not apply) and 404 as an unknown action.
+"""
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from rasa_sdk.interfaces import (
+    ActionExecutionRejection,
+    ActionMissingDomainException,
+    ActionNotFoundException,
+)
+
+from api.metrics import ACTION_RUNS
+
+router = APIRouter(tags=["actions"])
+log = logging.getLogger("api.actions")
+
+
+@router.post("/webhook")
+async def run_action(request: Request) -> JSONResponse:
+    try:
+        action_call = await request.json()
+    except ValueError:
+        action_call = None
+    if not isinstance(action_call, dict):
+        return JSONResponse({"error": "Invalid body request"}, status_code=400)
+    name = str(action_call.get("next_action") or "")
+    executor = request.app.state.action_executor
+    try:
+        result = await executor.run(action_call)
+    except ActionExecutionRejection as exc:
+        ACTION_RUNS.labels(name, "rejected").inc()
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=400)
+    except ActionNotFoundException as exc:
+        ACTION_RUNS.labels("unknown", "not_found").inc()
+        log.error("Rasa asked for an unknown action %r", exc.action_name)
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=404)
+    except ActionMissingDomainException as exc:
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=449)
+    except Exception:
+        # Rasa logs the failure and carries on without the action's events; the gateway
+        # then sees an empty reply and tells the user politely (see routes/chat.py).
+        ACTION_RUNS.labels(name, "error").inc()
+        log.exception("custom action %r failed", name)
+        return JSONResponse({"error": f"action {name} failed", "action_name": name},
+                            status_code=500)
+    ACTION_RUNS.labels(name, "ok").inc()
+    return JSONResponse(result.model_dump() if result else None)
+
+
+@router.get("/webhook/actions")
+def list_actions(request: Request) -> list[dict]:
+    return [item.model_dump() for item in request.app.state.action_executor.list_actions()]

@@ -1,0 +1,352 @@
+"""The user's chat: REST ``POST /api/chat/messages`` and WebSocket ``/ws/chat``.
+
+A long-lived visitor cookie names the browser, and its value is the conversation
+id (Rasa's sender id), so a returning user finds their conversation. Every
+message is checked and normalised here, before Rasa or a helper sees it:
+
+* over ``max_message_chars`` (2,000) or empty / only emoji: refused with a clear message;
+* text starting with ``/`` reaches Rasa as a command only when it equals a button
+  payload the bot offered in its last reply to this conversation (kept in Redis);
+  anything else has its slash replaced by a full-width one, which Rasa's
+  ``RegexMessageHandler`` does not parse, so a typed ``/request_human{"phone": "x"}``
+  is just text;
+* the conversation's mode decides the route: bot → Rasa's REST channel; a ticket open
+  (human mode) → the handoff relay to the helper.
+
+Every user message is written to SQL before it is routed, so a failure of Rasa or
+of the action endpoint loses nothing: the user gets a polite error.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ApiError, error_response
+from api.metrics import CHAT_MESSAGES, CHAT_REFUSED, RASA_FAILURES, RASA_LATENCY
+from retrieval.normalize import has_searchable_text, normalize
+from xiaobao.db import session_scope
+from xiaobao.events import Event, record_event
+from xiaobao.settings import Settings
+
+router = APIRouter(tags=["chat"])
+log = logging.getLogger("api.chat")
+
+_VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+OFFERED_TTL_S = 24 * 3600
+# Rasa's RegexMessageHandler strips whitespace and then parses a leading "/" as an intent;
+# the full-width solidus reads the same to a person and is never parsed.
+ESCAPED_SLASH = "／"
+_PHONE_ASK = re.compile(r"(留下|提供|告诉我|输入).{0,12}(电话|手机号)")
+PHONE_NOTICE = ("个人信息保护提示：您留下的电话号码仅用于本次12345热线回电，"
+                "只对处理您事项的工作人员完整显示，并在规定期限后删除。")
+BOT_UNAVAILABLE = ("抱歉，小宝暂时无法回复，您的消息已保存。请稍后再试，或点击“转人工”。"
+                   " / The assistant is unavailable right now; your message was saved.")
+BOT_NO_REPLY = ("抱歉，小宝这次没能给出回复，您的消息已保存。请换个说法再试，或点击“转人工”。"
+                " / The assistant could not reply; your message was saved.")
+
+
+def offered_key(conversation_id: str) -> str:
+    return f"xiaobao:chat:offered:{conversation_id}"
+
+
+# --- visitor cookie ------------------------------------------------------------------------------
+
+def visitor_id_from_cookies(cookies: dict[str, str], settings: Settings) -> str | None:
+    value = cookies.get(settings.visitor_cookie, "")
+    return value if _VISITOR_RE.match(value) else None
+
+
+def new_visitor_id() -> str:
+    return secrets.token_urlsafe(16)  # 128 random bits: the conversation cannot be guessed
+
+
+def set_visitor_cookie(response: Response, settings: Settings, visitor_id: str) -> None:
+    response.set_cookie(settings.visitor_cookie, visitor_id, max_age=settings.visitor_max_age_s,
+                        httponly=True, samesite="lax", secure=settings.secure_cookies)
+
+
+def ensure_visitor(request: Request, response: Response) -> str:
+    """The visitor's id from the cookie, or a new one set on the response."""
+    settings = request.app.state.settings
+    visitor_id = visitor_id_from_cookies(request.cookies, settings) or new_visitor_id()
+    set_visitor_cookie(response, settings, visitor_id)  # refreshed: the cookie stays long-lived
+    return visitor_id
+
+
+# --- checking a message --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UserText:
+    for_route: str  # what Rasa or the helper receives
+    shown: str  # what the transcript and the page show (a button's title for a click)
+    payload: str = ""  # the offered button payload, when the message is a click
+
+
+def check_user_text(raw: str, offered: dict[str, str], max_chars: int) -> UserText:
+    """Refuse, normalise and de-fang one user message (see the module docstring)."""
+    stripped = raw.strip()
+    if len(stripped) > max_chars:
+        CHAT_REFUSED.labels("too_long").inc()
+        raise ApiError(413, "message_too_long",
+                       f"消息太长了：最多{max_chars}个字，您输入了{len(stripped)}个字，请分几次发送。"
+                       f" / Message too long: at most {max_chars} characters, got {len(stripped)}.")
+    if stripped in offered:
+        return UserText(for_route=stripped, shown=offered[stripped] or stripped, payload=stripped)
+    text = normalize(stripped)
+    if not text or not has_searchable_text(text):
+        CHAT_REFUSED.labels("empty").inc()
+        raise ApiError(422, "empty_message",
+                       "请输入文字内容（消息不能为空，也不能只有表情或符号）。"
+                       " / Please type some text: the message is empty or only emoji/symbols.")
+    if text.startswith("/"):
+        text = ESCAPED_SLASH + text[1:]
+    return UserText(for_route=text, shown=text)
+
+
+# --- what the conversation remembers --------------------------------------------------------------
+
+def load_offered(redis, conversation_id: str) -> dict[str, str]:  # noqa: ANN001
+    return redis.hgetall(offered_key(conversation_id)) or {}
+
+
+def store_offered(redis, conversation_id: str, messages: list[dict]) -> None:  # noqa: ANN001
+    """Remember the payloads of the bot's last reply (and only those) for the slash guard."""
+    offered = {b["payload"]: b.get("title", "") for m in messages for b in m.get("buttons", [])
+               if b.get("payload")}
+    key = offered_key(conversation_id)
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        if offered:
+            pipe.hset(key, mapping=offered)
+            pipe.expire(key, OFFERED_TTL_S)
+        pipe.execute()
+
+
+def record_message(engine, conversation_id: str, role: str, text: str, **data: object) -> None:  # noqa: ANN001
+    with session_scope(engine) as session:
+        record_event(session, "chat_message", conversation_id=conversation_id, actor=role,
+                     role=role, text=text, **data)
+
+
+def conversation_history(engine, conversation_id: str, limit: int = 200) -> list[dict]:  # noqa: ANN001
+    from sqlalchemy import select
+
+    with session_scope(engine) as session:
+        rows = session.scalars(
+            select(Event).where(Event.conversation_id == conversation_id,
+                                Event.kind == "chat_message")
+            .order_by(Event.pk.desc()).limit(limit)).all()
+        return [{"role": e.data.get("role", e.actor), "text": e.data.get("text", ""),
+                 "buttons": e.data.get("buttons", []), "at": e.at.isoformat()}
+                for e in reversed(rows)]
+
+
+# --- Rasa ----------------------------------------------------------------------------------------
+
+class BotUnavailable(Exception):
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+async def ask_rasa(http: httpx.AsyncClient, settings: Settings, conversation_id: str,
+                   text: str) -> list[dict]:
+    """One turn through Rasa's REST channel; raises :class:`BotUnavailable` on any failure."""
+    url = f"{settings.rasa_url.rstrip('/')}/webhooks/rest/webhook"
+    started = time.perf_counter()
+    try:
+        response = await http.post(url, json={"sender": conversation_id, "message": text},
+                                   timeout=settings.rasa_timeout_s)
+    except httpx.TimeoutException:
+        raise BotUnavailable("timeout") from None
+    except httpx.HTTPError:
+        raise BotUnavailable("unreachable") from None
+    finally:
+        RASA_LATENCY.observe(time.perf_counter() - started)
+    if response.status_code != 200:
+        raise BotUnavailable(f"status_{response.status_code}")
+    try:
+        replies = response.json()
+    except ValueError:
+        raise BotUnavailable("bad_json") from None
+    if not isinstance(replies, list):
+        raise BotUnavailable("bad_json")
+    return replies
+
+
+def bot_messages(replies: list[dict]) -> list[dict]:
+    """Rasa's replies as the page shows them, with the privacy notice before a phone request."""
+    out: list[dict] = []
+    for reply in replies:
+        if not isinstance(reply, dict):
+            continue
+        text = str(reply.get("text") or "")
+        buttons = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                   for b in reply.get("buttons") or [] if isinstance(b, dict)]
+        custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else None
+        if text and _PHONE_ASK.search(text):
+            out.append({"role": "notice", "text": PHONE_NOTICE, "buttons": []})
+        message = {"role": "bot", "text": text, "buttons": buttons}
+        if custom:
+            message["custom"] = custom
+        if text or buttons or custom:
+            out.append(message)
+    return out
+
+
+# --- the conversation's mode (handoff) ------------------------------------------------------------
+
+def conversation_state(app: FastAPI, conversation_id: str) -> dict:
+    """``{"mode": "bot"|"human", "ticket": {...} | None}`` from the handoff module."""
+    return {"mode": "bot", "ticket": None}
+
+
+def relay_user_message(app: FastAPI, conversation_id: str, ticket: dict, text: str) -> None:
+    raise ApiError(503, "relay_unavailable", "人工服务暂不可用 / Live relay unavailable")
+
+
+# --- one user message, for REST and WebSocket alike ------------------------------------------------
+
+@dataclass
+class TurnResult:
+    conversation_id: str
+    mode: str
+    messages: list[dict] = field(default_factory=list)
+    ticket: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"conversation_id": self.conversation_id, "mode": self.mode,
+                "messages": self.messages, "ticket": self.ticket}
+
+
+async def handle_user_message(app: FastAPI, conversation_id: str, raw: str) -> TurnResult:
+    settings: Settings = app.state.settings
+    redis = app.state.redis
+    offered = await run_in_threadpool(load_offered, redis, conversation_id)
+    user_text = check_user_text(raw, offered, settings.max_message_chars)
+    state = await run_in_threadpool(conversation_state, app, conversation_id)
+
+    if state["mode"] == "human":
+        CHAT_MESSAGES.labels("helper").inc()
+        await run_in_threadpool(relay_user_message, app, conversation_id, state["ticket"],
+                                user_text.shown)
+        return TurnResult(conversation_id, "human", [], state["ticket"])
+
+    CHAT_MESSAGES.labels("bot").inc()
+    extra = {"payload": user_text.payload} if user_text.payload else {}
+    await run_in_threadpool(record_message, app.state.engine, conversation_id, "user",
+                            user_text.shown, **extra)
+    try:
+        replies = await ask_rasa(app.state.http, settings, conversation_id, user_text.for_route)
+        messages = bot_messages(replies)
+        if not messages:
+            raise BotUnavailable("empty_reply")
+    except BotUnavailable as exc:
+        RASA_FAILURES.labels(exc.kind).inc()
+        log.warning("bot turn failed for %s: %s", conversation_id, exc.kind)
+        await run_in_threadpool(_record_failure, app.state.engine, conversation_id, exc.kind)
+        message = BOT_NO_REPLY if exc.kind == "empty_reply" else BOT_UNAVAILABLE
+        raise ApiError(503, "bot_unavailable", message) from None
+
+    await run_in_threadpool(store_offered, redis, conversation_id, messages)
+    for message in messages:
+        await run_in_threadpool(record_message, app.state.engine, conversation_id,
+                                message["role"], message["text"], buttons=message["buttons"])
+    state = await run_in_threadpool(conversation_state, app, conversation_id)
+    return TurnResult(conversation_id, state["mode"], messages, state["ticket"])
+
+
+def _record_failure(engine, conversation_id: str, kind: str) -> None:  # noqa: ANN001
+    with session_scope(engine) as session:
+        record_event(session, "bot_failure", conversation_id=conversation_id, actor="gateway",
+                     failure=kind)
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+class MessageIn(BaseModel):
+    # A hard cap far above the limit, so the limit's own clear message is what users see.
+    text: str = Field(max_length=100_000)
+
+
+@router.post("/api/chat/messages")
+async def post_message(body: MessageIn, request: Request) -> Response:
+    settings = request.app.state.settings
+    conversation_id = visitor_id_from_cookies(request.cookies, settings) or new_visitor_id()
+    try:
+        result = await handle_user_message(request.app, conversation_id, body.text)
+        response = JSONResponse(result.to_dict())
+    except ApiError as exc:
+        # A refused or failed first message still leaves its cookie: the message was kept
+        # under this conversation, and the user should find it again.
+        response = error_response(exc.status, exc.code, exc.message)
+    set_visitor_cookie(response, settings, conversation_id)
+    return response
+
+
+@router.get("/api/chat/history")
+async def history(request: Request, response: Response) -> dict:
+    conversation_id = ensure_visitor(request, response)
+    messages = await run_in_threadpool(conversation_history, request.app.state.engine,
+                                       conversation_id)
+    state = await run_in_threadpool(conversation_state, request.app, conversation_id)
+    return {"conversation_id": conversation_id, "mode": state["mode"], "ticket": state["ticket"],
+            "messages": messages}
+
+
+@router.get("/api/chat/queue")
+async def queue_position(request: Request, response: Response) -> dict:
+    conversation_id = ensure_visitor(request, response)
+    state = await run_in_threadpool(conversation_state, request.app, conversation_id)
+    return {"conversation_id": conversation_id, "mode": state["mode"], "ticket": state["ticket"]}
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(websocket: WebSocket) -> None:
+    """Messages in both directions; pushes helper messages and queue updates as they happen."""
+    app = websocket.app
+    conversation_id = visitor_id_from_cookies(websocket.cookies, app.state.settings)
+    if conversation_id is None:
+        await websocket.close(code=4401, reason="visitor cookie missing; load / first")
+        return
+    await websocket.accept()
+    pusher = asyncio.create_task(_push_live_events(websocket, conversation_id))
+    try:
+        while True:
+            try:
+                data = json.loads(await websocket.receive_text())
+                text = data["text"] if isinstance(data, dict) else None
+                if not isinstance(text, str):
+                    raise ValueError
+            except (ValueError, KeyError):
+                await websocket.send_json({"type": "error", "error": {
+                    "code": "invalid_request",
+                    "message": '请发送 {"text": "..."} / Send {"text": "..."}'}})
+                continue
+            try:
+                result = await handle_user_message(app, conversation_id, text)
+            except ApiError as exc:
+                await websocket.send_json(
+                    {"type": "error", "error": {"code": exc.code, "message": exc.message}})
+                continue
+            await websocket.send_json({"type": "reply", **result.to_dict()})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pusher.cancel()
+
+
+async def _push_live_events(websocket: WebSocket, conversation_id: str) -> None:
+    """Forward what the handoff relay publishes for this conversation (helper messages, queue)."""
+    return None

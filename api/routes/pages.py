@@ -1,0 +1,34 @@
+"""The three web pages: the portal chat (/), the helper console (/console) and its login (/login).
+
+Pages are static shells: all data arrives through the JSON and WebSocket APIs and is
+inserted with ``textContent``, so nothing a user or helper types can become markup.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from api.routes.chat import ensure_visitor
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+
+@router.get("/", response_class=HTMLResponse)
+def portal(request: Request) -> Response:
+    response = templates.TemplateResponse(request, "portal.html", {"page": "portal"})
+    ensure_visitor(request, response)
+    return response
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console(request: Request) -> Response:
+    return templates.TemplateResponse(request, "console.html", {"page": "console"})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return templates.TemplateResponse(request, "login.html", {"page": "login"})

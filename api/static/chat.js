@@ -1,0 +1,224 @@
+// The portal chat: history on load, messages over the WebSocket (REST when it is down),
+// buttons from the bot's replies, the 好差评 widget, queue position and the helper's messages.
+"use strict";
+
+(() => {
+  const { el, richText, api, formatWait, formatTime, wsUrl } = XB;
+  const script = document.currentScript;
+  const MAX_CHARS = parseInt(script.dataset.maxChars || "2000", 10);
+  const RATING_PREFIX = "/rate_service";
+  const RATING_CLASSES = ["r5", "r4", "r3", "r2", "r1"];
+
+  const list = document.getElementById("messages");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("input");
+  const counter = document.getElementById("counter");
+  const sendButton = document.getElementById("send");
+  const errorLine = document.getElementById("composer-error");
+  const banner = document.getElementById("mode-banner");
+
+  let socket = null;
+  let socketReady = false;
+  let pending = [];          // resolvers waiting for a reply over the socket, in order
+  let mode = "bot";
+  let queuePoll = null;
+
+  function scrollDown() { list.scrollTop = list.scrollHeight; }
+
+  function disableButtons(group) {
+    group.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  }
+
+  function renderButtons(message, bubble) {
+    const buttons = message.buttons || [];
+    if (!buttons.length) return;
+    const isRating = buttons.every((b) => (b.payload || "").startsWith(RATING_PREFIX));
+    const group = el("div", isRating ? "rating" : "buttons");
+    if (isRating) group.appendChild(el("span", "rating-label", "好差评"));
+    buttons.forEach((b, i) => {
+      const button = el("button", isRating ? "rate " + (RATING_CLASSES[i] || "") : "option", b.title || b.payload);
+      button.type = "button";
+      button.addEventListener("click", () => {
+        disableButtons(group);
+        button.classList.add("chosen");
+        send(b.payload, b.title || b.payload);
+      });
+      group.appendChild(button);
+    });
+    bubble.appendChild(group);
+  }
+
+  function addMessage(message) {
+    const role = message.role || "bot";
+    const item = el("li", "msg " + role);
+    if (role === "notice" || role === "system" || role === "error") {
+      item.appendChild(el("div", "notice-text", message.text));
+      list.appendChild(item);
+      scrollDown();
+      return item;
+    }
+    const who = { user: "我", bot: "小宝", helper: message.author || "人工帮办" }[role] || "小宝";
+    const meta = el("div", "meta", who + (message.at ? " · " + formatTime(message.at) : ""));
+    const bubble = el("div", "bubble");
+    const body = el("div", "text");
+    body.appendChild(richText(message.text));
+    bubble.appendChild(body);
+    renderButtons(message, bubble);
+    item.appendChild(meta);
+    item.appendChild(bubble);
+    list.appendChild(item);
+    scrollDown();
+    return item;
+  }
+
+  function showError(text) {
+    errorLine.textContent = text;
+    errorLine.hidden = !text;
+  }
+
+  function describeTicket(ticket) {
+    if (!ticket) return "";
+    if (ticket.status === "queued" || ticket.status === "transferred") {
+      const pos = ticket.queue_position;
+      let text = "正在为您转接人工帮办（" + (ticket.department || "综合窗口") + "）";
+      if (pos) text += "，您前面还有 " + Math.max(pos - 1, 0) + " 位";
+      if (ticket.estimated_wait_s !== undefined && ticket.estimated_wait_s !== null) {
+        text += "，预计等待" + formatWait(ticket.estimated_wait_s);
+      }
+      return text + "。请不要关闭页面。";
+    }
+    if (ticket.status === "claimed" || ticket.status === "in_conversation") {
+      return "人工帮办" + (ticket.helper_name ? "「" + ticket.helper_name + "」" : "") + "正在为您服务。";
+    }
+    return "";
+  }
+
+  function setState(newMode, ticket) {
+    mode = newMode || "bot";
+    const text = mode === "bot" ? "" : describeTicket(ticket);
+    banner.textContent = text;
+    banner.hidden = !text;
+    banner.className = "mode-banner " + (ticket ? ticket.status : "");
+    if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
+      queuePoll = setInterval(refreshQueue, 10000);
+    } else if (mode === "bot" && queuePoll) {
+      clearInterval(queuePoll);
+      queuePoll = null;
+    }
+  }
+
+  async function refreshQueue() {
+    try {
+      const data = await api("GET", "/api/chat/queue");
+      setState(data.mode, data.ticket);
+    } catch (err) { /* the next poll or push will tell */ }
+  }
+
+  function applyReply(data) {
+    (data.messages || []).forEach(addMessage);
+    setState(data.mode, data.ticket);
+  }
+
+  function sendOverSocket(text) {
+    return new Promise((resolve, reject) => {
+      pending.push({ resolve, reject });
+      socket.send(JSON.stringify({ text }));
+    });
+  }
+
+  async function send(text, shown) {
+    showError("");
+    const trimmed = text.trim();
+    if (!trimmed) { showError("请输入文字内容。"); return false; }
+    if (trimmed.length > MAX_CHARS) {
+      showError("消息太长了：最多" + MAX_CHARS + "个字，请分几次发送。");
+      return false;
+    }
+    addMessage({ role: "user", text: shown || trimmed, at: new Date().toISOString() });
+    sendButton.disabled = true;
+    const typing = addMessage({ role: "notice", text: mode === "bot" ? "小宝正在输入…" : "已发送" });
+    try {
+      const data = socketReady ? await sendOverSocket(trimmed)
+        : await api("POST", "/api/chat/messages", { text: trimmed });
+      typing.remove();
+      applyReply(data);
+      return true;
+    } catch (err) {
+      typing.remove();
+      addMessage({ role: "error", text: err.message });
+      return err.code !== "message_too_long" && err.code !== "empty_message";
+    } finally {
+      sendButton.disabled = false;
+      input.focus();
+    }
+  }
+
+  function connect() {
+    try { socket = new WebSocket(wsUrl("/ws/chat")); } catch (err) { return; }
+    socket.addEventListener("open", () => { socketReady = true; });
+    socket.addEventListener("close", () => {
+      socketReady = false;
+      pending.splice(0).forEach((p) => p.reject(new XB.ApiError(0, "network", "连接中断，请重试。")));
+      setTimeout(connect, 3000);
+    });
+    socket.addEventListener("message", (event) => {
+      let data;
+      try { data = JSON.parse(event.data); } catch (err) { return; }
+      if (data.type === "reply") {
+        const p = pending.shift();
+        if (p) p.resolve(data); else applyReply(data);
+      } else if (data.type === "error") {
+        const p = pending.shift();
+        const e = data.error || {};
+        if (p) p.reject(new XB.ApiError(400, e.code, e.message));
+        else addMessage({ role: "error", text: e.message });
+      } else if (data.type === "message") {
+        addMessage(data.message);
+      } else if (data.type === "state") {
+        setState(data.mode, data.ticket);
+      }
+    });
+  }
+
+  input.addEventListener("input", () => {
+    const n = input.value.trim().length;
+    counter.textContent = n + "/" + MAX_CHARS;
+    counter.classList.toggle("over", n > MAX_CHARS);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value;
+    if (await send(text)) {
+      input.value = "";
+      input.dispatchEvent(new Event("input"));
+    }
+  });
+  document.querySelectorAll(".chip").forEach((chip) => {
+    chip.addEventListener("click", () => send(chip.dataset.text));
+  });
+
+  async function start() {
+    try {
+      const data = await api("GET", "/api/chat/history");
+      if (data.messages && data.messages.length) {
+        // Only the last reply's buttons are still offered; older ones are shown as text.
+        data.messages.forEach((m, i) => addMessage(
+          i === data.messages.length - 1 ? m : Object.assign({}, m, { buttons: [] })));
+        addMessage({ role: "notice", text: "以上是您之前的对话记录" });
+      } else {
+        addMessage({ role: "bot", text: "您好！我是企业管家小宝，可以解答企业办事的政策和流程问题，也可以帮您转人工帮办或预约12345热线回电。请问有什么可以帮您？" });
+      }
+      setState(data.mode, data.ticket);
+    } catch (err) {
+      addMessage({ role: "error", text: err.message });
+    }
+    connect();
+  }
+  start();
+})();

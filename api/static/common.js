@@ -1,0 +1,81 @@
+// Shared helpers for the pages. Every text from the server goes in with textContent:
+// what a user or helper typed is shown as text, never parsed as HTML.
+"use strict";
+
+const XB = (() => {
+  const URL_RE = /(https?:\/\/[^\s<>"'，。；、）)]+)/g;
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // Text with http(s) links made clickable; everything else stays plain text.
+  function richText(text) {
+    const frag = document.createDocumentFragment();
+    const parts = String(text || "").split(URL_RE);
+    parts.forEach((part, i) => {
+      if (i % 2 === 1) {
+        const a = el("a", "", part);
+        a.href = part;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        frag.appendChild(a);
+      } else if (part) {
+        frag.appendChild(document.createTextNode(part));
+      }
+    });
+    return frag;
+  }
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(method, url, body) {
+    const init = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (err) {
+      throw new ApiError(0, "network", "网络连接失败，请检查网络后重试。");
+    }
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    if (!response.ok) {
+      const e = (data && data.error) || {};
+      throw new ApiError(response.status, e.code || "http_error",
+        e.message || ("请求失败（" + response.status + "）"));
+    }
+    return data;
+  }
+
+  function formatWait(seconds) {
+    if (seconds === undefined || seconds === null) return "";
+    if (seconds < 60) return "不到1分钟";
+    return "约" + Math.round(seconds / 60) + "分钟";
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (isNaN(d.getTime())) return "";
+    return d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function wsUrl(path) {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+  }
+
+  return { el, richText, api, ApiError, formatWait, formatTime, wsUrl };
+})();

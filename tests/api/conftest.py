@@ -1,0 +1,162 @@
+"""The gateway under test: a temp SQLite database, a Redis server of our own, a stand-in Rasa.
+
+The Redis server is a real ``redis-server`` on a free port (never the shared one), so the
+tests may flush it. The stand-in Rasa is a real HTTP server speaking the REST channel's
+wire format; the real bot is tested end to end in tests/bot.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from xiaobao.accounts import create_account
+from xiaobao.db import session_scope
+from xiaobao.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("redis-server did not start")
+    yield url
+    client.close()
+    proc.terminate()
+    proc.wait(5)
+
+
+@dataclass
+class StandInRasa:
+    """Answers ``POST /webhooks/rest/webhook`` with ``replies`` (or fails as told)."""
+
+    url: str
+    replies: list[dict] = field(default_factory=list)
+    status: int = 200
+    delay_s: float = 0.0
+    received: list[dict] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.replies, self.status, self.delay_s = [{"text": "您好"}], 200, 0.0
+        self.received.clear()
+
+
+@pytest.fixture(scope="session")
+def _rasa_server() -> Iterator[StandInRasa]:
+    port = free_port()
+    stand_in = StandInRasa(url=f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            stand_in.received.append(body)
+            if stand_in.delay_s:
+                time.sleep(stand_in.delay_s)
+            data = json.dumps(stand_in.replies if self.path == "/webhooks/rest/webhook"
+                              else {"error": "no such path"}).encode()
+            self.send_response(stand_in.status if self.path == "/webhooks/rest/webhook" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield stand_in
+    server.shutdown()
+
+
+@pytest.fixture
+def rasa(_rasa_server: StandInRasa) -> StandInRasa:
+    _rasa_server.reset()
+    return _rasa_server
+
+
+@pytest.fixture
+def settings(tmp_path, redis_url: str, _rasa_server: StandInRasa) -> Settings:
+    return Settings(home=tmp_path, redis_url=redis_url, rasa_url=_rasa_server.url,
+                    rasa_timeout_s=1.0, warm_retriever=False, secret_key="test-secret",
+                    call_callback_secret="test-callback-secret")
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushall()
+    yield client
+    client.flushall()
+    client.close()
+
+
+@pytest.fixture
+def app(settings: Settings, redis_client: redis.Redis):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_account(client: TestClient):
+    """Create an account in the app's database: ``make_account("ann", roles=[...], departments=[...])``."""
+
+    def make(username: str, *, roles: list[str], departments: list[str] | None = None,
+             password: str = "correct-horse") -> str:
+        with session_scope(client.app.state.engine) as session:
+            create_account(session, username, password, roles=roles, departments=departments)
+        return password
+
+    return make
+
+
+@pytest.fixture
+def login(client: TestClient, make_account):
+    """Create an account and log the test client in as it."""
+
+    def do_login(username: str = "helper1", *, roles: list[str] | None = None,
+                 departments: list[str] | None = None) -> TestClient:
+        password = make_account(username, roles=roles or ["helper"],
+                                departments=departments or ["区市场监管局"])
+        response = client.post("/api/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return client
+
+    return do_login

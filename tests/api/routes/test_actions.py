@@ -1,0 +1,99 @@
+"""Rasa's action endpoint, served in the gateway by rasa-sdk's executor.
+
+The actions here are real rasa-sdk ``Action`` subclasses registered on the app's executor;
+the bot's own actions (``bot.actions``) are tested in tests/bot.
+"""
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+from rasa_sdk.interfaces import ActionExecutionRejection
+
+
+class ActionEchoTest(Action):
+    def name(self) -> str:
+        return "action_echo_test"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text=f"收到：{tracker.latest_message.get('text')}",
+                                 buttons=[{"title": "转人工", "payload": "/request_human"}])
+        return [SlotSet("last_question", tracker.latest_message.get("text"))]
+
+
+class ActionRejectTest(Action):
+    def name(self) -> str:
+        return "action_reject_test"
+
+    def run(self, dispatcher, tracker, domain):
+        raise ActionExecutionRejection(self.name(), "does not apply")
+
+
+class ActionBrokenTest(Action):
+    def name(self) -> str:
+        return "action_broken_test"
+
+    def run(self, dispatcher, tracker, domain):
+        raise RuntimeError("boom")
+
+
+def action_call(name: str, text: str = "营业执照怎么办") -> dict:
+    return {
+        "next_action": name,
+        "sender_id": "conv-1",
+        "version": "3.6.21",
+        "domain": {"intents": ["ask_question"], "entities": [], "slots": {}, "responses": {},
+                   "actions": [name], "forms": {}},
+        "tracker": {
+            "sender_id": "conv-1", "slots": {}, "latest_message": {"text": text, "intent": {
+                "name": "ask_question", "confidence": 0.9}, "entities": []},
+            "events": [], "paused": False, "followup_action": None, "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+    }
+
+
+def register(client):
+    executor = client.app.state.action_executor
+    for action in (ActionEchoTest, ActionRejectTest, ActionBrokenTest):
+        executor.register_action(action)
+
+
+def test_action_runs_and_returns_rasa_sdk_response(client):
+    register(client)
+    response = client.post("/webhook", json=action_call("action_echo_test"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["responses"][0]["text"] == "收到：营业执照怎么办"
+    assert body["responses"][0]["buttons"] == [{"title": "转人工", "payload": "/request_human"}]
+    assert body["events"][0]["event"] == "slot" and body["events"][0]["value"] == "营业执照怎么办"
+
+
+def test_rejected_action_answers_400_with_action_name(client):
+    register(client)
+    response = client.post("/webhook", json=action_call("action_reject_test"))
+    assert response.status_code == 400
+    assert response.json()["action_name"] == "action_reject_test"
+
+
+def test_unknown_action_answers_404(client):
+    response = client.post("/webhook", json=action_call("action_does_not_exist"))
+    assert response.status_code == 404
+    assert response.json()["action_name"] == "action_does_not_exist"
+
+
+def test_failing_action_answers_500_without_a_stack_trace(client):
+    register(client)
+    response = client.post("/webhook", json=action_call("action_broken_test"))
+    assert response.status_code == 500
+    assert "Traceback" not in response.text and "boom" not in response.text
+
+
+def test_bad_body_answers_400(client):
+    response = client.post("/webhook", content=b"not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+def test_the_bot_actions_package_is_registered(client):
+    import bot.actions  # noqa: F401
+
+    names = {a["name"] for a in client.get("/webhook/actions").json()}
+    executor_names = set(client.app.state.action_executor.actions)
+    assert names == executor_names

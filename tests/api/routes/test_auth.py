@@ -1,0 +1,72 @@
+from xiaobao.db import session_scope
+from xiaobao.accounts import Account
+from sqlalchemy import select
+
+
+def test_login_sets_session_and_me_returns_account(client, make_account):
+    password = make_account("ann", roles=["helper"], departments=["区税务局"])
+    assert client.get("/api/auth/me").status_code == 401
+
+    response = client.post("/api/auth/login", json={"username": "ann", "password": password})
+    assert response.status_code == 200
+    assert response.json()["account"]["departments"] == ["区税务局"]
+    assert "xiaobao_session" in response.cookies
+    me = client.get("/api/auth/me").json()["account"]
+    assert me["username"] == "ann" and me["roles"] == ["helper"]
+    assert "password_hash" not in me
+
+
+def test_password_is_stored_as_argon2_hash(client, make_account):
+    password = make_account("ann", roles=["helper"])
+    with session_scope(client.app.state.engine) as session:
+        stored = session.scalar(select(Account.password_hash).where(Account.username == "ann"))
+    assert stored.startswith("$argon2id$") and password not in stored
+
+
+def test_wrong_password_and_unknown_user_get_the_same_error(client, make_account):
+    make_account("ann", roles=["helper"])
+    wrong = client.post("/api/auth/login", json={"username": "ann", "password": "nope-nope"})
+    unknown = client.post("/api/auth/login", json={"username": "zed", "password": "nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["error"]["code"] == "bad_credentials"
+    assert "用户名或密码错误" in wrong.json()["error"]["message"]
+
+
+def test_repeated_failures_lock_the_username(client, make_account):
+    password = make_account("ann", roles=["helper"])
+    for _ in range(10):
+        client.post("/api/auth/login", json={"username": "ann", "password": "wrong-pass"})
+    locked = client.post("/api/auth/login", json={"username": "ann", "password": password})
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "too_many_attempts"
+
+
+def test_logout_ends_the_session(login):
+    client = login()
+    assert client.get("/api/auth/me").status_code == 200
+    assert client.post("/api/auth/logout").status_code == 200
+    assert client.get("/api/auth/me").status_code == 401
+
+
+def test_forged_session_cookie_is_refused(client, make_account):
+    make_account("ann", roles=["admin"])
+    client.cookies.set("xiaobao_session", "eyJhY2NvdW50X2lkIjogMX0=.forged.signature")
+    response = client.get("/api/auth/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_disabled_account_cannot_log_in(client, make_account):
+    password = make_account("ann", roles=["helper"])
+    with session_scope(client.app.state.engine) as session:
+        session.scalar(select(Account).where(Account.username == "ann")).active = False
+    response = client.post("/api/auth/login", json={"username": "ann", "password": password})
+    assert response.status_code == 401
+
+
+def test_missing_fields_get_the_error_shape(client):
+    response = client.post("/api/auth/login", json={"username": "ann"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"]["code"] == "invalid_request" and "password" in body["error"]["message"]

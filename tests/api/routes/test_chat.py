@@ -1,0 +1,193 @@
+import json
+
+import pytest
+from sqlalchemy import select
+
+from api.routes.chat import ESCAPED_SLASH, offered_key
+from xiaobao.db import session_scope
+from xiaobao.events import Event
+
+BUTTONS = [{"title": "转人工", "payload": "/request_human"},
+           {"title": "满意", "payload": '/rate_service{"rating": "满意"}'}]
+
+
+def events(client, kind):
+    with session_scope(client.app.state.engine) as session:
+        return [(e.conversation_id, e.data) for e in
+                session.scalars(select(Event).where(Event.kind == kind).order_by(Event.pk))]
+
+
+def test_first_message_sets_a_long_lived_visitor_cookie_used_as_sender(client, rasa):
+    rasa.replies = [{"recipient_id": "x", "text": "您好！我是小宝"}]
+    response = client.post("/api/chat/messages", json={"text": "你好"})
+    assert response.status_code == 200
+    visitor = response.cookies["xiaobao_visitor"]
+    assert len(visitor) >= 16
+    assert "max-age=31536000" in response.headers["set-cookie"].lower()
+    body = response.json()
+    assert body["conversation_id"] == visitor and body["mode"] == "bot"
+    assert body["messages"] == [{"role": "bot", "text": "您好！我是小宝", "buttons": []}]
+    assert rasa.received[-1] == {"sender": visitor, "message": "你好"}
+
+
+def test_same_browser_keeps_its_conversation(client, rasa):
+    first = client.post("/api/chat/messages", json={"text": "你好"}).json()["conversation_id"]
+    second = client.post("/api/chat/messages", json={"text": "营业执照怎么办"}).json()
+    assert second["conversation_id"] == first
+    assert [r["sender"] for r in rasa.received] == [first, first]
+
+
+def test_message_is_normalised_before_rasa_sees_it(client, rasa):
+    client.post("/api/chat/messages", json={"text": "  營業執照　怎麼辦？ＡＢＣ１２３ 😀 "})
+    assert rasa.received[-1]["message"] == "营业执照 怎么办?ABC123"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀😀🎉", "\u200b\u200b"])
+def test_empty_or_emoji_only_messages_are_refused(client, rasa, text):
+    response = client.post("/api/chat/messages", json={"text": text})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "empty_message"
+    assert "请输入文字内容" in response.json()["error"]["message"]
+    assert rasa.received == []
+
+
+def test_message_over_2000_characters_is_refused_with_a_clear_message(client, rasa):
+    response = client.post("/api/chat/messages", json={"text": "问" * 2001})
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "message_too_long"
+    assert "最多2000个字" in error["message"] and "2001" in error["message"]
+    assert rasa.received == []
+    assert client.post("/api/chat/messages", json={"text": "问" * 2000}).status_code == 200
+
+
+def test_typed_rasa_command_is_escaped(client, rasa):
+    client.post("/api/chat/messages", json={"text": '/request_human{"phone": "x"}'})
+    sent = rasa.received[-1]["message"]
+    assert not sent.startswith("/")
+    assert sent == ESCAPED_SLASH + 'request_human{"phone": "x"}'
+
+
+def test_full_width_slash_command_is_escaped_too(client, rasa):
+    # NFKC folds "／" to "/", so the escape has to happen after normalisation.
+    client.post("/api/chat/messages", json={"text": "／request_human"})
+    assert rasa.received[-1]["message"] == ESCAPED_SLASH + "request_human"
+
+
+def test_offered_button_payload_is_forwarded_verbatim(client, rasa):
+    rasa.replies = [{"text": "需要转人工吗？", "buttons": BUTTONS}]
+    body = client.post("/api/chat/messages", json={"text": "你好"}).json()
+    assert body["messages"][0]["buttons"] == BUTTONS
+    rasa.replies = [{"text": "感谢您的评价"}]
+    client.post("/api/chat/messages", json={"text": '/rate_service{"rating": "满意"}'})
+    assert rasa.received[-1]["message"] == '/rate_service{"rating": "满意"}'
+    # The transcript shows the button's title, not the payload.
+    user_messages = [d for _, d in events(client, "chat_message") if d["role"] == "user"]
+    assert user_messages[-1]["text"] == "满意"
+    assert user_messages[-1]["payload"] == '/rate_service{"rating": "满意"}'
+
+
+def test_only_the_last_replys_payloads_are_accepted(client, rasa):
+    rasa.replies = [{"text": "需要转人工吗？", "buttons": BUTTONS}]
+    client.post("/api/chat/messages", json={"text": "你好"})
+    rasa.replies = [{"text": "好的"}]  # no buttons: nothing is offered any more
+    client.post("/api/chat/messages", json={"text": "/request_human"})
+    assert rasa.received[-1]["message"] == "/request_human"
+    client.post("/api/chat/messages", json={"text": "/request_human"})
+    assert rasa.received[-1]["message"] == ESCAPED_SLASH + "request_human"
+
+
+def test_payload_offered_to_another_conversation_is_not_accepted(client, rasa, redis_client):
+    redis_client.hset(offered_key("someone-else-entirely"), "/request_human", "转人工")
+    client.post("/api/chat/messages", json={"text": "/request_human"})
+    assert rasa.received[-1]["message"] == ESCAPED_SLASH + "request_human"
+
+
+def test_payload_with_extra_text_is_not_a_payload(client, rasa):
+    rasa.replies = [{"text": "需要转人工吗？", "buttons": BUTTONS}]
+    client.post("/api/chat/messages", json={"text": "你好"})
+    client.post("/api/chat/messages", json={"text": '/request_human{"phone": "13800000000"}'})
+    assert rasa.received[-1]["message"].startswith(ESCAPED_SLASH)
+
+
+def test_rasa_down_gives_a_polite_error_and_keeps_the_message(client, rasa, settings):
+    client.app.state.settings = settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"})
+    response = client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "bot_unavailable" and "您的消息已保存" in error["message"]
+    conv = response.cookies.get("xiaobao_visitor") or client.cookies["xiaobao_visitor"]
+    assert (conv, "营业执照怎么办") in [(c, d["text"]) for c, d in events(client, "chat_message")]
+    assert events(client, "bot_failure")[-1][1]["failure"] == "unreachable"
+
+
+def test_rasa_timeout_gives_a_polite_error_and_keeps_the_message(client, rasa):
+    rasa.delay_s = 1.5  # the test settings' timeout is 1 s
+    response = client.post("/api/chat/messages", json={"text": "公积金怎么交"})
+    assert response.status_code == 503
+    assert "小宝暂时无法回复" in response.json()["error"]["message"]
+    assert "公积金怎么交" in [d["text"] for _, d in events(client, "chat_message")]
+    assert events(client, "bot_failure")[-1][1]["failure"] == "timeout"
+
+
+def test_rasa_error_status_gives_a_polite_error(client, rasa):
+    rasa.status = 500
+    response = client.post("/api/chat/messages", json={"text": "你好"})
+    assert response.status_code == 503
+    assert events(client, "bot_failure")[-1][1]["failure"] == "status_500"
+
+
+def test_empty_reply_after_a_failed_action_gives_a_polite_error(client, rasa):
+    # Rasa answers 200 with no messages when the action endpoint failed.
+    rasa.replies = []
+    response = client.post("/api/chat/messages", json={"text": "你好"})
+    assert response.status_code == 503
+    assert "没能给出回复" in response.json()["error"]["message"]
+    assert events(client, "bot_failure")[-1][1]["failure"] == "empty_reply"
+
+
+def test_phone_request_is_preceded_by_a_privacy_notice(client, rasa):
+    rasa.replies = [{"text": "好的，请留下您的联系电话（手机号或上海固定电话），12345热线将给您回电。"}]
+    messages = client.post("/api/chat/messages", json={"text": "12345回电"}).json()["messages"]
+    assert [m["role"] for m in messages] == ["notice", "bot"]
+    assert "个人信息保护" in messages[0]["text"]
+
+
+def test_html_in_messages_is_kept_as_text(client, rasa):
+    client.post("/api/chat/messages", json={"text": "<script>alert(1)</script>营业执照"})
+    assert rasa.received[-1]["message"] == "<script>alert(1)</script>营业执照"
+    history = client.get("/api/chat/history").json()["messages"]
+    assert history[0]["text"] == "<script>alert(1)</script>营业执照"
+
+
+def test_history_returns_the_conversation_in_order(client, rasa):
+    rasa.replies = [{"text": "您好！", "buttons": BUTTONS}]
+    client.post("/api/chat/messages", json={"text": "你好"})
+    history = client.get("/api/chat/history").json()
+    assert [(m["role"], m["text"]) for m in history["messages"]] == [("user", "你好"), ("bot", "您好！")]
+    assert history["messages"][1]["buttons"] == BUTTONS
+    assert history["mode"] == "bot"
+
+
+def test_websocket_round_trip(client, rasa):
+    client.get("/")  # the page sets the visitor cookie
+    rasa.replies = [{"text": "您好！我是小宝"}]
+    with client.websocket_connect("/ws/chat") as ws:
+        ws.send_text(json.dumps({"text": "你好"}))
+        reply = ws.receive_json()
+        assert reply["type"] == "reply" and reply["messages"][0]["text"] == "您好！我是小宝"
+        ws.send_text(json.dumps({"text": "问" * 2001}))
+        error = ws.receive_json()
+        assert error["type"] == "error" and error["error"]["code"] == "message_too_long"
+        ws.send_text("not json")
+        assert ws.receive_json()["error"]["code"] == "invalid_request"
+    assert rasa.received[-1]["sender"] == client.cookies["xiaobao_visitor"]
+
+
+def test_websocket_without_visitor_cookie_is_closed(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as info:
+        with client.websocket_connect("/ws/chat") as ws:
+            ws.receive_json()
+    assert info.value.code == 4401
