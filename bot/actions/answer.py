@@ -1,0 +1,184 @@
+"""Answering from the knowledge base: retrieval's decision drives the reply.
+
+``answer``: the answer with its source and validity, and 有帮助 / 没帮助 / 转人工.
+``suggest``: up to three 您是不是想问 buttons, each answering when clicked.
+``abstain``: said plainly, with 人工帮办 and 12345 offered.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions import deps
+
+logger = logging.getLogger(__name__)
+
+MAX_SUGGESTIONS = 3
+UNHELPFUL_BEFORE_HUMAN = 2
+
+HUMAN_BUTTONS = [
+    {"title": "人工帮办", "payload": "/request_human"},
+    {"title": "12345回电", "payload": "/request_12345_call"},
+]
+
+
+def payload(intent: str, **entities: str) -> str:
+    """A button payload in Rasa's ``/intent{json}`` form (the gateway's allow-list key)."""
+    if not entities:
+        return f"/{intent}"
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False, separators=(',', ':'))}"
+
+
+def validity(hit: Any) -> str:
+    start = getattr(hit, "effective_from", None)
+    end = getattr(hit, "expires_on", None)
+    if start and end:
+        return f"{start} 至 {end}"
+    if start:
+        return f"{start} 起，长期有效"
+    if end:
+        return f"至 {end}"
+    return "长期有效"
+
+
+def answer_message(hit: Any) -> dict:
+    """The answer's text and its feedback buttons."""
+    source = hit.source or "宝山区政务服务中心"
+    if hit.department and hit.department not in source:
+        source = f"{source}（{hit.department}）"
+    lines = [hit.answer.strip(), "", f"来源：{source}"]
+    if hit.source_url:
+        lines.append(f"链接：{hit.source_url}")
+    lines.append(f"有效期：{validity(hit)}")
+    buttons = [
+        {"title": "有帮助", "payload": payload("feedback", helpful="yes", entry_id=hit.id)},
+        {"title": "没帮助", "payload": payload("feedback", helpful="no", entry_id=hit.id)},
+        {"title": "转人工", "payload": "/request_human"},
+    ]
+    return {"text": "\n".join(lines), "buttons": buttons}
+
+
+def candidates_of(hits: list) -> list[dict]:
+    """Retrieval's top candidates as the handoff request carries them."""
+    return [
+        {"id": h.id, "question": h.question, "category": h.category, "score": round(h.score, 4)}
+        for h in hits[:5]
+    ]
+
+
+def question_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:
+        text = question_text(tracker).strip()
+        conversation_id = tracker.sender_id
+        if not text:
+            dispatcher.utter_message(text="请输入您想咨询的问题，比如“营业执照怎么补办”。")
+            return []
+        try:
+            from retrieval.types import QueryError
+        except ImportError:  # retrieval not importable: let the generic handler speak
+            QueryError = ValueError  # noqa: N806
+        try:
+            result = await asyncio.to_thread(deps.retriever().search, text, 5)
+        except QueryError as exc:
+            dispatcher.utter_message(text=getattr(exc, "message", str(exc)))
+            return [SlotSet("human_offered", False)]
+        except Exception:
+            logger.exception("retrieval failed for %s", conversation_id)
+            dispatcher.utter_message(
+                text="抱歉，查询知识库时出了点问题，请稍后再试，或转人工帮办。",
+                buttons=HUMAN_BUTTONS)
+            return [SlotSet("human_offered", True)]
+
+        hits = list(result.hits)
+        events: list[EventType] = [
+            SlotSet("decision", result.decision),
+            SlotSet("last_question", text),
+            SlotSet("candidates", candidates_of(hits)),
+        ]
+        top = hits[0] if hits else None
+        if result.decision == "answer" and top is not None:
+            dispatcher.utter_message(**answer_message(top))
+            events += [SlotSet("last_entry_id", top.id), SlotSet("human_offered", False)]
+        elif result.decision == "suggest" and hits:
+            buttons = [{"title": h.question, "payload": payload("choose_entry", entry_id=h.id)}
+                       for h in hits[:MAX_SUGGESTIONS]]
+            buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
+            dispatcher.utter_message(text="您是不是想问：", buttons=buttons)
+            events.append(SlotSet("human_offered", False))
+        else:
+            dispatcher.utter_message(
+                text="抱歉，这个问题我在知识库里没有找到可靠的答案，不想给您不准确的信息。"
+                     "您可以转人工帮办，或请12345热线给您回电。",
+                buttons=HUMAN_BUTTONS)
+            events.append(SlotSet("human_offered", True))
+        deps.record_event("bot_answer", conversation_id=conversation_id,
+                          decision=result.decision, entry_id=top.id if top else "",
+                          query=text[:500], score=round(top.score, 4) if top else 0.0)
+        return events
+
+
+class ActionChooseEntry(Action):
+    """A clicked 您是不是想问 button: answer with that entry."""
+
+    def name(self) -> str:
+        return "action_choose_entry"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:
+        entry_id = next(tracker.get_latest_entity_values("entry_id"), None)
+        hit = None
+        if entry_id:
+            try:
+                hit = await asyncio.to_thread(deps.retriever().get_entry, str(entry_id))
+            except Exception:
+                logger.exception("get_entry(%s) failed", entry_id)
+        if hit is None:
+            dispatcher.utter_message(text="抱歉，这条内容已更新或下线了，请您重新提问。")
+            return []
+        dispatcher.utter_message(**answer_message(hit))
+        deps.record_event("bot_answer", conversation_id=tracker.sender_id, decision="answer",
+                          entry_id=hit.id, chosen=True)
+        return [SlotSet("decision", "answer"), SlotSet("last_entry_id", hit.id),
+                SlotSet("human_offered", False)]
+
+
+class ActionRecordFeedback(Action):
+    """有帮助 / 没帮助 on an answer; 没帮助 twice in a row offers a human."""
+
+    def name(self) -> str:
+        return "action_record_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:
+        helpful = str(next(tracker.get_latest_entity_values("helpful"), "")).lower()
+        entry_id = next(tracker.get_latest_entity_values("entry_id"), None) \
+            or tracker.get_slot("last_entry_id") or ""
+        is_helpful = helpful in ("yes", "true", "1", "有帮助")
+        deps.record_event("answer_feedback", conversation_id=tracker.sender_id,
+                          entry_id=str(entry_id), helpful=is_helpful)
+        if is_helpful:
+            dispatcher.utter_message(text="感谢您的反馈！还有什么可以帮您？")
+            return [SlotSet("unhelpful_count", 0), SlotSet("human_offered", False)]
+        count = int(tracker.get_slot("unhelpful_count") or 0) + 1
+        if count >= UNHELPFUL_BEFORE_HUMAN:
+            dispatcher.utter_message(
+                text="看来我没能帮上忙，很抱歉。要不要转人工帮办，或请12345热线给您回电？",
+                buttons=HUMAN_BUTTONS)
+            return [SlotSet("unhelpful_count", 0), SlotSet("human_offered", True)]
+        dispatcher.utter_message(
+            text="抱歉没帮上忙。您可以换个说法再问一次，我再找找；也可以随时说“转人工”。")
+        return [SlotSet("unhelpful_count", count), SlotSet("human_offered", False)]

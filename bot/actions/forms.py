@@ -1,0 +1,98 @@
+"""Slot validation for the two forms and for slots filled outside them.
+
+An invalid value is refused with its reason and the form asks again; the user
+can cancel either form at any time (rules in bot/data/rules.yml).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker, ValidationAction
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.validators import parse_phone, parse_time_window, parse_uscc, service_hours
+
+# A form slot the user chose not to fill. Stored instead of None so the form
+# does not ask again; the handoff reads it as "".
+SKIPPED = "-"
+_SKIP = re.compile(r"^\s*(跳过|略过|没有|无|不知道|不清楚|不方便|不想说|不用|没|暂无|skip|pass)\s*[。.!！]?\s*$",
+                   re.IGNORECASE)
+FORM_SLOTS = ("phone", "time_window", "handoff_topic", "requested_slot")
+
+
+def _one_line(value: Any, limit: int = 200) -> str:
+    return re.sub(r"\s+", " ", str(value or "")).strip()[:limit]
+
+
+class ValidateHandoffForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: dict) -> list[str]:
+        # The question the bot could not answer is the topic; only ask when there was none.
+        if tracker.get_slot("last_question"):
+            return [s for s in domain_slots if s != "handoff_topic"]
+        return domain_slots
+
+    def validate_handoff_topic(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: dict) -> dict:
+        text = _one_line(value)
+        if not text or _SKIP.match(text):
+            return {"handoff_topic": SKIPPED}
+        return {"handoff_topic": text}
+
+    def validate_company(self, value: Any, dispatcher: CollectingDispatcher,
+                         tracker: Tracker, domain: dict) -> dict:
+        text = _one_line(value, 100)
+        if not text or _SKIP.match(text):
+            return {"company": SKIPPED}
+        text = re.sub(r"^(我们)?(公司|企业)?(名称|名字)?(是|叫)?[:：]?", "", text).strip() or text
+        return {"company": text}
+
+
+class ValidateCall12345Form(FormValidationAction):
+    def name(self) -> str:
+        return "validate_call_12345_form"
+
+    def validate_phone(self, value: Any, dispatcher: CollectingDispatcher,
+                       tracker: Tracker, domain: dict) -> dict:
+        phone, reason = parse_phone(str(value or ""))
+        if phone:
+            return {"phone": phone}
+        dispatcher.utter_message(text=f"{reason}，请重新输入手机号或上海固定电话（如 021-66781234）。")
+        return {"phone": None}
+
+    def validate_time_window(self, value: Any, dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: dict) -> dict:
+        window, reason = parse_time_window(str(value or ""))
+        if window:
+            return {"time_window": window.label()}
+        dispatcher.utter_message(
+            text=f"{reason}。请告诉我{service_hours().describe()}之间您方便接听的时间，比如“明天上午”。")
+        return {"time_window": None}
+
+
+class ValidateSlotMappings(ValidationAction):
+    """Slots filled from entities anywhere in the conversation."""
+
+    def validate_uscc(self, value: Any, dispatcher: CollectingDispatcher,
+                      tracker: Tracker, domain: dict) -> dict:
+        code, reason = parse_uscc(str(value or ""))
+        if code:
+            return {"uscc": code}
+        dispatcher.utter_message(text=f"{reason}，请核对后再发一次。")
+        return {"uscc": None}
+
+
+class ActionResetFormSlots(Action):
+    """After a cancelled form: forget what it had collected."""
+
+    def name(self) -> str:
+        return "action_reset_form_slots"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:
+        return [SlotSet(slot, None) for slot in FORM_SLOTS]

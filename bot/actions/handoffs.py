@@ -1,0 +1,162 @@
+"""Handing a conversation to people: 人工帮办 online, or a 12345 call-back.
+
+Both build one structured :class:`handoff.requests.HandoffRequest` (topic,
+company, phone, summary, the last turns, retrieval's candidates) and pass it to
+``handoff.dispatch.request_handoff``. The online handoff pauses the Rasa
+conversation (the helper takes over); a call-back does not, so the user can go
+on asking while waiting for the call.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions import deps
+from bot.actions.forms import SKIPPED
+from bot.actions.validators import mask_phone, service_hours
+
+logger = logging.getLogger(__name__)
+
+LAST_TURNS = 12
+SUMMARY_CHARS = 80
+_NOT_QUESTIONS = {"request_human", "request_12345_call", "affirm", "deny", "cancel", "greet",
+                  "thank", "goodbye", "inform", "choose_entry", "feedback", "rate_service"}
+
+
+def last_turns(tracker: Tracker, limit: int = LAST_TURNS) -> list[dict]:
+    turns = []
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            turns.append({"role": "user", "text": event["text"]})
+        elif event.get("event") == "bot" and event.get("text"):
+            turns.append({"role": "bot", "text": event["text"]})
+    return turns[-limit:]
+
+
+def user_questions(tracker: Tracker) -> list[str]:
+    """What the user asked, oldest first: the texts not classified as chit-chat or commands."""
+    questions = []
+    for event in tracker.events:
+        if event.get("event") != "user":
+            continue
+        text = (event.get("text") or "").strip()
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if text and not text.startswith("/") and intent not in _NOT_QUESTIONS:
+            questions.append(text)
+    return questions
+
+
+def summary_of(tracker: Tracker, topic: str, company: str) -> str:
+    """One line for the helper or the 12345 operator: what it is about, for whom."""
+    about = topic or "；".join(user_questions(tracker)[-2:]) or "未说明具体事项"
+    line = re.sub(r"\s+", " ", f"咨询：{about}").strip()
+    if company:
+        line += f"（企业：{company}）"
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
+
+
+def request_id_of(tracker: Tracker, channel: str) -> str:
+    """Stable across retries of the same turn, so a retried action makes no second ticket."""
+    last_user = next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
+    seed = f"{tracker.sender_id}|{channel}|{last_user.get('timestamp', '')}|{last_user.get('text', '')}"
+    return "bot-" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+
+
+def _slot(tracker: Tracker, name: str) -> str:
+    value = tracker.get_slot(name)
+    return "" if value in (None, SKIPPED) else str(value)
+
+
+def build_request(tracker: Tracker, channel: str) -> Any:
+    from handoff.requests import Candidate, HandoffRequest
+
+    topic = _slot(tracker, "handoff_topic") or _slot(tracker, "last_question")
+    company = _slot(tracker, "company")
+    candidates = [
+        Candidate(id=c["id"], question=c.get("question", ""), category=c.get("category", ""),
+                  score=float(c.get("score", 0.0)))
+        for c in (tracker.get_slot("candidates") or []) if isinstance(c, dict) and c.get("id")
+    ]
+    latest = tracker.latest_message or {}
+    entities = [{"entity": e.get("entity"), "value": e.get("value")}
+                for e in latest.get("entities") or []]
+    uscc = _slot(tracker, "uscc")
+    if uscc:
+        entities.append({"entity": "uscc", "value": uscc})
+    return HandoffRequest(
+        request_id=request_id_of(tracker, channel),
+        conversation_id=tracker.sender_id,
+        channel=channel,
+        topic=topic,
+        company=company,
+        phone=_slot(tracker, "phone"),
+        time_window=_slot(tracker, "time_window"),
+        summary=summary_of(tracker, topic, company),
+        last_turns=last_turns(tracker),
+        candidates=candidates,
+        intent=(latest.get("intent") or {}).get("name") or "",
+        entities=entities,
+        complaint=bool(re.search(r"投诉|举报|不满|差评", topic + " ".join(
+            t["text"] for t in last_turns(tracker) if t["role"] == "user"))),
+    )
+
+
+async def hand_off(channel: str, dispatcher: CollectingDispatcher,
+                   tracker: Tracker) -> list[EventType]:
+    try:
+        req = build_request(tracker, channel)
+        receipt = await asyncio.to_thread(deps.request_handoff, req)
+    except Exception:
+        logger.exception("handoff to %s failed for %s", channel, tracker.sender_id)
+        dispatcher.utter_message(
+            text="抱歉，转接暂时没有成功，请稍后再试，或直接拨打12345热线。"
+                 "(Sorry, the handoff failed; please retry later or call 12345.)")
+        return [SlotSet("requested_slot", None)]
+
+    done: list[EventType] = [
+        SlotSet("handoff_ticket_id", receipt.ticket_id),
+        SlotSet("handoff_topic", None),
+        SlotSet("time_window", None),
+        SlotSet("human_offered", False),
+        SlotSet("unhelpful_count", 0),
+    ]
+    if channel == "hotline_12345":
+        dispatcher.utter_message(
+            text=f"已为您预约12345热线回电：电话 {mask_phone(req.phone)}，时间 {req.time_window}，"
+                 f"工单号 {receipt.ticket_id}。届时请保持电话畅通。还有什么可以帮您？")
+        return done
+    if receipt.in_service_hours:
+        minutes = max(1, round(receipt.estimated_wait_s / 60))
+        wait = (f"您前面还有 {receipt.queue_position} 位，预计等待约 {minutes} 分钟"
+                if receipt.queue_position else "马上为您接通")
+        text = f"已为您转接人工帮办（工单号 {receipt.ticket_id}），{wait}，请稍候。"
+    else:
+        text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。现在不是服务时间"
+                f"（{service_hours().describe()}），工作人员上班后会尽快联系您。")
+    dispatcher.utter_message(text=text)
+    return done + [ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:
+        return await hand_off("online_helper", dispatcher, tracker)
+
+
+class ActionRequest12345Call(Action):
+    def name(self) -> str:
+        return "action_request_12345_call"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[EventType]:
+        return await hand_off("hotline_12345", dispatcher, tracker)
