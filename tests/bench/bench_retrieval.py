@@ -1,0 +1,139 @@
+"""Retrieval benchmark: ranking quality by component, latency, encoding speed, index size.
+
+``run(quick=False)`` is `make bench`; ``run(quick=True)`` is the smaller version
+`make test` gates on (tests/bench/test_gates.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[2]
+EVAL_FILES = sorted((REPO / "tests" / "data" / "eval").glob("*.jsonl"))
+SEED_FILES = sorted((REPO / "knowledge_base" / "seed").glob("*.yaml"))
+
+
+def _rss_mb() -> float:
+    return psutil.Process(os.getpid()).memory_info().rss / 2**20
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 2)
+
+
+def seeded_retriever(home: Path):
+    """A retriever over the shipped seed knowledge base in a fresh SQLite database."""
+    from knowledge_base import io, store
+    from retrieval.embedder import get_embedder
+    from retrieval.service import Retriever
+    from xiaobao.db import make_engine, session_scope, upgrade
+
+    engine = make_engine(f"sqlite:///{home / 'bench.db'}")
+    upgrade(engine)
+    with session_scope(engine) as s:
+        store.save_entries(s, [e for f in SEED_FILES for e in io.parse_entries(f)], "bench")
+    embedder = get_embedder()
+    rss0, t0 = _rss_mb(), time.perf_counter()
+    retriever = Retriever(engine, embedder, home / "index")
+    retriever.build()
+    return retriever, {"build_s": round(time.perf_counter() - t0, 2),
+                       "build_rss_delta_mb": round(_rss_mb() - rss0, 1),
+                       "entries": retriever.size, "vectors": retriever.dense.ntotal}
+
+
+def ranking_by_component(retriever, examples) -> dict:
+    """top-1 and MRR@5 of dense only, BM25 only and the fused ranking (in-scope queries)."""
+    from retrieval.fusion import fuse
+    from retrieval.normalize import normalize
+
+    ins = [e for e in examples if e.expected]
+    vecs = retriever.embedder.encode_queries([normalize(e.query) for e in ins])
+    ranks = {"dense": [], "bm25": [], "fused": []}
+    for ex, v in zip(ins, vecs):
+        ranked, _, _ = retriever._rank(normalize(ex.query), v, dt.date.today())
+        dense = {c.id: c.dense for c in ranked if c.dense > 0}
+        sparse = {c.id: c.sparse_raw for c in ranked if c.sparse_raw > 0}
+        for name, ids in (("dense", sorted(dense, key=lambda i: -dense[i])),
+                          ("bm25", sorted(sparse, key=lambda i: -sparse[i])),
+                          ("fused", [c.id for c in fuse(dense, sparse, retriever.config.dense_weight)])):
+            ranks[name].append(ids.index(ex.expected) + 1 if ex.expected in ids[:5] else None)
+    out = {}
+    for name, rs in ranks.items():
+        out[name] = {"top1": round(sum(r == 1 for r in rs) / len(rs), 4),
+                     "mrr@5": round(sum(1 / r for r in rs if r) / len(rs), 4)}
+    return out
+
+
+def encoding_throughput(embedder, n: int) -> float:
+    texts = [f"企业办理营业执照变更登记第{i}个问题需要准备哪些材料" for i in range(n)]
+    embedder.encode_queries(texts[:8])
+    t0 = time.perf_counter()
+    embedder.encode_queries(texts)
+    return round(n / (time.perf_counter() - t0), 1)
+
+
+def index_at_scale(n: int, dim: int = 384, queries: int = 200) -> dict:
+    """Search latency and memory at n entries; random unit vectors stand in for embeddings."""
+    from retrieval.dense import DenseIndex
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(n, dim)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    q = data[rng.choice(n, queries, replace=False)] + 0.05 * rng.normal(size=(queries, dim)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    out = {}
+    truth = None
+    for kind in ("flat", "ivf"):
+        rss0, t0 = _rss_mb(), time.perf_counter()
+        idx = DenseIndex(dim, kind=kind, nlist=max(16, int(4 * np.sqrt(n))), nprobe=16)
+        idx.train(data[: min(n, 50_000)])
+        idx.add_many(list(range(n)), [data[i:i + 1] for i in range(n)]) if n <= 20_000 else \
+            idx.index.add_with_ids(data, np.arange(n, dtype=np.int64) * 64)
+        build = time.perf_counter() - t0
+        lat, found = [], []
+        for row in q:
+            t1 = time.perf_counter()
+            hits = idx.search(row[None, :], k=10)[0]
+            lat.append((time.perf_counter() - t1) * 1000)
+            found.append(next(iter(hits)))
+        if kind == "flat":
+            truth = found
+        out[kind] = {"build_s": round(build, 2), "rss_delta_mb": round(_rss_mb() - rss0, 1),
+                     "search_p50_ms": _pct(lat, 50), "search_p95_ms": _pct(lat, 95),
+                     "recall@1_vs_flat": round(sum(a == b for a, b in zip(found, truth)) / len(found), 4)}
+        del idx
+    out["entries"] = n
+    return out
+
+
+def run(quick: bool = False) -> dict:
+    from retrieval.evaluate import load_examples, run_eval
+
+    with tempfile.TemporaryDirectory() as tmp:
+        retriever, build = seeded_retriever(Path(tmp))
+        test = load_examples(EVAL_FILES, "test")
+        if quick:
+            test = test[::3]
+        quality, _ = run_eval(retriever, test)
+        report = {
+            "seed_index": build,
+            "test_split": quality,
+            "ranking_test_split": ranking_by_component(retriever, test),
+            "encode_texts_per_s": encoding_throughput(retriever.embedder, 64 if quick else 512),
+            "scale": index_at_scale(20_000 if quick else 100_000, queries=50 if quick else 200),
+        }
+    return report
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv), ensure_ascii=False, indent=1))
