@@ -67,8 +67,13 @@ def import_(files: list[Path] = typer.Argument(..., help="YAML, JSON Lines, CSV 
 
 
 @app.command("seed")
-def seed(by: str = typer.Option("seed", "--by")) -> None:
+def seed(by: str = typer.Option("seed", "--by"),
+         if_empty: bool = typer.Option(False, "--if-empty", help="only into an empty knowledge base")) -> None:
     """Import the shipped seed knowledge base (knowledge_base/seed/*.yaml)."""
+    if if_empty:
+        with session_scope(_engine()) as s:
+            if store.count_entries(s):
+                return
     import_(sorted(SEED_DIR.glob("*.yaml")), by)
 
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs 小宝: Redis (the project's own where none answers), then the gateway and the
+# Rasa server under honcho, which stops them all on Ctrl-C. Seeds the knowledge
+# base on first run and creates a demo admin account if there is none.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
+bash scripts/ensure_redis.sh
+.venv/bin/xiaobao kb seed --if-empty
+.venv/bin/xiaobao users ensure-demo
+echo
+echo "  企业管家小宝 门户    http://127.0.0.1:${XIAOBAO_GATEWAY_PORT:-8000}/"
+echo "  帮办控制台          http://127.0.0.1:${XIAOBAO_GATEWAY_PORT:-8000}/console"
+echo "  (Rasa takes about a minute to start; Ctrl-C stops everything)"
+echo
+exec .venv/bin/honcho start -f Procfile

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test run that `make test` and CI execute: services, data gates, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
+say() { printf '\033[1;34m[test]\033[0m %s\n' "$*"; }
+
+bash scripts/ensure_redis.sh
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+fi
+# The same database tests run on PostgreSQL when one answers (CI has one on 5432).
+if [ -z "${XIAOBAO_TEST_POSTGRES_URL:-}" ] && .venv/bin/python -c \
+  "import psycopg2; psycopg2.connect(host='127.0.0.1', port=5432, user='postgres', dbname='test', connect_timeout=2)" 2>/dev/null; then
+  export XIAOBAO_TEST_POSTGRES_URL=postgresql+psycopg2://postgres@127.0.0.1:5432/test
+  say "PostgreSQL answers: database tests run on SQLite and PostgreSQL"
+fi
+
+say "rasa data validate"
+.venv-rasa/bin/rasa data validate --config config.yml --domain bot/domain.yml --data bot/data --fail-on-warnings
+say "NLU gate: intent macro-F1 on held-out data"
+bash scripts/rasa_nlu_gate.sh
+say "pytest"
+.venv/bin/python -m pytest "$@"
