@@ -37,6 +37,7 @@ class HandoffRequest:
     intent: str = ""
     entities: list[dict] = field(default_factory=list)
     complaint: bool = False
+    visitor_id: str = ""  # long-lived browser id: a returning user finds their 留言 answers
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,12 @@ class HandoffReceipt:
     estimated_wait_s: int
     in_service_hours: bool
     created: bool  # False when the request had been made before
+    # Optional additions (the dispatch queue fills them; older callers may ignore them).
+    helpers_on_duty: int = 0  # helpers of the department on duty now; 0 -> offer 留言咨询
+    priority: bool = False  # queued ahead of normal (previous ticket unresolved, or complaint)
+    call_id: str = ""  # the 12345 call created for a hotline_12345 request
+
+    @property
+    def offer_message(self) -> bool:
+        """Out of hours or nobody on duty: tell the user so and offer 留言咨询."""
+        return not self.in_service_hours or self.helpers_on_duty == 0

@@ -1,0 +1,62 @@
+"""Service hours in Asia/Shanghai: weekly hours, public holidays, and 调休 make-up working days.
+
+A holiday closes a day whatever its weekday; a make-up working day opens a weekend day with
+the ordinary working-day hours. Times given without a zone are taken as Shanghai time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from handoff.config import HandoffConfig, ServiceCalendar, default_config
+
+
+def _calendar(config: HandoffConfig | ServiceCalendar | None) -> ServiceCalendar:
+    if config is None:
+        return default_config().hours
+    return config.hours if isinstance(config, HandoffConfig) else config
+
+
+def _local(at: dt.datetime | None, cal: ServiceCalendar) -> dt.datetime:
+    tz = ZoneInfo(cal.timezone)
+    if at is None:
+        return dt.datetime.now(tz)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=tz)
+    return at.astimezone(tz)
+
+
+def opening_spans(day: dt.date, config: HandoffConfig | ServiceCalendar | None = None
+                  ) -> tuple[tuple[dt.time, dt.time], ...]:
+    """The day's opening spans: none on a holiday, working-day hours on a 调休 day."""
+    cal = _calendar(config)
+    if day in cal.holidays:
+        return ()
+    if day in cal.workdays:
+        return cal.workday
+    return cal.weekly.get(day.isoweekday(), ())
+
+
+def is_open(at: dt.datetime | None = None, config: HandoffConfig | ServiceCalendar | None = None
+            ) -> bool:
+    cal = _calendar(config)
+    local = _local(at, cal)
+    t = local.time().replace(tzinfo=None)
+    return any(start <= t < end for start, end in opening_spans(local.date(), cal))
+
+
+def next_open(at: dt.datetime | None = None, config: HandoffConfig | ServiceCalendar | None = None
+              ) -> dt.datetime:
+    """``at`` itself when open, else the start of the next opening span (Shanghai time)."""
+    cal = _calendar(config)
+    local = _local(at, cal)
+    if is_open(local, cal):
+        return local
+    tz = local.tzinfo
+    for offset in range(0, 400):
+        day = local.date() + dt.timedelta(days=offset)
+        for start, _end in opening_spans(day, cal):
+            candidate = dt.datetime.combine(day, start, tzinfo=tz)
+            if candidate > local:
+                return candidate
+    raise ValueError("no opening hours within 400 days: check handoff/config.yaml 'hours'")

@@ -1,0 +1,240 @@
+"""SQL persistence for the dispatch queue: the system of record.
+
+Every change is written here before Redis hears of it, so that after Redis loses its data
+:mod:`handoff.recovery` can rebuild the queues from these rows alone. State changes use an
+optimistic conditional UPDATE (``WHERE status = <what we read>``): when two helpers race for
+one ticket the database, not Redis, decides who owns it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (JSON, Boolean, DateTime, Integer, String, Text, select, update)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from handoff.tickets import (FINAL_STATES, TicketClosed, UnknownTicket, check_call_transition,
+                             check_ticket_transition)
+from xiaobao.db import Base
+
+MODES = ("bot", "waiting", "human")  # who answers the conversation: the bot, nobody yet, a helper
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Ticket(Base):
+    __tablename__ = "handoff_tickets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(96), index=True)
+    visitor_id: Mapped[str] = mapped_column(String(96), index=True, default="")
+    # Equal to conversation_id while the ticket is open, NULL once closed: the unique index
+    # makes "at most one open ticket per conversation" hold even under concurrent requests.
+    open_conversation_id: Mapped[str | None] = mapped_column(String(96), unique=True,
+                                                              nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # 1 = ahead of normal
+    complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    helper: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    topic: Mapped[str] = mapped_column(Text, default="")
+    company: Mapped[str] = mapped_column(Text, default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    time_window: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[dict] = mapped_column(JSON, default=dict)  # turns, candidates, intent, entities
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                  nullable=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True,
+                                                          index=True)
+
+
+class Transition(Base):
+    """Every state change of a ticket or a call, with time and actor."""
+
+    __tablename__ = "handoff_transitions"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(8))  # "ticket" | "call"
+    subject_id: Mapped[str] = mapped_column(String(32), index=True)
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TranscriptMessage(Base):
+    """One live message. ``pk`` is the order; ``message_id`` makes a resend a no-op."""
+
+    __tablename__ = "handoff_transcript"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(32), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(96), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # user | helper | bot | system
+    author: Mapped[str] = mapped_column(String(64), default="")
+    text: Mapped[str] = mapped_column(Text)  # stored as typed: escaping is the page's job
+    message_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationMode(Base):
+    __tablename__ = "handoff_conversation_modes"
+
+    conversation_id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16), default="bot")
+    ticket_id: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HelperStatus(Base):
+    """A helper's duty record; liveness (heartbeats) is in Redis."""
+
+    __tablename__ = "handoff_helper_status"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="away")  # on_duty | away
+    cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LeftMessage(Base):
+    """留言咨询: a question left outside hours or with nobody on duty, answered later."""
+
+    __tablename__ = "handoff_left_messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(96), index=True)
+    visitor_id: Mapped[str] = mapped_column(String(96), index=True, default="")
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[str] = mapped_column(String(64), default="")
+    ticket_id: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Call(Base):
+    """A 12345 three-way call attached to a ticket."""
+
+    __tablename__ = "handoff_calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              nullable=True)
+    external_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- operations ---------------------------------------------------------------------------------
+
+def get_ticket(session: Session, ticket_id: str) -> Ticket:
+    ticket = session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None:
+        raise UnknownTicket(f"找不到工单 {ticket_id}。 / Unknown ticket {ticket_id!r}.")
+    return ticket
+
+
+def record_transition(session: Session, subject: str, subject_id: str, from_status: str,
+                      to_status: str, actor: str, note: str = "") -> None:
+    session.add(Transition(subject=subject, subject_id=subject_id, from_status=from_status,
+                           to_status=to_status, actor=actor, note=note, at=utcnow()))
+
+
+def move_ticket(session: Session, ticket_id: str, new_status: str, actor: str, reason: str = "",
+                *, expect: set[str] | frozenset[str] | None = None,
+                expect_helper: str | None = None, **values: object) -> Ticket | None:
+    """Move a ticket to ``new_status`` if it is still in the state we read; None if we lost a race.
+
+    Raises UnknownTicket, TicketClosed (already final) or IllegalTransition. ``expect`` narrows
+    the states the caller accepts (e.g. only ``queued`` for a claim); ``expect_helper`` requires
+    the current owner, so a helper cannot resolve a colleague's ticket.
+    """
+    ticket = get_ticket(session, ticket_id)
+    current = ticket.status
+    if expect is not None and current not in expect:
+        if current in FINAL_STATES:
+            raise TicketClosed(f"工单{ticket_id}已结束（{current}）。 / Ticket {ticket_id} is "
+                               f"already {current}.")
+        return None
+    if current in FINAL_STATES:
+        raise TicketClosed(f"工单{ticket_id}已结束（{current}）。 / Ticket {ticket_id} is already "
+                           f"{current}.")
+    check_ticket_transition(current, new_status, ticket_id)
+    if new_status in FINAL_STATES:
+        values.setdefault("closed_at", utcnow())
+        values["open_conversation_id"] = None
+    stmt = (update(Ticket).where(Ticket.id == ticket_id, Ticket.status == current)
+            .values(status=new_status, **values))
+    if expect_helper is not None:
+        stmt = stmt.where(Ticket.helper == expect_helper)
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    record_transition(session, "ticket", ticket_id, current, new_status, actor, reason)
+    session.expire(ticket)
+    return session.get(Ticket, ticket_id)
+
+
+def move_call(session: Session, call: Call, new_status: str, actor: str, note: str = "",
+              **values: object) -> bool:
+    current = call.status
+    check_call_transition(current, new_status, call.id)
+    result = session.execute(
+        update(Call).where(Call.id == call.id, Call.status == current)
+        .values(status=new_status, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return False
+    record_transition(session, "call", call.id, current, new_status, actor, note)
+    session.expire(call)
+    return True
+
+
+def set_mode(session: Session, conversation_id: str, mode: str, ticket_id: str = "") -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown conversation mode {mode!r}")
+    row = session.get(ConversationMode, conversation_id)
+    if row is None:
+        session.add(ConversationMode(conversation_id=conversation_id, mode=mode,
+                                     ticket_id=ticket_id, updated_at=utcnow()))
+    else:
+        row.mode, row.ticket_id, row.updated_at = mode, ticket_id, utcnow()
+
+
+def open_ticket_for(session: Session, conversation_id: str) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.open_conversation_id == conversation_id))
+
+
+def history(session: Session, subject_id: str) -> list[Transition]:
+    return list(session.scalars(select(Transition).where(Transition.subject_id == subject_id)
+                                .order_by(Transition.pk)))
