@@ -19,22 +19,29 @@ of the action endpoint loses nothing: the user gets a polite error.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import re
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError, error_response
 from api.metrics import CHAT_MESSAGES, CHAT_REFUSED, RASA_FAILURES, RASA_LATENCY
+from handoff import dispatch, relay
+from handoff.tickets import TicketClosed
 from retrieval.normalize import has_searchable_text, normalize
+from xiaobao.accounts import Account
 from xiaobao.db import session_scope
 from xiaobao.events import Event, record_event
 from xiaobao.settings import Settings
@@ -54,6 +61,9 @@ BOT_UNAVAILABLE = ("抱歉，小宝暂时无法回复，您的消息已保存。
                    " / The assistant is unavailable right now; your message was saved.")
 BOT_NO_REPLY = ("抱歉，小宝这次没能给出回复，您的消息已保存。请换个说法再试，或点击“转人工”。"
                 " / The assistant could not reply; your message was saved.")
+
+
+USER_MESSAGE_PREFIX = "web-"  # message ids of user messages the gateway relays to a helper
 
 
 def offered_key(conversation_id: str) -> str:
@@ -140,16 +150,37 @@ def record_message(engine, conversation_id: str, role: str, text: str, **data: o
 
 
 def conversation_history(engine, conversation_id: str, limit: int = 200) -> list[dict]:  # noqa: ANN001
-    from sqlalchemy import select
+    """What the user sees on return: bot turns (event log) and live turns (ticket transcripts).
 
+    Ticket transcripts also hold copies of the bot turns made when the ticket was opened;
+    only messages sent live are taken from them (user messages carry the gateway's id prefix).
+    """
     with session_scope(engine) as session:
         rows = session.scalars(
             select(Event).where(Event.conversation_id == conversation_id,
                                 Event.kind == "chat_message")
             .order_by(Event.pk.desc()).limit(limit)).all()
-        return [{"role": e.data.get("role", e.actor), "text": e.data.get("text", ""),
-                 "buttons": e.data.get("buttons", []), "at": e.at.isoformat()}
-                for e in reversed(rows)]
+        messages = [{"role": e.data.get("role", e.actor), "text": e.data.get("text", ""),
+                     "buttons": e.data.get("buttons", []), "at": aware(e.at)}
+                    for e in rows]
+        names = {}
+        for m in relay.transcript(conversation_id, engine=engine)[-limit:]:
+            live_user = m["role"] == "user" and m["message_id"].startswith(USER_MESSAGE_PREFIX)
+            if m["role"] == "helper" or live_user:
+                if m["role"] == "helper" and m["author"] not in names:
+                    account = session.scalar(select(Account).where(Account.username == m["author"]))
+                    names[m["author"]] = account.display_name if account else ""
+                messages.append({"role": m["role"], "text": m["text"], "buttons": [],
+                                 "author": names.get(m["author"], ""),
+                                 "at": dt.datetime.fromisoformat(m["at"])})
+    messages.sort(key=lambda m: m["at"])
+    for m in messages:
+        m["at"] = m["at"].isoformat()
+    return messages[-limit:]
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 # --- Rasa ----------------------------------------------------------------------------------------
@@ -208,12 +239,27 @@ def bot_messages(replies: list[dict]) -> list[dict]:
 # --- the conversation's mode (handoff) ------------------------------------------------------------
 
 def conversation_state(app: FastAPI, conversation_id: str) -> dict:
-    """``{"mode": "bot"|"human", "ticket": {...} | None}`` from the handoff module."""
-    return {"mode": "bot", "ticket": None}
+    """``{"mode": "bot"|"waiting"|"human", "ticket": {...} | None}`` from the handoff module."""
+    engine, redis = app.state.engine, app.state.redis
+    mode = relay.get_mode(conversation_id, engine=engine, redis=redis).mode
+    if mode == "bot":
+        return {"mode": "bot", "ticket": None}
+    status = dispatch.queue_position(conversation_id, engine=engine, redis=redis)
+    if status is None:  # the ticket closed between the two reads
+        return {"mode": "bot", "ticket": None}
+    return {"mode": mode, "ticket": ticket_for_user(engine, status)}
 
 
-def relay_user_message(app: FastAPI, conversation_id: str, ticket: dict, text: str) -> None:
-    raise ApiError(503, "relay_unavailable", "人工服务暂不可用 / Live relay unavailable")
+def ticket_for_user(engine, status: dispatch.QueueStatus) -> dict:  # noqa: ANN001
+    """What the user may know of their ticket: place, wait, department, the helper's name."""
+    helper_name = ""
+    if status.helper:
+        with session_scope(engine) as session:
+            account = session.scalar(select(Account).where(Account.username == status.helper))
+            helper_name = account.display_name if account else ""
+    return {"id": status.ticket_id, "status": status.status, "department": status.department,
+            "queue_position": status.position, "estimated_wait_s": status.estimated_wait_s,
+            "helpers_on_duty": status.helpers_on_duty, "helper_name": helper_name}
 
 
 # --- one user message, for REST and WebSocket alike ------------------------------------------------
@@ -237,11 +283,18 @@ async def handle_user_message(app: FastAPI, conversation_id: str, raw: str) -> T
     user_text = check_user_text(raw, offered, settings.max_message_chars)
     state = await run_in_threadpool(conversation_state, app, conversation_id)
 
-    if state["mode"] == "human":
+    if state["mode"] != "bot":
         CHAT_MESSAGES.labels("helper").inc()
-        await run_in_threadpool(relay_user_message, app, conversation_id, state["ticket"],
-                                user_text.shown)
-        return TurnResult(conversation_id, "human", [], state["ticket"])
+        try:
+            await run_in_threadpool(
+                relay.send_user_message, conversation_id, user_text.shown,
+                message_id=f"{USER_MESSAGE_PREFIX}{uuid.uuid4().hex}",
+                engine=app.state.engine, redis=redis)
+        except TicketClosed:
+            # Resolved between the mode read and the send: the bot answers, as after resolution.
+            state = {"mode": "bot", "ticket": None}
+        else:
+            return TurnResult(conversation_id, state["mode"], [], state["ticket"])
 
     CHAT_MESSAGES.labels("bot").inc()
     extra = {"payload": user_text.payload} if user_text.payload else {}
@@ -250,6 +303,11 @@ async def handle_user_message(app: FastAPI, conversation_id: str, raw: str) -> T
     try:
         replies = await ask_rasa(app.state.http, settings, conversation_id, user_text.for_route)
         messages = bot_messages(replies)
+        if not messages and await resume_bot(app, conversation_id, ask_rating=False) is not None:
+            # A paused Rasa conversation answers nothing: its ticket was closed by a path
+            # that could not resume it (Rasa down then, the CLI). Resume, and ask again.
+            messages = bot_messages(
+                await ask_rasa(app.state.http, settings, conversation_id, user_text.for_route))
         if not messages:
             raise BotUnavailable("empty_reply")
     except BotUnavailable as exc:
@@ -348,5 +406,70 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 
 async def _push_live_events(websocket: WebSocket, conversation_id: str) -> None:
-    """Forward what the handoff relay publishes for this conversation (helper messages, queue)."""
-    return None
+    """Forward what the handoff relay publishes for this conversation: the helper's messages,
+    the bot's messages after a ticket closed, and state changes (claimed, transferred, resolved)."""
+    app = websocket.app
+    events = relay.subscribe(conversation_id, client=app.state.aredis)
+    try:
+        async for event in events:
+            kind = event.get("type")
+            if kind == "subscribed":
+                continue
+            if kind == "message":
+                if event.get("role") != "helper":
+                    continue  # the user's own messages are already on their page
+                name = await run_in_threadpool(display_name, app.state.engine, event["author"])
+                await websocket.send_json({"type": "message", "message": {
+                    "role": "helper", "text": event["text"], "author": name, "at": event["at"]}})
+            elif kind == BOT_MESSAGES_EVENT:
+                for message in event.get("messages", []):
+                    await websocket.send_json({"type": "message", "message": message})
+            else:
+                state = await run_in_threadpool(conversation_state, app, conversation_id)
+                await websocket.send_json({"type": "state", **state})
+    finally:
+        await events.aclose()
+
+
+def display_name(engine, username: str) -> str:  # noqa: ANN001
+    with session_scope(engine) as session:
+        account = session.scalar(select(Account).where(Account.username == username))
+        return account.display_name if account else ""
+
+
+# --- back to the bot after a ticket closes -------------------------------------------------------
+
+BOT_MESSAGES_EVENT = "bot_messages"  # published on the relay channel for the user's page
+RATING_RESPONSE = "utter_ask_rating"
+
+
+async def resume_bot(app: FastAPI, conversation_id: str, *, ask_rating: bool) -> list[dict] | None:
+    """Resume the paused Rasa conversation (``ConversationResumed``) and, after a resolution,
+    have the bot ask for the 好差评 rating. The bot's messages go to the transcript and, through
+    the relay channel, to the user's page. Returns None when Rasa could not be reached."""
+    settings: Settings = app.state.settings
+    base = f"{settings.rasa_url.rstrip('/')}/conversations/{quote(conversation_id, safe='')}"
+    params = {"token": settings.rasa_token}
+    try:
+        response = await app.state.http.post(f"{base}/tracker/events", params=params,
+                                             json=[{"event": "resume"}])
+        response.raise_for_status()
+        if not ask_rating:
+            return []
+        response = await app.state.http.post(f"{base}/execute", params=params,
+                                             json={"name": RATING_RESPONSE})
+        response.raise_for_status()
+        replies = response.json().get("messages", [])
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        RASA_FAILURES.labels("resume").inc()
+        log.warning("could not resume %s in Rasa: %s", conversation_id, exc)
+        return None
+    messages = bot_messages(replies if isinstance(replies, list) else [])
+    await run_in_threadpool(store_offered, app.state.redis, conversation_id, messages)
+    for message in messages:
+        await run_in_threadpool(record_message, app.state.engine, conversation_id,
+                                message["role"], message["text"], buttons=message["buttons"])
+    if messages:
+        await run_in_threadpool(relay.publish_event, app.state.redis, conversation_id,
+                                {"type": BOT_MESSAGES_EVENT, "messages": messages})
+    return messages
