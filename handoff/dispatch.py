@@ -427,16 +427,26 @@ def sweep_gone_helpers(*, engine: Engine | None = None, redis: redis_lib.Redis |
             return []
         _last_sweep[key] = time.monotonic()
     with session_scope(d.engine) as s:
-        owned = s.execute(select(Ticket.id, Ticket.helper)
+        owned = s.execute(select(Ticket.id, Ticket.helper, Ticket.status, Ticket.channel,
+                                 Ticket.claimed_at, Ticket.first_response_at)
                           .where(Ticket.status.in_(OWNED_STATES))).all()
-    live = queue.alive(d.redis, {h for _i, h in owned if h})
+    live = queue.alive(d.redis, {row.helper for row in owned if row.helper})
+    now = utcnow()
     requeued = []
-    for ticket_id, helper in owned:
-        if helper in live:
+    for row in owned:
+        if row.helper not in live:
+            note = f"帮办人员{row.helper}已离线，重新排队 / helper gone"
+        elif (row.status == CLAIMED and row.first_response_at is None and row.claimed_at
+              and (now - aware(row.claimed_at)).total_seconds() > d.config.level(row.channel)
+              and not queue.is_enqueued(d.redis, row.id)):
+            # Claimed but unanswered with no stream entry (taken by name, or Redis was
+            # rebuilt): XAUTOCLAIM cannot see it, so the service level is enforced here.
+            note = "未在服务时限内首次响应，重新排队 / no first response within service level"
+        else:
             continue
         try:
-            if _requeue(d, ticket_id, helper, f"帮办人员{helper}已离线，重新排队 / helper gone"):
-                requeued.append(ticket_id)
+            if _requeue(d, row.id, row.helper, note):
+                requeued.append(row.id)
         except HandoffError:
             continue
     return requeued
