@@ -8,7 +8,6 @@ Run: ``uvicorn --factory api.main:create_app --host 127.0.0.1 --port 8000``.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,31 +23,13 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from api.errors import install_error_handlers
 from api.routes import actions, auth, calls, chat, health, helpers, pages
+from handoff import recovery
+from retrieval.service import get_retriever
 from xiaobao.db import make_engine, upgrade
 from xiaobao.settings import Settings, get_settings
 
 log = logging.getLogger("api")
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-def _recover(app: FastAPI) -> None:
-    """Run the handoff module's recovery (re-queue open tickets, restore modes) if it exists."""
-    try:
-        recovery = importlib.import_module("handoff.recovery")
-    except ImportError:
-        log.warning("handoff.recovery not available: open tickets are not re-queued")
-        return
-    report = recovery.recover(app.state.engine, app.state.redis)
-    log.info("handoff recovery: %s", report)
-
-
-def _warm_retriever() -> None:
-    try:
-        service = importlib.import_module("retrieval.service")
-    except ImportError:
-        log.warning("retrieval.service not available: the index is loaded on first use")
-        return
-    service.get_retriever()
 
 
 def build_action_executor() -> ActionExecutor:
@@ -75,9 +56,10 @@ async def security_headers(request: Request, call_next) -> Response:  # noqa: AN
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     upgrade(app.state.engine)
-    _recover(app)
+    report = recovery.recover(app.state.engine, app.state.redis)
+    log.info("handoff recovery at start-up: %s", report)
     if settings.warm_retriever:
-        _warm_retriever()
+        get_retriever()
     app.state.http = httpx.AsyncClient(timeout=settings.rasa_timeout_s)
     try:
         yield
@@ -106,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (pages.router, auth.router, chat.router, helpers.router, calls.router,
-                   actions.router, health.router):
+    for router in (pages.router, auth.router, chat.router, helpers.router, helpers.socket_router,
+                   calls.router, actions.router, health.router):
         app.include_router(router)
     return app

@@ -43,13 +43,12 @@ class Settings(BaseSettings):
     secret_key: str = "dev-secret-change-me"
     call_callback_secret: str = "dev-callback-secret-change-me"
 
-    # Gateway: cookies, call-back freshness, and whether start-up loads the retrieval index.
+    # Gateway: cookies, and whether start-up loads the retrieval index.
     session_cookie: str = "xiaobao_session"
     session_max_age_s: int = 8 * 3600
     visitor_cookie: str = "xiaobao_visitor"
     visitor_max_age_s: int = 365 * 24 * 3600
     secure_cookies: bool = False  # True behind HTTPS
-    callback_max_age_s: int = 300
     warm_retriever: bool = True
 
     # Handoff: dispatch configuration file (routing, service levels, hours); packaged default if unset.

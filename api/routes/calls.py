@@ -1,3 +1,36 @@
-from fastapi import APIRouter
+"""The 12345 call adapter's status call-backs (simulator or a real CTI/SIP provider).
 
-router = APIRouter()
+Only correctly signed, fresh, never-seen requests are applied: the signature is an
+HMAC-SHA256 over timestamp, nonce and the raw body (see :mod:`handoff.calls`), so the
+body is read raw and verified before it is parsed.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ApiError
+from api.metrics import CALL_CALLBACKS
+from handoff import calls
+from handoff.tickets import HandoffError
+
+router = APIRouter(prefix="/api/calls", tags=["12345 calls"])
+MAX_CALLBACK_BYTES = 16 * 1024
+
+
+@router.post("/callback")
+async def status_callback(request: Request) -> dict:
+    body = await request.body()
+    if len(body) > MAX_CALLBACK_BYTES:
+        CALL_CALLBACKS.labels("too_large").inc()
+        raise ApiError(413, "callback_too_large", "回调内容过大。 / Call-back body too large.")
+    app = request.app
+    try:
+        call = await run_in_threadpool(
+            calls.handle_callback, body, dict(request.headers), engine=app.state.engine,
+            redis=app.state.redis, secret=app.state.settings.call_callback_secret)
+    except HandoffError as exc:
+        CALL_CALLBACKS.labels(exc.code).inc()
+        raise
+    CALL_CALLBACKS.labels("applied").inc()
+    return {"call": {"id": call.id, "status": call.status, "attempts": call.attempts}}

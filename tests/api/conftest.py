@@ -58,17 +58,24 @@ def redis_url() -> Iterator[str]:
 
 @dataclass
 class StandInRasa:
-    """Answers ``POST /webhooks/rest/webhook`` with ``replies`` (or fails as told)."""
+    """Answers the REST channel with ``replies`` (or fails as told), and the two HTTP-API calls
+    the gateway makes after a ticket closes: append ``resume``, execute ``utter_ask_rating``."""
 
     url: str
     replies: list[dict] = field(default_factory=list)
     status: int = 200
     delay_s: float = 0.0
     received: list[dict] = field(default_factory=list)
+    api_calls: list[tuple[str, object]] = field(default_factory=list)
+    executed_replies: list[dict] = field(default_factory=list)
 
     def reset(self) -> None:
         self.replies, self.status, self.delay_s = [{"text": "您好"}], 200, 0.0
         self.received.clear()
+        self.api_calls.clear()
+        self.executed_replies = [{"text": "请您对本次服务进行评价：", "buttons": [
+            {"title": level, "payload": f'/rate_service{{"rating": "{level}"}}'}
+            for level in ("非常满意", "满意", "基本满意", "不满意", "非常不满意")]}]
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +86,25 @@ def _rasa_server() -> Iterator[StandInRasa]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            stand_in.received.append(body)
-            if stand_in.delay_s:
-                time.sleep(stand_in.delay_s)
-            data = json.dumps(stand_in.replies if self.path == "/webhooks/rest/webhook"
-                              else {"error": "no such path"}).encode()
-            self.send_response(stand_in.status if self.path == "/webhooks/rest/webhook" else 404)
+            path = self.path.split("?")[0]
+            if path == "/webhooks/rest/webhook":
+                stand_in.received.append(body)
+                if stand_in.delay_s:
+                    time.sleep(stand_in.delay_s)
+                self._reply(stand_in.status, stand_in.replies)
+            elif path.startswith("/conversations/") and "token=" in self.path:
+                stand_in.api_calls.append((path, body))
+                if path.endswith("/execute"):
+                    self._reply(stand_in.status, {"tracker": {}, "messages": stand_in.executed_replies})
+                else:
+                    self._reply(stand_in.status, {})
+            else:
+                # Rasa's HTTP API without the token answers 401; unknown paths 404.
+                self._reply(401 if path.startswith("/conversations/") else 404, {})
+
+        def _reply(self, status: int, payload: object) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
