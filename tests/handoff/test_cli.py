@@ -1,0 +1,26 @@
+"""The three sub-commands against a private Redis and a temporary home."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from xiaobao.settings import REPO_ROOT
+
+
+def run(args, env):
+    return subprocess.run([sys.executable, "-m", "xiaobao.cli", "handoff", *args], env=env,
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_recover_queues_purge(tmp_path, redis_server, r):
+    env = dict(os.environ, XIAOBAO_HOME=str(tmp_path), XIAOBAO_REDIS_URL=redis_server.url,
+               XIAOBAO_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    env.pop("REDIS_URL", None)
+    out = run(["recover"], env)
+    assert out.returncode == 0, out.stderr
+    assert "requeued=0" in out.stdout
+    out = run(["queues", "--all"], env)
+    assert out.returncode == 0 and "综合窗口" in out.stdout
+    out = run(["purge", "--days", "30"], env)
+    assert out.returncode == 0 and "tickets=0" in out.stdout
