@@ -41,14 +41,11 @@ class Embedder:
         self.batch_size = batch_size
         # A local path never touches the hub; local_files_only makes that explicit
         # for the transformers loaders underneath.
-        self._model = SentenceTransformer(
-            str(model_dir), device="cpu", local_files_only=True
-        )
+        self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         self._model.eval()
         # sentence-transformers 6 renamed get_sentence_embedding_dimension.
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        get_dim = (getattr(self._model, "get_embedding_dimension", None)
+                   or self._model.get_sentence_embedding_dimension)
         self._dim = int(get_dim())
 
     @property

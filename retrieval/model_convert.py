@@ -238,8 +238,16 @@ def build_tokenizer(model: E5Bin):
     """The XLM-R Unigram tokenizer as e5.c runs it: per-codepoint normalisation,
     runs of spaces collapsed, a leading ``▁``, Viterbi over the scored pieces
     (unknown characters score min-10, as in SentencePiece), ``<s> … </s>``."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     vocab = list(zip(model.pieces, (float(s) for s in model.scores)))
     tok = Tokenizer(models.Unigram(vocab, unk_id=model.unk, byte_fallback=False))
