@@ -29,11 +29,35 @@ from sqlalchemy.orm import Session
 from handoff import queue, relay
 from handoff.config import HandoffConfig, default_config
 from handoff.hours import is_open, next_open
-from handoff.store import Call, Ticket, aware, get_ticket, move_call, new_id, record_transition, \
-    set_mode, utcnow
-from handoff.tickets import (ANSWERED, CALL_FINAL_STATES, CANCELLED, COMPLETED, DIALLING, FAILED,
-                             IN_CONVERSATION, NO_ANSWER, REQUESTED, RESOLVED, RINGING, SCHEDULED,
-                             THREE_WAY_CONNECTED, UNREACHABLE, UNRESOLVED, HandoffError)
+from handoff.store import (
+    Call,
+    Ticket,
+    aware,
+    get_ticket,
+    move_call,
+    new_id,
+    record_transition,
+    set_mode,
+    utcnow,
+)
+from handoff.tickets import (
+    ANSWERED,
+    CALL_FINAL_STATES,
+    CANCELLED,
+    COMPLETED,
+    DIALLING,
+    FAILED,
+    IN_CONVERSATION,
+    NO_ANSWER,
+    REQUESTED,
+    RESOLVED,
+    RINGING,
+    SCHEDULED,
+    THREE_WAY_CONNECTED,
+    UNREACHABLE,
+    UNRESOLVED,
+    HandoffError,
+)
 from xiaobao.db import get_engine, session_scope
 from xiaobao.events import record_event
 from xiaobao.settings import get_settings
@@ -113,7 +137,7 @@ def create_call(s: Session, ticket: Ticket, config: HandoffConfig,
                 now: dt.datetime | None = None) -> Call:
     """A call for a hotline ticket, in the caller's transaction; scheduled only inside hours."""
     call = Call(id=new_id(), ticket_id=ticket.id, status=REQUESTED, phone=ticket.phone,
-                attempts=0, scheduled_for=next_open(now, config).astimezone(dt.timezone.utc),
+                attempts=0, scheduled_for=next_open(now, config).astimezone(dt.UTC),
                 created_at=utcnow(), updated_at=utcnow())
     s.add(call)
     s.flush()
@@ -166,7 +190,7 @@ def start_due_calls(adapter: CallAdapter, *, engine: Engine | None = None,
     config = config or default_config()
     if not is_open(now, config):
         return []
-    moment = (now or utcnow()).astimezone(dt.timezone.utc)
+    moment = (now or utcnow()).astimezone(dt.UTC)
     with session_scope(engine) as s:
         due = [c.id for c in s.scalars(select(Call).where(Call.status.in_((REQUESTED, SCHEDULED))))
                if c.scheduled_for is None or aware(c.scheduled_for) <= moment]

@@ -28,11 +28,34 @@ from handoff.hours import is_open
 from handoff.privacy import visible_phone
 from handoff.requests import HandoffReceipt, HandoffRequest
 from handoff.routing import route_department
-from handoff.store import (Call, HelperStatus, Ticket, TranscriptMessage, aware, get_ticket,
-                           history, move_ticket, new_id, open_ticket_for, record_transition,
-                           set_mode, utcnow)
-from handoff.tickets import (ABANDONED, CLAIMED, OPEN_STATES, OWNED_STATES, QUEUED, RESOLVED,
-                             TRANSFERRED, UNRESOLVED, WAITING_STATES, HandoffError, NotAllowed)
+from handoff.store import (
+    Call,
+    HelperStatus,
+    Ticket,
+    TranscriptMessage,
+    aware,
+    get_ticket,
+    history,
+    move_ticket,
+    new_id,
+    open_ticket_for,
+    record_transition,
+    set_mode,
+    utcnow,
+)
+from handoff.tickets import (
+    ABANDONED,
+    CLAIMED,
+    OPEN_STATES,
+    OWNED_STATES,
+    QUEUED,
+    RESOLVED,
+    TRANSFERRED,
+    UNRESOLVED,
+    WAITING_STATES,
+    HandoffError,
+    NotAllowed,
+)
 from xiaobao.accounts import Account
 from xiaobao.db import get_engine, session_scope
 from xiaobao.events import record_event

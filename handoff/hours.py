@@ -53,7 +53,7 @@ def next_open(at: dt.datetime | None = None, config: HandoffConfig | ServiceCale
     if is_open(local, cal):
         return local
     tz = local.tzinfo
-    for offset in range(0, 400):
+    for offset in range(400):
         day = local.date() + dt.timedelta(days=offset)
         for start, _end in opening_spans(day, cal):
             candidate = dt.datetime.combine(day, start, tzinfo=tz)

@@ -17,10 +17,25 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from handoff import queue
-from handoff.store import (ConversationMode, TranscriptMessage, aware, get_ticket, move_ticket,
-                           open_ticket_for, set_mode, utcnow)
-from handoff.tickets import (CLAIMED, FINAL_STATES, IN_CONVERSATION, OWNED_STATES, HandoffError,
-                             NotAllowed, TicketClosed)
+from handoff.store import (
+    ConversationMode,
+    TranscriptMessage,
+    aware,
+    get_ticket,
+    move_ticket,
+    open_ticket_for,
+    set_mode,
+    utcnow,
+)
+from handoff.tickets import (
+    CLAIMED,
+    FINAL_STATES,
+    IN_CONVERSATION,
+    OWNED_STATES,
+    HandoffError,
+    NotAllowed,
+    TicketClosed,
+)
 from xiaobao.db import get_engine, session_scope
 from xiaobao.events import record_event
 from xiaobao.settings import get_settings

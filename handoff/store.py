@@ -10,25 +10,30 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import (JSON, Boolean, DateTime, Integer, String, Text, select, update)
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from handoff.tickets import (FINAL_STATES, TicketClosed, UnknownTicket, check_call_transition,
-                             check_ticket_transition)
+from handoff.tickets import (
+    FINAL_STATES,
+    TicketClosed,
+    UnknownTicket,
+    check_call_transition,
+    check_ticket_transition,
+)
 from xiaobao.db import Base
 
 MODES = ("bot", "waiting", "human")  # who answers the conversation: the bot, nobody yet, a helper
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; everything here is stored in UTC."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC)
 
 
 def new_id() -> str:

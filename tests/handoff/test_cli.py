@@ -10,7 +10,7 @@ from xiaobao.settings import REPO_ROOT
 
 def run(args, env):
     return subprocess.run([sys.executable, "-m", "xiaobao.cli", "handoff", *args], env=env,
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_cli_recover_queues_purge(tmp_path, redis_server, r):

@@ -107,10 +107,10 @@ def test_retry_after_redis_lost_the_entry_requeues_it(engine, r, config):
 
 
 @pytest.mark.parametrize("bad", [
-    dict(channel="fax"), dict(request_id=""), dict(conversation_id=""),
-    dict(summary="长" * 2001), dict(phone="1" * 40)])
+    {"channel": "fax"}, {"request_id": ""}, {"conversation_id": ""},
+    {"summary": "长" * 2001}, {"phone": "1" * 40}])
 def test_bad_requests_are_refused_clearly(engine, r, config, bad):
-    fields = dict(request_id="r1", conversation_id="c1", channel="online_helper")
+    fields = {"request_id": "r1", "conversation_id": "c1", "channel": "online_helper"}
     fields.update(bad)
     with pytest.raises(dispatch.HandoffError) as err:
         dispatch.request_handoff(HandoffRequest(**fields), engine=engine, redis=r, config=config)

@@ -36,8 +36,8 @@ def test_is_open(config, moment, expected):
 
 def test_utc_input_is_converted_to_shanghai(config):
     # 02:00 UTC is 10:00 in Shanghai on a Tuesday
-    assert is_open(dt.datetime(2026, 3, 10, 2, tzinfo=dt.timezone.utc), config)
-    assert not is_open(dt.datetime(2026, 3, 10, 10, tzinfo=dt.timezone.utc), config)
+    assert is_open(dt.datetime(2026, 3, 10, 2, tzinfo=dt.UTC), config)
+    assert not is_open(dt.datetime(2026, 3, 10, 10, tzinfo=dt.UTC), config)
 
 
 def test_next_open_skips_holidays_to_the_make_up_day(config):

@@ -5,8 +5,8 @@ import uuid
 
 from handoff import dispatch, queue, recovery, relay
 from handoff.requests import Candidate, HandoffRequest
-from xiaobao.db import session_scope
 from handoff.store import Ticket
+from xiaobao.db import session_scope
 
 from .conftest import make_helper
 

@@ -44,7 +44,8 @@ async def test_user_and_helper_on_different_processes_talk(engine, r, config, re
         f"r = redis.Redis.from_url({redis_server.url!r}, decode_responses=True);"
         f"relay.send_helper_message({ticket.id!r}, NS(username='ha'), '您好，请讲', "
         "engine=e, redis=r)")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, timeout=60)
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-c", code], check=True,
+                            cwd=REPO_ROOT, timeout=60)
     got = await asyncio.wait_for(events.__anext__(), 10)
     assert (got["type"], got["role"], got["text"]) == ("message", "helper", "您好，请讲")
     relay.send_user_message(conv, "我想问跨省通办", engine=engine, redis=r)

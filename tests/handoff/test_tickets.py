@@ -1,10 +1,17 @@
 """The two state machines: every legal move allowed, a sample of illegal ones refused."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from handoff.tickets import (CALL_TRANSITIONS, TICKET_TRANSITIONS, IllegalTransition,
-                             check_call_transition, check_ticket_transition)
+from handoff.tickets import (
+    CALL_TRANSITIONS,
+    TICKET_TRANSITIONS,
+    IllegalTransition,
+    check_call_transition,
+    check_ticket_transition,
+)
 
 LEGAL_TICKET = [(a, b) for a, nxt in TICKET_TRANSITIONS.items() for b in sorted(nxt)]
 LEGAL_CALL = [(a, b) for a, nxt in CALL_TRANSITIONS.items() for b in sorted(nxt)]
@@ -43,11 +50,11 @@ def test_illegal_call_moves(current, new):
 def test_the_happy_paths_are_walkable():
     path = ["queued", "claimed", "in_conversation", "transferred", "claimed", "in_conversation",
             "resolved"]
-    for a, b in zip(path, path[1:]):
+    for a, b in itertools.pairwise(path):
         check_ticket_transition(a, b)
     call = ["requested", "scheduled", "dialling", "ringing", "no_answer", "scheduled",
             "dialling", "ringing", "answered", "three_way_connected", "completed"]
-    for a, b in zip(call, call[1:]):
+    for a, b in itertools.pairwise(call):
         check_call_transition(a, b)
 
 
