@@ -413,8 +413,6 @@ async def _push_live_events(websocket: WebSocket, conversation_id: str) -> None:
     try:
         async for event in events:
             kind = event.get("type")
-            if kind == "subscribed":
-                continue
             if kind == "message":
                 if event.get("role") != "helper":
                     continue  # the user's own messages are already on their page
@@ -425,6 +423,8 @@ async def _push_live_events(websocket: WebSocket, conversation_id: str) -> None:
                 for message in event.get("messages", []):
                     await websocket.send_json({"type": "message", "message": message})
             else:
+                # "subscribed" too: from here on nothing is missed, so the page may trust
+                # this state after a reconnect.
                 state = await run_in_threadpool(conversation_state, app, conversation_id)
                 await websocket.send_json({"type": "state", **state})
     finally:

@@ -173,6 +173,7 @@ def test_websocket_round_trip(client, rasa):
     client.get("/")  # the page sets the visitor cookie
     rasa.replies = [{"text": "您好！我是小宝"}]
     with client.websocket_connect("/ws/chat") as ws:
+        assert ws.receive_json() == {"type": "state", "mode": "bot", "ticket": None}
         ws.send_text(json.dumps({"text": "你好"}))
         reply = ws.receive_json()
         assert reply["type"] == "reply" and reply["messages"][0]["text"] == "您好！我是小宝"

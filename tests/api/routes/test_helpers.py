@@ -1,0 +1,304 @@
+"""The helper console API against the real handoff module, SQLite and a Redis of our own."""
+import json
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handoff import dispatch
+from handoff.config import default_config
+from handoff.requests import Candidate, HandoffRequest
+from knowledge_base.schema import EntryData
+from knowledge_base.store import get_entry, save_entry
+from xiaobao.db import session_scope
+
+DEPT = "区市场监管局"
+# Read from the routing table, so the tests follow handoff/config.yaml.
+CATEGORY = next(c for c, d in default_config().routing.items() if d == DEPT)
+OTHER = next(d for d in default_config().departments
+             if d not in (DEPT, default_config().central_department))
+
+
+@pytest.fixture
+def user(client, rasa):
+    """The user's browser: has chatted with the bot once, so it has a visitor cookie."""
+    client.post("/api/chat/messages", json={"text": "你好"})
+    return client
+
+
+@pytest.fixture
+def helper_client(app, client, make_account):
+    """A second browser for staff: ``helper_client("ann", departments=[...])`` logged in."""
+    opened = []
+
+    def make(username: str, *, roles=("helper",), departments=(DEPT,), on_duty=True) -> TestClient:
+        password = make_account(username, roles=list(roles), departments=list(departments))
+        staff = TestClient(app)
+        opened.append(staff)
+        assert staff.post("/api/auth/login",
+                          json={"username": username, "password": password}).status_code == 200
+        if on_duty:
+            assert staff.post("/api/helper/status", json={"status": "on_duty"}).status_code == 200
+        return staff
+
+    yield make
+    for staff in opened:
+        staff.close()
+
+
+def hand_off(user, *, category=CATEGORY, phone="13812345678", complaint=False) -> str:
+    """What the bot's handoff action does: a request to the dispatch queue, for this browser."""
+    app = user.app
+    conversation_id = user.cookies["xiaobao_visitor"]
+    receipt = dispatch.request_handoff(HandoffRequest(
+        request_id=uuid.uuid4().hex, conversation_id=conversation_id, channel="online_helper",
+        topic="营业执照办理", company="上海宝宝科技有限公司", phone=phone,
+        summary="用户询问营业执照办理，机器人未能解答",
+        last_turns=[{"role": "user", "text": "营业执照怎么办"}, {"role": "bot", "text": "转人工"}],
+        candidates=[Candidate(id="kb-001", question="如何办理营业执照", category=category,
+                              score=0.42)],
+        intent="request_human", entities=[{"entity": "company", "value": "上海宝宝科技有限公司"}],
+        complaint=complaint, visitor_id=conversation_id),
+        engine=app.state.engine, redis=app.state.redis)
+    return receipt.ticket_id
+
+
+def test_console_requires_login_and_helper_role(client, helper_client):
+    assert client.get("/api/helper/queues").status_code == 401
+    editor = helper_client("ed", roles=("editor",), on_duty=False)
+    response = editor.get("/api/helper/queues")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+
+
+def test_queues_show_counts_and_oldest_wait_for_my_departments(user, helper_client):
+    hand_off(user)
+    ann = helper_client("ann")
+    queues = ann.get("/api/helper/queues").json()["queues"]
+    assert {q["department"] for q in queues} == {DEPT}
+    online = next(q for q in queues if q["channel"] == "online_helper")
+    assert online["waiting"] == 1 and online["oldest_wait_s"] >= 0
+    assert online["helpers_on_duty"] == 1
+
+
+def test_user_sees_queue_position_while_waiting(user, rasa):
+    ticket_id = hand_off(user)
+    queue = user.get("/api/chat/queue").json()
+    assert queue["mode"] == "waiting"
+    assert queue["ticket"]["id"] == ticket_id and queue["ticket"]["queue_position"] == 1
+    assert queue["ticket"]["department"] == DEPT
+    assert queue["ticket"]["estimated_wait_s"] > 0
+
+
+def test_full_online_handoff_round_trip(user, rasa, helper_client):
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+
+    claimed = ann.post("/api/helper/claim", json={}).json()["ticket"]
+    assert claimed["id"] == ticket_id and claimed["status"] == "claimed"
+    assert claimed["phone"] == "13812345678"  # the handling helper sees the number in full
+
+    pack = ann.get(f"/api/helper/tickets/{ticket_id}").json()
+    assert pack["intent"] == "request_human" and pack["company"] == "上海宝宝科技有限公司"
+    assert pack["candidates"][0]["score"] == pytest.approx(0.42)
+    assert [m["text"] for m in pack["transcript"]][:2] == ["营业执照怎么办", "转人工"]
+
+    # While waiting, and then with the helper, the user's messages go to the ticket, not Rasa.
+    before = len(rasa.received)
+    reply = ann.post(f"/api/helper/tickets/{ticket_id}/messages",
+                     json={"text": "您好，我是帮办人员，请问需要什么帮助？"})
+    assert reply.status_code == 200
+    assert user.get("/api/chat/queue").json()["mode"] == "human"
+    sent = user.post("/api/chat/messages", json={"text": "我想办营业执照"}).json()
+    assert sent["mode"] == "human" and sent["messages"] == []
+    assert len(rasa.received) == before
+    transcript = ann.get(f"/api/helper/tickets/{ticket_id}").json()["transcript"]
+    assert transcript[-1]["role"] == "user" and transcript[-1]["text"] == "我想办营业执照"
+
+    history = user.get("/api/chat/history").json()["messages"]
+    assert [(m["role"], m["text"]) for m in history][-2:] == [
+        ("helper", "您好，我是帮办人员，请问需要什么帮助？"), ("user", "我想办营业执照")]
+
+    resolved = ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={"note": "已解答"})
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["ticket"]["status"] == "resolved" and resolved.json()["bot_resumed"]
+    conv = user.cookies["xiaobao_visitor"]
+    assert [(p.rsplit("/", 1)[-1], b) for p, b in rasa.api_calls] == [
+        ("events", [{"event": "resume"}]), ("execute", {"name": "utter_ask_rating"})]
+    assert rasa.api_calls[0][0] == f"/conversations/{conv}/tracker/events"
+
+    # Back with the bot: the rating question is in the history and its buttons are offered.
+    history = user.get("/api/chat/history").json()
+    assert history["mode"] == "bot"
+    assert history["messages"][-1]["text"] == "请您对本次服务进行评价："
+    user.post("/api/chat/messages", json={"text": '/rate_service{"rating": "非常满意"}'})
+    assert rasa.received[-1]["message"] == '/rate_service{"rating": "非常满意"}'
+
+
+def test_helper_of_another_department_cannot_see_or_claim(user, helper_client):
+    ticket_id = hand_off(user)
+    tax = helper_client("tom", departments=(OTHER,))
+    for method, path in [("get", f"/api/helper/tickets/{ticket_id}"),
+                         ("post", f"/api/helper/tickets/{ticket_id}/claim"),
+                         ("post", f"/api/helper/tickets/{ticket_id}/messages")]:
+        kwargs = {"json": {"text": "hi"}} if path.endswith("messages") else {}
+        response = getattr(tax, method)(path, **kwargs)
+        assert response.status_code == 403, path
+        assert response.json()["error"]["code"] == "department_not_allowed"
+    assert tax.post("/api/helper/claim", json={}).json()["ticket"] is None
+
+
+def test_unknown_ticket_is_404(helper_client):
+    ann = helper_client("ann")
+    response = ann.get("/api/helper/tickets/nosuchticket")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_ticket"
+
+
+def test_message_to_a_closed_ticket_is_refused(user, helper_client):
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={})
+    response = ann.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": "还在吗"})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "ticket_closed"
+    again = ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={})
+    assert again.status_code in (400, 409)
+
+
+def test_helper_message_limits(user, helper_client):
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    too_long = ann.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": "长" * 2001})
+    assert too_long.status_code == 413
+    empty = ann.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": "  "})
+    assert empty.status_code == 422
+    html = ann.post(f"/api/helper/tickets/{ticket_id}/messages",
+                    json={"text": "<img src=x onerror=alert(1)>"})
+    assert html.json()["message"]["text"] == "<img src=x onerror=alert(1)>"
+
+
+def test_away_helper_cannot_claim(user, helper_client):
+    hand_off(user)
+    ann = helper_client("ann", on_duty=False)
+    response = ann.post("/api/helper/claim", json={})
+    assert response.status_code == 403 and "在岗" in response.json()["error"]["message"]
+
+
+def test_transfer_moves_the_ticket_with_a_note(user, helper_client):
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    moved = ann.post(f"/api/helper/tickets/{ticket_id}/transfer",
+                     json={"department": OTHER, "note": "涉及税务登记"})
+    assert moved.status_code == 200 and moved.json()["ticket"]["department"] == OTHER
+    assert moved.json()["ticket"]["status"] == "transferred"
+    tom = helper_client("tom", departments=(OTHER,))
+    claimed = tom.post("/api/helper/claim", json={}).json()["ticket"]
+    assert claimed["id"] == ticket_id
+    pack = tom.get(f"/api/helper/tickets/{ticket_id}").json()
+    assert any("涉及税务登记" in m["text"] for m in pack["transcript"])
+    bad = tom.post(f"/api/helper/tickets/{ticket_id}/transfer", json={"department": "火星局"})
+    assert bad.status_code == 400
+
+
+def test_answer_with_a_kb_entry_in_one_click(user, helper_client):
+    with session_scope(user.app.state.engine) as session:
+        save_entry(session, EntryData(
+            id="kb-001", question="如何办理营业执照", answer="登录一网通办，选择企业开办。",
+            category=CATEGORY, department=DEPT, source="宝山区市场监管局",
+            source_url="https://zwdt.sh.gov.cn/", effective_from="2026-01-01"), "test")
+        save_entry(session, EntryData(id="kb-old", question="旧问题", answer="旧答案",
+                                      status="archived"), "test")
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    sent = ann.post(f"/api/helper/tickets/{ticket_id}/answer", json={"entry_id": "kb-001"})
+    assert sent.status_code == 200
+    text = sent.json()["message"]["text"]
+    assert text.startswith("登录一网通办") and "来源：宝山区市场监管局" in text
+    assert "有效期：2026-01-01 至 长期有效" in text
+    assert ann.post(f"/api/helper/tickets/{ticket_id}/answer",
+                    json={"entry_id": "kb-old"}).status_code == 409
+    assert ann.post(f"/api/helper/tickets/{ticket_id}/answer",
+                    json={"entry_id": "nope"}).status_code == 404
+
+
+def test_propose_a_kb_draft_from_a_resolution(user, helper_client):
+    with session_scope(user.app.state.engine) as session:
+        save_entry(session, EntryData(id="kb-001", question="如何办理营业执照", answer="旧答案",
+                                      category=CATEGORY), "test")
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    response = ann.post(f"/api/helper/tickets/{ticket_id}/kb-draft", json={
+        "question": "如何办理营业执照", "answer": "新答案：全程网办，1个工作日。",
+        "category": CATEGORY, "replaces_entry_id": "kb-001"})
+    assert response.status_code == 201
+    draft_id = response.json()["draft_id"]
+    with session_scope(user.app.state.engine) as session:
+        draft = get_entry(session, draft_id)
+        assert draft.status == "draft" and "replaces:kb-001" in draft.tags
+        assert get_entry(session, "kb-001").status == "published"  # still answering
+
+
+def test_unresolve_then_next_handoff_is_priority(user, helper_client):
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    closed = ann.post(f"/api/helper/tickets/{ticket_id}/unresolve", json={"note": "需线下办理"})
+    assert closed.json()["ticket"]["status"] == "unresolved"
+    second = hand_off(user)
+    assert second != ticket_id
+    queues = ann.get("/api/helper/queues").json()["queues"]
+    assert next(q for q in queues if q["channel"] == "online_helper")["waiting_priority"] == 1
+
+
+def test_console_socket_streams_user_messages_and_snapshots(user, helper_client):
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    ann.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": "您好"})
+    with ann.websocket_connect("/ws/console") as ws:
+        snapshot = ws.receive_json()
+        assert snapshot["type"] == "snapshot"
+        assert [t["id"] for t in snapshot["tickets"]] == [ticket_id]
+        user.post("/api/chat/messages", json={"text": "<b>在吗</b>"})
+        for _ in range(10):
+            event = ws.receive_json()
+            if event["type"] == "event":
+                break
+        assert event["ticket_id"] == ticket_id
+        assert event["event"]["role"] == "user" and event["event"]["text"] == "<b>在吗</b>"
+
+
+def test_console_socket_refuses_anonymous(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as info:
+        with client.websocket_connect("/ws/console") as ws:
+            ws.receive_json()
+    assert info.value.code == 4401
+
+
+def test_user_socket_receives_helper_message_and_resolution(user, rasa, helper_client):
+    ticket_id = hand_off(user)
+    ann = helper_client("ann")
+    ann.post("/api/helper/claim", json={})
+    with user.websocket_connect("/ws/chat") as ws:
+        # The first push says the subscription is live (and the state after a reconnect).
+        assert ws.receive_json() == {"type": "state", "mode": "waiting",
+                                     "ticket": user.get("/api/chat/queue").json()["ticket"]}
+        ann.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": "您好，请讲"})
+        pushed = ws.receive_json()
+        assert pushed == {"type": "message", "message": {
+            "role": "helper", "text": "您好，请讲", "author": "ann", "at": pushed["message"]["at"]}}
+        ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={})
+        kinds = []
+        for _ in range(6):
+            event = ws.receive_json()
+            kinds.append(event["type"])
+            if event["type"] == "message" and event["message"]["role"] == "bot":
+                break
+        assert "state" in kinds and kinds[-1] == "message"
+        assert event["message"]["buttons"][0]["title"] == "非常满意"
