@@ -1,6 +1,8 @@
 """`xiaobao users`: create and list the accounts that log in to the console."""
 from __future__ import annotations
 
+import secrets
+
 import typer
 from sqlalchemy import select
 
@@ -44,3 +46,26 @@ def list_users() -> None:
             state = "active" if account.active else "disabled"
             typer.echo(f"{account.id}\t{account.username}\t{','.join(account.roles)}\t"
                        f"{','.join(account.departments) or '-'}\t{state}")
+
+
+@app.command("ensure-demo")
+def ensure_demo() -> None:
+    """On a fresh install (no accounts at all): a demo account that can work every queue.
+
+    The password is random, printed once and kept in ``<home>/demo_account.txt`` (mode 600).
+    """
+    from handoff.config import default_config
+    from xiaobao.settings import get_settings
+
+    engine = get_engine()
+    upgrade(engine)
+    with session_scope(engine) as session:
+        if session.scalar(select(Account.id).limit(1)) is not None:
+            return
+        password = secrets.token_urlsafe(12)
+        create_account(session, "demo", password, roles=["admin", "helper", "leader"],
+                       departments=default_config().departments, display_name="演示帮办")
+    path = get_settings().home / "demo_account.txt"
+    path.write_text(f"username: demo\npassword: {password}\n", encoding="utf-8")
+    path.chmod(0o600)
+    typer.echo(f"  演示账号 demo / {password}  (saved in {path})")

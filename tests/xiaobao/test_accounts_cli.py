@@ -55,3 +55,16 @@ def test_duplicate_username_is_refused(home):
     runner.invoke(app, ["add", "ann", "--role", "helper", "--password", "long-password"])
     again = runner.invoke(app, ["add", "ann", "--role", "helper", "--password", "long-password"])
     assert again.exit_code == 2 and "taken" in again.output
+
+
+def test_ensure_demo_creates_one_account_only_on_a_fresh_install(home):
+    runner = CliRunner()
+    first = runner.invoke(app, ["ensure-demo"])
+    assert first.exit_code == 0 and "demo" in first.output
+    saved = (home / "demo_account.txt").read_text(encoding="utf-8")
+    password = saved.split("password: ")[1].strip()
+    with db.session_scope(db.get_engine()) as session:
+        demo = authenticate(session, "demo", password)
+        assert demo is not None and "helper" in demo.roles and len(demo.departments) > 1
+    again = runner.invoke(app, ["ensure-demo"])
+    assert again.exit_code == 0 and again.output == ""

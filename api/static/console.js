@@ -1,0 +1,312 @@
+// The helper console: queues, claiming, the live chat with the user, the context pack,
+// transfer / resolve / unresolve and knowledge-base drafts. Text goes in with textContent only.
+"use strict";
+
+(() => {
+  const { el, richText, api, formatTime, wsUrl } = XB;
+  const $ = (id) => document.getElementById(id);
+  const CHANNELS = { online_helper: "在线", hotline_12345: "12345" };
+  const STATUS = {
+    queued: "排队中", claimed: "已领取", in_conversation: "服务中", transferred: "已转办",
+    resolved: "已解决", unresolved: "未解决", abandoned: "已离开",
+  };
+
+  let me = null;
+  let selected = null;       // ticket id shown in the workspace
+  let shownPks = new Set();  // transcript messages already on screen
+  let socket = null;
+
+  function toast(text, isError) {
+    const node = el("div", "toast" + (isError ? " error" : ""), text);
+    document.body.appendChild(node);
+    setTimeout(() => node.remove(), 3500);
+  }
+
+  function formatAge(seconds) {
+    if (!seconds) return "-";
+    if (seconds < 60) return seconds + "秒";
+    if (seconds < 3600) return Math.floor(seconds / 60) + "分";
+    return Math.floor(seconds / 3600) + "时" + Math.floor((seconds % 3600) / 60) + "分";
+  }
+
+  function renderDuty(status) {
+    const on = status === "on_duty";
+    $("duty").className = "duty " + status;
+    $("duty-label").textContent = on ? "在岗" : "离开";
+    $("duty-toggle").textContent = on ? "设为离开" : "设为在岗";
+    $("duty-toggle").dataset.next = on ? "away" : "on_duty";
+  }
+
+  function renderQueues(queues) {
+    const body = $("queues");
+    body.replaceChildren();
+    queues.forEach((q) => {
+      const row = el("tr", q.escalated ? "escalated" : "");
+      row.appendChild(el("td", "", q.department));
+      row.appendChild(el("td", "", CHANNELS[q.channel] || q.channel));
+      row.appendChild(el("td", "num", q.waiting + (q.waiting_priority ? "（优先" + q.waiting_priority + "）" : "")));
+      row.appendChild(el("td", "num", formatAge(q.oldest_wait_s)));
+      row.appendChild(el("td", "num", String(q.in_progress)));
+      if (q.escalated) row.title = q.escalated + " 个工单超时或为投诉，已提示领导";
+      body.appendChild(row);
+    });
+  }
+
+  function renderTickets(tickets) {
+    const list = $("my-tickets");
+    list.replaceChildren();
+    $("no-tickets").hidden = tickets.length > 0;
+    tickets.forEach((t) => {
+      const item = el("li", t.id === selected ? "active" : "");
+      const title = el("div");
+      title.appendChild(el("span", "status-tag " + t.status, STATUS[t.status] || t.status));
+      title.appendChild(document.createTextNode(" " + (t.topic || t.summary || "（未填写事项）")));
+      item.appendChild(title);
+      item.appendChild(el("div", "tid", (CHANNELS[t.channel] || t.channel) + " · " + (t.company || "未提供企业") + " · " + t.id));
+      item.addEventListener("click", () => select(t.id));
+      list.appendChild(item);
+    });
+  }
+
+  function addTranscript(m) {
+    if (m.pk && shownPks.has(m.pk)) return;
+    if (m.pk) shownPks.add(m.pk);
+    const role = m.role || "system";
+    const list = $("transcript");
+    const item = el("li", "msg " + (role === "helper" ? "user" : role === "user" ? "helper" : role));
+    if (role === "system") {
+      item.appendChild(el("div", "notice-text", m.text));
+    } else {
+      const who = { user: "用户", bot: "小宝", helper: m.author || "我" }[role] || role;
+      item.appendChild(el("div", "meta", who + (m.at ? " · " + formatTime(m.at) : "")));
+      const bubble = el("div", "bubble");
+      bubble.appendChild(richText(m.text));
+      item.appendChild(bubble);
+    }
+    list.appendChild(item);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function setText(id, value) { $(id).textContent = value || "—"; }
+
+  function renderContext(pack) {
+    const t = pack.ticket;
+    $("context-empty").hidden = true;
+    $("context").hidden = false;
+    setText("ctx-id", t.id);
+    setText("ctx-dept", t.department);
+    setText("ctx-company", pack.company);
+    setText("ctx-phone", t.phone);
+    setText("ctx-topic", t.topic);
+    setText("ctx-summary", t.summary);
+    setText("ctx-intent", pack.intent);
+    setText("ctx-entities", (pack.entities || []).map((e) => (e.entity || "") + "=" + (e.value || "")).join("，"));
+    const box = $("ctx-candidates");
+    box.replaceChildren();
+    if (!(pack.candidates || []).length) box.appendChild(el("p", "empty", "无候选答案"));
+    (pack.candidates || []).forEach((c) => {
+      const card = el("div", "candidate");
+      card.appendChild(el("div", "q", c.question));
+      card.appendChild(el("div", "score", (c.category || "") + " · 相关度 " + Number(c.score || 0).toFixed(2) + " · " + c.id));
+      const send = el("button", "option", "一键答复");
+      send.type = "button";
+      send.disabled = !["claimed", "in_conversation"].includes(t.status) || t.helper !== me.username;
+      send.addEventListener("click", async () => {
+        try {
+          await api("POST", "/api/helper/tickets/" + encodeURIComponent(t.id) + "/answer", { entry_id: c.id });
+          toast("已发送知识库答案");
+        } catch (err) { toast(err.message, true); }
+      });
+      card.appendChild(send);
+      box.appendChild(card);
+    });
+    const hist = $("ctx-history");
+    hist.replaceChildren();
+    (pack.history || []).forEach((h) => {
+      hist.appendChild(el("li", "", formatTime(h.at) + " " + (STATUS[h.to] || h.to) + (h.actor ? " · " + h.actor : "") + (h.note ? " · " + h.note : "")));
+    });
+  }
+
+  async function select(ticketId) {
+    selected = ticketId;
+    shownPks = new Set();
+    $("transcript").replaceChildren();
+    try {
+      const pack = await api("GET", "/api/helper/tickets/" + encodeURIComponent(ticketId));
+      const t = pack.ticket;
+      $("ws-title").textContent = (t.topic || "工单") + " · " + (t.company || "未提供企业");
+      $("ws-status").textContent = STATUS[t.status] || t.status;
+      $("ws-status").className = "status-tag " + t.status;
+      const mine = ["claimed", "in_conversation"].includes(t.status) && t.helper === me.username;
+      $("ticket-actions").hidden = !mine;
+      $("reply").hidden = !mine;
+      pack.transcript.forEach(addTranscript);
+      renderContext(pack);
+      document.querySelectorAll("#my-tickets li").forEach((li) => li.classList.toggle("active", li.textContent.includes(ticketId)));
+    } catch (err) {
+      toast(err.message, true);
+    }
+  }
+
+  function clearWorkspace() {
+    selected = null;
+    $("transcript").replaceChildren();
+    $("ws-title").textContent = "请选择或领取工单";
+    $("ws-status").textContent = "";
+    $("ws-status").className = "status-tag";
+    $("ticket-actions").hidden = true;
+    $("reply").hidden = true;
+    $("context").hidden = true;
+    $("context-empty").hidden = false;
+  }
+
+  async function claim(channel) {
+    try {
+      const data = await api("POST", "/api/helper/claim", { channel });
+      if (!data.ticket) { toast("暂无可领取的工单（或已达同时服务上限）"); return; }
+      toast("已领取工单 " + data.ticket.id);
+      await select(data.ticket.id);
+    } catch (err) { toast(err.message, true); }
+  }
+
+  function connect() {
+    socket = new WebSocket(wsUrl("/ws/console"));
+    socket.addEventListener("message", (event) => {
+      let data;
+      try { data = JSON.parse(event.data); } catch (err) { return; }
+      if (data.type === "snapshot") {
+        renderQueues(data.queues || []);
+        renderTickets(data.tickets || []);
+      } else if (data.type === "event" && data.ticket_id === selected) {
+        if (data.event.type === "message") addTranscript(data.event);
+        else select(selected);
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      if (event.code === 4401) { location.assign("/login?next=/console"); return; }
+      setTimeout(connect, 3000);
+    });
+  }
+
+  function newId() {
+    return "h-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+  }
+
+  function wire() {
+    $("logout").addEventListener("click", async () => {
+      try { await api("POST", "/api/helper/status", { status: "away" }); } catch (err) { /* not on duty */ }
+      await api("POST", "/api/auth/logout");
+      location.assign("/login");
+    });
+    $("duty-toggle").addEventListener("click", async () => {
+      const next = $("duty-toggle").dataset.next;
+      try {
+        await api("POST", "/api/helper/status", { status: next });
+        renderDuty(next);
+      } catch (err) { toast(err.message, true); }
+    });
+    $("claim-online").addEventListener("click", () => claim("online_helper"));
+    $("claim-hotline").addEventListener("click", () => claim("hotline_12345"));
+
+    const input = $("reply-input");
+    input.addEventListener("input", () => {
+      $("reply-counter").textContent = input.value.trim().length + "/2000";
+      $("reply-counter").classList.toggle("over", input.value.trim().length > 2000);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        $("reply").requestSubmit();
+      }
+    });
+    $("reply").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text || !selected) return;
+      try {
+        const data = await api("POST", "/api/helper/tickets/" + encodeURIComponent(selected) + "/messages",
+          { text, message_id: newId() });
+        addTranscript(data.message);
+        input.value = "";
+        input.dispatchEvent(new Event("input"));
+        $("ws-status").textContent = STATUS.in_conversation;
+        $("ws-status").className = "status-tag in_conversation";
+      } catch (err) { toast(err.message, true); }
+    });
+
+    $("btn-transfer").addEventListener("click", () => {
+      const select = $("transfer-dept");
+      select.replaceChildren();
+      (me.all_departments || []).forEach((d) => {
+        const option = el("option", "", d);
+        option.value = d;
+        select.appendChild(option);
+      });
+      $("transfer-note").value = "";
+      $("dlg-transfer").showModal();
+    });
+    $("dlg-transfer").addEventListener("close", async () => {
+      if ($("dlg-transfer").returnValue !== "ok" || !selected) return;
+      try {
+        await api("POST", "/api/helper/tickets/" + encodeURIComponent(selected) + "/transfer",
+          { department: $("transfer-dept").value, note: $("transfer-note").value });
+        toast("已转办至 " + $("transfer-dept").value);
+        clearWorkspace();
+      } catch (err) { toast(err.message, true); }
+    });
+
+    let closing = "resolve";
+    const openClose = (kind, title) => {
+      closing = kind;
+      $("close-title").textContent = title;
+      $("close-note").value = "";
+      $("dlg-close").showModal();
+    };
+    $("btn-resolve").addEventListener("click", () => openClose("resolve", "标记为已解决"));
+    $("btn-unresolve").addEventListener("click", () => openClose("unresolve", "标记为未解决"));
+    $("dlg-close").addEventListener("close", async () => {
+      if ($("dlg-close").returnValue !== "ok" || !selected) return;
+      try {
+        await api("POST", "/api/helper/tickets/" + encodeURIComponent(selected) + "/" + closing,
+          { note: $("close-note").value });
+        toast(closing === "resolve" ? "工单已解决，已邀请用户评价" : "工单已标记为未解决");
+        clearWorkspace();
+      } catch (err) { toast(err.message, true); }
+    });
+
+    $("btn-draft").addEventListener("click", () => {
+      $("draft-question").value = $("ctx-topic").textContent === "—" ? "" : $("ctx-topic").textContent;
+      $("draft-answer").value = "";
+      $("draft-replaces").value = "";
+      $("dlg-draft").showModal();
+    });
+    $("dlg-draft").addEventListener("close", async () => {
+      if ($("dlg-draft").returnValue !== "ok" || !selected) return;
+      try {
+        const data = await api("POST", "/api/helper/tickets/" + encodeURIComponent(selected) + "/kb-draft", {
+          question: $("draft-question").value, answer: $("draft-answer").value,
+          replaces_entry_id: $("draft-replaces").value.trim(),
+        });
+        toast("已提交草稿 " + data.draft_id + "，等待知识库编辑审核");
+      } catch (err) { toast(err.message, true); }
+    });
+  }
+
+  async function start() {
+    try {
+      me = await api("GET", "/api/helper/me");
+    } catch (err) {
+      if (err.status === 401) { location.assign("/login?next=/console"); return; }
+      document.querySelector(".console").replaceChildren(el("p", "empty", err.message));
+      return;
+    }
+    me.username = me.account.username;
+    $("who-name").textContent = me.account.display_name || me.account.username;
+    $("who-depts").textContent = (me.account.departments || []).join("、");
+    renderDuty(me.status);
+    renderTickets(me.tickets || []);
+    wire();
+    connect();
+  }
+  start();
+})();
