@@ -334,6 +334,9 @@ def queue_overview(departments: list[str] | None = None, *, engine: Engine | Non
                    channels: tuple[str, ...] = CHANNELS) -> list[QueueSummary]:
     """Counts and oldest wait per channel and department (all configured departments if None)."""
     d = _deps(engine, redis, config)
+    from handoff.recovery import ensure_recovered
+
+    ensure_recovered(d.engine, d.redis, d.config)
     depts = departments if departments is not None else d.config.departments
     now = utcnow()
     out = []
@@ -551,6 +554,9 @@ def claim_next_ticket(helper: HelperLike, *, channel: str = "online_helper",
         raise NotAllowed("请先将状态设为「在岗」再领取工单。 / Set your status to on duty first.")
     if load >= cap:
         return None
+    from handoff.recovery import ensure_recovered
+
+    ensure_recovered(d.engine, d.redis, d.config)
     queue.heartbeat(d.redis, helper.username, d.config.heartbeat_ttl_s)
     sweep_gone_helpers(engine=d.engine, redis=d.redis, config=d.config, min_interval_s=1.0)
     min_idle_ms = int(d.config.level(channel) * 1000)

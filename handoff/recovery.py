@@ -22,6 +22,9 @@ from handoff.tickets import OWNED_STATES, WAITING_STATES
 from xiaobao.db import get_engine, session_scope
 
 LOCK_KEY = "xiaobao:recovery:lock"
+# Set when recovery finishes. Redis losing its data loses this key too, which is how a gateway
+# that kept running through a Redis restart notices and recovers (see ensure_recovered).
+EPOCH_KEY = "xiaobao:recovered"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,19 @@ def _recover(engine: Engine, r: redis_lib.Redis, config: HandoffConfig) -> Recov
     for name in helpers:
         if r.set(queue.alive_key(name), "1", nx=True, px=int(config.heartbeat_ttl_s * 1000)):
             restored += 1
+    r.set(EPOCH_KEY, str(time.time()))
     return RecoveryReport(requeued=requeued, already_queued=already, owned=len(owned),
                           modes_restored=len(modes), helpers_restored=restored,
                           routed_from_intake=routed)
+
+
+def ensure_recovered(engine: Engine, redis: redis_lib.Redis, config: HandoffConfig) -> bool:
+    """Run :func:`recover` if Redis has lost its data since the last recovery; True if it ran.
+
+    One EXISTS per call: claims and queue overviews call this, so a Redis restart under a
+    running gateway heals itself at the next claim instead of waiting for a gateway restart.
+    """
+    if redis.exists(EPOCH_KEY):
+        return False
+    recover(engine, redis, config)
+    return True
