@@ -70,14 +70,14 @@ def test_bad_messages(engine, r, config):
 
 
 def test_escalation_after_twice_the_service_level_and_for_complaints(engine, r, config):
-    cfg = config.replace(service_level_s={"online_helper": 0.2})
+    cfg = config.replace(service_level_s={"online_helper": 0.5})
     leader = make_helper(engine, "boss", [DEPT], roles=("leader",))
     helper = make_helper(engine, "ha", [DEPT])
     complaint = request(engine, r, cfg, complaint=True)
     slow = request(engine, r, cfg)
     assert [e["ticket"]["id"] for e in escalation.leader_queue(leader, engine=engine,
                                                                config=cfg)] == [complaint.ticket_id]
-    time.sleep(0.5)
+    time.sleep(1.1)
     queue_now = escalation.leader_queue(leader, engine=engine, config=cfg)
     assert {e["ticket"]["id"] for e in queue_now} == {complaint.ticket_id, slow.ticket_id}
     assert queue_now[0]["history"][0]["to"] == "queued"
