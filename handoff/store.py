@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select, update
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from handoff.tickets import (
@@ -42,6 +42,9 @@ def new_id() -> str:
 
 class Ticket(Base):
     __tablename__ = "handoff_tickets"
+    # Queue positions and overviews count waiting tickets of one channel and department.
+    __table_args__ = (Index("ix_handoff_tickets_queue", "channel", "department", "status",
+                            "priority", "queued_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(128), unique=True)

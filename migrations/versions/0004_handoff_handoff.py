@@ -2,7 +2,7 @@
 
 Revision ID: 0004_handoff
 Revises: 0003_events
-Create Date: 2026-11-28 07:43:30.045027
+Create Date: 2026-11-28 07:59:31.331288
 """
 from alembic import op
 import sqlalchemy as sa
@@ -100,6 +100,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_handoff_tickets_conversation_id'), ['conversation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_handoff_tickets_department'), ['department'], unique=False)
         batch_op.create_index(batch_op.f('ix_handoff_tickets_helper'), ['helper'], unique=False)
+        batch_op.create_index('ix_handoff_tickets_queue', ['channel', 'department', 'status', 'priority', 'queued_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_handoff_tickets_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_handoff_tickets_visitor_id'), ['visitor_id'], unique=False)
 
@@ -150,6 +151,7 @@ def downgrade() -> None:
     with op.batch_alter_table('handoff_tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_handoff_tickets_visitor_id'))
         batch_op.drop_index(batch_op.f('ix_handoff_tickets_status'))
+        batch_op.drop_index('ix_handoff_tickets_queue')
         batch_op.drop_index(batch_op.f('ix_handoff_tickets_helper'))
         batch_op.drop_index(batch_op.f('ix_handoff_tickets_department'))
         batch_op.drop_index(batch_op.f('ix_handoff_tickets_conversation_id'))
