@@ -291,12 +291,14 @@ async def console_socket(websocket: WebSocket) -> None:
     pubsub = app.state.aredis.pubsub()
     await pubsub.subscribe("xiaobao:console:noop")  # get_message needs a subscription
     subscribed: dict[str, str] = {}  # relay channel -> ticket id
-    receiver = asyncio.create_task(_drain(websocket))
+    sync_now = asyncio.Event()
+    receiver = asyncio.create_task(_drain(websocket, sync_now))
     last_sync = 0.0
     try:
         while not receiver.done():
             now = asyncio.get_running_loop().time()
-            if now - last_sync >= RESYNC_S:
+            if now - last_sync >= RESYNC_S or sync_now.is_set():
+                sync_now.clear()
                 last_sync = now
                 tickets, overview = await run_in_threadpool(_console_snapshot, app, account)
                 wanted = {relay.relay_channel(t["conversation_id"]): t["id"] for t in tickets}
@@ -309,6 +311,11 @@ async def console_socket(websocket: WebSocket) -> None:
                 subscribed = wanted
                 await websocket.send_json({"type": "snapshot", "tickets": tickets,
                                            "queues": overview})
+                for channel in new:
+                    # Messages published before this subscription were missed: the console
+                    # re-reads the ticket's transcript (the record) on this event.
+                    await websocket.send_json({"type": "event", "ticket_id": wanted[channel],
+                                               "event": {"type": "subscribed"}})
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
             if message and message.get("type") == "message":
                 ticket_id = subscribed.get(message["channel"], "")
@@ -324,11 +331,13 @@ async def console_socket(websocket: WebSocket) -> None:
         await pubsub.aclose()
 
 
-async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the console sends, so a closed socket ends the loop."""
+async def _drain(websocket: WebSocket, sync_now: asyncio.Event) -> None:
+    """Any message from the console (it sends one after claiming) asks for a resync now;
+    a closed socket ends the loop."""
     try:
         while True:
             await websocket.receive_text()
+            sync_now.set()
     except WebSocketDisconnect:
         return
 

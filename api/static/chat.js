@@ -81,7 +81,8 @@
     if (ticket.status === "queued" || ticket.status === "transferred") {
       const pos = ticket.queue_position;
       let text = "正在为您转接人工帮办（" + (ticket.department || "综合窗口") + "）";
-      if (pos) text += "，您前面还有 " + Math.max(pos - 1, 0) + " 位";
+      if (pos === 1) text += "，您是下一位";
+      else if (pos) text += "，您前面还有 " + (pos - 1) + " 位";
       if (ticket.estimated_wait_s !== undefined && ticket.estimated_wait_s !== null) {
         text += "，预计等待" + formatWait(ticket.estimated_wait_s);
       }
@@ -94,6 +95,9 @@
   }
 
   function setState(newMode, ticket) {
+    if (mode !== "bot" && (newMode || "bot") === "bot") {
+      addMessage({ role: "notice", text: "本次人工服务已结束，小宝继续为您服务。" });
+    }
     mode = newMode || "bot";
     const text = mode === "bot" ? "" : describeTicket(ticket);
     banner.textContent = text;

@@ -165,6 +165,7 @@
       const data = await api("POST", "/api/helper/claim", { channel });
       if (!data.ticket) { toast("暂无可领取的工单（或已达同时服务上限）"); return; }
       toast("已领取工单 " + data.ticket.id);
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send("sync");
       await select(data.ticket.id);
     } catch (err) { toast(err.message, true); }
   }

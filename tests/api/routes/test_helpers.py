@@ -263,6 +263,9 @@ def test_console_socket_streams_user_messages_and_snapshots(user, helper_client)
         snapshot = ws.receive_json()
         assert snapshot["type"] == "snapshot"
         assert [t["id"] for t in snapshot["tickets"]] == [ticket_id]
+        # Subscribed from here on; the console re-reads the transcript on this event.
+        assert ws.receive_json() == {"type": "event", "ticket_id": ticket_id,
+                                     "event": {"type": "subscribed"}}
         user.post("/api/chat/messages", json={"text": "<b>在吗</b>"})
         for _ in range(10):
             event = ws.receive_json()
