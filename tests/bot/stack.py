@@ -1,0 +1,177 @@
+"""A real bot stack for tests and the benchmark: Redis, the action server, `rasa run`.
+
+Everything runs in its own processes on free ports with its own XIAOBAO_HOME
+(SQLite, the seed knowledge base and its index), so nothing touches the shared
+Redis or database. The action server is rasa-sdk's own CLI over ``bot.actions``
+with the real retriever and handoff; Rasa loads ``models/xiaobao.tar.gz``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "models" / "xiaobao.tar.gz"
+RASA = REPO / ".venv-rasa" / "bin" / "rasa"
+PYTHON = REPO / ".venv" / "bin" / "python"
+XIAOBAO = REPO / ".venv" / "bin" / "xiaobao"
+TOKEN = "bot-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> float:
+    """Poll ``check()`` until true; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            if check():
+                return time.monotonic() - start
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB (Linux /proc)."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+@dataclass
+class BotStack:
+    home: Path
+    redis_port: int
+    actions_port: int
+    rasa_port: int
+    env: dict
+    rasa_start_s: float = 0.0
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    rasa_proc: subprocess.Popen | None = None
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.home / 'xiaobao.db'}"
+
+    def say(self, sender: str, text: str, timeout: float = 120) -> list[dict]:
+        r = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                       json={"sender": sender, "message": text}, timeout=timeout)
+        r.raise_for_status()
+        return r.json()
+
+    def parse(self, text: str) -> dict:
+        r = httpx.post(f"{self.rasa_url}/model/parse", params={"token": TOKEN},
+                       json={"text": text}, timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def redis(self):
+        import redis
+
+        return redis.Redis(port=self.redis_port, decode_responses=True)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _endpoints(actions_port: int, redis_port: int) -> str:
+    return (
+        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+        f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"
+        f"  db: 1\n  key_prefix: xiaobao\n"
+        f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"
+        f"  db: 1\n  key_prefix: xiaobao\n"
+    )
+
+
+def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
+    """Start Redis, seed the knowledge base and build its index, then the two servers."""
+    if not MODEL.exists():
+        raise FileNotFoundError(f"{MODEL} missing: run `make train` first")
+    from xiaobao.settings import Settings
+
+    log_dir = log_dir or home
+    model_dir = Settings().model_dir  # the embedding model installed by `make setup`
+    stack = BotStack(home, free_port(), free_port(), free_port(), {})
+    stack.env = {
+        **os.environ,
+        "XIAOBAO_HOME": str(home),
+        "XIAOBAO_DATABASE_URL": stack.db_url,
+        "XIAOBAO_REDIS_URL": f"redis://127.0.0.1:{stack.redis_port}/0",
+        "REDIS_URL": f"redis://127.0.0.1:{stack.redis_port}/0",
+        "XIAOBAO_EMBEDDING_MODEL_DIR": str(model_dir),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+
+    def spawn(args: list, name: str) -> subprocess.Popen:
+        log = open(log_dir / f"{name}.log", "wb")
+        proc = subprocess.Popen([str(a) for a in args], cwd=REPO, env=stack.env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        stack.procs.append(proc)
+        return proc
+
+    try:
+        redis_proc = spawn([shutil.which("redis-server") or "redis-server", "--port", stack.redis_port,
+                            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis")
+        wait_until(lambda: stack.redis().ping(), 20, "redis-server", redis_proc)
+        for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):  # the second builds the index
+            subprocess.run([str(XIAOBAO), *args], cwd=REPO, env=stack.env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+        actions = spawn([PYTHON, "-m", "rasa_sdk", "--actions", "bot.actions",
+                         "--port", stack.actions_port], "actions")
+        endpoints = home / "endpoints.yml"
+        endpoints.write_text(_endpoints(stack.actions_port, stack.redis_port))
+        started = time.monotonic()
+        stack.rasa_proc = spawn([RASA, "run", "--model", MODEL, "--endpoints", endpoints,
+                                 "--credentials", REPO / "credentials.yml", "--port", stack.rasa_port,
+                                 "-i", "127.0.0.1", "--enable-api", "--auth-token", TOKEN], "rasa")
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{stack.actions_port}/health",
+                                     timeout=2).status_code == 200, 120, "action server", actions)
+        wait_until(lambda: httpx.get(f"{stack.rasa_url}/status", params={"token": TOKEN},
+                                     timeout=2).json().get("model_file"), 400, "rasa run",
+                   stack.rasa_proc)
+        stack.rasa_start_s = time.monotonic() - started
+        return stack
+    except BaseException:
+        stack.stop()
+        raise

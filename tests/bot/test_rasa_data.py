@@ -1,0 +1,43 @@
+"""The bot's training data and trained model, checked by Rasa itself."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.bot.stack import MODEL, RASA, REPO
+
+pytestmark = pytest.mark.rasa
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
+       "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+
+
+def rasa(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([str(RASA), *args], cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_data_validates():
+    out = rasa("data", "validate", "--domain", "bot/domain.yml", "--data", "bot/data",
+               "--config", "config.yml")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def test_every_flow_of_the_test_stories_passes(tmp_path):
+    out = rasa("test", "core", "--model", str(MODEL), "--stories", "bot/tests/test_stories.yml",
+               "--out", str(tmp_path), "--fail-on-prediction-errors")
+    failed = (tmp_path / "failed_test_stories.yml")
+    detail = failed.read_text("utf-8") if failed.exists() else out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, detail
+    report = json.loads((tmp_path / "story_report.json").read_text("utf-8"))
+    assert report["accuracy"] == 1.0 or report.get("micro avg", {}).get("f1-score") == 1.0, report
+
+
+def test_nlu_held_out_macro_f1_reaches_the_bar():
+    """scripts/rasa_nlu_gate.sh: train on 80%, test on the held-out 20%, macro-F1 ≥ 0.90."""
+    out = subprocess.run(["bash", "scripts/rasa_nlu_gate.sh"], cwd=REPO, env=ENV,
+                         capture_output=True, text=True, timeout=1500)
+    print(out.stdout)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

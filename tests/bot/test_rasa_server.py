@@ -1,0 +1,147 @@
+"""End to end through the trained model: `rasa run` (REST channel) → the action server →
+the real retriever over the seed knowledge base → the real handoff queue in Redis."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from tests.bot.stack import REPO, BotStack, start_stack
+
+pytestmark = pytest.mark.rasa
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> BotStack:
+    s = start_stack(tmp_path_factory.mktemp("bot-stack"))
+    yield s
+    s.stop()
+
+
+def seed_entry(entry_id: str) -> dict:
+    for path in sorted((REPO / "knowledge_base" / "seed").glob("*.yaml")):
+        for entry in yaml.safe_load(path.read_text("utf-8")) or []:
+            if entry["id"] == entry_id:
+                return entry
+    raise KeyError(entry_id)
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def sender() -> str:
+    return f"e2e-{uuid.uuid4().hex[:10]}"
+
+
+def test_a_chinese_question_gets_the_answer_with_its_source(stack):
+    entry = seed_entry("kb-startup-001")
+    replies = stack.say(sender(), entry["question"])
+    reply = texts(replies)
+    assert entry["answer"].splitlines()[0][:40] in reply
+    assert f"来源：{entry['source']}" in reply
+    assert f"有效期：{entry['effective_from']} 起" in reply
+    buttons = [b["title"] for r in replies for b in r.get("buttons", [])]
+    assert buttons == ["有帮助", "没帮助", "转人工"]
+
+
+def test_transfer_to_a_human_queues_a_request_with_the_conversation(stack):
+    from handoff.store import Ticket
+    from xiaobao.db import make_engine, session_scope
+
+    conv = sender()
+    stack.say(conv, "营业执照丢了怎么补办")
+    asked = texts(stack.say(conv, "转人工"))
+    assert "企业名称" in asked  # the topic is the question just asked; only the company is asked
+    done = texts(stack.say(conv, "上海宝丰贸易有限公司"))
+    assert "工单号" in done
+
+    intake = stack.redis().xrange("xiaobao:intake:online_helper")
+    mine = [fields for _id, fields in intake if fields.get("conversation_id") == conv]
+    assert len(mine) == 1
+    engine = make_engine(stack.db_url)
+    with session_scope(engine) as s:
+        ticket = s.scalar(select(Ticket).where(Ticket.id == mine[0]["ticket_id"]))
+        assert ticket.conversation_id == conv and ticket.channel == "online_helper"
+        turns = ticket.context["last_turns"]
+        assert {"role": "user", "text": "营业执照丢了怎么补办"} in turns
+        assert turns[-1] == {"role": "user", "text": "上海宝丰贸易有限公司"}
+        assert ticket.context["candidates"], "retrieval's candidates travel with the request"
+    engine.dispose()
+
+    # The conversation is paused: Rasa stays silent while the helper has it.
+    assert stack.say(conv, "在吗") == []
+
+
+def _next_open_morning() -> dt.date:
+    from handoff.hours import opening_spans
+
+    day = dt.date.today() + dt.timedelta(days=1)
+    while not any(start < dt.time(12) for start, _ in opening_spans(day)):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def test_12345_call_back_asks_again_for_a_wrong_phone(stack):
+    conv = sender()
+    assert "联系电话" in texts(stack.say(conv, "让12345给我回个电话"))
+    wrong = texts(stack.say(conv, "138 1234 567"))
+    assert "11位" in wrong
+    assert "时间" in texts(stack.say(conv, "13812345678"))
+    day = _next_open_morning()
+    done = texts(stack.say(conv, f"{day.month}月{day.day}日上午"))
+    assert "已为您预约12345热线回电" in done and "138****5678" in done
+    intake = stack.redis().xrange("xiaobao:intake:hotline_12345")
+    assert any(fields.get("conversation_id") == conv for _id, fields in intake)
+    # A call-back does not pause the conversation.
+    assert stack.say(conv, "谢谢") != []
+
+
+def test_a_form_can_be_cancelled(stack):
+    conv = sender()
+    stack.say(conv, "我要12345回电")
+    assert "已取消" in texts(stack.say(conv, "算了不办了"))
+    assert stack.redis().xlen("xiaobao:intake:hotline_12345") >= 0  # still up
+    assert "您好" in texts(stack.say(conv, "你好"))
+
+
+@pytest.mark.parametrize("text", ["😀😀😀", "。。。", "公司变更address要带啥材料", "a" * 30])
+def test_odd_input_gets_a_polite_reply(stack, text):
+    replies = stack.say(sender(), text)
+    assert replies and all(r.get("text") for r in replies)
+
+
+def test_it_says_it_is_an_assistant(stack):
+    reply = texts(stack.say(sender(), "你是机器人吗"))
+    assert "智能助手" in reply and "转人工" in reply
+
+
+def test_rating_after_a_conversation(stack):
+    conv = sender()
+    reply = texts(stack.say(conv, "非常满意"))
+    assert "感谢您的评价（非常满意）" in reply
+    from xiaobao.db import make_engine, session_scope
+    from xiaobao.events import Event
+
+    engine = make_engine(stack.db_url)
+    with session_scope(engine) as s:
+        [event] = s.scalars(select(Event).where(Event.conversation_id == conv)).all()
+        assert event.kind == "rating"
+        assert event.data == {"rating": "非常满意", "target": "bot"}
+    engine.dispose()
+
+
+def test_each_answer_is_logged(stack):
+    from xiaobao.db import make_engine, session_scope
+    from xiaobao.events import Event
+
+    conv = sender()
+    stack.say(conv, "增值税发票怎么申领")
+    engine = make_engine(stack.db_url)
+    with session_scope(engine) as s:
+        kinds = [e.kind for e in s.scalars(select(Event).where(Event.conversation_id == conv))]
+    engine.dispose()
+    assert kinds == ["bot_answer"]
