@@ -55,7 +55,8 @@ def eval_command(
     it = iter(track(range(len(examples)), description="评测中 evaluating", transient=True))
     report, _ = run_eval(retriever, examples, progress=lambda: next(it, None))
     cfg = retriever.config
-    report["thresholds"] = {"dense_weight": cfg.dense_weight, "answer": cfg.answer_threshold,
+    report["thresholds"] = {"passage_weight": cfg.passage_weight,
+                            "sparse_weight": cfg.sparse_weight, "answer": cfg.answer_threshold,
                             "suggest": cfg.suggest_threshold}
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))

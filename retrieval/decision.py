@@ -5,8 +5,9 @@ scored like covered ones (0.87-0.93) and got a wrong entry's answer. So the
 decision is a logistic model, fitted by `xiaobao tune` on the tuning half of the
 evaluation set, over features that separate "right entry" from "look-alike":
 
-- ``cosine``: the top entry's best cosine;
-- ``margin``: how far it is ahead of the runner-up entry;
+- ``cosine``, ``dense``, ``passage``: the top entry's best question cosine, the
+  mean of its two best, and its passage cosine;
+- ``margin``: how far its fused score is ahead of the runner-up entry's;
 - ``coverage``: the IDF-weighted share of the query's content words that occur in
   the top entry (a question about 养犬 rarely shares its key word with any entry);
 - ``coverage_q``: the same, in the entry's questions only;
@@ -22,15 +23,17 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-FEATURES = ("cosine", "margin", "coverage", "coverage_q", "sparse")
+FEATURES = ("cosine", "dense", "passage", "margin", "coverage", "coverage_q", "sparse")
 DEFAULT_PATH = Path(__file__).parent / "data" / "decision.json"
 
 
 @dataclass
 class DecisionConfig:
-    dense_weight: float = 0.8
+    passage_weight: float = 0.5
+    sparse_weight: float = 0.03
     coefficients: dict[str, float] = field(default_factory=lambda: {
-        "cosine": 20.0, "margin": 10.0, "coverage": 4.0, "coverage_q": 2.0, "sparse": 0.2})
+        "cosine": 10.0, "dense": 10.0, "passage": 0.0, "margin": 10.0, "coverage": 4.0,
+        "coverage_q": 2.0, "sparse": 0.2})
     intercept: float = -21.0
     means: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 0.0))
     scales: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 1.0))

@@ -1,11 +1,13 @@
 """Dense index: FAISS inner product over L2-normalised embeddings (= cosine).
 
-Each entry owns a block of vector ids (its question and similar questions), so
-one entry can be replaced or removed without touching the rest of the index.
-An entry scores by its best vector.
+Each entry owns a block of vector ids: its question and similar questions
+(``key * 64 + i``) and one passage vector of the whole entry (``key * 64 + 63``),
+so one entry can be replaced or removed without touching the rest of the index.
+FAISS proposes candidate entries; :meth:`DenseIndex.vectors` gives their stored
+vectors back for exact scoring.
 
 >>> idx = DenseIndex(dim=384)
->>> idx.upsert(key, vectors)          # (n, 384) float32, n <= VARIANTS
+>>> idx.upsert(key, question_vectors, passage_vector)
 >>> idx.search(query_vectors, k=10)   # [{key: best cosine}, ...]
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import faiss
 import numpy as np
 
 VARIANTS = 64  # vector ids reserved per entry: key * 64 + i
+PASSAGE = VARIANTS - 1  # the slot of the entry's passage vector
 
 
 def entry_key(entry_id: str) -> int:
@@ -53,20 +56,34 @@ class DenseIndex:
     def remove(self, key: int) -> None:
         self.index.remove_ids(faiss.IDSelectorRange(key * VARIANTS, (key + 1) * VARIANTS))
 
-    def upsert(self, key: int, vectors: np.ndarray) -> None:
-        if len(vectors) > VARIANTS:
-            vectors = vectors[:VARIANTS]
-        self.remove(key)
-        ids = np.arange(key * VARIANTS, key * VARIANTS + len(vectors), dtype=np.int64)
-        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    @staticmethod
+    def _ids(key: int, n_questions: int, with_passage: bool) -> np.ndarray:
+        ids = list(range(key * VARIANTS, key * VARIANTS + n_questions))
+        if with_passage:
+            ids.append(key * VARIANTS + PASSAGE)
+        return np.array(ids, dtype=np.int64)
 
-    def add_many(self, keys: list[int], blocks: list[np.ndarray]) -> None:
-        """Bulk load (no removal): for building a fresh index."""
+    def upsert(self, key: int, questions: np.ndarray, passage: np.ndarray | None = None) -> None:
+        self.remove(key)
+        self.add_many([key], [questions], None if passage is None else [passage])
+
+    def add_many(self, keys: list[int], questions: list[np.ndarray],
+                 passages: list[np.ndarray] | None = None) -> None:
+        """Add entries' vectors (no removal first: for a fresh index or after ``remove``)."""
         if not keys:
             return
-        ids = np.concatenate([np.arange(k * VARIANTS, k * VARIANTS + len(b), dtype=np.int64)
-                              for k, b in zip(keys, blocks)])
+        questions = [q[:PASSAGE] for q in questions]
+        ids = np.concatenate([self._ids(k, len(q), passages is not None)
+                              for k, q in zip(keys, questions)])
+        blocks = [np.vstack([q, p[None, :]]) for q, p in zip(questions, passages)] \
+            if passages is not None else questions
         self.index.add_with_ids(np.ascontiguousarray(np.vstack(blocks), dtype=np.float32), ids)
+
+    def vectors(self, key: int, n_questions: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stored question vectors and passage vector of one entry (flat index only)."""
+        ids = self._ids(key, min(n_questions, PASSAGE), True)
+        stored = self.index.reconstruct_batch(ids)
+        return stored[:-1], stored[-1]
 
     def search(self, queries: np.ndarray, k: int = 10) -> list[dict[int, float]]:
         """For each query, the best cosine of each of the top entries."""

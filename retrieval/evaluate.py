@@ -17,6 +17,7 @@ import numpy as np
 
 from retrieval.decision import FEATURES, DecisionConfig
 from retrieval.normalize import normalize
+from retrieval.tokenize import search_tokens, words
 from retrieval.types import QueryError, SearchResult
 
 WRONG_ANSWER_COST = 3.0  # a wrong answer is worse than none: it counts as three missed ones
@@ -116,7 +117,7 @@ def _top1(ranked_ids: list[list[str]], examples: list[Example]) -> float:
 
 
 def tune(retriever, examples: list[Example]) -> tuple[DecisionConfig, dict]:
-    """Choose the fusion weight (best top-1), fit the decision model, choose thresholds.
+    """Choose the fusion weights (best top-1), fit the decision model, choose thresholds.
 
     Everything is computed on ``examples`` (the tuning half) only.
     """
@@ -124,50 +125,49 @@ def tune(retriever, examples: list[Example]) -> tuple[DecisionConfig, dict]:
 
     from retrieval.fusion import fuse
 
-    # Gather raw dense and sparse scores once, then re-fuse for each weight.
+    # Gather raw dense and sparse scores once, then re-fuse for each pair of weights.
     raw = []
     vecs = retriever.embedder.encode_queries([normalize(e.query) for e in examples])
     for ex, v in zip(examples, vecs):
-        ranked, qwords, qtokens = retriever._rank(normalize(ex.query), v, dt.date.today())
-        dense = {c.id: c.dense for c in ranked if c.dense > 0}
-        sparse = {c.id: c.sparse_raw for c in ranked if c.sparse_raw > 0}
-        raw.append((dense, sparse, qwords, qtokens))
-    grid = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)]
-    scores = {w: _top1([[c.id for c in fuse(d, s, w)] for d, s, _, _ in raw], examples) for w in grid}
-    best_w = max(grid, key=lambda w: (scores[w], -abs(w - 0.7)))
+        text = normalize(ex.query)
+        dense, sparse = retriever.candidates(text, v)
+        raw.append((dense, sparse, words(text), search_tokens(text)))
+    grid = [(p, s) for p in (0.0, 0.25, 0.5, 0.75, 1.0) for s in (0.0, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15)]
+    scores = {w: _top1([[c.id for c in fuse(d, sp, *w)] for d, sp, _, _ in raw], examples) for w in grid}
+    # Ties go to the middle of the grid: less likely to be a lucky corner.
+    best_w = max(grid, key=lambda w: (round(scores[w], 4), -abs(w[0] - 0.5) - abs(w[1] - 0.05)))
 
-    X, y, in_scope = [], [], []
-    for ex, (d, s, qwords, qtokens) in zip(examples, raw):
-        ranked = fuse(d, s, best_w)
+    X, y, in_top3 = [], [], []
+    for ex, (d, sp, qwords, qtokens) in zip(examples, raw):
+        ranked = fuse(d, sp, *best_w)
         f = retriever.features(qwords, qtokens, ranked)
         X.append([f[k] for k in FEATURES])
         y.append(int(bool(ex.expected) and bool(ranked) and ranked[0].id == ex.expected))
-        in_scope.append(bool(ex.expected) and any(c.id == ex.expected for c in ranked[:3]))
-    X = np.array(X)
-    y = np.array(y)
+        in_top3.append(bool(ex.expected) and any(c.id == ex.expected for c in ranked[:3]))
+    X, y, in_top3 = np.array(X), np.array(y), np.array(in_top3)
     means, scales = X.mean(axis=0), X.std(axis=0) + 1e-9
     model = LogisticRegression(C=1.0, max_iter=1000).fit((X - means) / scales, y)
     p = model.predict_proba((X - means) / scales)[:, 1]
-    thresholds = np.linspace(0.05, 0.95, 91)
-    # answer: right answers count 1, wrong answers cost WRONG_ANSWER_COST.
-    gain = [(y[p >= t].sum() - WRONG_ANSWER_COST * (1 - y[p >= t]).sum(), t) for t in thresholds]
-    answer_t = float(max(gain)[1])
-    # suggest: a useful suggestion (right entry in the top 3) against one shown for nothing.
-    in_scope = np.array(in_scope)
+    thresholds = np.round(np.linspace(0.05, 0.95, 91), 3)
+    # answer: a right answer counts 1, a wrong one costs WRONG_ANSWER_COST.
+    gain = [(y[p >= t].sum() - WRONG_ANSWER_COST * (1 - y[p >= t]).sum(), -t) for t in thresholds]
+    answer_t = -float(max(gain)[1])
+    # suggest (below answer): the right entry among three suggestions, against suggestions for nothing.
     below = p < answer_t
-    sgain = [((in_scope & below & (p >= t)).sum() - (~in_scope & below & (p >= t)).sum(), t)
+    sgain = [((in_top3 & below & (p >= t)).sum() - (~in_top3 & below & (p >= t)).sum(), t)
              for t in thresholds if t <= answer_t]
     suggest_t = float(max(sgain)[1]) if sgain else answer_t
     new = DecisionConfig(
-        dense_weight=best_w,
+        passage_weight=best_w[0], sparse_weight=best_w[1],
         coefficients={k: round(float(c), 6) for k, c in zip(FEATURES, model.coef_[0])},
         intercept=round(float(model.intercept_[0]), 6),
         means={k: round(float(m), 6) for k, m in zip(FEATURES, means)},
         scales={k: round(float(s), 6) for k, s in zip(FEATURES, scales)},
         answer_threshold=round(answer_t, 3), suggest_threshold=round(suggest_t, 3),
-        fitted_on=f"{len(examples)} tuning queries",
+        fitted_on=f"{len(examples)} tuning queries ({int(y.sum())} answerable by the top hit)",
     )
-    report = {"weight_top1": {str(w): round(scores[w], 4) for w in grid}, "dense_weight": best_w,
-              "answer_threshold": new.answer_threshold, "suggest_threshold": new.suggest_threshold}
+    report = {"top1_by_weights": {f"passage={w[0]} sparse={w[1]}": round(scores[w], 4) for w in grid},
+              "passage_weight": best_w[0], "sparse_weight": best_w[1],
+              "answer_threshold": new.answer_threshold, "suggest_threshold": new.suggest_threshold,
+              "coefficients": new.coefficients}
     return new, report
-

@@ -26,9 +26,9 @@ from sqlalchemy import Engine, select
 from knowledge_base.models import Entry
 from knowledge_base.schema import EntryData
 from knowledge_base.store import entry_data, fingerprint, is_answerable
-from retrieval.decision import DecisionConfig
+from retrieval.decision import FEATURES, DecisionConfig
 from retrieval.dense import DenseIndex, entry_key
-from retrieval.fusion import Candidate, fuse
+from retrieval.fusion import Candidate, DenseScore, fuse
 from retrieval.normalize import has_searchable_text, normalize
 from retrieval.sparse import SparseIndex
 from retrieval.tokenize import dictionary_fingerprint, search_tokens, words
@@ -37,7 +37,7 @@ from xiaobao.db import session_scope
 
 log = logging.getLogger(__name__)
 CANDIDATES = 20  # entries each side proposes before fusion
-INDEX_FORMAT = 1  # bump when what is embedded changes
+INDEX_FORMAT = 2  # bump when what is embedded changes
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,18 @@ class IndexedEntry:
         return cls(data, text_q, text_all)
 
     def embed_texts(self) -> list[str]:
-        return [self.data.question, *self.data.similar_questions]
+        """Question and similar questions, embedded as e5 queries (question-to-question)."""
+        return [normalize(t) for t in [self.data.question, *self.data.similar_questions]]
+
+    def passage_text(self) -> str:
+        """The whole entry, embedded as one e5 passage (question-to-answer)."""
+        d = self.data
+        return normalize(" ".join([d.question, *d.similar_questions, d.answer]))
 
     def bm25_tokens(self) -> list[str]:
         d = self.data
-        return search_tokens(" ".join([d.question, *d.similar_questions, *d.tags, d.source,
-                                       d.category]))
+        return search_tokens(" ".join([d.question, *d.similar_questions, *d.tags, d.answer,
+                                       d.source, d.category]))
 
 
 def validate_query(query: str, max_chars: int) -> str:
@@ -127,20 +133,26 @@ class Retriever:
             entries = self._published()
             dense = DenseIndex(self.embedder.dim)
             items = list(entries.values())
-            texts = [t for e in items for t in e.embed_texts()]
-            vecs = self.embedder.encode_queries(texts) if texts else np.zeros((0, self.embedder.dim))
-            keys, blocks, pos = [], [], 0
-            for e in items:
-                n = len(e.embed_texts())
-                keys.append(entry_key(e.data.id))
-                blocks.append(vecs[pos:pos + n])
-                pos += n
-            dense.add_many(keys, blocks)
+            questions, passages = self._embed(items)
+            dense.add_many([entry_key(e.data.id) for e in items], questions, passages)
             self.dense, self._entries = dense, entries
             self._by_key = {entry_key(i): i for i in entries}
             self._rebuild_sparse()
             self._fingerprint = self._current_fingerprint()
             self.save()
+
+    def _embed(self, items: list[IndexedEntry]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if not items:
+            return [], []
+        texts = [t for e in items for t in e.embed_texts()]
+        qv = self.embedder.encode_queries(texts)
+        pv = self.embedder.encode_passages([e.passage_text() for e in items])
+        questions, pos = [], 0
+        for e in items:
+            n = len(e.embed_texts())
+            questions.append(qv[pos:pos + n])
+            pos += n
+        return questions, list(pv)
 
     def load_or_build(self) -> str:
         """Load the saved index when it matches the database; rebuild otherwise. Returns which."""
@@ -173,14 +185,14 @@ class Retriever:
         with session_scope(self.engine) as s:
             rows = {e.id: entry_data(e) for e in s.scalars(select(Entry).where(Entry.id.in_(entry_ids)))}
         changed = {i: IndexedEntry.of(d) for i, d in rows.items() if d.status == "published"}
-        vectors = {}
-        for i, e in changed.items():  # embed outside the lock: searches go on meanwhile
-            vectors[i] = self.embedder.encode_queries(e.embed_texts())
+        # Embed outside the lock: searches go on meanwhile.
+        questions, passages = self._embed(list(changed.values()))
+        vectors = dict(zip(changed, zip(questions, passages)))
         with self._lock:
             for entry_id in entry_ids:
                 key = entry_key(entry_id)
                 if entry_id in changed:
-                    self.dense.upsert(key, vectors[entry_id])
+                    self.dense.upsert(key, *vectors[entry_id])
                     self._entries[entry_id] = changed[entry_id]
                     self._by_key[key] = entry_id
                 elif entry_id in self._entries:
@@ -199,29 +211,48 @@ class Retriever:
         return sum(self._idf.get(w, self._idf_unknown) for w in qwords if w in text) / total
 
     def features(self, qwords: list[str], qtokens: list[str], ranked: list[Candidate]) -> dict[str, float]:
+        """The evidence the decision weighs (see retrieval/decision.py)."""
         if not ranked:
-            return {"cosine": 0.0, "margin": 0.0, "coverage": 0.0, "coverage_q": 0.0, "sparse": 0.0}
+            return dict.fromkeys(FEATURES, 0.0)
         top = ranked[0]
-        runner_up = max((c.dense for c in ranked[1:]), default=0.0)
         entry = self._entries[top.id]
         return {
-            "cosine": top.dense,
-            "margin": top.dense - runner_up,
+            "cosine": top.best,
+            "dense": top.dense,
+            "passage": top.passage,
+            "margin": top.fused - (ranked[1].fused if len(ranked) > 1 else 0.0),
             "coverage": self._coverage(qwords, entry.text_all),
             "coverage_q": self._coverage(qwords, entry.text_q),
             "sparse": top.sparse_raw / max(len(qtokens), 1),
         }
 
-    def _rank(self, text: str, qvec: np.ndarray, today: dt.date) -> tuple[list[Candidate], list[str], list[str]]:
+    def _dense_scores(self, qvec: np.ndarray, entry_ids) -> dict[str, DenseScore]:
+        """Exact scores of the candidate entries from their stored vectors."""
+        out = {}
+        for entry_id in entry_ids:
+            n = len(self._entries[entry_id].embed_texts())
+            questions, passage = self.dense.vectors(entry_key(entry_id), n)
+            sims = np.sort(questions @ qvec)[::-1]
+            out[entry_id] = DenseScore(float(sims[0]), float(sims[:2].mean()), float(passage @ qvec))
+        return out
+
+    def candidates(self, text: str, qvec: np.ndarray) -> tuple[dict[str, DenseScore], dict[str, float]]:
+        """Dense and BM25 scores of the entries either side proposes."""
         qtokens = search_tokens(text)
         with self._lock:
             dense_hits = self.dense.search(qvec[None, :], CANDIDATES)[0]
-            dense = {self._by_key[k]: s for k, s in dense_hits.items() if k in self._by_key}
             sparse_all = self.sparse.scores(qtokens)
             sparse = dict(sorted(sparse_all.items(), key=lambda kv: -kv[1])[:CANDIDATES])
-            ranked = [c for c in fuse(dense, sparse, self.config.dense_weight)
-                      if is_answerable(self._entries[c.id].data, today)]
-        return ranked, words(text), qtokens
+            ids = {self._by_key[k] for k in dense_hits if k in self._by_key} | sparse.keys()
+            return self._dense_scores(qvec, ids), sparse
+
+    def _rank(self, text: str, qvec: np.ndarray, today: dt.date) -> tuple[list[Candidate], list[str], list[str]]:
+        dense, sparse = self.candidates(text, qvec)
+        cfg = self.config
+        with self._lock:
+            ranked = [c for c in fuse(dense, sparse, cfg.passage_weight, cfg.sparse_weight)
+                      if c.id in self._entries and is_answerable(self._entries[c.id].data, today)]
+        return ranked, words(text), search_tokens(text)
 
     def _result(self, query: str, text: str, qvec: np.ndarray, top_k: int,
                 today: dt.date) -> tuple[SearchResult, dict[str, float]]:
@@ -266,7 +297,7 @@ class Retriever:
             e = self._entries.get(entry_id)
         if e is None or not is_answerable(e.data):
             return None
-        return _hit(Candidate(entry_id, 1.0, 1.0, 0.0, 0.0), e.data)
+        return _hit(Candidate(entry_id, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0), e.data)
 
     @property
     def size(self) -> int:

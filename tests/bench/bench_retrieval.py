@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import statistics
 import tempfile
@@ -55,14 +54,18 @@ def ranking_by_component(retriever, examples) -> dict:
 
     ins = [e for e in examples if e.expected]
     vecs = retriever.embedder.encode_queries([normalize(e.query) for e in ins])
-    ranks = {"dense": [], "bm25": [], "fused": []}
+    cfg = retriever.config
+    ranks = {"dense_best_question": [], "dense_mean2": [], "dense_passage": [], "bm25": [],
+             "fused": []}
     for ex, v in zip(ins, vecs):
-        ranked, _, _ = retriever._rank(normalize(ex.query), v, dt.date.today())
-        dense = {c.id: c.dense for c in ranked if c.dense > 0}
-        sparse = {c.id: c.sparse_raw for c in ranked if c.sparse_raw > 0}
-        for name, ids in (("dense", sorted(dense, key=lambda i: -dense[i])),
+        dense, sparse = retriever.candidates(normalize(ex.query), v)
+        by = lambda f: sorted(dense, key=lambda i: -f(dense[i]))  # noqa: E731
+        for name, ids in (("dense_best_question", by(lambda d: d.best)),
+                          ("dense_mean2", by(lambda d: d.mean2)),
+                          ("dense_passage", by(lambda d: d.passage)),
                           ("bm25", sorted(sparse, key=lambda i: -sparse[i])),
-                          ("fused", [c.id for c in fuse(dense, sparse, retriever.config.dense_weight)])):
+                          ("fused", [c.id for c in fuse(dense, sparse, cfg.passage_weight,
+                                                        cfg.sparse_weight)])):
             ranks[name].append(ids.index(ex.expected) + 1 if ex.expected in ids[:5] else None)
     out = {}
     for name, rs in ranks.items():
