@@ -45,3 +45,13 @@ def engine(request, tmp_path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         drop()
+
+
+@pytest.fixture(scope="session")
+def seeded_retriever(tmp_path_factory):
+    """The shipped seed knowledge base, indexed with the real model (built once per session)."""
+    from tests.bench.bench_retrieval import seeded_retriever as build
+
+    retriever, figures = build(tmp_path_factory.mktemp("seeded"))
+    retriever.build_figures = figures
+    return retriever

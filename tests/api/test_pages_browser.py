@@ -199,7 +199,14 @@ def test_portal_and_console_through_a_whole_conversation(stack: Stack, browser) 
             break
         say(user, "跳过")
     expect(user.locator("#mode-banner")).to_contain_text("转接人工帮办")
+    # Nobody on duty yet: 留言咨询 is offered, with the personal-information notice first.
+    expect(user.locator("#leave-row")).to_be_visible()
     user.screenshot(path=str(SHOTS / "xiaobao_page_portal_waiting.png"))
+    user.click("#leave-open")
+    expect(user.locator("#leave-notice")).to_contain_text("号码仅用于")
+    user.screenshot(path=str(SHOTS / "xiaobao_page_portal_leave_message.png"))
+    user.click("#form-leave button[value=cancel]")
+    expect(user.locator("#mode-banner")).to_be_visible()
 
     # The helper logs in, goes on duty and claims the ticket.
     staff = browser.new_context(viewport={"width": 1400, "height": 860}).new_page()

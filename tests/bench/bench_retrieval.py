@@ -95,7 +95,7 @@ def index_at_scale(n: int, dim: int = 384, queries: int = 200) -> dict:
     truth = None
     for kind in ("flat", "ivf"):
         rss0, t0 = _rss_mb(), time.perf_counter()
-        idx = DenseIndex(dim, kind=kind, nlist=max(16, int(4 * np.sqrt(n))), nprobe=16)
+        idx = DenseIndex(dim, kind=kind, nlist=max(16, int(np.sqrt(n))), nprobe=16)
         idx.train(data[: min(n, 50_000)])
         idx.add_many(list(range(n)), [data[i:i + 1] for i in range(n)]) if n <= 20_000 else \
             idx.index.add_with_ids(data, np.arange(n, dtype=np.int64) * 64)

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from api.routes.chat import ESCAPED_SLASH, offered_key
+from handoff.privacy import PHONE_NOTICE
 from xiaobao.db import session_scope
 from xiaobao.events import Event
 
@@ -150,7 +151,7 @@ def test_phone_request_is_preceded_by_a_privacy_notice(client, rasa):
     rasa.replies = [{"text": "好的，请留下您的联系电话（手机号或上海固定电话），12345热线将给您回电。"}]
     messages = client.post("/api/chat/messages", json={"text": "12345回电"}).json()["messages"]
     assert [m["role"] for m in messages] == ["notice", "bot"]
-    assert "个人信息保护" in messages[0]["text"]
+    assert messages[0]["text"] == PHONE_NOTICE
 
 
 def test_html_in_messages_is_kept_as_text(client, rasa):
@@ -192,3 +193,33 @@ def test_websocket_without_visitor_cookie_is_closed(client):
         with client.websocket_connect("/ws/chat") as ws:
             ws.receive_json()
     assert info.value.code == 4401
+
+
+def test_leave_a_message_and_find_the_answer_on_return(client, rasa, make_account):
+    from handoff import messages
+    from xiaobao.accounts import Account
+    from xiaobao.db import session_scope as scope
+
+    client.get("/")
+    left = client.post("/api/chat/leave-message",
+                       json={"text": "想咨询食品经营许可", "phone": "138 1234 5678"})
+    assert left.status_code == 201, left.text
+    assert left.json()["notice"] == PHONE_NOTICE
+    message_id = left.json()["message"]["id"]
+    make_account("ann", roles=["helper"], departments=[left.json()["message"]["department"]])
+    with scope(client.app.state.engine) as session:
+        ann = session.query(Account).filter_by(username="ann").one()
+        session.expunge(ann)
+    messages.answer_message(message_id, ann, "请带营业执照到窗口办理。",
+                            engine=client.app.state.engine, redis=client.app.state.redis)
+    found = client.get("/api/chat/left-messages").json()["messages"]
+    assert found[0]["text"] == "想咨询食品经营许可"
+    assert found[0]["answer"] == "请带营业执照到窗口办理。"
+    assert found[0]["phone"] == "13812345678"  # the user sees their own number
+
+
+def test_leave_message_checks_its_text(client):
+    assert client.post("/api/chat/leave-message", json={"text": "😀"}).status_code == 422
+    assert client.post("/api/chat/leave-message", json={"text": "长" * 2001}).status_code == 413
+    bad_phone = client.post("/api/chat/leave-message", json={"text": "你好", "phone": "12"})
+    assert bad_phone.status_code == 400
