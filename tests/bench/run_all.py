@@ -1,0 +1,27 @@
+"""`make bench`: every benchmark in one run, full size, printed as one report."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from tests.bench import bench_bot, bench_handoff, bench_retrieval
+
+BENCHES = {"retrieval": bench_retrieval, "handoff": bench_handoff, "bot": bench_bot}
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    only = [a for a in argv if not a.startswith("--")] or list(BENCHES)
+    report = {}
+    for name in only:
+        t0 = time.perf_counter()
+        print(f"== {name} ...", file=sys.stderr, flush=True)
+        report[name] = BENCHES[name].run(quick=quick)
+        report[name]["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
