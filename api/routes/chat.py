@@ -38,7 +38,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError, error_response
 from api.metrics import CHAT_MESSAGES, CHAT_REFUSED, RASA_FAILURES, RASA_LATENCY
-from handoff import dispatch, relay
+from handoff import dispatch, messages, relay
+from handoff.privacy import PHONE_NOTICE
 from handoff.tickets import TicketClosed
 from retrieval.normalize import has_searchable_text, normalize
 from xiaobao.accounts import Account
@@ -55,8 +56,6 @@ OFFERED_TTL_S = 24 * 3600
 # the full-width solidus reads the same to a person and is never parsed.
 ESCAPED_SLASH = "／"
 _PHONE_ASK = re.compile(r"(留下|提供|告诉我|输入).{0,12}(电话|手机号)")
-PHONE_NOTICE = ("个人信息保护提示：您留下的电话号码仅用于本次12345热线回电，"
-                "只对处理您事项的工作人员完整显示，并在规定期限后删除。")
 BOT_UNAVAILABLE = ("抱歉，小宝暂时无法回复，您的消息已保存。请稍后再试，或点击“转人工”。"
                    " / The assistant is unavailable right now; your message was saved.")
 BOT_NO_REPLY = ("抱歉，小宝这次没能给出回复，您的消息已保存。请换个说法再试，或点击“转人工”。"
@@ -368,6 +367,33 @@ async def queue_position(request: Request, response: Response) -> dict:
     conversation_id = ensure_visitor(request, response)
     state = await run_in_threadpool(conversation_state, request.app, conversation_id)
     return {"conversation_id": conversation_id, "mode": state["mode"], "ticket": state["ticket"]}
+
+
+class LeaveMessageIn(BaseModel):
+    text: str = Field(max_length=100_000)
+    phone: str = Field(default="", max_length=32)
+
+
+@router.post("/api/chat/leave-message", status_code=201)
+async def leave_message(body: LeaveMessageIn, request: Request, response: Response) -> dict:
+    """留言咨询: out of hours or with nobody on duty, a message a helper answers later.
+
+    Leaving one while waiting closes the waiting ticket (the user chose not to wait)."""
+    conversation_id = ensure_visitor(request, response)
+    text = check_user_text(body.text, {}, request.app.state.settings.max_message_chars).shown
+    info = await run_in_threadpool(
+        messages.leave_message, conversation_id, text, phone=body.phone,
+        visitor_id=conversation_id, engine=request.app.state.engine, redis=request.app.state.redis)
+    return {"message": info.to_dict(), "notice": PHONE_NOTICE}
+
+
+@router.get("/api/chat/left-messages")
+async def left_messages(request: Request, response: Response) -> dict:
+    """The returning user's 留言, with the answers given since."""
+    conversation_id = ensure_visitor(request, response)
+    found = await run_in_threadpool(messages.answers_for, conversation_id,
+                                    visitor_id=conversation_id, engine=request.app.state.engine)
+    return {"messages": [m.to_dict() for m in found], "phone_notice": PHONE_NOTICE}
 
 
 @router.websocket("/ws/chat")

@@ -16,6 +16,8 @@
   const sendButton = document.getElementById("send");
   const errorLine = document.getElementById("composer-error");
   const banner = document.getElementById("mode-banner");
+  const $leaveRow = document.getElementById("leave-row");
+  const leaveDialog = document.getElementById("dlg-leave");
 
   let socket = null;
   let socketReady = false;
@@ -103,6 +105,8 @@
     banner.textContent = text;
     banner.hidden = !text;
     banner.className = "mode-banner " + (ticket ? ticket.status : "");
+    const waiting = ticket && (ticket.status === "queued" || ticket.status === "transferred");
+    $leaveRow.hidden = !(waiting && !ticket.helpers_on_duty);
     if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
       queuePoll = setInterval(refreshQueue, 10000);
     } else if (mode === "bot" && queuePoll) {
@@ -207,6 +211,42 @@
     chip.addEventListener("click", () => send(chip.dataset.text));
   });
 
+  // 留言咨询: the notice on personal information comes before the phone field.
+  document.getElementById("leave-open").addEventListener("click", async () => {
+    try {
+      const data = await api("GET", "/api/chat/left-messages");
+      document.getElementById("leave-notice").textContent = data.phone_notice;
+    } catch (err) { /* the form still works without the notice text */ }
+    document.getElementById("leave-error").hidden = true;
+    leaveDialog.showModal();
+  });
+  leaveDialog.addEventListener("close", async () => {
+    if (leaveDialog.returnValue !== "ok") return;
+    try {
+      await api("POST", "/api/chat/leave-message", {
+        text: document.getElementById("leave-text").value,
+        phone: document.getElementById("leave-phone").value.trim(),
+      });
+      addMessage({ role: "notice", text: "留言已提交，工作人员答复后，您再次打开本页即可看到。" });
+      document.getElementById("leave-text").value = "";
+      mode = "bot";  // the ticket was closed by leaving the message: no "service ended" notice
+      setState("bot", null);
+    } catch (err) {
+      addMessage({ role: "error", text: err.message });
+    }
+  });
+
+  async function showLeftMessages() {
+    try {
+      const data = await api("GET", "/api/chat/left-messages");
+      (data.messages || []).forEach((m) => {
+        if (m.status === "answered") {
+          addMessage({ role: "helper", author: "留言答复", text: "您的留言「" + m.text + "」的答复：\n" + m.answer, at: m.answered_at });
+        }
+      });
+    } catch (err) { /* history still shows */ }
+  }
+
   async function start() {
     try {
       const data = await api("GET", "/api/chat/history");
@@ -222,6 +262,7 @@
     } catch (err) {
       addMessage({ role: "error", text: err.message });
     }
+    await showLeftMessages();
     connect();
   }
   start();
