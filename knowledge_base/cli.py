@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from knowledge_base import io, store
 from knowledge_base.models import STATUSES
@@ -27,7 +28,8 @@ def _engine():
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]错误 / error:[/] {message}", highlight=False)
+    # Text, not markup: a reason such as "[answer]" must print as it is, and unwrapped.
+    err.print(Text("错误 / error: ", style="bold red") + Text(message), soft_wrap=True)
     raise typer.Exit(code)
 
 

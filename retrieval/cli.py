@@ -45,15 +45,15 @@ def eval_command(
     """Evaluate retrieval: top-1, MRR@5, answer/abstain precision and recall, latency p50/p95."""
     import json
 
-    from rich.progress import track
+    from tqdm import tqdm
 
     from retrieval.evaluate import run_eval
     from retrieval.service import get_retriever
 
     examples = _load(files, split)
     retriever = get_retriever()
-    it = iter(track(range(len(examples)), description="评测中 evaluating", transient=True))
-    report, _ = run_eval(retriever, examples, progress=lambda: next(it, None))
+    with tqdm(total=len(examples), desc="评测中 evaluating", unit="q", leave=False) as bar:
+        report, _ = run_eval(retriever, examples, progress=bar.update)
     cfg = retriever.config
     report["thresholds"] = {"passage_weight": cfg.passage_weight,
                             "sparse_weight": cfg.sparse_weight, "answer": cfg.answer_threshold,
