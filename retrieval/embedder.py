@@ -28,6 +28,9 @@ class Embedder:
 
     def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
 
         model_dir = Path(model_dir)
         if not (model_dir / "modules.json").is_file():
