@@ -39,7 +39,7 @@ def build_action_executor() -> ActionExecutor:
     return executor
 
 
-async def security_headers(request: Request, call_next) -> Response:  # noqa: ANN001
+async def security_headers(request: Request, call_next) -> Response:
     """No inline script runs and nothing loads from elsewhere: text in messages cannot become code."""
     response = await call_next(request)
     response.headers.setdefault(

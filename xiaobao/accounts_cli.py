@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 import typer
 from sqlalchemy import select
@@ -15,12 +16,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 @app.command("add")
 def add_user(
     username: str,
-    role: list[str] = typer.Option(..., "--role", help=f"one of {', '.join(ROLES)}; repeatable"),
-    department: list[str] = typer.Option(
-        [], "--department", help="department whose tickets the account sees; repeatable"),
-    display_name: str = typer.Option("", "--display-name", help="name shown to users (default: USERNAME)"),
-    password: str = typer.Option(..., "--password", prompt=True, hide_input=True,
-                                 confirmation_prompt=True, help="at least 8 characters"),
+    role: Annotated[list[str], typer.Option("--role", help=f"one of {', '.join(ROLES)}; repeatable")],
+    password: Annotated[str, typer.Option("--password", prompt=True, hide_input=True,
+                                          confirmation_prompt=True, help="at least 8 characters")],
+    department: Annotated[list[str] | None, typer.Option(
+        "--department", help="department whose tickets the account sees; repeatable")] = None,
+    display_name: Annotated[str, typer.Option(
+        "--display-name", help="name shown to users (default: USERNAME)")] = "",
 ) -> None:
     """Add an account (the password is stored as an argon2 hash)."""
     engine = get_engine()
@@ -28,7 +30,7 @@ def add_user(
     try:
         with session_scope(engine) as session:
             account = create_account(session, username, password, roles=role,
-                                     departments=department, display_name=display_name)
+                                     departments=department or [], display_name=display_name)
             typer.echo(f"added {account.username} (id {account.id}) roles={','.join(account.roles)} "
                        f"departments={','.join(account.departments) or '-'}")
     except AccountError as exc:

@@ -125,11 +125,11 @@ def check_user_text(raw: str, offered: dict[str, str], max_chars: int) -> UserTe
 
 # --- what the conversation remembers --------------------------------------------------------------
 
-def load_offered(redis, conversation_id: str) -> dict[str, str]:  # noqa: ANN001
+def load_offered(redis, conversation_id: str) -> dict[str, str]:
     return redis.hgetall(offered_key(conversation_id)) or {}
 
 
-def store_offered(redis, conversation_id: str, messages: list[dict]) -> None:  # noqa: ANN001
+def store_offered(redis, conversation_id: str, messages: list[dict]) -> None:
     """Remember the payloads of the bot's last reply (and only those) for the slash guard."""
     offered = {b["payload"]: b.get("title", "") for m in messages for b in m.get("buttons", [])
                if b.get("payload")}
@@ -142,13 +142,13 @@ def store_offered(redis, conversation_id: str, messages: list[dict]) -> None:  #
         pipe.execute()
 
 
-def record_message(engine, conversation_id: str, role: str, text: str, **data: object) -> None:  # noqa: ANN001
+def record_message(engine, conversation_id: str, role: str, text: str, **data: object) -> None:
     with session_scope(engine) as session:
         record_event(session, "chat_message", conversation_id=conversation_id, actor=role,
                      role=role, text=text, **data)
 
 
-def conversation_history(engine, conversation_id: str, limit: int = 200) -> list[dict]:  # noqa: ANN001
+def conversation_history(engine, conversation_id: str, limit: int = 200) -> list[dict]:
     """What the user sees on return: bot turns (event log) and live turns (ticket transcripts).
 
     Ticket transcripts also hold copies of the bot turns made when the ticket was opened;
@@ -179,7 +179,7 @@ def conversation_history(engine, conversation_id: str, limit: int = 200) -> list
 
 
 def aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 # --- Rasa ----------------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def conversation_state(app: FastAPI, conversation_id: str) -> dict:
     return {"mode": mode, "ticket": ticket_for_user(engine, status)}
 
 
-def ticket_for_user(engine, status: dispatch.QueueStatus) -> dict:  # noqa: ANN001
+def ticket_for_user(engine, status: dispatch.QueueStatus) -> dict:
     """What the user may know of their ticket: place, wait, department, the helper's name."""
     helper_name = ""
     if status.helper:
@@ -324,7 +324,7 @@ async def handle_user_message(app: FastAPI, conversation_id: str, raw: str) -> T
     return TurnResult(conversation_id, state["mode"], messages, state["ticket"])
 
 
-def _record_failure(engine, conversation_id: str, kind: str) -> None:  # noqa: ANN001
+def _record_failure(engine, conversation_id: str, kind: str) -> None:
     with session_scope(engine) as session:
         record_event(session, "bot_failure", conversation_id=conversation_id, actor="gateway",
                      failure=kind)
@@ -457,7 +457,7 @@ async def _push_live_events(websocket: WebSocket, conversation_id: str) -> None:
         await events.aclose()
 
 
-def display_name(engine, username: str) -> str:  # noqa: ANN001
+def display_name(engine, username: str) -> str:
     with session_scope(engine) as session:
         account = session.scalar(select(Account).where(Account.username == username))
         return account.display_name if account else ""

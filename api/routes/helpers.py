@@ -17,8 +17,15 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request, WebSocket, WebSo
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import (SESSION_ACCOUNT_KEY, EngineDep, HelperAccount, RedisDep, SessionDep, SettingsDep,
-                      sees_all_departments)
+from api.deps import (
+    SESSION_ACCOUNT_KEY,
+    EngineDep,
+    HelperAccount,
+    RedisDep,
+    SessionDep,
+    SettingsDep,
+    sees_all_departments,
+)
 from api.errors import ApiError
 from api.routes.chat import resume_bot
 from handoff import dispatch, relay
@@ -52,7 +59,7 @@ TicketInMyDepartments = Annotated[str, Depends(_ticket_in_my_departments)]
 
 # --- the helper ---------------------------------------------------------------------------------
 
-def _helper_state(session, account: Account) -> dict:  # noqa: ANN001
+def _helper_state(session, account: Account) -> dict:
     row = session.get(HelperStatus, account.username)
     return {"status": row.status if row else "away",
             "cap": (row.cap if row and row.cap else default_config().concurrency_cap)}
@@ -133,8 +140,8 @@ class MessageIn(BaseModel):
     message_id: str | None = Field(default=None, max_length=64)  # makes a resend harmless
 
 
-def _send(ticket_id: str, account: Account, text: str, message_id: str | None, engine,  # noqa: ANN001
-          redis, max_chars: int) -> dict:  # noqa: ANN001
+def _send(ticket_id: str, account: Account, text: str, message_id: str | None, engine,
+          redis, max_chars: int) -> dict:
     text = text.strip()
     if not text:
         raise ApiError(422, "empty_message", "消息不能为空。 / The message is empty.")
@@ -157,7 +164,7 @@ class AnswerIn(BaseModel):
     entry_id: str = Field(min_length=1, max_length=64)
 
 
-def kb_answer_text(entry) -> str:  # noqa: ANN001
+def kb_answer_text(entry) -> str:
     """A knowledge-base entry as the helper sends it: answer, source, validity."""
     lines = [entry.answer.strip()]
     if entry.source or entry.source_url:
@@ -208,7 +215,7 @@ def transfer(ticket_id: TicketInMyDepartments, body: TransferIn, account: Helper
                                                engine=engine, redis=redis).to_dict()}
 
 
-async def _close_and_resume(close, ticket_id: str, account: Account, note: str,  # noqa: ANN001
+async def _close_and_resume(close, ticket_id: str, account: Account, note: str,
                             app: FastAPI) -> dict:
     ticket = await run_in_threadpool(close, ticket_id, account, note, engine=app.state.engine,
                                      redis=app.state.redis)

@@ -84,7 +84,7 @@ def _rasa_server() -> Iterator[StandInRasa]:
     stand_in = StandInRasa(url=f"http://127.0.0.1:{port}")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             path = self.path.split("?")[0]
             if path == "/webhooks/rest/webhook":
@@ -110,7 +110,7 @@ def _rasa_server() -> Iterator[StandInRasa]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args) -> None:  # noqa: ANN002
+        def log_message(self, *args) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

@@ -1,6 +1,7 @@
-from xiaobao.db import session_scope
-from xiaobao.accounts import Account
 from sqlalchemy import select
+
+from xiaobao.accounts import Account
+from xiaobao.db import session_scope
 
 
 def test_login_sets_session_and_me_returns_account(client, make_account):

@@ -189,9 +189,8 @@ def test_websocket_round_trip(client, rasa):
 def test_websocket_without_visitor_cookie_is_closed(client):
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect) as info:
-        with client.websocket_connect("/ws/chat") as ws:
-            ws.receive_json()
+    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/ws/chat") as ws:
+        ws.receive_json()
     assert info.value.code == 4401
 
 

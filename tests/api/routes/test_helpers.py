@@ -1,5 +1,4 @@
 """The helper console API against the real handoff module, SQLite and a Redis of our own."""
-import json
 import uuid
 
 import pytest
