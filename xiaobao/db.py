@@ -26,9 +26,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
-            # WAL lets readers (the search index) run beside a writer (an import).
+            # WAL lets readers (the search index) run beside a writer (an import); with WAL,
+            # synchronous=NORMAL stays consistent after a crash and saves an fsync per commit.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
