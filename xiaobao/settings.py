@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     secure_cookies: bool = False  # True behind HTTPS
     warm_retriever: bool = True
 
+    # Gateway background jobs (seconds): requeue tickets of helpers gone silent, dial 12345
+    # calls that are due, delete transcripts past their retention.
+    background_jobs: bool = True
+    sweep_interval_s: float = 5.0
+    due_calls_interval_s: float = 10.0
+    purge_interval_s: float = 6 * 3600
+
     # Handoff: dispatch configuration file (routing, service levels, hours); packaged default if unset.
     handoff_config: Path | None = None
 

@@ -15,12 +15,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from handoff.config import DEFAULT_PATH
 from xiaobao.accounts import create_account
 from xiaobao.db import session_scope
 from xiaobao.settings import Settings
@@ -131,7 +134,10 @@ def rasa(_rasa_server: StandInRasa) -> StandInRasa:
 def settings(tmp_path, redis_url: str, _rasa_server: StandInRasa) -> Settings:
     return Settings(home=tmp_path, redis_url=redis_url, rasa_url=_rasa_server.url,
                     rasa_timeout_s=1.0, warm_retriever=False, secret_key="test-secret",
-                    call_callback_secret="test-callback-secret")
+                    call_callback_secret="test-callback-secret",
+                    # Off unless a test is about them (tests/api/test_timers.py): a timer
+                    # dialling a test's 12345 call would race the test.
+                    background_jobs=False)
 
 
 @pytest.fixture
@@ -180,3 +186,15 @@ def login(client: TestClient, make_account):
         return client
 
     return do_login
+
+
+@pytest.fixture
+def open_hours_config(tmp_path) -> Path:
+    """The packaged handoff configuration with the centre open around the clock, so a test
+    that dials a 12345 call does not depend on the hour it runs at."""
+    raw = yaml.safe_load(DEFAULT_PATH.read_text("utf-8"))
+    raw["hours"]["weekly"] = {day: ["00:00-23:59"] for day in range(1, 8)}
+    raw["hours"]["holidays"] = []
+    path = tmp_path / "handoff-open.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
+    return path
