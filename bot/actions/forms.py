@@ -59,7 +59,12 @@ class ValidateCall12345Form(FormValidationAction):
 
     def validate_phone(self, value: Any, dispatcher: CollectingDispatcher,
                        tracker: Tracker, domain: dict) -> dict:
-        phone, reason = parse_phone(str(value or ""))
+        # The whole message first: the NLU's phone entity may hold only part of a
+        # number that jieba split ("138 1234 5678").
+        text = (tracker.latest_message or {}).get("text") or ""
+        phone, reason = parse_phone(text)
+        if not phone:
+            phone, _ = parse_phone(str(value or ""))
         if phone:
             return {"phone": phone}
         dispatcher.utter_message(text=f"{reason}，请重新输入手机号或上海固定电话（如 021-66781234）。")

@@ -10,6 +10,14 @@ def test_wrong_phone_is_refused_with_its_reason(tracker, dispatcher):
     assert len(dispatcher.messages) == 1
 
 
+def test_phone_is_read_from_the_whole_message(tracker, dispatcher):
+    """The entity may hold a fragment of a number jieba split; the message has all of it."""
+    form = ValidateCall12345Form()
+    t = tracker("我的手机 138 1234 5678")
+    assert form.validate_phone("138", dispatcher, t, {}) == {"phone": "13812345678"}
+    assert dispatcher.messages == []
+
+
 def test_time_window_outside_service_hours_is_asked_again(tracker, dispatcher):
     form = ValidateCall12345Form()
     assert form.validate_time_window("周六晚上", dispatcher, tracker(), {}) == {"time_window": None}
