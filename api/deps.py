@@ -71,6 +71,7 @@ def require_role(*roles: str) -> Callable[[Account], Account]:
 
 # Helpers and leaders work tickets; supervisors and admins may look at every department.
 HelperAccount = Annotated[Account, Depends(require_role("helper", "leader"))]
+LeaderAccount = Annotated[Account, Depends(require_role("leader"))]
 
 
 def sees_all_departments(account: Account) -> bool:

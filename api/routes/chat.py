@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -40,6 +41,7 @@ from api.errors import ApiError, error_response
 from api.metrics import CHAT_MESSAGES, CHAT_REFUSED, RASA_FAILURES, RASA_LATENCY
 from handoff import dispatch, messages, relay
 from handoff.privacy import PHONE_NOTICE
+from handoff.store import Call, LeftMessage, Ticket
 from handoff.tickets import TicketClosed
 from retrieval.normalize import has_searchable_text, normalize
 from xiaobao.accounts import Account
@@ -250,13 +252,16 @@ def conversation_state(app: FastAPI, conversation_id: str) -> dict:
 
 
 def ticket_for_user(engine, status: dispatch.QueueStatus) -> dict:
-    """What the user may know of their ticket: place, wait, department, the helper's name."""
+    """What the user may know of their ticket: place, wait, department, channel (online helper
+    or a 12345 call-back), the helper's name."""
     helper_name = ""
-    if status.helper:
-        with session_scope(engine) as session:
+    with session_scope(engine) as session:
+        channel = session.scalar(select(Ticket.channel).where(Ticket.id == status.ticket_id))
+        if status.helper:
             account = session.scalar(select(Account).where(Account.username == status.helper))
             helper_name = account.display_name if account else ""
     return {"id": status.ticket_id, "status": status.status, "department": status.department,
+            "channel": channel or "online_helper",
             "queue_position": status.position, "estimated_wait_s": status.estimated_wait_s,
             "helpers_on_duty": status.helpers_on_duty, "helper_name": helper_name}
 
@@ -389,23 +394,93 @@ async def leave_message(body: LeaveMessageIn, request: Request, response: Respon
 
 @router.get("/api/chat/left-messages")
 async def left_messages(request: Request, response: Response) -> dict:
-    """The returning user's 留言, with the answers given since."""
+    """The returning user's 留言, with the answers given since and any call-back asked for."""
     conversation_id = ensure_visitor(request, response)
-    found = await run_in_threadpool(messages.answers_for, conversation_id,
-                                    visitor_id=conversation_id, engine=request.app.state.engine)
-    return {"messages": [m.to_dict() for m in found], "phone_notice": PHONE_NOTICE}
+    found = await run_in_threadpool(left_messages_for, request.app.state.engine, conversation_id)
+    return {"messages": found, "phone_notice": PHONE_NOTICE}
+
+
+def left_messages_for(engine, visitor_id: str) -> list[dict]:
+    """The visitor's 留言 as the portal shows them: ``callback`` is the 12345 call-back's
+    ticket (id, status, call status) once one was asked for, else None."""
+    found = [m.to_dict() for m in messages.answers_for(visitor_id, visitor_id=visitor_id,
+                                                       engine=engine)]
+    request_ids = {callback_request_id(m["id"]): m for m in found}
+    for m in found:
+        m["callback"] = None
+    if request_ids:
+        with session_scope(engine) as session:
+            rows = session.execute(
+                select(Ticket.request_id, Ticket.id, Ticket.status, Call.status)
+                .outerjoin(Call, Call.ticket_id == Ticket.id)
+                .where(Ticket.request_id.in_(list(request_ids)))).all()
+        for request_id, ticket_id, ticket_status, call_status in rows:
+            request_ids[request_id]["callback"] = {
+                "ticket_id": ticket_id, "status": ticket_status, "call_status": call_status or ""}
+    return found
+
+
+def callback_request_id(message_id: str) -> str:
+    return f"callback-{message_id}"  # as handoff.messages.request_callback names it
+
+
+def _own_left_message(engine, visitor_id: str, message_id: str) -> LeftMessage:
+    with session_scope(engine) as session:
+        message = session.get(LeftMessage, message_id)
+        if message is None or visitor_id not in (message.visitor_id, message.conversation_id):
+            # Someone else's 留言 is as unknown as a made-up id: ids reveal nothing.
+            raise ApiError(404, "unknown_message",
+                           f"找不到该留言：{message_id}。 / Unknown message {message_id!r}.")
+        session.expunge(message)
+        return message
+
+
+@router.post("/api/chat/left-messages/{message_id}/callback", status_code=201)
+async def request_callback(request: Request, response: Response,
+                           message_id: str = PathParam(max_length=32)) -> dict:
+    """A 12345 call-back about a 留言 that has a phone number, through the three-way call
+    flow: dialled within service hours (by the gateway's timer). Asking twice is harmless."""
+    app = request.app
+    conversation_id = ensure_visitor(request, response)
+    message = await run_in_threadpool(_own_left_message, app.state.engine, conversation_id,
+                                      message_id)
+    if not message.phone:
+        raise ApiError(422, "no_phone",
+                       "该留言没有留下电话号码，无法安排回电。 / No phone number to call back.")
+    receipt = await run_in_threadpool(messages.request_callback, message_id,
+                                      engine=app.state.engine, redis=app.state.redis,
+                                      config=app.state.handoff_config)
+    if receipt.in_service_hours:
+        text = "已为您预约12345热线回电，工作人员将尽快拨打您留下的电话。"
+    else:
+        text = "已为您预约12345热线回电。现在不在服务时间，工作人员将在下一个工作时段拨打您留下的电话。"
+    return {"callback": {"ticket_id": receipt.ticket_id, "status": receipt.status,
+                         "call_id": receipt.call_id, "created": receipt.created,
+                         "in_service_hours": receipt.in_service_hours},
+            "notice": text}
 
 
 @router.websocket("/ws/chat")
 async def chat_socket(websocket: WebSocket) -> None:
-    """Messages in both directions; pushes helper messages and queue updates as they happen."""
+    """Messages in both directions; pushes helper messages, answers to 留言, and the queue
+    position as it moves."""
     app = websocket.app
     conversation_id = visitor_id_from_cookies(websocket.cookies, app.state.settings)
     if conversation_id is None:
         await websocket.close(code=4401, reason="visitor cookie missing; load / first")
         return
     await websocket.accept()
-    pusher = asyncio.create_task(_push_live_events(websocket, conversation_id))
+    lock = asyncio.Lock()  # three tasks write to one socket
+    shown: dict = {}  # the conversation state the page was last sent
+
+    async def send(payload: dict) -> None:
+        async with lock:
+            await websocket.send_json(payload)
+            if payload["type"] in ("state", "reply"):
+                shown["state"] = {"mode": payload["mode"], "ticket": payload["ticket"]}
+
+    pushers = [asyncio.create_task(_push_live_events(websocket, conversation_id, send)),
+               asyncio.create_task(_push_queue_moves(app, conversation_id, send, shown))]
     try:
         while True:
             try:
@@ -414,26 +489,46 @@ async def chat_socket(websocket: WebSocket) -> None:
                 if not isinstance(text, str):
                     raise ValueError
             except (ValueError, KeyError):
-                await websocket.send_json({"type": "error", "error": {
+                await send({"type": "error", "error": {
                     "code": "invalid_request",
                     "message": '请发送 {"text": "..."} / Send {"text": "..."}'}})
                 continue
             try:
                 result = await handle_user_message(app, conversation_id, text)
             except ApiError as exc:
-                await websocket.send_json(
-                    {"type": "error", "error": {"code": exc.code, "message": exc.message}})
+                await send({"type": "error", "error": {"code": exc.code, "message": exc.message}})
                 continue
-            await websocket.send_json({"type": "reply", **result.to_dict()})
+            await send({"type": "reply", **result.to_dict()})
     except WebSocketDisconnect:
         pass
     finally:
-        pusher.cancel()
+        for pusher in pushers:
+            pusher.cancel()
 
 
-async def _push_live_events(websocket: WebSocket, conversation_id: str) -> None:
+QUEUE_PUSH_S = 2.0
+
+
+async def _push_queue_moves(app: FastAPI, conversation_id: str, send, shown: dict) -> None:
+    """While the user waits, their place in line moves when tickets ahead are claimed or
+    leave; those are other conversations' events, so the place is re-read every few seconds
+    (only a Redis read while not waiting) and pushed when it differs from what the page shows."""
+    engine, redis = app.state.engine, app.state.redis
+    while True:
+        await asyncio.sleep(QUEUE_PUSH_S)
+        mode = (await run_in_threadpool(relay.get_mode, conversation_id, engine=engine,
+                                        redis=redis)).mode
+        if mode != "waiting":
+            continue
+        state = await run_in_threadpool(conversation_state, app, conversation_id)
+        if state != shown.get("state"):
+            await send({"type": "state", **state})
+
+
+async def _push_live_events(websocket: WebSocket, conversation_id: str, send) -> None:
     """Forward what the handoff relay publishes for this conversation: the helper's messages,
-    the bot's messages after a ticket closed, and state changes (claimed, transferred, resolved)."""
+    the bot's messages after a ticket closed, answers to 留言, and state changes (claimed,
+    transferred, resolved)."""
     app = websocket.app
     events = relay.subscribe(conversation_id, client=app.state.aredis)
     try:
@@ -443,16 +538,22 @@ async def _push_live_events(websocket: WebSocket, conversation_id: str) -> None:
                 if event.get("role") != "helper":
                     continue  # the user's own messages are already on their page
                 name = await run_in_threadpool(display_name, app.state.engine, event["author"])
-                await websocket.send_json({"type": "message", "message": {
+                await send({"type": "message", "message": {
                     "role": "helper", "text": event["text"], "author": name, "at": event["at"]}})
             elif kind == BOT_MESSAGES_EVENT:
                 for message in event.get("messages", []):
-                    await websocket.send_json({"type": "message", "message": message})
+                    await send({"type": "message", "message": message})
+            elif kind == "message_answered":
+                found = await run_in_threadpool(left_messages_for, app.state.engine,
+                                                conversation_id)
+                for message in found:
+                    if message["id"] == event.get("message_id"):
+                        await send({"type": "left_message", "message": message})
             else:
                 # "subscribed" too: from here on nothing is missed, so the page may trust
                 # this state after a reconnect.
                 state = await run_in_threadpool(conversation_state, app, conversation_id)
-                await websocket.send_json({"type": "state", **state})
+                await send({"type": "state", **state})
     finally:
         await events.aclose()
 

@@ -21,6 +21,7 @@ from api.deps import (
     SESSION_ACCOUNT_KEY,
     EngineDep,
     HelperAccount,
+    LeaderAccount,
     RedisDep,
     SessionDep,
     SettingsDep,
@@ -28,9 +29,9 @@ from api.deps import (
 )
 from api.errors import ApiError
 from api.routes.chat import resume_bot
-from handoff import dispatch, relay
+from handoff import dispatch, escalation, messages, relay
 from handoff.config import default_config
-from handoff.store import HelperStatus, get_ticket
+from handoff.store import HelperStatus, LeftMessage, get_ticket
 from knowledge_base.schema import EntryData
 from knowledge_base.store import EntryNotFound, get_entry, is_answerable, save_entry
 from xiaobao.accounts import Account
@@ -131,6 +132,16 @@ def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
                   engine: EngineDep) -> dict:
     """The context pack: transcript, intent and entities, KB candidates with scores, company."""
     return dispatch.context_pack(ticket_id, account, engine=engine)
+
+
+# --- the leader's escalation queue (领导干部+工作人员帮办) ----------------------------------------
+
+@router.get("/escalations")
+def escalations(account: LeaderAccount, engine: EngineDep) -> dict:
+    """Tickets of the leader's departments still unanswered after twice their service level,
+    and complaints, each with its history; the leader takes one with ``POST
+    /tickets/{id}/claim`` (a leader may take one a helper claimed but has not answered)."""
+    return {"escalations": escalation.leader_queue(account, engine=engine)}
 
 
 # --- talking to the user ------------------------------------------------------------------------
@@ -238,6 +249,58 @@ async def unresolve(ticket_id: TicketInMyDepartments, body: NoteIn, account: Hel
     """Unresolved is final for the ticket; the user's next handoff is queued with priority."""
     return await _close_and_resume(dispatch.mark_unresolved, ticket_id, account, body.note,
                                    request.app)
+
+
+# --- 留言咨询: messages left out of hours or with nobody on duty ---------------------------------
+
+def _message_in_my_departments(account: HelperAccount, engine: EngineDep,
+                               message_id: Annotated[str, Path(max_length=32)]) -> str:
+    with session_scope(engine) as session:
+        message = session.get(LeftMessage, message_id)
+        if message is None:
+            raise ApiError(404, "unknown_message",
+                           f"找不到留言{message_id}。 / Unknown message {message_id!r}.")
+        if message.department not in account.departments:
+            raise ApiError(403, "department_not_allowed",
+                           f"留言{message_id}属于{message.department}，不在您的部门范围内。"
+                           f" / Message {message_id} belongs to another department.")
+        if message.status != "open":
+            raise ApiError(409, "already_answered",
+                           f"留言{message_id}已由{message.answered_by}答复。"
+                           f" / Message {message_id} has already been answered.")
+    return message_id
+
+
+MessageInMyDepartments = Annotated[str, Depends(_message_in_my_departments)]
+
+
+@router.get("/left-messages")
+def left_messages(account: HelperAccount, engine: EngineDep) -> dict:
+    """Unanswered 留言 of the helper's departments, oldest first, phone numbers masked."""
+    departments = (default_config().departments if sees_all_departments(account)
+                   else list(account.departments))
+    return {"messages": [m.to_dict() for m in messages.open_messages(departments, engine=engine)]}
+
+
+class LeftAnswerIn(BaseModel):
+    answer: str = Field(max_length=100_000)
+
+
+@router.post("/left-messages/{message_id}/answer")
+def answer_left_message(message_id: MessageInMyDepartments, body: LeftAnswerIn,
+                        account: HelperAccount, engine: EngineDep, redis: RedisDep,
+                        settings: SettingsDep) -> dict:
+    """Answer once; the user sees it at once when online (relay ``message_answered``), else on
+    their return. Answering needs no duty status: 留言 are worked when the queue is quiet."""
+    answer = body.answer.strip()
+    if not answer:
+        raise ApiError(422, "empty_message", "答复不能为空。 / The answer is empty.")
+    if len(answer) > settings.max_message_chars:
+        raise ApiError(413, "message_too_long",
+                       f"答复太长了：最多{settings.max_message_chars}个字，当前{len(answer)}个字。"
+                       f" / Answer too long: at most {settings.max_message_chars} characters.")
+    info = messages.answer_message(message_id, account, answer, engine=engine, redis=redis)
+    return {"message": info.to_dict()}
 
 
 # --- the knowledge base keeps up (知识库动态更新) ------------------------------------------------

@@ -222,3 +222,59 @@ def test_leave_message_checks_its_text(client):
     assert client.post("/api/chat/leave-message", json={"text": "长" * 2001}).status_code == 413
     bad_phone = client.post("/api/chat/leave-message", json={"text": "你好", "phone": "12"})
     assert bad_phone.status_code == 400
+
+
+def answered_left_message(client, *, phone: str) -> str:
+    """Leave a 留言 from this browser and have a helper of its department answer it."""
+    from handoff import messages
+    from xiaobao.accounts import Account, create_account
+    from xiaobao.db import session_scope as scope
+
+    client.get("/")
+    left = client.post("/api/chat/leave-message", json={"text": "想咨询食品经营许可", "phone": phone})
+    assert left.status_code == 201, left.text
+    message = left.json()["message"]
+    with scope(client.app.state.engine) as session:
+        helper = session.query(Account).filter_by(username="ann").one_or_none() or create_account(
+            session, "ann", "correct-horse", roles=["helper"], departments=[message["department"]])
+        session.flush()
+        session.expunge(helper)
+    messages.answer_message(message["id"], helper, "请带营业执照到窗口办理。",
+                            engine=client.app.state.engine, redis=client.app.state.redis)
+    return message["id"]
+
+
+def test_call_back_about_an_answered_left_message_goes_through_12345(client, rasa):
+    from handoff import calls
+
+    message_id = answered_left_message(client, phone="13812345678")
+    assert client.get("/api/chat/left-messages").json()["messages"][0]["callback"] is None
+
+    asked = client.post(f"/api/chat/left-messages/{message_id}/callback")
+    assert asked.status_code == 201, asked.text
+    callback = asked.json()["callback"]
+    assert callback["created"] and callback["call_id"] and "12345" in asked.json()["notice"]
+    call = calls.get_call(callback["call_id"], engine=client.app.state.engine)
+    assert call.ticket_id == callback["ticket_id"] and call.status in ("requested", "scheduled")
+
+    again = client.post(f"/api/chat/left-messages/{message_id}/callback")  # a double click
+    assert again.status_code == 201 and again.json()["callback"]["ticket_id"] == callback["ticket_id"]
+    assert not again.json()["callback"]["created"]
+    shown = client.get("/api/chat/left-messages").json()["messages"][0]["callback"]
+    assert shown["ticket_id"] == callback["ticket_id"] and shown["call_status"] == call.status
+    state = client.get("/api/chat/queue").json()
+    assert state["mode"] == "waiting" and state["ticket"]["channel"] == "hotline_12345"
+
+
+def test_call_back_refuses_unknown_foreign_and_phoneless_messages(app, client, rasa):
+    from fastapi.testclient import TestClient
+
+    without_phone = answered_left_message(client, phone="")
+    refused = client.post(f"/api/chat/left-messages/{without_phone}/callback")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "no_phone"
+    unknown = client.post("/api/chat/left-messages/nosuchmessage/callback")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_message"
+    with TestClient(app) as stranger:
+        stranger.get("/")
+        foreign = stranger.post(f"/api/chat/left-messages/{without_phone}/callback")
+    assert foreign.status_code == 404  # another browser's 留言 is not even named

@@ -1,4 +1,5 @@
 """The helper console API against the real handoff module, SQLite and a Redis of our own."""
+import datetime as dt
 import uuid
 
 import pytest
@@ -7,6 +8,7 @@ from fastapi.testclient import TestClient
 from handoff import dispatch
 from handoff.config import default_config
 from handoff.requests import Candidate, HandoffRequest
+from handoff.store import Ticket
 from knowledge_base.schema import EntryData
 from knowledge_base.store import get_entry, save_entry
 from xiaobao.db import session_scope
@@ -304,3 +306,140 @@ def test_user_socket_receives_helper_message_and_resolution(user, rasa, helper_c
                 break
         assert "state" in kinds and kinds[-1] == "message"
         assert event["message"]["buttons"][0]["title"] == "非常满意"
+
+
+# --- the leader's escalation queue ---------------------------------------------------------------
+
+def waiting_since(app, ticket_id: str, seconds_ago: float) -> None:
+    """Backdate a ticket's queueing, as if it had been waiting that long."""
+    with session_scope(app.state.engine) as session:
+        ticket = session.get(Ticket, ticket_id)
+        ticket.queued_at = ticket.queued_at - dt.timedelta(seconds=seconds_ago)
+
+
+def other_user(app):
+    browser = TestClient(app)
+    browser.cookies.set("xiaobao_visitor", uuid.uuid4().hex)
+    return browser
+
+
+def test_escalations_show_long_waits_and_complaints_to_the_departments_leader(
+        app, user, helper_client):
+    level = default_config().level("online_helper") * default_config().escalation_factor
+    late = hand_off(user)
+    waiting_since(app, late, level + 30)
+    with other_user(app) as second, other_user(app) as third:
+        complaint = hand_off(second, complaint=True)
+        fresh = hand_off(third)
+    lead = helper_client("lead", roles=("leader",), on_duty=False)
+
+    shown = lead.get("/api/helper/escalations")
+    assert shown.status_code == 200, shown.text
+    escalations = shown.json()["escalations"]
+    assert [(e["ticket"]["id"], e["reason"]) for e in escalations] == [
+        (late, "waiting"), (complaint, "complaint")]  # longest waiting first
+    assert fresh not in {e["ticket"]["id"] for e in escalations}
+    assert escalations[0]["waited_s"] >= level + 30
+    assert escalations[0]["history"][0]["to"] == "queued"
+    assert escalations[0]["ticket"]["phone"] == "138****5678"  # not handling it: masked
+
+    plain = helper_client("ann")
+    refused = plain.get("/api/helper/escalations")
+    assert refused.status_code == 403 and "leader" in refused.json()["error"]["message"]
+    other_lead = helper_client("olead", roles=("leader",), departments=(OTHER,), on_duty=False)
+    assert other_lead.get("/api/helper/escalations").json()["escalations"] == []
+    assert other_lead.post(f"/api/helper/tickets/{late}/claim").status_code == 403
+
+
+def test_leader_takes_an_escalated_ticket_even_from_a_silent_helper(app, user, helper_client):
+    ticket_id = hand_off(user, complaint=True)
+    ann = helper_client("ann")
+    assert ann.post("/api/helper/claim", json={}).json()["ticket"]["id"] == ticket_id
+    lead = helper_client("lead", roles=("leader",))
+    # Claimed but not answered: still in the leader's queue, and the leader may take it.
+    assert [e["ticket"]["id"] for e in lead.get("/api/helper/escalations").json()[
+        "escalations"]] == [ticket_id]
+    taken = lead.post(f"/api/helper/tickets/{ticket_id}/claim")
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["ticket"]["helper"] == "lead"
+    assert taken.json()["ticket"]["phone"] == "13812345678"  # now the handling helper
+    assert lead.post(f"/api/helper/tickets/{ticket_id}/messages",
+                     json={"text": "您好，我是部门负责人。"}).status_code == 200
+    assert lead.get("/api/helper/escalations").json()["escalations"] == []  # answered
+    assert ann.post(f"/api/helper/tickets/{ticket_id}/messages",
+                    json={"text": "我来回答"}).status_code == 403
+
+
+# --- 留言咨询 in the console ----------------------------------------------------------------------
+
+def leave(browser, text="想咨询食品经营许可", phone="13812345678") -> dict:
+    response = browser.post("/api/chat/leave-message", json={"text": text, "phone": phone})
+    assert response.status_code == 201, response.text
+    return response.json()["message"]
+
+
+def test_helper_lists_and_answers_left_messages_of_their_departments(app, user, helper_client):
+    hand_off(user)  # leaving a message while waiting closes the ticket and takes its department
+    left = leave(user)
+    assert left["department"] == DEPT
+    ann = helper_client("ann", on_duty=False)  # 留言 are answered without being on duty
+    listed = ann.get("/api/helper/left-messages").json()["messages"]
+    assert [(m["id"], m["phone"]) for m in listed] == [(left["id"], "138****5678")]
+    tom = helper_client("tom", departments=(OTHER,))
+    assert tom.get("/api/helper/left-messages").json()["messages"] == []
+
+    with user.websocket_connect("/ws/chat") as ws:
+        assert ws.receive_json()["type"] == "state"
+        answered = ann.post(f"/api/helper/left-messages/{left['id']}/answer",
+                            json={"answer": "请带<b>营业执照</b>到窗口办理。"})
+        assert answered.status_code == 200, answered.text
+        pushed = ws.receive_json()
+    assert pushed["type"] == "left_message"  # live, the user being online
+    assert pushed["message"]["answer"] == "请带<b>营业执照</b>到窗口办理。"
+    assert pushed["message"]["callback"] is None
+    assert ann.get("/api/helper/left-messages").json()["messages"] == []
+    # The user coming back later finds it too.
+    found = user.get("/api/chat/left-messages").json()["messages"]
+    assert [(m["id"], m["status"], m["answered_by"]) for m in found] == [
+        (left["id"], "answered", "ann")]
+
+
+def test_answering_a_left_message_refuses_bad_input(app, user, helper_client):
+    hand_off(user)
+    left = leave(user)
+    ann = helper_client("ann", on_duty=False)
+    tom = helper_client("tom", departments=(OTHER,), on_duty=False)
+    path = f"/api/helper/left-messages/{left['id']}/answer"
+
+    unknown = ann.post("/api/helper/left-messages/nosuchmessage/answer", json={"answer": "好"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_message"
+    other = tom.post(path, json={"answer": "好"})
+    assert other.status_code == 403 and other.json()["error"]["code"] == "department_not_allowed"
+    assert ann.post(path, json={"answer": "  "}).status_code == 422
+    assert ann.post(path, json={"answer": "长" * 2001}).status_code == 413
+    assert ann.post(path, json={"answer": "请到窗口办理。"}).status_code == 200
+    again = ann.post(path, json={"answer": "再答一次"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_answered"
+    found = user.get("/api/chat/left-messages").json()["messages"]
+    assert found[0]["answer"] == "请到窗口办理。"  # the first answer stands, nothing lost
+    anonymous = TestClient(app)
+    assert anonymous.get("/api/helper/left-messages").status_code == 401
+
+
+# --- the user's place in line moves ----------------------------------------------------------------
+
+def test_queue_position_goes_down_when_the_ticket_ahead_is_claimed(app, user, helper_client):
+    first = hand_off(user)
+    with other_user(app) as second:
+        mine = hand_off(second)
+        queue = second.get("/api/chat/queue").json()["ticket"]
+        assert (queue["id"], queue["queue_position"]) == (mine, 2)
+        ann = helper_client("ann")
+        with second.websocket_connect("/ws/chat") as ws:
+            assert ws.receive_json()["ticket"]["queue_position"] == 2
+            assert ann.post("/api/helper/claim", json={}).json()["ticket"]["id"] == first
+            pushed = ws.receive_json()  # no request from this user: the gateway pushes it
+        assert pushed["type"] == "state" and pushed["mode"] == "waiting"
+        assert pushed["ticket"]["queue_position"] == 1
+        assert pushed["ticket"]["estimated_wait_s"] <= queue["estimated_wait_s"]
+        assert second.get("/api/chat/queue").json()["ticket"]["queue_position"] == 1
