@@ -45,6 +45,10 @@ class CountingEmbedder:
         self.texts += len(texts)
         return self.inner.encode_queries(texts)
 
+    def encode_passages(self, texts):
+        self.texts += len(texts)
+        return self.inner.encode_passages(texts)
+
 
 @pytest.fixture
 def kb(tmp_path):
@@ -90,7 +94,8 @@ def test_publish_edit_archive_take_effect_within_a_second_without_reembedding(re
     retriever.refresh(["kb-seal"])
     assert retriever.search("公司的电子公章在哪申请").top.id == "kb-seal"
     assert time.perf_counter() - t0 < 1.0
-    assert retriever.embedder.texts - before == 2 + 1  # the new entry's 2 texts + the query
+    # The new entry's question, similar question and passage, and the query: nothing else.
+    assert retriever.embedder.texts - before == 3 + 1
 
     _edit(kb, "kb-seal", answer="更新后的答案：在随申办企业云申领。")
     retriever.refresh(["kb-seal"])
