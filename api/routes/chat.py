@@ -487,8 +487,8 @@ async def chat_socket(websocket: WebSocket) -> None:
                 data = json.loads(await websocket.receive_text())
                 text = data["text"] if isinstance(data, dict) else None
                 if not isinstance(text, str):
-                    raise ValueError
-            except (ValueError, KeyError):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
                 await send({"type": "error", "error": {
                     "code": "invalid_request",
                     "message": '请发送 {"text": "..."} / Send {"text": "..."}'}})

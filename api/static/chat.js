@@ -80,6 +80,12 @@
 
   function describeTicket(ticket) {
     if (!ticket) return "";
+    if (ticket.channel === "hotline_12345") {
+      if (ticket.status === "queued" || ticket.status === "transferred") {
+        return "已为您预约12345热线回电（" + (ticket.department || "综合窗口") + "），工作人员将在服务时间内拨打您留下的电话。";
+      }
+      return "12345热线工作人员正在为您服务。";
+    }
     if (ticket.status === "queued" || ticket.status === "transferred") {
       const pos = ticket.queue_position;
       let text = "正在为您转接人工帮办（" + (ticket.department || "综合窗口") + "）";
@@ -182,6 +188,8 @@
         else addMessage({ role: "error", text: e.message });
       } else if (data.type === "message") {
         addMessage(data.message);
+      } else if (data.type === "left_message") {
+        addLeftMessage(data.message);
       } else if (data.type === "state") {
         setState(data.mode, data.ticket);
       }
@@ -236,14 +244,54 @@
     }
   });
 
+  // 留言: an answer shows as a message from the centre; a user who left a phone number may
+  // ask for a 12345 call-back from it.
+  const CALL_STATUS = {
+    requested: "已预约，等待拨打", scheduled: "已预约，将在服务时间内拨打", dialling: "正在拨打",
+    ringing: "正在呼叫", answered: "已接通", three_way_connected: "三方通话中", completed: "回电已完成",
+    no_answer: "未接通，稍后重拨", unreachable: "多次未接通", failed: "呼叫失败", cancelled: "已取消",
+  };
+
+  function callbackLine(callback) {
+    return "12345回电：" + (CALL_STATUS[callback.call_status] || callback.call_status || "已预约");
+  }
+
+  function addLeftMessage(m) {
+    if (m.status !== "answered") {
+      addMessage({ role: "notice", text: "您的留言「" + m.text + "」已提交，工作人员答复后会显示在这里。" });
+      return;
+    }
+    const item = addMessage({ role: "helper", author: "留言答复", at: m.answered_at,
+      text: "您的留言「" + m.text + "」的答复：\n" + m.answer });
+    if (!m.phone) return;
+    const bubble = item.querySelector(".bubble");
+    const row = el("div", "buttons");
+    if (m.callback) {
+      row.appendChild(el("span", "rating-label", callbackLine(m.callback)));
+    } else {
+      const ask = el("button", "option", "请12345回电（" + m.phone + "）");
+      ask.type = "button";
+      ask.addEventListener("click", async () => {
+        ask.disabled = true;
+        try {
+          const data = await api("POST", "/api/chat/left-messages/" + encodeURIComponent(m.id) + "/callback");
+          row.replaceChildren(el("span", "rating-label", callbackLine({ call_status: "requested" })));
+          addMessage({ role: "notice", text: data.notice });
+          refreshQueue();
+        } catch (err) {
+          ask.disabled = false;
+          addMessage({ role: "error", text: err.message });
+        }
+      });
+      row.appendChild(ask);
+    }
+    bubble.appendChild(row);
+  }
+
   async function showLeftMessages() {
     try {
       const data = await api("GET", "/api/chat/left-messages");
-      (data.messages || []).forEach((m) => {
-        if (m.status === "answered") {
-          addMessage({ role: "helper", author: "留言答复", text: "您的留言「" + m.text + "」的答复：\n" + m.answer, at: m.answered_at });
-        }
-      });
+      (data.messages || []).forEach(addLeftMessage);
     } catch (err) { /* history still shows */ }
   }
 

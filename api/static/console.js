@@ -68,6 +68,102 @@
     });
   }
 
+  // --- the leader's escalation queue and 留言咨询 (polled; both change slowly) ---------------
+  const REASONS = { waiting: "超时未响应", complaint: "投诉" };
+  const SIDE_POLL_MS = 10000;
+  let answering = null;  // the 留言 open in the answer dialog
+
+  function historyList(history) {
+    const details = el("details");
+    details.appendChild(el("summary", "", "流转记录（" + history.length + "）"));
+    const list = el("ol");
+    history.forEach((h) => {
+      list.appendChild(el("li", "", formatTime(h.at) + " " + (STATUS[h.to] || h.to) +
+        (h.actor ? " · " + h.actor : "") + (h.note ? " · " + h.note : "")));
+    });
+    details.appendChild(list);
+    return details;
+  }
+
+  function renderEscalations(items) {
+    const list = $("escalations");
+    list.replaceChildren();
+    $("no-escalations").hidden = items.length > 0;
+    $("esc-count").textContent = String(items.length);
+    $("esc-count").classList.toggle("hot", items.length > 0);
+    items.forEach((e) => {
+      const t = e.ticket;
+      const item = el("li");
+      const head = el("div", "item-head");
+      head.appendChild(el("span", "reason", REASONS[e.reason] || e.reason));
+      head.appendChild(el("span", "tid", "已等待 " + formatAge(e.waited_s)));
+      item.appendChild(head);
+      item.appendChild(el("div", "item-text", (t.topic || t.summary || "（未填写事项）")));
+      item.appendChild(el("div", "tid", t.department + " · " + (STATUS[t.status] || t.status) +
+        (t.helper ? "（" + t.helper + "）" : "") + " · " + (t.company || "未提供企业") + " · " + t.id));
+      item.appendChild(historyList(e.history || []));
+      const actions = el("div", "item-actions");
+      const take = el("button", "primary small-btn", "接手");
+      take.type = "button";
+      take.addEventListener("click", async () => {
+        take.disabled = true;
+        try {
+          await api("POST", "/api/helper/tickets/" + encodeURIComponent(t.id) + "/claim");
+          toast("已接手工单 " + t.id);
+          if (socket && socket.readyState === WebSocket.OPEN) socket.send("sync");
+          await select(t.id);
+        } catch (err) { toast(err.message, true); }
+        loadSide();
+      });
+      actions.appendChild(take);
+      item.appendChild(actions);
+      list.appendChild(item);
+    });
+  }
+
+  function renderLeftMessages(items) {
+    const list = $("left-messages");
+    list.replaceChildren();
+    $("no-left-messages").hidden = items.length > 0;
+    $("lm-count").textContent = String(items.length);
+    items.forEach((m) => {
+      const item = el("li");
+      const head = el("div", "item-head");
+      head.appendChild(el("span", "tid", m.department));
+      head.appendChild(el("span", "tid", formatTime(m.created_at)));
+      item.appendChild(head);
+      item.appendChild(el("div", "item-text", m.text));
+      item.appendChild(el("div", "tid", m.phone ? "电话 " + m.phone : "未留电话"));
+      const actions = el("div", "item-actions");
+      const reply = el("button", "secondary small-btn", "答复");
+      reply.type = "button";
+      reply.addEventListener("click", () => openAnswer(m));
+      actions.appendChild(reply);
+      item.appendChild(actions);
+      list.appendChild(item);
+    });
+  }
+
+  function openAnswer(m) {
+    answering = m;
+    $("answer-meta").textContent = m.department + " · " + formatTime(m.created_at) + (m.phone ? " · 电话 " + m.phone : "");
+    $("answer-question").textContent = m.text;
+    $("answer-text").value = "";
+    $("dlg-answer").showModal();
+  }
+
+  async function loadSide() {
+    const isLeader = (me.account.roles || []).includes("leader");
+    $("leader-box").hidden = !isLeader;
+    try {
+      const jobs = [api("GET", "/api/helper/left-messages")];
+      if (isLeader) jobs.push(api("GET", "/api/helper/escalations"));
+      const [left, esc] = await Promise.all(jobs);
+      renderLeftMessages(left.messages || []);
+      if (esc) renderEscalations(esc.escalations || []);
+    } catch (err) { /* the next poll retries */ }
+  }
+
   function addTranscript(m) {
     if (m.pk && shownPks.has(m.pk)) return;
     if (m.pk) shownPks.add(m.pk);
@@ -275,6 +371,17 @@
       } catch (err) { toast(err.message, true); }
     });
 
+    $("dlg-answer").addEventListener("close", async () => {
+      if ($("dlg-answer").returnValue !== "ok" || !answering) return;
+      try {
+        await api("POST", "/api/helper/left-messages/" + encodeURIComponent(answering.id) + "/answer",
+          { answer: $("answer-text").value });
+        toast("答复已发送");
+      } catch (err) { toast(err.message, true); }
+      answering = null;
+      loadSide();
+    });
+
     $("btn-draft").addEventListener("click", () => {
       $("draft-question").value = $("ctx-topic").textContent === "—" ? "" : $("ctx-topic").textContent;
       $("draft-answer").value = "";
@@ -308,6 +415,8 @@
     renderTickets(me.tickets || []);
     wire();
     connect();
+    loadSide();
+    setInterval(loadSide, SIDE_POLL_MS);
   }
   start();
 })();

@@ -7,9 +7,11 @@ wire format; the real bot is tested end to end in tests/bot.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,16 +19,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from api.main import create_app
 from handoff.config import DEFAULT_PATH
 from xiaobao.accounts import create_account
-from xiaobao.db import session_scope
-from xiaobao.settings import Settings
+from xiaobao.db import make_engine, session_scope, upgrade
+from xiaobao.settings import REPO_ROOT, Settings
 
 
 def free_port() -> int:
@@ -198,3 +202,72 @@ def open_hours_config(tmp_path) -> Path:
     path = tmp_path / "handoff-open.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
     return path
+
+
+@dataclass
+class GatewayProcess:
+    """The gateway under uvicorn in a process of its own, as it runs in production, so a test
+    can kill it and start it again. Shares the test's SQLite file (under ``home``) and Redis."""
+
+    home: Path
+    redis_url: str
+    rasa_url: str
+    port: int = field(default_factory=free_port)
+    engine: Engine | None = None  # the test's own connection to the same database
+    proc: subprocess.Popen | None = None
+    starts: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("XIAOBAO_") and k != "REDIS_URL"}
+        return {**env, "XIAOBAO_HOME": str(self.home), "REDIS_URL": self.redis_url,
+                "XIAOBAO_RASA_URL": self.rasa_url, "XIAOBAO_RASA_TIMEOUT_S": "2",
+                "XIAOBAO_WARM_RETRIEVER": "false", "XIAOBAO_SECRET_KEY": "test-secret",
+                "XIAOBAO_CALL_CALLBACK_SECRET": "test-callback-secret",
+                "XIAOBAO_GATEWAY_PORT": str(self.port)}
+
+    def start(self, timeout_s: float = 60) -> None:
+        self.starts += 1
+        log = (self.home / f"gateway-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "uvicorn"), "--factory", "api.main:create_app",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gateway not ready after {timeout_s} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, as when the machine or the process dies."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def log(self) -> str:
+        path = self.home / f"gateway-{self.starts}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+@pytest.fixture
+def gateway_process(tmp_path, redis_url: str, redis_client, _rasa_server: StandInRasa):
+    """A migrated database under a temp home and a gateway process on it (not started)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'xiaobao.db'}")
+    upgrade(engine)
+    gateway = GatewayProcess(home=tmp_path, redis_url=redis_url, rasa_url=_rasa_server.url,
+                             engine=engine)
+    yield gateway
+    gateway.kill()
+    engine.dispose()

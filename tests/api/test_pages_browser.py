@@ -73,6 +73,7 @@ class Stack:
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "XIAOBAO_EMBEDDING_MODEL_DIR": str(model_dir),
             "XIAOBAO_RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
+            "XIAOBAO_GATEWAY_PORT": str(self.gateway_port),  # where the call simulator posts
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "3",
         }

@@ -279,9 +279,8 @@ def test_console_socket_streams_user_messages_and_snapshots(user, helper_client)
 def test_console_socket_refuses_anonymous(client):
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect) as info:
-        with client.websocket_connect("/ws/console") as ws:
-            ws.receive_json()
+    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/ws/console") as ws:
+        ws.receive_json()
     assert info.value.code == 4401
 
 
