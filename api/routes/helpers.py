@@ -319,7 +319,9 @@ def propose_kb_draft(ticket_id: TicketInMyDepartments, body: DraftIn, account: H
     """A new or changed FAQ entry proposed from a resolution, as a draft for the editors.
 
     Saved as its own ``draft`` entry (never over the published one, which must keep
-    answering until an editor accepts the change); drafts are not answerable.
+    answering until an editor accepts the change); drafts are not answerable. Nothing
+    searchable changed, so the index is not refreshed: an editor publishing the draft is
+    what refreshes it (and announces it to the other gateways).
     """
     ticket = get_ticket(session, ticket_id)
     tags = ["helper_proposal", f"ticket:{ticket_id}"]
