@@ -90,7 +90,7 @@ class ActionAnswerQuestion(Action):
         try:
             from retrieval.types import QueryError
         except ImportError:  # retrieval not importable: let the generic handler speak
-            QueryError = ValueError  # noqa: N806
+            QueryError = ValueError
         try:
             result = await asyncio.to_thread(deps.retriever().search, text, 5)
         except QueryError as exc:
@@ -125,7 +125,7 @@ class ActionAnswerQuestion(Action):
                      "您可以转人工帮办，或请12345热线给您回电。",
                 buttons=HUMAN_BUTTONS)
             events.append(SlotSet("human_offered", True))
-        deps.record_event("bot_answer", conversation_id=conversation_id,
+        await deps.record_event_async("bot_answer", conversation_id=conversation_id,
                           decision=result.decision, entry_id=top.id if top else "",
                           query=text[:500], score=round(top.score, 4) if top else 0.0)
         return events
@@ -150,7 +150,7 @@ class ActionChooseEntry(Action):
             dispatcher.utter_message(text="抱歉，这条内容已更新或下线了，请您重新提问。")
             return []
         dispatcher.utter_message(**answer_message(hit))
-        deps.record_event("bot_answer", conversation_id=tracker.sender_id, decision="answer",
+        await deps.record_event_async("bot_answer", conversation_id=tracker.sender_id, decision="answer",
                           entry_id=hit.id, chosen=True)
         return [SlotSet("decision", "answer"), SlotSet("last_entry_id", hit.id),
                 SlotSet("human_offered", False)]
@@ -168,7 +168,7 @@ class ActionRecordFeedback(Action):
         entry_id = next(tracker.get_latest_entity_values("entry_id"), None) \
             or tracker.get_slot("last_entry_id") or ""
         is_helpful = helpful in ("yes", "true", "1", "有帮助")
-        deps.record_event("answer_feedback", conversation_id=tracker.sender_id,
+        await deps.record_event_async("answer_feedback", conversation_id=tracker.sender_id,
                           entry_id=str(entry_id), helpful=is_helpful)
         if is_helpful:
             dispatcher.utter_message(text="感谢您的反馈！还有什么可以帮您？")

@@ -6,6 +6,7 @@ stand-in in its place with the ``use_*`` functions.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -64,3 +65,8 @@ def record_event(kind: str, *, conversation_id: str = "", ticket_id: str = "",
                    actor="bot", **data)
     except Exception:  # the reply matters more than its log line
         logger.exception("could not record event %s for %s", kind, conversation_id)
+
+
+async def record_event_async(kind: str, **kwargs: object) -> None:
+    """:func:`record_event` off the event loop: the gateway serves other requests meanwhile."""
+    await asyncio.to_thread(lambda: record_event(kind, **kwargs))

@@ -103,6 +103,7 @@ def build_request(tracker: Tracker, channel: str) -> Any:
         candidates=candidates,
         intent=(latest.get("intent") or {}).get("name") or "",
         entities=entities,
+        visitor_id=str((latest.get("metadata") or {}).get("visitor_id") or "")[:96],
         complaint=bool(re.search(r"投诉|举报|不满|差评", topic + " ".join(
             t["text"] for t in last_turns(tracker) if t["role"] == "user"))),
     )
@@ -132,14 +133,18 @@ async def hand_off(channel: str, dispatcher: CollectingDispatcher,
             text=f"已为您预约12345热线回电：电话 {mask_phone(req.phone)}，时间 {req.time_window}，"
                  f"工单号 {receipt.ticket_id}。届时请保持电话畅通。还有什么可以帮您？")
         return done
-    if receipt.in_service_hours:
+    if not receipt.in_service_hours:
+        text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。现在不是服务时间"
+                f"（{service_hours().describe()}），您可以在这里直接留言说明情况，"
+                f"工作人员上班后会尽快回复您。")
+    elif getattr(receipt, "offer_message", False):  # open, but nobody of the department on duty
+        text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。工作人员暂时都不在线，"
+                f"您可以在这里直接留言说明情况，工作人员会尽快回复您。")
+    else:
         minutes = max(1, round(receipt.estimated_wait_s / 60))
         wait = (f"您前面还有 {receipt.queue_position} 位，预计等待约 {minutes} 分钟"
                 if receipt.queue_position else "马上为您接通")
         text = f"已为您转接人工帮办（工单号 {receipt.ticket_id}），{wait}，请稍候。"
-    else:
-        text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。现在不是服务时间"
-                f"（{service_hours().describe()}），工作人员上班后会尽快联系您。")
     dispatcher.utter_message(text=text)
     return done + [ConversationPaused()]
 

@@ -39,7 +39,7 @@ class ActionRecordRating(Action):
             return []
         ticket_id = tracker.get_slot("handoff_ticket_id") or ""
         target = "human" if ticket_id else "bot"
-        deps.record_event("rating", conversation_id=tracker.sender_id, ticket_id=ticket_id,
+        await deps.record_event_async("rating", conversation_id=tracker.sender_id, ticket_id=ticket_id,
                           rating=rating, target=target)
         if rating in RATINGS[:3]:
             dispatcher.utter_message(text=f"感谢您的评价（{rating}）！祝您办事顺利。")

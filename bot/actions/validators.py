@@ -164,9 +164,7 @@ def _clock_times(text: str, afternoon: bool) -> list[dt.time]:
             minute = 30
         elif tail:
             minute = int(tail.rstrip("分"))
-        if afternoon and hour < 12:
-            hour += 12
-        elif not afternoon and 1 <= hour <= 6:  # "3点" in office talk means 15:00
+        if afternoon and hour < 12 or not afternoon and 1 <= hour <= 6:
             hour += 12
         if hour > 23 or minute > 59:
             continue
@@ -262,7 +260,7 @@ def parse_time_window(text: str, now: dt.datetime | None = None,
             return None, f"那天不提供回电服务（{hours.describe()}）"
         days = [day]
     else:  # no day named: today if time is left, else the next open day
-        days = [now.date() + dt.timedelta(days=n) for n in range(0, 30)]
+        days = [now.date() + dt.timedelta(days=n) for n in range(30)]
     for candidate in days:
         lower = start
         if candidate == now.date():

@@ -24,7 +24,7 @@ PHRASES = QUESTIONS + ["你好", "转人工", "让12345给我回电话", "谢谢
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))], 1)
+    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 1)
 
 
 def _timed_ms(fn) -> float:

@@ -12,9 +12,10 @@ from retrieval.types import Hit, QueryError, SearchResult
 
 
 def make_hit(entry_id: str, question: str, score: float = 0.9, **kw) -> Hit:
-    fields = dict(answer=f"{question}的答案：请携带营业执照原件到一网通办窗口办理。", category="税务",
-                  department="区税务局", source="上海市宝山区税务局", source_url="https://example.org/kb",
-                  effective_from="2024-01-01", expires_on=None)
+    fields = {"answer": f"{question}的答案：请携带营业执照原件到一网通办窗口办理。",
+              "category": "税务", "department": "区税务局", "source": "上海市宝山区税务局",
+              "source_url": "https://example.org/kb", "effective_from": "2024-01-01",
+              "expires_on": None}
     fields.update(kw)
     return Hit(id=entry_id, score=score, question=question, **fields)
 

@@ -144,7 +144,7 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
     }
 
     def spawn(args: list, name: str) -> subprocess.Popen:
-        log = open(log_dir / f"{name}.log", "wb")
+        log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115  (the child keeps it open)
         proc = subprocess.Popen([str(a) for a in args], cwd=REPO, env=stack.env, stdout=log,
                                 stderr=subprocess.STDOUT)
         stack.procs.append(proc)

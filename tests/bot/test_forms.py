@@ -1,5 +1,10 @@
-from bot.actions.forms import (SKIPPED, ActionResetFormSlots, ValidateCall12345Form,
-                               ValidateHandoffForm, ValidateSlotMappings)
+from bot.actions.forms import (
+    SKIPPED,
+    ActionResetFormSlots,
+    ValidateCall12345Form,
+    ValidateHandoffForm,
+    ValidateSlotMappings,
+)
 
 
 def test_wrong_phone_is_refused_with_its_reason(tracker, dispatcher):

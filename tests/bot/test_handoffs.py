@@ -23,7 +23,7 @@ def handoffs():
         requests.append(req)
         return HandoffReceipt(ticket_id="T-0001", status="queued", department="税务",
                               queue_position=2, estimated_wait_s=240, in_service_hours=True,
-                              created=True)
+                              created=True, helpers_on_duty=1)
 
     deps.use_handoff(request_handoff)
     yield requests
@@ -93,3 +93,29 @@ def test_summary_is_one_short_line(tracker):
                                  "parse_data": {"intent": {"name": "ask_question"}}}])
     line = summary_of(long, "", "")
     assert len(line) == 80 and "\n" not in line and line.endswith("…")
+
+
+@pytest.mark.parametrize("in_hours, on_duty, expected", [
+    (False, 0, "不是服务时间"), (True, 0, "暂时都不在线"), (True, 3, "2 位")])
+async def test_the_receipt_decides_what_the_user_is_told(in_hours, on_duty, expected, tracker,
+                                                         dispatcher):
+    def request_handoff(req):
+        return HandoffReceipt(ticket_id="T-9", status="queued", department="税务", queue_position=2,
+                              estimated_wait_s=240, in_service_hours=in_hours, created=True,
+                              helpers_on_duty=on_duty)
+
+    deps.use_handoff(request_handoff)
+    try:
+        await ActionHandoff().run(dispatcher, tracker("转人工", intent="request_human"), {})
+    finally:
+        deps.use_handoff(None)
+    assert expected in dispatcher.messages[0]["text"]
+    if expected != "2 位":
+        assert "留言" in dispatcher.messages[0]["text"]
+
+
+async def test_visitor_id_comes_from_the_channel_metadata(handoffs, tracker, dispatcher):
+    t = tracker("转人工", intent="request_human")
+    t.latest_message["metadata"] = {"visitor_id": "v-123"}
+    await ActionHandoff().run(dispatcher, t, {})
+    assert handoffs[0].visitor_id == "v-123"

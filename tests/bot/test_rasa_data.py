@@ -16,7 +16,7 @@ ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": 
 
 def rasa(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([str(RASA), *args], cwd=REPO, env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 def test_data_validates():
@@ -38,6 +38,6 @@ def test_every_flow_of_the_test_stories_passes(tmp_path):
 def test_nlu_held_out_macro_f1_reaches_the_bar():
     """scripts/rasa_nlu_gate.sh: train on 80%, test on the held-out 20%, macro-F1 ≥ 0.90."""
     out = subprocess.run(["bash", "scripts/rasa_nlu_gate.sh"], cwd=REPO, env=ENV,
-                         capture_output=True, text=True, timeout=1500)
+                         capture_output=True, text=True, timeout=1500, check=False)
     print(out.stdout)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

@@ -2,8 +2,15 @@ import datetime as dt
 
 import pytest
 
-from bot.actions.validators import (SHANGHAI, ServiceHours, mask_phone, parse_phone,
-                                    parse_time_window, parse_uscc, uscc_check_char)
+from bot.actions.validators import (
+    SHANGHAI,
+    ServiceHours,
+    mask_phone,
+    parse_phone,
+    parse_time_window,
+    parse_uscc,
+    uscc_check_char,
+)
 
 
 @pytest.mark.parametrize("text, expected", [
