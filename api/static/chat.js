@@ -112,7 +112,8 @@
     banner.hidden = !text;
     banner.className = "mode-banner " + (ticket ? ticket.status : "");
     const waiting = ticket && (ticket.status === "queued" || ticket.status === "transferred");
-    $leaveRow.hidden = !(waiting && !ticket.helpers_on_duty);
+    // 留言 instead of waiting for a helper; a booked 12345 call-back needs no one online.
+    $leaveRow.hidden = !(waiting && !ticket.helpers_on_duty && ticket.channel !== "hotline_12345");
     if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
       queuePoll = setInterval(refreshQueue, 10000);
     } else if (mode === "bot" && queuePoll) {
@@ -256,11 +257,14 @@
     return "12345回电：" + (CALL_STATUS[callback.call_status] || callback.call_status || "已预约");
   }
 
+  const pendingNotes = {};  // 留言 id -> its "waiting for an answer" line, replaced by the answer
+
   function addLeftMessage(m) {
     if (m.status !== "answered") {
-      addMessage({ role: "notice", text: "您的留言「" + m.text + "」已提交，工作人员答复后会显示在这里。" });
+      pendingNotes[m.id] = addMessage({ role: "notice", text: "您的留言「" + m.text + "」已提交，工作人员答复后会显示在这里。" });
       return;
     }
+    if (pendingNotes[m.id]) { pendingNotes[m.id].remove(); delete pendingNotes[m.id]; }
     const item = addMessage({ role: "helper", author: "留言答复", at: m.answered_at,
       text: "您的留言「" + m.text + "」的答复：\n" + m.answer });
     if (!m.phone) return;

@@ -56,6 +56,7 @@
     const list = $("my-tickets");
     list.replaceChildren();
     $("no-tickets").hidden = tickets.length > 0;
+    $("mine-count").textContent = String(tickets.length);
     tickets.forEach((t) => {
       const item = el("li", t.id === selected ? "active" : "");
       const title = el("div");
@@ -110,6 +111,7 @@
         try {
           await api("POST", "/api/helper/tickets/" + encodeURIComponent(t.id) + "/claim");
           toast("已接手工单 " + t.id);
+          showTab("tab-mine");
           if (socket && socket.readyState === WebSocket.OPEN) socket.send("sync");
           await select(t.id);
         } catch (err) { toast(err.message, true); }
@@ -126,6 +128,7 @@
     list.replaceChildren();
     $("no-left-messages").hidden = items.length > 0;
     $("lm-count").textContent = String(items.length);
+    $("lm-count").classList.toggle("hot", items.length > 0);
     items.forEach((m) => {
       const item = el("li");
       const head = el("div", "item-head");
@@ -152,9 +155,18 @@
     $("dlg-answer").showModal();
   }
 
+  function showTab(id) {
+    document.querySelectorAll(".tab").forEach((tab) => {
+      const on = tab.dataset.tab === id;
+      tab.classList.toggle("active", on);
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      $(tab.dataset.tab).hidden = !on;
+    });
+  }
+
   async function loadSide() {
     const isLeader = (me.account.roles || []).includes("leader");
-    $("leader-box").hidden = !isLeader;
+    $("tab-leader-btn").hidden = !isLeader;
     try {
       const jobs = [api("GET", "/api/helper/left-messages")];
       if (isLeader) jobs.push(api("GET", "/api/helper/escalations"));
@@ -371,6 +383,9 @@
       } catch (err) { toast(err.message, true); }
     });
 
+    document.querySelectorAll(".tab").forEach((tab) => {
+      tab.addEventListener("click", () => showTab(tab.dataset.tab));
+    });
     $("dlg-answer").addEventListener("close", async () => {
       if ($("dlg-answer").returnValue !== "ok" || !answering) return;
       try {

@@ -264,3 +264,106 @@ def test_portal_and_console_through_a_whole_conversation(stack: Stack, browser) 
     expect(again.locator(".msg.notice")).to_contain_text(["以上是您之前的对话记录"])
     expect(again.locator(".msg.helper").last).to_contain_text("可以全程网办")
     assert errors == []
+
+
+def test_console_leader_queue_and_left_messages_with_the_portals_call_back(
+        gateway_process, redis_client, rasa, browser) -> None:
+    """No Rasa needed: the gateway alone, tickets and 留言 made as the bot and portal make them."""
+    import datetime as dt
+    import uuid
+
+    from handoff import dispatch, messages
+    from handoff.config import default_config
+    from handoff.requests import Candidate, HandoffRequest
+    from handoff.store import Ticket
+    from xiaobao.accounts import create_account
+    from xiaobao.db import session_scope
+
+    dept = "区市场监管局"
+    category = next(c for c, d in default_config().routing.items() if d == dept)
+    gateway = gateway_process
+    engine = gateway.engine
+    with session_scope(engine) as s:
+        create_account(s, "lead", "leader-pass-1", roles=["leader", "helper"], departments=[dept],
+                       display_name="李科长")
+
+    def ticket(complaint: bool, topic: str, waited_s: float = 0) -> str:
+        conv = uuid.uuid4().hex
+        ticket_id = dispatch.request_handoff(HandoffRequest(
+            request_id=uuid.uuid4().hex, conversation_id=conv, channel="online_helper",
+            topic=topic, company="上海宝宝科技有限公司", phone="13812345678",
+            complaint=complaint, candidates=[Candidate(id="kb-1", question=topic,
+                                                       category=category, score=0.4)]),
+            engine=engine, redis=redis_client).ticket_id
+        with session_scope(engine) as s:
+            row = s.get(Ticket, ticket_id)
+            row.queued_at = row.queued_at - dt.timedelta(seconds=waited_s)
+        return ticket_id
+
+    late = ticket(False, "食品经营许可证办理进度", waited_s=300)
+    ticket(True, "窗口办理态度<script>alert(1)</script>投诉")
+    visitor = "visitor-" + uuid.uuid4().hex
+    left = messages.leave_message(visitor, "想咨询个体工商户<b>变更</b>经营范围需要哪些材料？",
+                                  phone="13912345678", visitor_id=visitor, department=dept,
+                                  engine=engine, redis=redis_client)
+    messages.leave_message("visitor-" + uuid.uuid4().hex, "周末能否办理营业执照？",
+                           department=dept, engine=engine, redis=redis_client)
+    gateway.start()
+
+    errors: list[str] = []
+    user_context = browser.new_context(viewport={"width": 1000, "height": 800})
+    user_context.add_cookies([{"name": "xiaobao_visitor", "value": visitor,
+                               "url": gateway.base}])
+    user = user_context.new_page()
+    user.on("pageerror", lambda exc: errors.append(str(exc)))
+    user.goto(gateway.base + "/")
+    expect(user.locator(".msg.notice").last).to_contain_text("已提交，工作人员答复后")
+
+    staff = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    staff.on("pageerror", lambda exc: errors.append(str(exc)))
+    staff.goto(gateway.base + "/login?next=/console")
+    staff.fill("#username", "lead")
+    staff.fill("#password", "leader-pass-1")
+    staff.click("button[type=submit]")
+    staff.wait_for_url("**/console")
+    expect(staff.locator("#tab-leader-btn")).to_be_visible()
+    expect(staff.locator("#esc-count")).to_have_text("2")
+    expect(staff.locator("#lm-count")).to_have_text("2")
+    staff.click("#tab-leader-btn")
+    expect(staff.locator("#escalations > li")).to_have_count(2)
+    expect(staff.locator("#escalations > li").first).to_contain_text("超时未响应")
+    expect(staff.locator("#escalations > li").nth(1)).to_contain_text("<script>alert(1)</script>")
+    expect(staff.locator("#left-messages > li")).to_have_count(2)
+    staff.locator("#escalations > li").first.locator("summary").click()  # its history
+    staff.screenshot(path=str(SHOTS / "xiaobao_page_console_leader.png"))
+    staff.click("[data-tab=tab-left]")
+    expect(staff.locator("#left-messages > li").first).to_contain_text("139****5678")
+    staff.screenshot(path=str(SHOTS / "xiaobao_page_console_left_messages.png"))
+
+    # Answer the 留言: the user, online, sees it at once and asks for a 12345 call-back.
+    staff.locator("#left-messages > li").first.locator("button").click()
+    expect(staff.locator("#answer-question")).to_contain_text("<b>变更</b>")
+    staff.fill("#answer-text", "请携带营业执照正本和经营者身份证，到宝山区行政服务中心办理。")
+    staff.screenshot(path=str(SHOTS / "xiaobao_page_console_answer.png"))
+    staff.click("#form-answer button[value=ok]")
+    expect(staff.locator("#left-messages > li")).to_have_count(1)
+    answer = user.locator(".msg.helper").last
+    expect(answer).to_contain_text("请携带营业执照正本", timeout=10_000)
+    answer.locator("button", has_text="请12345回电").click()
+    expect(user.locator("#mode-banner")).to_contain_text("12345热线回电")
+    expect(answer).to_contain_text("12345回电：已预约")
+    user.screenshot(path=str(SHOTS / "xiaobao_page_portal_callback.png"))
+    assert messages.answers_for(visitor, engine=engine)[0].id == left.id
+
+    # The leader takes the ticket that waited too long.
+    staff.click("#tab-leader-btn")
+    staff.locator("#escalations > li").first.locator("button", has_text="接手").click()
+    expect(staff.locator("#ctx-id")).to_have_text(late)
+    expect(staff.locator("#reply")).to_be_visible()
+    expect(staff.locator("#escalations > li")).to_have_count(2)  # claimed, not yet answered
+    staff.fill("#reply-input", "您好，我是李科长，马上为您查询进度。")
+    staff.press("#reply-input", "Enter")
+    expect(staff.locator("#escalations > li")).to_have_count(1, timeout=15_000)
+    staff.screenshot(path=str(SHOTS / "xiaobao_page_console_leader_took.png"))
+    assert staff.locator("script").filter(has_text="alert").count() == 0
+    assert errors == []
