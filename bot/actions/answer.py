@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -70,6 +71,29 @@ def candidates_of(hits: list) -> list[dict]:
         {"id": h.id, "question": h.question, "category": h.category, "score": round(h.score, 4)}
         for h in hits[:5]
     ]
+
+
+_ORDINAL = re.compile(r"第\s*([一二三123])")
+
+
+def nth_candidate(text: str, candidates: list | None) -> str | None:
+    """The id of the suggestion named by "第一个 / 第2条" among the last candidates."""
+    m = _ORDINAL.search(text or "")
+    if not m or not candidates:
+        return None
+    index = "一二三".find(m.group(1)) if m.group(1) in "一二三" else int(m.group(1)) - 1
+    if index >= min(len(candidates), MAX_SUGGESTIONS):
+        return None
+    chosen = candidates[index]
+    return chosen.get("id") if isinstance(chosen, dict) else None
+
+
+def helpful_of(tracker: Tracker) -> bool:
+    """The button's value, else the typed words: a negation means it did not help."""
+    value = next(tracker.get_latest_entity_values("helpful"), None)
+    if value is not None:
+        return str(value).lower() in ("yes", "true", "1")
+    return not re.search(r"没|不|无|答非所问", question_text(tracker))
 
 
 def question_text(tracker: Tracker) -> str:
@@ -140,6 +164,8 @@ class ActionChooseEntry(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:
         entry_id = next(tracker.get_latest_entity_values("entry_id"), None)
+        if not entry_id:  # typed "第二个" instead of clicking
+            entry_id = nth_candidate(question_text(tracker), tracker.get_slot("candidates"))
         hit = None
         if entry_id:
             try:
@@ -164,10 +190,9 @@ class ActionRecordFeedback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:
-        helpful = str(next(tracker.get_latest_entity_values("helpful"), "")).lower()
         entry_id = next(tracker.get_latest_entity_values("entry_id"), None) \
             or tracker.get_slot("last_entry_id") or ""
-        is_helpful = helpful in ("yes", "true", "1", "有帮助")
+        is_helpful = helpful_of(tracker)
         await deps.record_event_async("answer_feedback", conversation_id=tracker.sender_id,
                           entry_id=str(entry_id), helpful=is_helpful)
         if is_helpful:

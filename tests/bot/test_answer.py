@@ -108,3 +108,20 @@ async def test_helpful_resets_the_count(events, tracker, dispatcher):
     out = await ActionRecordFeedback().run(dispatcher, feedback(tracker, "yes", 1), {})
     assert slots(out)["unhelpful_count"] == 0
     assert events[0]["helpful"] is True
+
+
+async def test_typed_ordinal_chooses_among_the_suggestions(kb, events, tracker, dispatcher):
+    candidates = [{"id": "kb-reg-001"}, {"id": "kb-reg-007"}, {"id": "kb-tax-003"}]
+    t = tracker("我选第二个", intent="choose_entry", slots={"candidates": candidates})
+    out = await ActionChooseEntry().run(dispatcher, t, {})
+    assert slots(out)["last_entry_id"] == "kb-reg-007"
+    assert await ActionChooseEntry().run(dispatcher, tracker("第3个", intent="choose_entry",
+                                                             slots={"candidates": candidates[:2]}),
+                                         {}) == []
+
+
+async def test_typed_feedback_reads_the_words(events, tracker, dispatcher):
+    await ActionRecordFeedback().run(dispatcher, tracker("没什么用", intent="feedback",
+                                                         slots={"last_entry_id": "kb-x"}), {})
+    await ActionRecordFeedback().run(dispatcher, tracker("很有帮助", intent="feedback"), {})
+    assert [(e["helpful"], e["entry_id"]) for e in events] == [(False, "kb-x"), (True, "")]
