@@ -26,11 +26,15 @@ import numpy as np
 class Embedder:
     """Loads the sentence-transformers folder at ``model_dir`` (local files only)."""
 
-    def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
+    def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
 
         model_dir = Path(model_dir)
         if not (model_dir / "modules.json").is_file():
@@ -80,8 +84,8 @@ class Embedder:
 
 
 @lru_cache(maxsize=4)
-def _embedder_for(model_dir: Path, batch_size: int) -> Embedder:
-    return Embedder(model_dir, batch_size=batch_size)
+def _embedder_for(model_dir: Path, batch_size: int, threads: int) -> Embedder:
+    return Embedder(model_dir, batch_size=batch_size, threads=threads)
 
 
 def get_embedder() -> Embedder:
@@ -98,4 +102,4 @@ def get_embedder() -> Embedder:
         from retrieval.model_convert import install_model
 
         install_model(model_dir)
-    return _embedder_for(model_dir, settings.embedding_batch_size)
+    return _embedder_for(model_dir, settings.embedding_batch_size, settings.torch_threads)

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     # Embedding model: converted once by `xiaobao model install` into <home>/models/.
     embedding_model_dir: Path | None = None
     embedding_batch_size: int = 32
+    # torch threads for encoding. One: measured on 2 cores, a second OpenMP thread halves
+    # single-query latency on an idle machine (27 → 16 ms) but multiplies it under load
+    # (p95 112 → 816 ms) and slows batches, and the gateway shares the cores with Rasa.
+    torch_threads: int = 1
 
     # Limits shared by retrieval and chat.
     max_message_chars: int = 2000
