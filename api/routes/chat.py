@@ -43,7 +43,7 @@ from handoff import dispatch, messages, relay
 from handoff.privacy import PHONE_NOTICE
 from handoff.store import Call, LeftMessage, Ticket
 from handoff.tickets import TicketClosed
-from retrieval.normalize import has_searchable_text, normalize
+from retrieval.normalize import has_searchable_text, normalize, strip_controls
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope
 from xiaobao.events import Event, record_event
@@ -99,7 +99,7 @@ def ensure_visitor(request: Request, response: Response) -> str:
 
 @dataclass(frozen=True)
 class UserText:
-    for_route: str  # what Rasa or the helper receives
+    for_route: str  # what Rasa receives
     shown: str  # what the transcript and the page show (a button's title for a click)
     payload: str = ""  # the offered button payload, when the message is a click
 
@@ -122,7 +122,9 @@ def check_user_text(raw: str, offered: dict[str, str], max_chars: int) -> UserTe
                        " / Please type some text: the message is empty or only emoji/symbols.")
     if text.startswith("/"):
         text = ESCAPED_SLASH + text[1:]
-    return UserText(for_route=text, shown=text)
+    # Rasa gets the normalised text; people (helper, transcript) get what the user typed,
+    # less control characters: "好的，谢谢" stays full-width for a Chinese reader.
+    return UserText(for_route=text, shown=strip_controls(stripped))
 
 
 # --- what the conversation remembers --------------------------------------------------------------

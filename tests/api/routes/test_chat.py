@@ -43,6 +43,14 @@ def test_message_is_normalised_before_rasa_sees_it(client, rasa):
     assert rasa.received[-1]["message"] == "营业执照 怎么办?ABC123"
 
 
+def test_people_see_what_the_user_typed_while_rasa_gets_the_normal_form(client, rasa):
+    body = client.post("/api/chat/messages", json={"text": "好的，谢谢！\x07"}).json()
+    assert rasa.received[-1]["message"] == "好的,谢谢!"
+    (stored,) = [d for _, d in events(client, "chat_message") if d["role"] == "user"]
+    assert stored["text"] == "好的，谢谢！"
+    assert body["conversation_id"]
+
+
 @pytest.mark.parametrize("text", ["", "   ", "😀😀🎉", "\u200b\u200b"])
 def test_empty_or_emoji_only_messages_are_refused(client, rasa, text):
     response = client.post("/api/chat/messages", json={"text": text})
