@@ -20,13 +20,10 @@ from handoff.tickets import (
     check_call_transition,
     check_ticket_transition,
 )
-from xiaobao.db import Base
+from xiaobao.db import Base, utcnow
 
 MODES = ("bot", "waiting", "human")  # who answers the conversation: the bot, nobody yet, a helper
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -6,13 +6,10 @@ import datetime as dt
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xiaobao.db import Base
+from xiaobao.db import Base, utcnow
 
 STATUSES = ("draft", "published", "archived")
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class Entry(Base):

@@ -6,7 +6,6 @@ optional ``kind`` (in_scope / out_of_scope / near_domain) and ``split``
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import statistics
 import time

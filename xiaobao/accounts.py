@@ -13,13 +13,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xiaobao.db import Base
+from xiaobao.db import Base, utcnow
 
 ROLES = ("helper", "leader", "editor", "supervisor", "admin")
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Account(Base):

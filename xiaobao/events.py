@@ -10,15 +10,12 @@ import datetime as dt
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xiaobao.db import Base
+from xiaobao.db import Base, utcnow
 
 # 好差评 levels, best first; the first three count as satisfied.
 RATINGS = ("非常满意", "满意", "基本满意", "不满意", "非常不满意")
 SATISFIED = frozenset(RATINGS[:3])
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class Event(Base):
