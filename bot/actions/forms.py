@@ -20,6 +20,8 @@ SKIPPED = "-"
 _SKIP = re.compile(r"^\s*(跳过|略过|没有|无|不知道|不清楚|不方便|不想说|不用|没|暂无|skip|pass)\s*[。.!！]?\s*$",
                    re.IGNORECASE)
 FORM_SLOTS = ("phone", "time_window", "handoff_topic", "requested_slot")
+# Asked for a company name, "转人工" or "快点给我接人工" means "just hand me over", not a name.
+_NOT_A_NAME_INTENTS = frozenset({"request_human", "request_12345_call", "deny", "cancel"})
 
 
 def _one_line(value: Any, limit: int = 200) -> str:
@@ -47,7 +49,8 @@ class ValidateHandoffForm(FormValidationAction):
     def validate_company(self, value: Any, dispatcher: CollectingDispatcher,
                          tracker: Tracker, domain: dict) -> dict:
         text = _one_line(value, 100)
-        if not text or _SKIP.match(text):
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if not text or _SKIP.match(text) or intent in _NOT_A_NAME_INTENTS:
             return {"company": SKIPPED}
         text = re.sub(r"^(我们)?(公司|企业)?(名称|名字)?(是|叫)?[:：]?", "", text).strip() or text
         return {"company": text}

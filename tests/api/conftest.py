@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from handoff.config import DEFAULT_PATH
 from xiaobao.accounts import create_account
 from xiaobao.db import make_engine, session_scope, upgrade
 from xiaobao.settings import REPO_ROOT, Settings
+from tests.redis_server import redis_server_binary
 
 
 def free_port() -> int:
@@ -43,7 +43,7 @@ def free_port() -> int:
 def redis_url() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"

@@ -11,7 +11,6 @@ Chromium is Debian's (/usr/bin/chromium); Playwright only drives it (never `play
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from xiaobao.settings import REPO_ROOT, get_settings
+from tests.redis_server import redis_server_binary
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -92,7 +92,7 @@ class Stack:
                        timeout=300)
 
     def up(self) -> None:
-        self.start("redis", [shutil.which("redis-server") or "redis-server", "--port",
+        self.start("redis", [redis_server_binary(), "--port",
                              str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"])
         self.run([str(VENV_BIN / "xiaobao"), "kb", "seed"])

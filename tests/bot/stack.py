@@ -8,7 +8,6 @@ with the real retriever and handoff; Rasa loads ``models/xiaobao.tar.gz``.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from tests.redis_server import redis_server_binary
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "xiaobao.tar.gz"
@@ -151,7 +151,7 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         return proc
 
     try:
-        redis_proc = spawn([shutil.which("redis-server") or "redis-server", "--port", stack.redis_port,
+        redis_proc = spawn([redis_server_binary(), "--port", stack.redis_port,
                             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis")
         wait_until(lambda: stack.redis().ping(), 20, "redis-server", redis_proc)
         for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):  # the second builds the index

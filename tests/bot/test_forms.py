@@ -43,6 +43,8 @@ def test_optional_slots_can_be_skipped(tracker, dispatcher):
     form = ValidateHandoffForm()
     assert form.validate_company("跳过", dispatcher, tracker(), {}) == {"company": SKIPPED}
     assert form.validate_company("没有", dispatcher, tracker(), {}) == {"company": SKIPPED}
+    urged = tracker("转人工", intent="request_human")
+    assert form.validate_company("转人工", dispatcher, urged, {}) == {"company": SKIPPED}
     assert form.validate_company("公司名称是上海宝丰贸易有限公司", dispatcher, tracker(), {}) == {
         "company": "上海宝丰贸易有限公司"}
     assert form.validate_handoff_topic("不想说", dispatcher, tracker(), {}) == {
