@@ -129,10 +129,13 @@ async def hand_off(channel: str, dispatcher: CollectingDispatcher,
         SlotSet("unhelpful_count", 0),
     ]
     if channel == "hotline_12345":
+        # Paused like an online handoff: until the call is done, what the user writes goes
+        # to the helper who will make the three-way call (the gateway routes it there).
         dispatcher.utter_message(
             text=f"已为您预约12345热线回电：电话 {mask_phone(req.phone)}，时间 {req.time_window}，"
-                 f"工单号 {receipt.ticket_id}。届时请保持电话畅通。还有什么可以帮您？")
-        return done
+                 f"工单号 {receipt.ticket_id}。届时请保持电话畅通；如需补充情况，可直接在这里留言，"
+                 f"帮办人员会看到。")
+        return done + [ConversationPaused()]
     if not receipt.in_service_hours:
         text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。现在不是服务时间"
                 f"（{service_hours().describe()}），您可以在这里直接留言说明情况，"

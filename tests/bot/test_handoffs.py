@@ -63,7 +63,7 @@ async def test_skipped_slots_are_empty(handoffs, tracker, dispatcher):
     assert handoffs[0].summary == "咨询：未说明具体事项"
 
 
-async def test_12345_call_back_does_not_pause(handoffs, tracker, dispatcher):
+async def test_12345_call_back_pauses_until_the_call(handoffs, tracker, dispatcher):
     t = tracker("明天上午", intent="inform", events=HISTORY,
                 slots={"phone": "13812345678", "time_window": "2025-06-12（周四）09:00–12:00"})
     out = await ActionRequest12345Call().run(dispatcher, t, {})
@@ -71,7 +71,7 @@ async def test_12345_call_back_does_not_pause(handoffs, tracker, dispatcher):
     assert req.channel == "hotline_12345" and req.phone == "13812345678"
     assert req.time_window.endswith("09:00–12:00")
     assert req.summary == "咨询：股权转让要交什么税"
-    assert not any(e["event"] == "pause" for e in out)
+    assert out[-1]["event"] == "pause"
     assert "138****5678" in dispatcher.messages[0]["text"]
 
 
