@@ -42,6 +42,9 @@ class DenseIndex:
             quantizer = faiss.IndexFlatIP(dim)
             self.index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
             self.index.nprobe = nprobe
+            # A hash map from id to list position: lets `vectors` reconstruct and `remove`
+            # delete by id without scanning every list.
+            self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
         self._quantizer = None if kind == "flat" else quantizer
 
     @property
@@ -54,7 +57,9 @@ class DenseIndex:
             self.index.train(np.ascontiguousarray(sample, dtype=np.float32))
 
     def remove(self, key: int) -> None:
-        self.index.remove_ids(faiss.IDSelectorRange(key * VARIANTS, (key + 1) * VARIANTS))
+        # An explicit id array: the IVF direct map accepts no other selector.
+        ids = np.arange(key * VARIANTS, (key + 1) * VARIANTS, dtype=np.int64)
+        self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
 
     @staticmethod
     def _ids(key: int, n_questions: int, with_passage: bool) -> np.ndarray:
@@ -80,7 +85,7 @@ class DenseIndex:
         self.index.add_with_ids(np.ascontiguousarray(np.vstack(blocks), dtype=np.float32), ids)
 
     def vectors(self, key: int, n_questions: int) -> tuple[np.ndarray, np.ndarray]:
-        """The stored question vectors and passage vector of one entry (flat index only)."""
+        """The stored question vectors and passage vector of one entry."""
         ids = self._ids(key, min(n_questions, PASSAGE), True)
         stored = self.index.reconstruct_batch(ids)
         return stored[:-1], stored[-1]

@@ -49,6 +49,10 @@ def test_ivf_index_finds_the_nearest():
     assert sum(list(h)[0] == i for i, h in enumerate(hits)) >= 18
     idx.remove(0)
     assert idx.ntotal == 3999
+    idx.upsert(7, data[8:9], data[9])  # replace entry 7: one question and a passage
+    questions, passage = idx.vectors(7, 1)
+    assert np.allclose(questions[0], data[8]) and np.allclose(passage, data[9])
+    assert idx.ntotal == 4000
 
 
 def test_bad_arguments():

@@ -73,6 +73,15 @@ def test_paraphrase_finds_its_entry_with_source(retriever):
     assert 0 < result.top.dense <= 1
 
 
+def test_large_bases_get_an_approximate_index_that_still_answers(kb, embedder, tmp_path):
+    r = Retriever(kb, embedder, tmp_path / "ivf", approximate_above=4)
+    r.build()
+    assert r.dense.kind == "ivf"
+    assert r.search("开个小公司要去哪里领执照").top.id == "kb-licence"
+    assert r.load_or_build() == "loaded" and r.dense.kind == "ivf"
+    assert r.search("企业公积金户头怎么开").top.id == "kb-fund"
+
+
 def test_exact_term_from_bm25(retriever):
     assert retriever.search("打12345").top.id == "kb-hotline"
 
