@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
+# Rasa 3.6 on Python 3.10 prints pages of third-party deprecation warnings at start.
+export PYTHONWARNINGS=ignore::DeprecationWarning
 bash scripts/ensure_redis.sh
 .venv/bin/xiaobao kb seed --if-empty
 .venv/bin/xiaobao users ensure-demo
