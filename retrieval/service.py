@@ -246,9 +246,11 @@ class Retriever:
             out[entry_id] = DenseScore(float(sims[0]), float(sims[:2].mean()), float(passage @ qvec))
         return out
 
-    def candidates(self, text: str, qvec: np.ndarray) -> tuple[dict[str, DenseScore], dict[str, float]]:
+    def candidates(self, text: str, qvec: np.ndarray, qtokens: list[str] | None = None
+                   ) -> tuple[dict[str, DenseScore], dict[str, float]]:
         """Dense and BM25 scores of the entries either side proposes."""
-        qtokens = search_tokens(text)
+        if qtokens is None:
+            qtokens = search_tokens(text)
         with self._lock:
             dense_hits = self.dense.search(qvec[None, :], CANDIDATES)[0]
             sparse_all = self.sparse.scores(qtokens)
@@ -257,12 +259,13 @@ class Retriever:
             return self._dense_scores(qvec, ids), sparse
 
     def _rank(self, text: str, qvec: np.ndarray, today: dt.date) -> tuple[list[Candidate], list[str], list[str]]:
-        dense, sparse = self.candidates(text, qvec)
+        qtokens = search_tokens(text)
+        dense, sparse = self.candidates(text, qvec, qtokens)
         cfg = self.config
         with self._lock:
             ranked = [c for c in fuse(dense, sparse, cfg.passage_weight, cfg.sparse_weight)
                       if c.id in self._entries and is_answerable(self._entries[c.id].data, today)]
-        return ranked, words(text), search_tokens(text)
+        return ranked, words(text), qtokens
 
     def _result(self, query: str, text: str, qvec: np.ndarray, top_k: int,
                 today: dt.date) -> tuple[SearchResult, dict[str, float]]:
