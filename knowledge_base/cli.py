@@ -4,6 +4,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -56,7 +57,7 @@ def import_(files: list[Path] = typer.Argument(..., help="YAML, JSON Lines, CSV 
             _fail(f"文件不存在 / no such file: {f}", 2)
     try:
         entries = [e for f in files for e in io.parse_entries(f)]
-        dupes = {e.id for e in entries if sum(x.id == e.id for x in entries) > 1}
+        dupes = {i for i, n in Counter(e.id for e in entries).items() if n > 1}
         if dupes:
             _fail(f"多个文件含相同 id / the same id in several files: {', '.join(sorted(dupes))}")
         with session_scope(_engine()) as s:
