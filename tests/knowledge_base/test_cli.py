@@ -66,6 +66,11 @@ def test_bad_file_exits_non_zero_with_row_and_reason_and_no_traceback(env, tmp_p
     assert proc.returncode == 1
     assert "bad.csv 第2行 [answer]" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+    a, b = tmp_path / "a.yaml", tmp_path / "b.jsonl"
+    a.write_text(yaml.safe_dump(ENTRIES[:1], allow_unicode=True), "utf-8")
+    b.write_text(json.dumps(ENTRIES[0], ensure_ascii=False) + "\n", "utf-8")
+    twice = run(env, "kb", "import", a, b, check=False)
+    assert twice.returncode == 1 and "kb-licence" in twice.stderr and "相同 id" in twice.stderr
     missing = run(env, "kb", "import", tmp_path / "nope.yaml", check=False)
     assert missing.returncode == 2 and "文件不存在" in missing.stderr
 
