@@ -1,4 +1,5 @@
 # The two commands a user types: `make run` and `make test`. Both set up first.
+# `make lint` (ruff + mypy) is also the first step of `make test`.
 SHELL := /bin/bash
 VENV := .venv/bin
 RASA := .venv-rasa/bin/rasa
@@ -16,6 +17,9 @@ run: setup train
 
 test: setup train
 	@bash scripts/test.sh
+
+lint: setup
+	@bash scripts/lint.sh
 
 bench: setup train
 	@$(VENV)/python -m tests.bench.run_all

@@ -1,53 +1,106 @@
-"""The gateway's dependencies, named once so routes read ``def f(session: SessionDep, me: CurrentAccount)``.
+"""The gateway's dependencies, named once so routes read
+``def f(services: ServicesDep, me: HelperAccount)``.
 
-Permissions are dependencies too (``require_role``), never ``if`` statements in handlers.
+Permissions are dependencies too, decided by :mod:`xiaobao.policy` — never ``if`` statements
+scattered in handlers.
 """
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import redis
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
+from api.services import Services
+from handoff.context import HandoffContext
+from xiaobao import policy
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope
 from xiaobao.settings import Settings
 
 SESSION_ACCOUNT_KEY = "account_id"
+_VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+def get_services(request: Request) -> Services:
+    return request.app.state.services
 
 
-def get_engine_dep(request: Request) -> Engine:
-    return request.app.state.engine
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def get_settings_dep(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_engine_dep(services: ServicesDep) -> Engine:
+    return services.engine
+
+
+def get_redis(services: ServicesDep) -> redis.Redis:
+    return services.redis
+
+
+def get_handoff(services: ServicesDep) -> HandoffContext:
+    return services.handoff
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, rolled back on error."""
-    with session_scope(request.app.state.engine) as session:
+    with session_scope(services.engine) as session:
         yield session
-
-
-def get_redis(request: Request) -> redis.Redis:
-    return request.app.state.redis
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
+HandoffDep = Annotated[HandoffContext, Depends(get_handoff)]
+
+
+# --- the portal's visitor -------------------------------------------------------------------------
+
+def visitor_id_from_cookies(cookies: dict[str, str], settings: Settings) -> str | None:
+    value = cookies.get(settings.visitor_cookie, "")
+    return value if _VISITOR_RE.match(value) else None
+
+
+def new_visitor_id() -> str:
+    return secrets.token_urlsafe(16)  # 128 random bits: the conversation cannot be guessed
+
+
+def set_visitor_cookie(response: Response, settings: Settings, visitor_id: str) -> None:
+    response.set_cookie(settings.visitor_cookie, visitor_id, max_age=settings.visitor_max_age_s,
+                        httponly=True, samesite="lax", secure=settings.secure_cookies)
+
+
+def ensure_visitor(request: Request, response: Response, settings: SettingsDep) -> str:
+    """The visitor's id (== their conversation id) from the cookie, or a new one set on the
+    response; refreshed either way, so the cookie stays long-lived."""
+    visitor_id = visitor_id_from_cookies(request.cookies, settings) or new_visitor_id()
+    set_visitor_cookie(response, settings, visitor_id)
+    return visitor_id
+
+
+VisitorId = Annotated[str, Depends(ensure_visitor)]
+
+
+# --- accounts and roles ------------------------------------------------------------------------
+
+def active_account(session: Session, account_id: object) -> Account | None:
+    account = session.get(Account, account_id) if isinstance(account_id, int) else None
+    return account if account is not None and account.active else None
 
 
 def get_current_account(request: Request, session: SessionDep) -> Account:
-    account_id = request.session.get(SESSION_ACCOUNT_KEY)
-    account = session.get(Account, account_id) if isinstance(account_id, int) else None
-    if account is None or not account.active:
+    account = active_account(session, request.session.get(SESSION_ACCOUNT_KEY))
+    if account is None:
         request.session.clear()
         raise ApiError(401, "not_authenticated", "请先登录 / Please log in")
     return account
@@ -56,23 +109,23 @@ def get_current_account(request: Request, session: SessionDep) -> Account:
 CurrentAccount = Annotated[Account, Depends(get_current_account)]
 
 
-def require_role(*roles: str) -> Callable[[Account], Account]:
-    """A dependency that passes accounts holding any of ``roles`` (admin always passes)."""
-    allowed = set(roles) | {"admin"}
+def require(decide: Callable[[Account], bool], what: str, what_en: str
+            ) -> Callable[[Account], Account]:
+    """A dependency passing the accounts for which ``decide`` (a :mod:`xiaobao.policy` rule)
+    holds."""
 
     def check(account: CurrentAccount) -> Account:
-        if not allowed.intersection(account.roles):
-            raise ApiError(403, "forbidden",
-                           f"需要以下角色之一：{'、'.join(roles)} / Requires role: {', '.join(roles)}")
+        if not decide(account):
+            raise ApiError(403, "forbidden", f"需要{what}权限 / Requires the {what_en} role")
         return account
 
     return check
 
 
-# Helpers and leaders work tickets; supervisors and admins may look at every department.
-HelperAccount = Annotated[Account, Depends(require_role("helper", "leader"))]
-LeaderAccount = Annotated[Account, Depends(require_role("leader"))]
+HelperAccount = Annotated[Account, Depends(require(policy.works_tickets, "帮办人员",
+                                                   "helper or leader"))]
+LeaderAccount = Annotated[Account, Depends(require(policy.is_leader, "部门领导", "leader"))]
 
 
-def sees_all_departments(account: Account) -> bool:
-    return bool({"admin", "supervisor"}.intersection(account.roles))
+def raise_denied(exc: policy.Denied) -> None:
+    raise ApiError(exc.status, exc.code, exc.message) from None

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff.tickets import HandoffError
 from retrieval.types import QueryError
+from xiaobao.policy import Denied
 
 log = logging.getLogger("api")
 
@@ -74,9 +75,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # The handoff module's errors carry their own status and a Chinese + English message.
         return error_response(exc.status, exc.code, exc.message)
 
+    @app.exception_handler(Denied)
+    async def _denied(_: Request, exc: Denied) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error",
-                              "服务器内部错误，请稍后再试 / Internal server error, please retry later")
+                              "服务器内部错误，请稍后再试 / Internal server error, "
+                              "please retry later")
 

@@ -4,7 +4,9 @@
   (claims also sweep, but a quiet queue has no claims);
 * every ``due_calls_interval_s``: 12345 calls whose time has come are dialled (calls asked for
   out of hours, retries after ``no_answer``);
-* every ``purge_interval_s``: transcripts past the retention period are deleted.
+* every ``purge_interval_s``: transcripts past the retention period are deleted;
+* every ``outbox_interval_s``: ticket changes whose publication to Redis (or hand-back to the
+  bot) did not go through at once are published (:func:`handoff.outbox.drain`).
 
 One asyncio task runs them all; each job runs in a worker thread (the handoff functions are
 synchronous) and in its own ``try``, so one failing job never stops the others. Several
@@ -20,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from fastapi import FastAPI
 
-from handoff import calls, dispatch, privacy
+from api.services import Services
+from handoff import calls, duty, outbox, privacy
 from xiaobao.settings import Settings
 
 log = logging.getLogger("api.timers")
@@ -38,27 +40,30 @@ class Job:
     failures: int = 0
 
 
-def gateway_jobs(app: FastAPI) -> list[Job]:
-    settings: Settings = app.state.settings
-    engine, redis, config = app.state.engine, app.state.redis, app.state.handoff_config
+def gateway_jobs(services: Services, adapter: calls.CallAdapter) -> list[Job]:
+    settings: Settings = services.settings
+    ctx = services.handoff
 
     def sweep() -> list[str]:
-        return dispatch.sweep_gone_helpers(engine=engine, redis=redis, config=config)
+        return duty.sweep_gone_helpers(ctx=ctx)
 
     def dial_due_calls() -> list[str]:
-        adapter = app.state.call_adapter
-        started = calls.start_due_calls(adapter, engine=engine, config=config)
+        started = calls.start_due_calls(adapter, ctx=ctx)
         if isinstance(adapter, calls.SimulatorAdapter) and not adapter.autoplay:
             # The development simulator reports one status a tick, so a call can be watched.
             adapter.play(steps=1)
         return started
 
     def purge() -> dict:
-        return privacy.purge_expired_transcripts(config.retention_days, engine=engine)
+        return privacy.purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
+
+    def drain_outbox() -> int:
+        return outbox.drain(ctx)
 
     return [Job("sweep_gone_helpers", settings.sweep_interval_s, sweep),
             Job("start_due_calls", settings.due_calls_interval_s, dial_due_calls),
-            Job("purge_expired_transcripts", settings.purge_interval_s, purge)]
+            Job("purge_expired_transcripts", settings.purge_interval_s, purge),
+            Job("drain_outbox", settings.outbox_interval_s, drain_outbox)]
 
 
 async def run_jobs(jobs: list[Job], *, idle_s: float = 1.0) -> None:

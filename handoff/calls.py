@@ -7,7 +7,8 @@ There is no telephone line here, so a call goes through a :class:`CallAdapter`: 
 
 Signature: ``X-Xiaobao-Timestamp`` (unix seconds), ``X-Xiaobao-Nonce`` and
 ``X-Xiaobao-Signature`` = hex HMAC-SHA256 of ``"<timestamp>.<nonce>.".encode() + body`` with
-``settings.call_callback_secret``. Stale or future timestamps are refused, and a nonce is
+the call-back secret (``settings.call_callback_secret``). Stale or future timestamps are
+refused, and a nonce is
 accepted once (kept in Redis for the freshness window, so a replay is refused).
 """
 from __future__ import annotations
@@ -23,32 +24,25 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import redis as redis_lib
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handoff import queue, relay
-from handoff.config import HandoffConfig, default_config
+from handoff import outbox, transitions
+from handoff.config import HandoffConfig
+from handoff.context import HandoffContext
 from handoff.hours import is_open, next_open
-from handoff.store import (
-    Call,
-    Ticket,
-    aware,
-    get_ticket,
-    move_call,
-    new_id,
-    record_transition,
-    set_mode,
-    utcnow,
-)
+from handoff.store import Call, Ticket, aware, get_ticket, move_call, new_id, record_transition
 from handoff.tickets import (
     ANSWERED,
     CALL_FINAL_STATES,
     CANCELLED,
+    CLAIMED,
     COMPLETED,
     DIALLING,
     FAILED,
     IN_CONVERSATION,
     NO_ANSWER,
+    OPEN_STATES,
     REQUESTED,
     RESOLVED,
     RINGING,
@@ -56,11 +50,12 @@ from handoff.tickets import (
     THREE_WAY_CONNECTED,
     UNREACHABLE,
     UNRESOLVED,
+    WAITING_STATES,
     HandoffError,
 )
-from xiaobao.db import get_engine, session_scope
-from xiaobao.events import record_event
-from xiaobao.settings import get_settings
+from xiaobao.db import session_scope, utcnow
+from xiaobao.events import EventKind, record_event
+from xiaobao.phone import is_callable
 
 CALLBACK_STATUSES = (RINGING, ANSWERED, THREE_WAY_CONNECTED, COMPLETED, NO_ANSWER, FAILED)
 TS_HEADER, NONCE_HEADER, SIG_HEADER = "X-Xiaobao-Timestamp", "X-Xiaobao-Nonce", \
@@ -97,25 +92,23 @@ class CallAdapter(Protocol):
 
 # --- signing ------------------------------------------------------------------------------------
 
-def sign(body: bytes, *, secret: str | None = None, timestamp: int | None = None,
+def sign(body: bytes, *, secret: str, timestamp: int | None = None,
          nonce: str | None = None) -> dict[str, str]:
     """Headers for a call-back body (what a provider, or the simulator, sends)."""
-    secret = secret or get_settings().call_callback_secret
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or secrets.token_hex(16)
     mac = hmac.new(secret.encode(), f"{ts}.{nonce}.".encode() + body, hashlib.sha256).hexdigest()
     return {TS_HEADER: ts, NONCE_HEADER: nonce, SIG_HEADER: mac}
 
 
-def verify(body: bytes, headers: dict[str, str], *, redis: redis_lib.Redis,
-           secret: str | None = None, max_age_s: float = 300, now: float | None = None) -> None:
+def verify(body: bytes, headers: dict[str, str], *, redis: redis_lib.Redis, secret: str,
+           max_age_s: float = 300, now: float | None = None) -> None:
     """Raise CallbackRejected unless signed with our secret, fresh, and never seen before."""
     h = {k.lower(): v for k, v in headers.items()}
     ts, nonce, mac = h.get(TS_HEADER.lower()), h.get(NONCE_HEADER.lower()), \
         h.get(SIG_HEADER.lower())
     if not ts or not nonce or not mac or len(nonce) > 128:
         raise CallbackRejected("回调缺少签名。 / Missing signature headers.")
-    secret = secret or get_settings().call_callback_secret
     expected = hmac.new(secret.encode(), f"{ts}.{nonce}.".encode() + body,
                         hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, mac):
@@ -147,77 +140,78 @@ def create_call(s: Session, ticket: Ticket, config: HandoffConfig,
     return call
 
 
-def get_call(call_id: str, *, engine: Engine | None = None) -> CallInfo:
-    with session_scope(engine or get_engine()) as s:
+def get_call(call_id: str, *, ctx: HandoffContext) -> CallInfo:
+    with session_scope(ctx.engine) as s:
         c = s.get(Call, call_id)
         if c is None:
             raise HandoffError(f"找不到通话 {call_id}。 / Unknown call {call_id!r}.")
         return _info(c)
 
 
-def start_call(call_id: str, adapter: CallAdapter, *, actor: str = "system",
-               engine: Engine | None = None, config: HandoffConfig | None = None,
+def start_call(call_id: str, adapter: CallAdapter, *, ctx: HandoffContext, actor: str = "system",
                now: dt.datetime | None = None) -> CallInfo:
-    """Dial a scheduled call through ``adapter``; refused outside service hours."""
-    engine = engine or get_engine()
-    config = config or default_config()
-    if not is_open(now, config):
+    """Dial a scheduled call through ``adapter``; refused outside service hours, for a ticket
+    that is no longer open, and for a number 12345 does not call back."""
+    if not is_open(now, ctx.config):
         raise HandoffError("当前不在服务时间，通话将在服务时间内安排。 / Outside service hours.")
-    with session_scope(engine) as s:
+    refused = False
+    with session_scope(ctx.engine) as s:
         c = s.get(Call, call_id)
         if c is None:
             raise HandoffError(f"找不到通话 {call_id}。 / Unknown call {call_id!r}.")
-        if c.status == REQUESTED:
-            move_call(s, c, SCHEDULED, "system")
-        if not move_call(s, c, DIALLING, actor, attempts=c.attempts + 1):
-            raise HandoffError(f"通话{call_id}状态已变化。 / Call {call_id} changed meanwhile.")
-        s.flush()
-        info = _info(s.get(Call, call_id))
         t = get_ticket(s, c.ticket_id)
-        phone = t.phone
+        if t.status not in OPEN_STATES or not is_callable(t.phone):
+            # Defence in depth: the ticket closed (or its number is not ours to dial) after
+            # the call was booked; the call is cancelled, never dialled. (Refused after the
+            # commit: raising here would roll the cancellation back.)
+            if c.status not in CALL_FINAL_STATES:
+                move_call(s, c, CANCELLED, "system", "工单已结束或号码无效 / ticket closed")
+            refused = True
+        else:
+            if c.status == REQUESTED:
+                move_call(s, c, SCHEDULED, "system")
+            if not move_call(s, c, DIALLING, actor, attempts=c.attempts + 1):
+                raise HandoffError(f"通话{call_id}状态已变化。 / Call {call_id} changed "
+                                   f"meanwhile.")
+            s.flush()
+            info = _info(s.get(Call, call_id))
+            phone = t.phone
+    if refused:
+        raise HandoffError(f"通话{call_id}已取消。 / Call {call_id} was cancelled.")
     external = adapter.start_call(info, phone)
-    with session_scope(engine) as s:
+    with session_scope(ctx.engine) as s:
         c = s.get(Call, call_id)
         c.external_id = external or c.external_id
         return _info(c)
 
 
-def start_due_calls(adapter: CallAdapter, *, engine: Engine | None = None,
-                    config: HandoffConfig | None = None,
+def start_due_calls(adapter: CallAdapter, *, ctx: HandoffContext,
                     now: dt.datetime | None = None) -> list[str]:
     """Dial every call whose time has come (first try, or a retry after no answer)."""
-    engine = engine or get_engine()
-    config = config or default_config()
-    if not is_open(now, config):
+    if not is_open(now, ctx.config):
         return []
     moment = (now or utcnow()).astimezone(dt.UTC)
-    with session_scope(engine) as s:
+    with session_scope(ctx.engine) as s:
         due = [c.id for c in s.scalars(select(Call).where(Call.status.in_((REQUESTED, SCHEDULED))))
                if c.scheduled_for is None or aware(c.scheduled_for) <= moment]
     started = []
     for call_id in due:
         try:
-            start_call(call_id, adapter, engine=engine, config=config, now=now)
+            start_call(call_id, adapter, ctx=ctx, now=now)
             started.append(call_id)
         except HandoffError:
             continue
     return started
 
 
-def apply_status(call_id: str, status: str, *, engine: Engine | None = None,
-                 redis: redis_lib.Redis | None = None, config: HandoffConfig | None = None,
-                 note: str = "") -> CallInfo:
+def apply_status(call_id: str, status: str, *, ctx: HandoffContext, note: str = "") -> CallInfo:
     """One status report from the telephony side. A ``no_answer`` is retried once (back to
     ``scheduled`` after ``retry_delay_s``), then ends as ``unreachable``; the ticket follows:
     three-way connected -> in conversation, completed -> resolved, unreachable/failed ->
-    unresolved (reported to the helpers)."""
+    unresolved (and, like every close, the conversation goes back to the bot)."""
     if status not in CALLBACK_STATUSES:
         raise HandoffError(f"未知的通话状态：{status}。 / Unknown call status {status!r}.")
-    engine = engine or get_engine()
-    r = redis if redis is not None else queue.connect()
-    config = config or default_config()
-    ticket_event: tuple[str, str] | None = None
-    with session_scope(engine) as s:
+    with outbox.transaction(ctx) as s:
         c = s.get(Call, call_id)
         if c is None:
             raise HandoffError(f"找不到通话 {call_id}。 / Unknown call {call_id!r}.")
@@ -227,60 +221,45 @@ def apply_status(call_id: str, status: str, *, engine: Engine | None = None,
             raise HandoffError(f"通话{call_id}状态已变化。 / Call {call_id} changed meanwhile.")
         c = s.get(Call, call_id)
         if status == NO_ANSWER:
-            if c.attempts < config.calls.max_attempts:
-                retry_at = utcnow() + dt.timedelta(seconds=config.calls.retry_delay_s)
+            if c.attempts < ctx.config.calls.max_attempts:
+                retry_at = utcnow() + dt.timedelta(seconds=ctx.config.calls.retry_delay_s)
                 move_call(s, c, SCHEDULED, "system", "未接通，稍后重拨 / retry",
                           scheduled_for=retry_at)
             else:
                 move_call(s, c, UNREACHABLE, "system", "两次未接通 / unreachable")
         c = s.get(Call, call_id)
         t = s.get(Ticket, c.ticket_id)
-        record_event(s, "call_status", conversation_id=t.conversation_id if t else "",
+        record_event(s, EventKind.CALL_STATUS, conversation_id=t.conversation_id if t else "",
                      ticket_id=c.ticket_id, actor="12345", status=c.status, attempts=c.attempts)
-        ticket_event = _follow_ticket(s, t, c.status)
-        info = _info(c)
-    if ticket_event and t is not None:
-        mode, kind = ticket_event
-        relay.cache_mode(r, t.conversation_id, mode, "" if mode == "bot" else t.id)
-        if mode == "bot":
-            queue.release_ticket(r, t.id)
-        relay.publish_event(r, t.conversation_id, {"type": kind, "ticket_id": t.id,
-                                                   "call_id": call_id, "status": info.status})
-    return info
+        _follow_ticket(s, t, c)
+        return _info(c)
 
 
-def _follow_ticket(s: Session, t: Ticket | None, call_status: str) -> tuple[str, str] | None:
-    """Move the hotline ticket along with its call; returns (mode, event) for the user."""
-    if t is None or t.status not in ("queued", "claimed", "in_conversation", "transferred"):
-        return None
-    from handoff.store import move_ticket
-
-    if call_status == THREE_WAY_CONNECTED:
-        if t.status in ("queued", "transferred"):
-            move_ticket(s, t.id, "claimed", "12345", helper=t.helper or "12345",
-                        claimed_at=utcnow())
-        if s.get(Ticket, t.id).status == "claimed":
-            move_ticket(s, t.id, IN_CONVERSATION, "12345", "三方通话已接通",
-                        first_response_at=utcnow())
-        set_mode(s, t.conversation_id, "human", t.id)
-        return "human", "call_connected"
-    if call_status in (COMPLETED, UNREACHABLE, FAILED):
-        final = RESOLVED if call_status == COMPLETED else UNRESOLVED
-        current = s.get(Ticket, t.id)
-        if current.status in ("queued", "transferred"):
-            move_ticket(s, t.id, "claimed", "12345", helper=t.helper or "12345",
-                        claimed_at=utcnow())
-        move_ticket(s, t.id, final, "12345", f"12345通话{call_status}")
-        set_mode(s, t.conversation_id, "bot", "")
-        record_event(s, "ticket_resolved" if final == RESOLVED else "ticket_unresolved",
-                     conversation_id=t.conversation_id, ticket_id=t.id, actor="12345",
-                     department=t.department, via="12345", call_status=call_status)
-        return "bot", f"call_{call_status}"
-    return None
+def _follow_ticket(s: Session, t: Ticket | None, c: Call) -> None:
+    """Move the hotline ticket along with its call (through the one transition owner)."""
+    if t is None or t.status not in OPEN_STATES:
+        return
+    relay = {"call_id": c.id, "status": c.status}
+    if c.status == THREE_WAY_CONNECTED:
+        if t.status in WAITING_STATES:
+            transitions.move(s, t.id, CLAIMED, actor="12345", helper=t.helper or "12345",
+                             claimed_at=utcnow())
+        if s.get(Ticket, t.id).status == CLAIMED:
+            transitions.move(s, t.id, IN_CONVERSATION, actor="12345", reason="三方通话已接通",
+                             relay_data={"type": "call_connected", **relay},
+                             first_response_at=utcnow())
+    elif c.status in (COMPLETED, UNREACHABLE, FAILED):
+        final = RESOLVED if c.status == COMPLETED else UNRESOLVED
+        if t.status in WAITING_STATES:
+            transitions.move(s, t.id, CLAIMED, actor="12345", helper=t.helper or "12345",
+                             claimed_at=utcnow())
+        transitions.move(s, t.id, final, actor="12345", reason=f"12345通话{c.status}",
+                         event_data={"via": "12345", "call_status": c.status},
+                         relay_data={"type": f"call_{c.status}", **relay})
 
 
-def cancel_call(call_id: str, actor: str, *, engine: Engine | None = None) -> CallInfo:
-    with session_scope(engine or get_engine()) as s:
+def cancel_call(call_id: str, actor: str, *, ctx: HandoffContext) -> CallInfo:
+    with session_scope(ctx.engine) as s:
         c = s.get(Call, call_id)
         if c is None:
             raise HandoffError(f"找不到通话 {call_id}。 / Unknown call {call_id!r}.")
@@ -290,20 +269,24 @@ def cancel_call(call_id: str, actor: str, *, engine: Engine | None = None) -> Ca
         return _info(s.get(Call, call_id))
 
 
-def handle_callback(body: bytes, headers: dict[str, str], *, engine: Engine | None = None,
-                    redis: redis_lib.Redis | None = None, config: HandoffConfig | None = None,
-                    secret: str | None = None) -> CallInfo:
+def cancel_open_calls(s: Session, ticket_id: str, actor: str) -> None:
+    """In the caller's transaction: a ticket closed by people ends its pending calls."""
+    for c in s.scalars(select(Call).where(Call.ticket_id == ticket_id,
+                                          Call.status.in_((REQUESTED, SCHEDULED)))):
+        move_call(s, c, CANCELLED, actor, "工单已结束 / ticket closed")
+
+
+def handle_callback(body: bytes, headers: dict[str, str], *, ctx: HandoffContext,
+                    secret: str) -> CallInfo:
     """The call-back endpoint's whole job: verify, parse ``{"call_id", "status"}``, apply."""
-    r = redis if redis is not None else queue.connect()
-    config = config or default_config()
-    verify(body, headers, redis=r, secret=secret, max_age_s=config.calls.callback_max_age_s)
+    verify(body, headers, redis=ctx.redis, secret=secret,
+           max_age_s=ctx.config.calls.callback_max_age_s)
     try:
         payload = json.loads(body.decode("utf-8"))
         call_id, status = str(payload["call_id"]), str(payload["status"])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise HandoffError("回调内容无效。 / Malformed call-back body.") from None
-    return apply_status(call_id, status, engine=engine, redis=r, config=config,
-                        note=str(payload.get("note", ""))[:500])
+    return apply_status(call_id, status, ctx=ctx, note=str(payload.get("note", ""))[:500])
 
 
 # --- the simulator ------------------------------------------------------------------------------
@@ -322,7 +305,7 @@ class SimulatorAdapter:
     deliver: Callable[[bytes, dict[str, str]], object]
     script: dict[int, list[str]] = field(default_factory=lambda: {
         1: [RINGING, ANSWERED, THREE_WAY_CONNECTED, COMPLETED]})
-    secret: str | None = None
+    secret: str = ""
     autoplay: bool = False
     pending: list[tuple[str, str]] = field(default_factory=list)
 

@@ -1,4 +1,9 @@
-"""`xiaobao handoff …`: recovery, retention purge, and a look at the queues."""
+"""`xiaobao handoff …`: recovery, closing a ticket, retention purge, a look at the queues.
+
+The command line builds its own context from settings (the one place globals are read); it
+has no bot to hand a closed conversation back to, so that step waits in the outbox until a
+running gateway drains it.
+"""
 from __future__ import annotations
 
 import typer
@@ -6,32 +11,64 @@ import typer
 app = typer.Typer(no_args_is_help=True)
 
 
-@app.command("recover")
-def recover_command() -> None:
-    """Re-queue every open ticket from SQL and restore conversation modes (after Redis lost data)."""
-    from handoff.recovery import recover
+def _context():
+    from handoff.config import load_config
+    from handoff.context import HandoffContext
+    from handoff.queue import connect
     from xiaobao.db import get_engine, upgrade
+    from xiaobao.settings import get_settings
 
+    settings = get_settings()
     engine = get_engine()
     upgrade(engine)
-    report = recover(engine)
+    return HandoffContext(engine=engine, redis=connect(settings.redis_url),
+                          config=load_config(settings.handoff_config),
+                          max_chars=settings.max_message_chars)
+
+
+@app.command("recover")
+def recover_command() -> None:
+    """Re-queue open tickets from SQL and restore conversation modes (after Redis lost data)."""
+    from handoff.recovery import recover
+
+    report = recover(_context())
     typer.echo(f"requeued={report.requeued} already_queued={report.already_queued} "
                f"owned={report.owned} modes_restored={report.modes_restored} "
-               f"helpers_restored={report.helpers_restored} skipped={report.skipped}")
+               f"helpers_restored={report.helpers_restored} "
+               f"outbox_published={report.outbox_published} skipped={report.skipped}")
+
+
+@app.command("close")
+def close_command(ticket_id: str,
+                  status: str = typer.Option("resolved", help="resolved | unresolved | abandoned"),
+                  note: str = typer.Option("", help="why, for the record"),
+                  by: str = typer.Option("cli", "--by", help="who closes it")) -> None:
+    """Close a ticket from the command line (a leader's decision taken outside the console)."""
+    from handoff.closing import close_ticket
+    from handoff.tickets import FINAL_STATES, OPEN_STATES, HandoffError
+
+    if status not in FINAL_STATES:
+        typer.echo(f"状态须为 {'/'.join(sorted(FINAL_STATES))} / status must be one of "
+                   f"{sorted(FINAL_STATES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        info = close_ticket(ticket_id, status, ctx=_context(), actor=by, note=note,
+                            expect=OPEN_STATES)
+    except HandoffError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{info.id} {info.status}")
 
 
 @app.command("purge")
 def purge_command(days: int = typer.Option(None, help="retention in days (default: config)")
                   ) -> None:
     """Delete transcripts (and phone numbers) of tickets closed longer ago than the retention."""
-    from handoff.config import default_config
     from handoff.privacy import purge_expired_transcripts
-    from xiaobao.db import get_engine, upgrade
 
-    engine = get_engine()
-    upgrade(engine)
-    retention = days if days is not None else default_config().retention_days
-    report = purge_expired_transcripts(retention, engine=engine)
+    ctx = _context()
+    retention = days if days is not None else ctx.config.retention_days
+    report = purge_expired_transcripts(retention, ctx=ctx)
     typer.echo(f"retention={retention}d tickets={report['tickets']} "
                f"messages_deleted={report['messages_deleted']} "
                f"left_message_phones_cleared={report['left_message_phones_cleared']}")
@@ -42,12 +79,9 @@ def queues_command(department: list[str] = typer.Option(None, help="limit to the
                    all_rows: bool = typer.Option(False, "--all", help="show empty queues too")
                    ) -> None:
     """Waiting, in progress, escalated and oldest wait per channel and department."""
-    from handoff.dispatch import queue_overview
-    from xiaobao.db import get_engine, upgrade
+    from handoff.views import queue_overview
 
-    engine = get_engine()
-    upgrade(engine)
-    rows = queue_overview(list(department) if department else None, engine=engine)
+    rows = queue_overview(list(department) if department else None, ctx=_context())
     typer.echo(f"{'channel':<14} {'department':<16} waiting prio in_prog escal on_duty oldest_s")
     for q in rows:
         if not all_rows and not (q.waiting or q.in_progress or q.helpers_on_duty):

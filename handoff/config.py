@@ -116,17 +116,15 @@ def parse_config(raw: dict) -> HandoffConfig:
 
 
 def load_config(path: Path | str | None = None) -> HandoffConfig:
-    """The configuration at ``path``, or the one named by settings, or the packaged default."""
+    """The configuration at ``path`` (``settings.handoff_config``), else the packaged one."""
     if path is None:
-        return default_config()
+        return packaged_config()
     with open(path, encoding="utf-8") as fh:
         return parse_config(yaml.safe_load(fh) or {})
 
 
 @lru_cache(maxsize=1)
-def default_config() -> HandoffConfig:
-    from xiaobao.settings import get_settings
-
-    path = get_settings().handoff_config or DEFAULT_PATH
-    with open(path, encoding="utf-8") as fh:
+def packaged_config() -> HandoffConfig:
+    """``handoff/config.yaml`` as shipped (read once; the dataclass is frozen)."""
+    with open(DEFAULT_PATH, encoding="utf-8") as fh:
         return parse_config(yaml.safe_load(fh) or {})

@@ -3,19 +3,21 @@
 A ticket is escalated while nobody has answered it for longer than ``escalation_factor`` x its
 service level since it was queued, or at once when it is a complaint. Escalation does not move
 the ticket: it stays in the helpers' queue too, and whoever takes it first owns it (a leader
-takes it with :func:`handoff.dispatch.claim_ticket`).
+takes it with :func:`handoff.claims.claim_ticket`).
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from handoff.config import HandoffConfig, default_config
-from handoff.dispatch import HelperLike, ticket_info
+from handoff.config import HandoffConfig
+from handoff.context import HandoffContext
 from handoff.store import Ticket, aware, history, utcnow
 from handoff.tickets import OPEN_STATES, NotAllowed
-from xiaobao.db import get_engine, session_scope
+from handoff.views import ticket_info
+from xiaobao import policy
+from xiaobao.db import session_scope
 
 
 def is_escalated(ticket: Ticket, config: HandoffConfig, now: dt.datetime | None = None) -> bool:
@@ -27,23 +29,22 @@ def is_escalated(ticket: Ticket, config: HandoffConfig, now: dt.datetime | None 
     return waited > config.escalation_factor * config.level(ticket.channel)
 
 
-def leader_queue(leader: HelperLike, *, engine: Engine | None = None,
-                 config: HandoffConfig | None = None, now: dt.datetime | None = None
+def leader_queue(leader: policy.Actor, *, ctx: HandoffContext, now: dt.datetime | None = None
                  ) -> list[dict]:
     """Escalated tickets of the leader's departments, longest waiting first, with history."""
-    if "leader" not in (leader.roles or []):
+    if not policy.is_leader(leader):
         raise NotAllowed("只有部门领导可以查看升级队列。 / Only leaders see the escalation "
                          "queue.")
-    config = config or default_config()
     now = now or utcnow()
+    departments = policy.visible_departments(leader, ctx.config.departments)
     out = []
-    with session_scope(engine or get_engine()) as s:
+    with session_scope(ctx.engine) as s:
         rows = s.scalars(select(Ticket).where(Ticket.status.in_(OPEN_STATES),
-                                              Ticket.department.in_(leader.departments or []),
+                                              Ticket.department.in_(departments),
                                               Ticket.first_response_at.is_(None))
                          .order_by(Ticket.queued_at))
         for t in rows:
-            if not is_escalated(t, config, now):
+            if not is_escalated(t, ctx.config, now):
                 continue
             info = ticket_info(t, leader.username)
             out.append({

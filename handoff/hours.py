@@ -8,12 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from handoff.config import HandoffConfig, ServiceCalendar, default_config
+from handoff.config import HandoffConfig, ServiceCalendar
 
 
-def _calendar(config: HandoffConfig | ServiceCalendar | None) -> ServiceCalendar:
-    if config is None:
-        return default_config().hours
+def _calendar(config: HandoffConfig | ServiceCalendar) -> ServiceCalendar:
     return config.hours if isinstance(config, HandoffConfig) else config
 
 
@@ -26,7 +24,7 @@ def _local(at: dt.datetime | None, cal: ServiceCalendar) -> dt.datetime:
     return at.astimezone(tz)
 
 
-def opening_spans(day: dt.date, config: HandoffConfig | ServiceCalendar | None = None
+def opening_spans(day: dt.date, config: HandoffConfig | ServiceCalendar
                   ) -> tuple[tuple[dt.time, dt.time], ...]:
     """The day's opening spans: none on a holiday, working-day hours on a 调休 day."""
     cal = _calendar(config)
@@ -37,16 +35,14 @@ def opening_spans(day: dt.date, config: HandoffConfig | ServiceCalendar | None =
     return cal.weekly.get(day.isoweekday(), ())
 
 
-def is_open(at: dt.datetime | None = None, config: HandoffConfig | ServiceCalendar | None = None
-            ) -> bool:
+def is_open(at: dt.datetime | None, config: HandoffConfig | ServiceCalendar) -> bool:
     cal = _calendar(config)
     local = _local(at, cal)
     t = local.time().replace(tzinfo=None)
     return any(start <= t < end for start, end in opening_spans(local.date(), cal))
 
 
-def next_open(at: dt.datetime | None = None, config: HandoffConfig | ServiceCalendar | None = None
-              ) -> dt.datetime:
+def next_open(at: dt.datetime | None, config: HandoffConfig | ServiceCalendar) -> dt.datetime:
     """``at`` itself when open, else the start of the next opening span (Shanghai time)."""
     cal = _calendar(config)
     local = _local(at, cal)

@@ -1,8 +1,6 @@
 """Redis Streams: the work queue (SQL is the record; see :mod:`handoff.store`).
 
-Layout:
-- ``xiaobao:intake:<channel>``: the one intake per channel (group ``router``), every request lands
-  here first and is routed on to a department stream.
+Layout ("1+N": one request function routes in SQL, N department streams carry the work):
 - ``xiaobao:queue:<channel>:<department>:<high|normal>``: department streams, group ``helpers``,
   one consumer per helper. ``high`` is read before ``normal``.
 - ``xiaobao:ticket:<id>``: which stream entry currently carries a ticket, so anyone can ack it.
@@ -12,38 +10,27 @@ The idle-time trap: ``XAUTOCLAIM`` measures idle time from the last delivery, no
 helper's last word, so an entry left pending through a long live chat would be stolen from a
 helper who is answering. We acknowledge the entry at the helper's first response; from then on
 the helper's liveness is the heartbeat key, and a helper who vanishes mid-conversation is
-handled by :func:`handoff.dispatch.sweep_gone_helpers`, not by XAUTOCLAIM.
+handled by :func:`handoff.duty.sweep_gone_helpers`, not by XAUTOCLAIM.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import TypeVar
 
 import redis as redis_lib
 
-from xiaobao.settings import get_settings
-
-ROUTER_GROUP = "router"
 HELPER_GROUP = "helpers"
-INTAKE_MAXLEN = 100_000  # approximate trim: the intake is a trail, SQL is the record
-ROUTER_STUCK_MS = 5_000  # an intake entry a router took but never routed is re-taken after this
 
 T = TypeVar("T")
 
 
-@lru_cache(maxsize=4)
-def connect(url: str | None = None) -> redis_lib.Redis:
-    """A shared client for ``url`` (default: settings.redis_url), answering ``str``."""
-    return redis_lib.Redis.from_url(url or get_settings().redis_url, decode_responses=True)
+def connect(url: str) -> redis_lib.Redis:
+    """A client for ``url`` answering ``str`` (the gateway builds one; the CLI builds its own)."""
+    return redis_lib.Redis.from_url(url, decode_responses=True)
 
 
 def _s(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def intake_key(channel: str) -> str:
-    return f"xiaobao:intake:{channel}"
 
 
 def queue_key(channel: str, department: str, high: bool) -> str:
@@ -71,7 +58,8 @@ def ensure_group(r: redis_lib.Redis, key: str, group: str) -> None:
 
 
 def _with_group(r: redis_lib.Redis, key: str, group: str, op: Callable[[], T]) -> T:
-    """Run ``op``; if the group is missing (first use, or Redis lost its data) create it and retry."""
+    """Run ``op``; if the group is missing (first use, or Redis lost its data) create it and
+    retry."""
     try:
         return op()
     except redis_lib.ResponseError as exc:
@@ -81,11 +69,7 @@ def _with_group(r: redis_lib.Redis, key: str, group: str, op: Callable[[], T]) -
         return op()
 
 
-# --- intake and routing ---------------------------------------------------------------------------
-
-def add_to_intake(r: redis_lib.Redis, channel: str, fields: dict[str, str]) -> str:
-    return _s(r.xadd(intake_key(channel), fields, maxlen=INTAKE_MAXLEN, approximate=True))
-
+# --- the department streams ------------------------------------------------------------------
 
 def enqueue(r: redis_lib.Redis, ticket_id: str, channel: str, department: str, high: bool) -> str:
     """Put a ticket at the tail of its department stream and remember where it is."""
@@ -95,38 +79,6 @@ def enqueue(r: redis_lib.Redis, ticket_id: str, channel: str, department: str, h
     r.hset(ticket_key(ticket_id), mapping={"stream": key, "entry": entry})
     return entry
 
-
-def route_intake(r: redis_lib.Redis, channel: str, consumer: str = "router",
-                 batch: int = 100) -> int:
-    """Move intake entries on to their department streams; returns how many were routed.
-
-    Every gateway may call this (it runs inline after each request); entries a crashed
-    router left pending are re-taken after ``ROUTER_STUCK_MS``. Routing the same entry twice
-    only makes a duplicate stream entry, which the claim step discards (SQL decides).
-    """
-    key = intake_key(channel)
-    routed = 0
-
-    def stuck():
-        return r.xautoclaim(key, ROUTER_GROUP, consumer, ROUTER_STUCK_MS, "0-0", count=batch)
-
-    def fresh():
-        return r.xreadgroup(ROUTER_GROUP, consumer, {key: ">"}, count=batch)
-
-    claimed = _with_group(r, key, ROUTER_GROUP, stuck)
-    entries = list(claimed[1]) if claimed else []
-    got = _with_group(r, key, ROUTER_GROUP, fresh)
-    for _stream, items in got or []:
-        entries.extend(items)
-    for entry_id, fields in entries:
-        if not fields:  # deleted meanwhile
-            r.xack(key, ROUTER_GROUP, entry_id)
-            continue
-        enqueue(r, _s(fields["ticket_id"]), channel, _s(fields["department"]),
-                _s(fields.get("priority", "0")) == "1")
-        r.xack(key, ROUTER_GROUP, entry_id)
-        routed += 1
-    return routed
 
 
 # --- helpers' side ------------------------------------------------------------------------------

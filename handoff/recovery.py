@@ -4,7 +4,7 @@ The gateway runs :func:`recover` at start-up; running it again changes nothing. 
 waiting user is still waiting (their ticket is back in its stream, in its old order), a user
 with a helper is still with that helper (ownership lives in SQL; the conversation mode is
 restored), and helpers who hold tickets get one heartbeat period of grace to reconnect before
-:func:`handoff.dispatch.sweep_gone_helpers` treats them as gone.
+:func:`handoff.duty.sweep_gone_helpers` treats them as gone.
 """
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import redis as redis_lib
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from handoff import queue, relay
-from handoff.config import HandoffConfig, default_config
+from handoff import outbox, queue
+from handoff.context import HandoffContext
 from handoff.store import ConversationMode, HelperStatus, Ticket
 from handoff.tickets import OWNED_STATES, WAITING_STATES
-from xiaobao.db import get_engine, session_scope
+from xiaobao.db import session_scope
+from xiaobao.enums import CHANNELS
 
 LOCK_KEY = "xiaobao:recovery:lock"
 # Set when recovery finishes. Redis losing its data loses this key too, which is how a gateway
@@ -34,20 +34,17 @@ class RecoveryReport:
     owned: int  # tickets held by a helper (nothing to queue; mode and heartbeat restored)
     modes_restored: int
     helpers_restored: int
-    routed_from_intake: int
+    outbox_published: int
     skipped: bool = False  # another process held the recovery lock
 
 
-def recover(engine: Engine | None = None, redis: redis_lib.Redis | None = None,
-            config: HandoffConfig | None = None, *, lock_timeout_s: float = 60) -> RecoveryReport:
+def recover(ctx: HandoffContext, *, lock_timeout_s: float = 60) -> RecoveryReport:
     """Re-queue every open waiting ticket from SQL and restore conversation modes; idempotent.
 
     Two gateways starting together: one recovers, the other waits for it and returns
     ``skipped=True`` (entries are never doubled by a concurrent run).
     """
-    engine = engine or get_engine()
-    r = redis if redis is not None else queue.connect()
-    config = config or default_config()
+    r = ctx.redis
     token = secrets.token_hex(8)
     if not r.set(LOCK_KEY, token, nx=True, px=int(lock_timeout_s * 1000)):
         deadline = time.monotonic() + lock_timeout_s
@@ -55,22 +52,22 @@ def recover(engine: Engine | None = None, redis: redis_lib.Redis | None = None,
             time.sleep(0.1)
         return RecoveryReport(0, 0, 0, 0, 0, 0, skipped=True)
     try:
-        return _recover(engine, r, config)
+        return _recover(ctx)
     finally:
         if queue._s(r.get(LOCK_KEY) or "") == token:
             r.delete(LOCK_KEY)
 
 
-def _recover(engine: Engine, r: redis_lib.Redis, config: HandoffConfig) -> RecoveryReport:
-    channels = ("online_helper", "hotline_12345")
-    for channel in channels:
-        queue.ensure_group(r, queue.intake_key(channel), queue.ROUTER_GROUP)
+def _recover(ctx: HandoffContext) -> RecoveryReport:
+    r, config = ctx.redis, ctx.config
+    for channel in CHANNELS:
         for dept in config.departments:
             for high in (True, False):
                 queue.ensure_group(r, queue.queue_key(channel, dept, high), queue.HELPER_GROUP)
-    routed = sum(queue.route_intake(r, channel) for channel in channels)
+    # What committed changes had still to publish (Redis was down) goes out first.
+    published = outbox.drain(ctx)
 
-    with session_scope(engine) as s:
+    with session_scope(ctx.engine) as s:
         waiting = s.execute(select(Ticket.id, Ticket.channel, Ticket.department, Ticket.priority)
                             .where(Ticket.status.in_(WAITING_STATES))
                             .order_by(Ticket.priority.desc(), Ticket.queued_at, Ticket.id)).all()
@@ -91,7 +88,7 @@ def _recover(engine: Engine, r: redis_lib.Redis, config: HandoffConfig) -> Recov
         requeued += 1
 
     for conversation_id, mode, ticket_id in modes:
-        relay.cache_mode(r, conversation_id, mode, ticket_id)
+        r.set(queue.mode_key(conversation_id), f"{mode}|{ticket_id}")
 
     # Grace: heartbeats were lost with everything else. Holders of tickets and helpers on duty
     # get one period to reconnect, so nobody's live chat is taken away by the flush itself.
@@ -103,16 +100,16 @@ def _recover(engine: Engine, r: redis_lib.Redis, config: HandoffConfig) -> Recov
     r.set(EPOCH_KEY, str(time.time()))
     return RecoveryReport(requeued=requeued, already_queued=already, owned=len(owned),
                           modes_restored=len(modes), helpers_restored=restored,
-                          routed_from_intake=routed)
+                          outbox_published=published)
 
 
-def ensure_recovered(engine: Engine, redis: redis_lib.Redis, config: HandoffConfig) -> bool:
+def ensure_recovered(ctx: HandoffContext) -> bool:
     """Run :func:`recover` if Redis has lost its data since the last recovery; True if it ran.
 
     One EXISTS per call: claims and queue overviews call this, so a Redis restart under a
     running gateway heals itself at the next claim instead of waiting for a gateway restart.
     """
-    if redis.exists(EPOCH_KEY):
+    if ctx.redis.exists(EPOCH_KEY):
         return False
-    recover(engine, redis, config)
+    recover(ctx)
     return True

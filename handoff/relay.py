@@ -1,10 +1,10 @@
 """Live messages between a user and a helper, across gateway processes.
 
-Each message is written to the SQL transcript first (its primary key is its place in the
-conversation, ``message_id`` makes a resend harmless), then published on the conversation's
-Redis channel ``xiaobao:relay:<conversation_id>``, which every gateway holding that user's or
-that helper's socket listens to. Pub/sub may drop a message for a listener that is
-reconnecting; the transcript does not, so a client re-reads it after reconnecting.
+Each message is a turn of the conversation's record (:mod:`xiaobao.conversations`, written
+first; ``client_id`` makes a resend harmless), then published through the outbox on the
+conversation's Redis channel ``xiaobao:relay:<conversation_id>``, which every gateway holding
+that user's or that helper's socket listens to. Pub/sub may drop a message for a listener
+that is reconnecting; the record does not, so a client re-reads it after reconnecting.
 """
 from __future__ import annotations
 
@@ -12,21 +12,12 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import redis as redis_lib
-from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from handoff import queue
-from handoff.store import (
-    ConversationMode,
-    TranscriptMessage,
-    aware,
-    get_ticket,
-    move_ticket,
-    open_ticket_for,
-    set_mode,
-    utcnow,
-)
+from handoff import outbox, queue, transitions
+from handoff.context import HandoffContext
+from handoff.outbox import relay_channel
+from handoff.store import ConversationMode, get_ticket, open_ticket_for
 from handoff.tickets import (
     CLAIMED,
     FINAL_STATES,
@@ -36,117 +27,98 @@ from handoff.tickets import (
     NotAllowed,
     TicketClosed,
 )
-from xiaobao.db import get_engine, session_scope
-from xiaobao.events import record_event
-from xiaobao.settings import get_settings
+from xiaobao import conversations
+from xiaobao.db import session_scope, utcnow
+from xiaobao.enums import Mode, Speaker
+from xiaobao.events import EventKind, record_event
 
-MAX_CHARS = 2000
-
-
-def relay_channel(conversation_id: str) -> str:
-    return f"xiaobao:relay:{conversation_id}"
+__all__ = ["relay_channel", "get_mode", "send_user_message", "send_helper_message",
+           "transcript", "subscribe", "publish_event"]
 
 
 @dataclass(frozen=True)
 class ConversationState:
-    mode: str  # bot | waiting | human
+    mode: str  # a xiaobao.enums.Mode
     ticket_id: str
 
 
-def cache_mode(r: redis_lib.Redis, conversation_id: str, mode: str, ticket_id: str) -> None:
-    r.set(queue.mode_key(conversation_id), f"{mode}|{ticket_id}")
-
-
-def get_mode(conversation_id: str, *, engine: Engine | None = None,
-             redis: redis_lib.Redis | None = None) -> ConversationState:
+def get_mode(conversation_id: str, *, ctx: HandoffContext) -> ConversationState:
     """Who answers this conversation now. Redis first; on a miss SQL, which is the record."""
-    r = redis if redis is not None else queue.connect()
-    cached = r.get(queue.mode_key(conversation_id))
+    cached = ctx.redis.get(queue.mode_key(conversation_id))
     if cached:
         mode, _, ticket_id = queue._s(cached).partition("|")
         return ConversationState(mode, ticket_id)
-    with session_scope(engine or get_engine()) as s:
+    with session_scope(ctx.engine) as s:
         row = s.get(ConversationMode, conversation_id)
-        state = ConversationState(row.mode, row.ticket_id) if row else ConversationState("bot", "")
-    cache_mode(r, conversation_id, state.mode, state.ticket_id)
+        state = ConversationState(row.mode, row.ticket_id) if row else \
+            ConversationState(Mode.BOT.value, "")
+    ctx.redis.set(queue.mode_key(conversation_id), f"{state.mode}|{state.ticket_id}")
     return state
 
 
-def publish_event(r: redis_lib.Redis, conversation_id: str, payload: dict) -> None:
-    r.publish(relay_channel(conversation_id), json.dumps(payload, ensure_ascii=False))
+def publish_event(ctx: HandoffContext, conversation_id: str, payload: dict) -> None:
+    """A live event that changes no record (a 留言's answer, the bot's words after a close)."""
+    ctx.redis.publish(relay_channel(conversation_id), json.dumps(payload, ensure_ascii=False))
 
 
-def _check_text(text: str) -> str:
+def _check_text(text: str, max_chars: int) -> str:
     if not isinstance(text, str) or not text.strip():
         raise HandoffError("消息不能为空。 / The message is empty.")
-    if len(text) > MAX_CHARS:
-        raise HandoffError(f"消息不能超过{MAX_CHARS}字（当前{len(text)}字）。 / Messages are "
-                           f"limited to {MAX_CHARS} characters.")
+    if len(text) > max_chars:
+        raise HandoffError(f"消息不能超过{max_chars}字（当前{len(text)}字）。 / Messages are "
+                           f"limited to {max_chars} characters.")
     return text
 
 
-def _as_dict(m: TranscriptMessage) -> dict:
-    return {"type": "message", "pk": m.pk, "ticket_id": m.ticket_id,
-            "conversation_id": m.conversation_id, "role": m.role, "author": m.author,
-            "text": m.text, "message_id": m.message_id or "", "at": aware(m.at).isoformat()}
-
-
-def _existing(engine: Engine, message_id: str | None) -> dict | None:
-    if not message_id:
+def _existing(ctx: HandoffContext, client_id: str | None) -> dict | None:
+    if not client_id:
         return None
-    with session_scope(engine) as s:
-        m = s.scalar(select(TranscriptMessage).where(TranscriptMessage.message_id == message_id))
-        return _as_dict(m) if m else None
+    with session_scope(ctx.engine) as s:
+        m = conversations.by_client_id(s, client_id)
+        return conversations.view(m).to_dict() if m else None
 
 
-def send_user_message(conversation_id: str, text: str, *, message_id: str | None = None,
-                      engine: Engine | None = None,
-                      redis: redis_lib.Redis | None = None) -> dict:
+def send_user_message(conversation_id: str, text: str, *, ctx: HandoffContext,
+                      message_id: str | None = None) -> dict:
     """The user's message to whoever holds their ticket (or the queue, while waiting).
 
     Refused (TicketClosed) when the conversation has no open ticket: after resolution the
     user talks to the bot again, never to the previous helper.
     """
-    _check_text(text)
-    engine = engine or get_engine()
-    r = redis if redis is not None else queue.connect()
-    if (seen := _existing(engine, message_id)) is not None:
+    _check_text(text, ctx.max_chars)
+    if (seen := _existing(ctx, message_id)) is not None:
         return seen
     try:
-        with session_scope(engine) as s:
+        with outbox.transaction(ctx) as s:
             t = open_ticket_for(s, conversation_id)
             if t is None:
                 raise TicketClosed("当前没有进行中的人工服务，消息将由小宝回答。 / This "
                                    "conversation has no open ticket.")
-            m = TranscriptMessage(ticket_id=t.id, conversation_id=conversation_id, role="user",
-                                  author="", text=text, message_id=message_id or None,
-                                  at=utcnow())
-            s.add(m)
-            s.flush()
-            out = _as_dict(m)
+            m = conversations.append(s, conversation_id, Speaker.USER, text, ticket_id=t.id,
+                                     client_id=message_id)
+            record_event(s, EventKind.MESSAGE_RECEIVED, conversation_id=conversation_id,
+                         ticket_id=t.id, actor="user", message_pk=m.pk, mode="human")
+            out = conversations.view(m).to_dict()
+            outbox.add(s, conversation_id, outbox.RELAY, **out)
     except IntegrityError:
-        if (seen := _existing(engine, message_id)) is not None:
+        if (seen := _existing(ctx, message_id)) is not None:
             return seen
         raise
-    publish_event(r, conversation_id, out)
     return out
 
 
-def send_helper_message(ticket_id: str, helper: object, text: str, *,
-                        message_id: str | None = None, engine: Engine | None = None,
-                        redis: redis_lib.Redis | None = None) -> dict:
+def send_helper_message(ticket_id: str, helper: object, text: str, *, ctx: HandoffContext,
+                        message_id: str | None = None, kb_entry_id: str = "") -> dict:
     """A helper's message on a ticket they hold. The first one is the first response: the
     ticket becomes ``in_conversation``, the user's mode ``human``, and the stream entry is
-    acknowledged, so the live chat can run past the service level without being reclaimed."""
-    _check_text(text)
-    engine = engine or get_engine()
-    r = redis if redis is not None else queue.connect()
+    acknowledged, so the live chat can run past the service level without being reclaimed.
+    ``kb_entry_id`` marks a one-click knowledge-base answer (its event is written with it)."""
+    _check_text(text, ctx.max_chars)
     username = getattr(helper, "username", helper)
-    if (seen := _existing(engine, message_id)) is not None:
+    if (seen := _existing(ctx, message_id)) is not None:
         return seen
-    first = False
     try:
-        with session_scope(engine) as s:
+        with outbox.transaction(ctx) as s:
             t = get_ticket(s, ticket_id)
             if t.status in FINAL_STATES:
                 raise TicketClosed(f"工单{ticket_id}已结束（{t.status}），不能再发送消息。 / "
@@ -156,60 +128,53 @@ def send_helper_message(ticket_id: str, helper: object, text: str, *,
                                  f"not yours; claim it first.")
             conversation_id = t.conversation_id
             if t.status == CLAIMED:
-                moved = move_ticket(s, ticket_id, IN_CONVERSATION, username, "首次响应",
-                                    expect={CLAIMED}, expect_helper=username,
-                                    first_response_at=utcnow())
+                moved = transitions.move(s, ticket_id, IN_CONVERSATION, actor=str(username),
+                                         reason="首次响应", expect={CLAIMED},
+                                         expect_helper=str(username),
+                                         first_response_at=utcnow())
                 if moved is None:
                     raise NotAllowed(f"工单{ticket_id}已被收回。 / Ticket {ticket_id} was "
                                      f"reclaimed.")
-                set_mode(s, conversation_id, "human", ticket_id)
-                record_event(s, "ticket_first_response", conversation_id=conversation_id,
-                             ticket_id=ticket_id, actor=username)
-                first = True
-            m = TranscriptMessage(ticket_id=ticket_id, conversation_id=conversation_id,
-                                  role="helper", author=username, text=text,
-                                  message_id=message_id or None, at=utcnow())
-            s.add(m)
-            s.flush()
-            out = _as_dict(m)
+            m = conversations.append(s, conversation_id, Speaker.HELPER, text,
+                                     ticket_id=ticket_id, author=str(username),
+                                     client_id=message_id,
+                                     **({"entry_id": kb_entry_id} if kb_entry_id else {}))
+            if kb_entry_id:
+                record_event(s, EventKind.HELPER_KB_ANSWER, conversation_id=conversation_id,
+                             ticket_id=ticket_id, actor=str(username), message_pk=m.pk,
+                             entry_id=kb_entry_id)
+            out = conversations.view(m).to_dict()
+            outbox.add(s, conversation_id, outbox.RELAY, **out)
     except IntegrityError:
-        if (seen := _existing(engine, message_id)) is not None:
+        if (seen := _existing(ctx, message_id)) is not None:
             return seen
         raise
-    if first:
-        queue.release_ticket(r, ticket_id)
-        cache_mode(r, conversation_id, "human", ticket_id)
-    publish_event(r, conversation_id, out)
     return out
 
 
-def transcript(conversation_id: str = "", *, ticket_id: str = "", after_pk: int = 0,
-               engine: Engine | None = None) -> list[dict]:
-    """Messages in order, of a conversation (all its tickets) or of one ticket."""
+def transcript(conversation_id: str = "", *, ctx: HandoffContext, ticket_id: str = "",
+               after_pk: int = 0) -> list[dict]:
+    """Turns in order, of a conversation (bot and live) or of one ticket (live only)."""
     if not conversation_id and not ticket_id:
         raise HandoffError("需要会话编号或工单编号。 / Give a conversation or a ticket id.")
-    with session_scope(engine or get_engine()) as s:
-        q = select(TranscriptMessage).where(TranscriptMessage.pk > after_pk)
-        if conversation_id:
-            q = q.where(TranscriptMessage.conversation_id == conversation_id)
+    with session_scope(ctx.engine) as s:
         if ticket_id:
-            q = q.where(TranscriptMessage.ticket_id == ticket_id)
-        return [_as_dict(m) for m in s.scalars(q.order_by(TranscriptMessage.pk))]
+            rows = conversations.of_ticket(s, ticket_id, after_pk=after_pk)
+            if conversation_id:
+                rows = [m for m in rows if m.conversation_id == conversation_id]
+        else:
+            rows = conversations.conversation(s, conversation_id, after_pk=after_pk)
+        return [conversations.view(m).to_dict() for m in rows]
 
 
-async def subscribe(conversation_id: str, *, redis_url: str | None = None,
-                    client: object | None = None) -> AsyncIterator[dict]:
+async def subscribe(conversation_id: str, *, client: object) -> AsyncIterator[dict]:
     """Live events of a conversation: messages, ``claimed``, ``resolved``, ``transferred`` ….
 
-    The first item is ``{"type": "subscribed"}``: from then on nothing published is missed.
-    Close the iterator (``aclose()``) to unsubscribe.
+    ``client`` is an asyncio Redis client (the gateway's). The first item is
+    ``{"type": "subscribed"}``: from then on nothing published is missed. Close the iterator
+    (``aclose()``) to unsubscribe.
     """
-    import redis.asyncio as aioredis
-
-    own = client is None
-    conn = client or aioredis.Redis.from_url(redis_url or get_settings().redis_url,
-                                             decode_responses=True)
-    pubsub = conn.pubsub()
+    pubsub = client.pubsub()  # type: ignore[attr-defined]
     await pubsub.subscribe(relay_channel(conversation_id))
     try:
         yield {"type": "subscribed", "conversation_id": conversation_id}
@@ -222,5 +187,3 @@ async def subscribe(conversation_id: str, *, redis_url: str | None = None,
     finally:
         await pubsub.unsubscribe(relay_channel(conversation_id))
         await pubsub.aclose()
-        if own:
-            await conn.aclose()

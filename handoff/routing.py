@@ -1,19 +1,22 @@
-"""1+N routing: one intake, N departments, chosen by the top knowledge-base candidate's category."""
+"""1+N routing: one request function, N departments, chosen by the top knowledge-base
+candidate's category."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from handoff.config import HandoffConfig, default_config
-from handoff.requests import Candidate
+from handoff.config import HandoffConfig
+
+if TYPE_CHECKING:
+    from handoff.requests import Candidate
 
 
-def route_department(candidates: Sequence[Candidate], config: HandoffConfig | None = None) -> str:
+def route_department(candidates: Sequence[Candidate], config: HandoffConfig) -> str:
     """The department of the best-scoring candidate's category; the central desk when none matches.
 
     Only the top candidate counts: a weaker candidate's department would send the user to
     people who know less about what they actually asked.
     """
-    config = config or default_config()
     if not candidates:
         return config.central_department
     top = max(candidates, key=lambda c: c.score)

@@ -1,9 +1,9 @@
 """SQL persistence for the dispatch queue: the system of record.
 
-Every change is written here before Redis hears of it, so that after Redis loses its data
-:mod:`handoff.recovery` can rebuild the queues from these rows alone. State changes use an
-optimistic conditional UPDATE (``WHERE status = <what we read>``): when two helpers race for
-one ticket the database, not Redis, decides who owns it.
+Every change is written here before Redis hears of it (through :mod:`handoff.outbox`), so that
+after Redis loses its data :mod:`handoff.recovery` can rebuild the queues from these rows
+alone. Ticket state changes belong to :mod:`handoff.transitions`; what was said belongs to
+:mod:`xiaobao.conversations`.
 """
 from __future__ import annotations
 
@@ -13,17 +13,8 @@ import uuid
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from handoff.tickets import (
-    FINAL_STATES,
-    TicketClosed,
-    UnknownTicket,
-    check_call_transition,
-    check_ticket_transition,
-)
+from handoff.tickets import UnknownTicket, check_call_transition
 from xiaobao.db import Base, utcnow
-
-MODES = ("bot", "waiting", "human")  # who answers the conversation: the bot, nobody yet, a helper
-
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -85,21 +76,6 @@ class Transition(Base):
     to_status: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(Text, default="")
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class TranscriptMessage(Base):
-    """One live message. ``pk`` is the order; ``message_id`` makes a resend a no-op."""
-
-    __tablename__ = "handoff_transcript"
-
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[str] = mapped_column(String(32), index=True)
-    conversation_id: Mapped[str] = mapped_column(String(96), index=True)
-    role: Mapped[str] = mapped_column(String(16))  # user | helper | bot | system
-    author: Mapped[str] = mapped_column(String(64), default="")
-    text: Mapped[str] = mapped_column(Text)  # stored as typed: escaping is the page's job
-    message_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -175,41 +151,6 @@ def record_transition(session: Session, subject: str, subject_id: str, from_stat
                            to_status=to_status, actor=actor, note=note, at=utcnow()))
 
 
-def move_ticket(session: Session, ticket_id: str, new_status: str, actor: str, reason: str = "",
-                *, expect: set[str] | frozenset[str] | None = None,
-                expect_helper: str | None = None, **values: object) -> Ticket | None:
-    """Move a ticket to ``new_status`` if it is still in the state we read; None if we lost a race.
-
-    Raises UnknownTicket, TicketClosed (already final) or IllegalTransition. ``expect`` narrows
-    the states the caller accepts (e.g. only ``queued`` for a claim); ``expect_helper`` requires
-    the current owner, so a helper cannot resolve a colleague's ticket.
-    """
-    ticket = get_ticket(session, ticket_id)
-    current = ticket.status
-    if expect is not None and current not in expect:
-        if current in FINAL_STATES:
-            raise TicketClosed(f"工单{ticket_id}已结束（{current}）。 / Ticket {ticket_id} is "
-                               f"already {current}.")
-        return None
-    if current in FINAL_STATES:
-        raise TicketClosed(f"工单{ticket_id}已结束（{current}）。 / Ticket {ticket_id} is already "
-                           f"{current}.")
-    check_ticket_transition(current, new_status, ticket_id)
-    if new_status in FINAL_STATES:
-        values.setdefault("closed_at", utcnow())
-        values["open_conversation_id"] = None
-    stmt = (update(Ticket).where(Ticket.id == ticket_id, Ticket.status == current)
-            .values(status=new_status, **values))
-    if expect_helper is not None:
-        stmt = stmt.where(Ticket.helper == expect_helper)
-    result = session.execute(stmt.execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        return None
-    record_transition(session, "ticket", ticket_id, current, new_status, actor, reason)
-    session.expire(ticket)
-    return session.get(Ticket, ticket_id)
-
-
 def move_call(session: Session, call: Call, new_status: str, actor: str, note: str = "",
               **values: object) -> bool:
     current = call.status
@@ -223,17 +164,6 @@ def move_call(session: Session, call: Call, new_status: str, actor: str, note: s
     record_transition(session, "call", call.id, current, new_status, actor, note)
     session.expire(call)
     return True
-
-
-def set_mode(session: Session, conversation_id: str, mode: str, ticket_id: str = "") -> None:
-    if mode not in MODES:
-        raise ValueError(f"unknown conversation mode {mode!r}")
-    row = session.get(ConversationMode, conversation_id)
-    if row is None:
-        session.add(ConversationMode(conversation_id=conversation_id, mode=mode,
-                                     ticket_id=ticket_id, updated_at=utcnow()))
-    else:
-        row.mode, row.ticket_id, row.updated_at = mode, ticket_id, utcnow()
 
 
 def open_ticket_for(session: Session, conversation_id: str) -> Ticket | None:

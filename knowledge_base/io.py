@@ -43,7 +43,8 @@ class ImportFailed(store.KnowledgeBaseError):
 
     def __init__(self, errors: list[RowError]):
         self.errors = errors
-        head = f"导入失败，共 {len(errors)} 处错误，未写入任何条目 / import failed with {len(errors)} error(s); nothing was written"
+        head = (f"导入失败，共 {len(errors)} 处错误，未写入任何条目 / "
+                f"import failed with {len(errors)} error(s); nothing was written")
         super().__init__(head + "\n" + "\n".join(str(e) for e in errors[:200]))
 
 
@@ -87,7 +88,8 @@ def read_rows(path: Path, data: bytes | None = None) -> list[tuple[int, Any]]:
             if isinstance(doc, dict) and "entries" in doc:
                 doc = doc["entries"]
             if not isinstance(doc, list):
-                raise ImportFailed([RowError(name, 0, "file", "YAML 顶层应为条目列表 / YAML must be a list of entries")])
+                raise ImportFailed([RowError(name, 0, "file", "YAML 顶层应为条目列表 / "
+                                                              "YAML must be a list of entries")])
             return list(enumerate(doc, start=1))
         if fmt == "jsonl":
             rows = []
@@ -115,9 +117,11 @@ def read_rows(path: Path, data: bytes | None = None) -> list[tuple[int, Any]]:
     except ImportFailed:
         raise
     except UnicodeDecodeError:
-        raise ImportFailed([RowError(name, 0, "file", "文件不是 UTF-8 编码 / file is not UTF-8")]) from None
+        raise ImportFailed(
+            [RowError(name, 0, "file", "文件不是 UTF-8 编码 / file is not UTF-8")]) from None
     except Exception as exc:  # a broken file of any kind: say so, write nothing
-        raise ImportFailed([RowError(name, 0, "file", f"无法解析文件 / cannot parse file: {exc}")]) from None
+        raise ImportFailed(
+            [RowError(name, 0, "file", f"无法解析文件 / cannot parse file: {exc}")]) from None
 
 
 def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
@@ -130,7 +134,8 @@ def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
             errors.append(RowError(path.name, n, "line", f"不是合法的 JSON / invalid JSON: {raw}"))
             continue
         if not isinstance(raw, dict):
-            errors.append(RowError(path.name, n, "entry", "应为字段映射 / must be a mapping of fields"))
+            errors.append(RowError(path.name, n, "entry",
+                                   "应为字段映射 / must be a mapping of fields"))
             continue
         # Empty CSV/XLSX cells mean "not given".
         raw = {k.strip(): v for k, v in raw.items() if k and v is not None and v != ""}
@@ -140,19 +145,22 @@ def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
             errors.extend(RowError(path.name, n, f, r) for f, r in describe_errors(exc))
             continue
         if entry.id in first_row:
-            errors.append(RowError(path.name, n, "id", f"id 重复（与第{first_row[entry.id]}行相同）/ "
-                                                       f"duplicate id {entry.id!r}"))
+            errors.append(RowError(path.name, n, "id",
+                                   f"id 重复（与第{first_row[entry.id]}行相同）/ "
+                                   f"duplicate id {entry.id!r}"))
             continue
         first_row[entry.id] = n
         entries.append(entry)
     if errors:
         raise ImportFailed(errors)
     if not entries:
-        raise ImportFailed([RowError(path.name, 0, "file", "文件中没有条目 / the file holds no entries")])
+        raise ImportFailed([RowError(path.name, 0, "file",
+                                     "文件中没有条目 / the file holds no entries")])
     return entries
 
 
-def import_file(session: Session, path: Path, actor: str, data: bytes | None = None) -> store.ChangeSummary:
+def import_file(session: Session, path: Path, actor: str,
+                data: bytes | None = None) -> store.ChangeSummary:
     """Validate, then write all entries in the caller's transaction (commit is the caller's)."""
     return store.save_entries(session, parse_entries(path, data), actor, action="import")
 

@@ -47,7 +47,8 @@ class EntryData(BaseModel):
     def _id(cls, v: Any) -> str:
         v = str(_text(v) or "")
         if not _ID.match(v):
-            raise ValueError("id 只能含字母、数字和 _ . : -，长度 1-64 / id must be 1-64 ASCII letters, digits, _ . : -")
+            raise ValueError("id 只能含字母、数字和 _ . : -，长度 1-64 / "
+                             "id must be 1-64 ASCII letters, digits, _ . : -")
         return v
 
     @field_validator("similar_questions", "tags", mode="before")
@@ -75,7 +76,8 @@ class EntryData(BaseModel):
             try:
                 return dt.date.fromisoformat(v.strip())
             except ValueError:
-                raise ValueError(f"日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD: {v!r}") from None
+                raise ValueError(
+                    f"日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD: {v!r}") from None
         return v
 
     @field_validator("status", mode="before")
@@ -87,7 +89,7 @@ class EntryData(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _dates_in_order(self) -> "EntryData":
+    def _dates_in_order(self) -> EntryData:
         if self.effective_from and self.expires_on and self.expires_on < self.effective_from:
             raise ValueError("失效日期早于生效日期 / expires_on is before effective_from")
         return self

@@ -12,8 +12,9 @@ import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from knowledge_base.models import AuditRecord, Entry, EntryVersion, utcnow
@@ -112,16 +113,17 @@ def save_entry(session: Session, data: EntryData, actor: str, *, action: str | N
         return "created"
     if expected_version is not None and entry.version != expected_version:
         raise VersionConflict(
-            f"条目 {data.id} 已被他人修改（当前版本 {entry.version}，您编辑的是版本 {expected_version}），"
-            f"请刷新后重试 / entry changed since version {expected_version} (now {entry.version})")
+            f"条目 {data.id} 已被他人修改（当前版本 {entry.version}，"
+            f"您编辑的是版本 {expected_version}），请刷新后重试 / "
+            f"entry changed since version {expected_version} (now {entry.version})")
     if entry_data(entry) == data:
         return "unchanged"
     new_version = entry.version + 1
     # The WHERE on version makes two concurrent writers conflict instead of both winning.
-    result = session.execute(
+    result = cast("CursorResult[Any]", session.execute(  # an UPDATE's result has a rowcount
         update(Entry).where(Entry.id == data.id, Entry.version == entry.version)
         .values(**data.model_dump(), version=new_version, updated_by=actor, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         raise VersionConflict(f"条目 {data.id} 正被他人修改，请重试 / concurrent edit of {data.id}")
     session.refresh(entry)
@@ -165,7 +167,8 @@ def _version(session: Session, entry_id: str, version: int) -> EntryVersion:
     row = session.scalar(select(EntryVersion).where(EntryVersion.entry_id == entry_id,
                                                     EntryVersion.version == version))
     if row is None:
-        raise EntryNotFound(f"条目 {entry_id} 没有版本 {version} / no version {version} of {entry_id}")
+        raise EntryNotFound(
+            f"条目 {entry_id} 没有版本 {version} / no version {version} of {entry_id}")
     return row
 
 

@@ -6,12 +6,10 @@ from xiaobao.db import Base, get_engine
 # Import every module that declares tables so autogenerate sees them.
 import knowledge_base.models  # noqa: F401,E402
 import xiaobao.accounts  # noqa: F401,E402
+import xiaobao.conversations  # noqa: F401,E402
 import xiaobao.events  # noqa: F401,E402
-
-try:  # handoff tables arrive with the handoff package
-    import handoff.store  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+import handoff.outbox  # noqa: F401,E402
+import handoff.store  # noqa: F401,E402
 
 target_metadata = Base.metadata
 

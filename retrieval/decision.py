@@ -23,6 +23,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from retrieval.types import Decision
+
 FEATURES = ("cosine", "dense", "passage", "margin", "coverage", "coverage_q", "sparse")
 DEFAULT_PATH = Path(__file__).parent / "data" / "decision.json"
 
@@ -46,7 +48,7 @@ class DecisionConfig:
             raise ValueError("thresholds must satisfy 0 <= suggest <= answer <= 1")
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_PATH) -> "DecisionConfig":
+    def load(cls, path: Path = DEFAULT_PATH) -> DecisionConfig:
         if not path.exists():
             return cls()
         return cls(**json.loads(path.read_text("utf-8")))
@@ -60,7 +62,7 @@ class DecisionConfig:
             for f in FEATURES)
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
-    def decide(self, probability: float) -> str:
+    def decide(self, probability: float) -> Decision:
         if probability >= self.answer_threshold:
             return "answer"
         if probability >= self.suggest_threshold:

@@ -36,15 +36,17 @@ class DenseIndex:
         if kind not in ("flat", "ivf"):
             raise ValueError("kind must be 'flat' or 'ivf'")
         self.dim, self.kind = dim, kind
+        self.index: faiss.Index
         if kind == "flat":
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         else:
             quantizer = faiss.IndexFlatIP(dim)
-            self.index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-            self.index.nprobe = nprobe
+            ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            ivf.nprobe = nprobe
             # A hash map from id to list position: lets `vectors` reconstruct and `remove`
-            # delete by id without scanning every list.
-            self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            # delete by id without scanning every list. (faiss's stubs omit DirectMap.)
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+            self.index = ivf
         self._quantizer = None if kind == "flat" else quantizer
 
     @property
@@ -117,7 +119,7 @@ class DenseIndex:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "DenseIndex":
+    def load(cls, path: Path) -> DenseIndex:
         # read_index returns the concrete class; keep that object (a downcast copy of it
         # would not own the C++ index and reads freed memory once the original is gone).
         index = faiss.read_index(str(path))

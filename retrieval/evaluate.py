@@ -38,11 +38,11 @@ def load_examples(files: list[Path], split: str | None = None) -> list[Example]:
                 continue
             try:
                 row = json.loads(line)
-                ex = Example(row["query"], row.get("expected"),
-                             row.get("kind") or ("in_scope" if row.get("expected") else "out_of_scope"),
-                             row.get("split", ""))
+                kind = row.get("kind") or ("in_scope" if row.get("expected") else "out_of_scope")
+                ex = Example(row["query"], row.get("expected"), kind, row.get("split", ""))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{f.name} 第{n}行格式错误 / line {n} of {f.name} is malformed: {exc}") from None
+                raise ValueError(f"{f.name} 第{n}行格式错误 / "
+                                 f"line {n} of {f.name} is malformed: {exc}") from None
             if split is None or ex.split == split:
                 out.append(ex)
     return out
@@ -63,7 +63,8 @@ def metrics(examples: list[Example], results: list[SearchResult | QueryError],
     mrr = sum(1 / rk for e, r in ins if (rk := _rank_of(r, e.expected)))
     pairs = [(e, r) for e, r in zip(examples, results) if isinstance(r, SearchResult)]
     answered = [(e, r) for e, r in pairs if r.decision == "answer"]
-    answered_right = sum(bool(e.expected) and r.top and r.top.id == e.expected for e, r in answered)
+    answered_right = sum(bool(e.expected and r.top and r.top.id == e.expected)
+                         for e, r in answered)
     abstained = [(e, r) for e, r in pairs if r.decision == "abstain"]
     unanswerable = [e for e, _ in pairs if not e.expected]
 
@@ -131,19 +132,23 @@ def tune(retriever, examples: list[Example]) -> tuple[DecisionConfig, dict]:
         text = normalize(ex.query)
         dense, sparse = retriever.candidates(text, v)
         raw.append((dense, sparse, words(text), search_tokens(text)))
-    grid = [(p, s) for p in (0.0, 0.25, 0.5, 0.75, 1.0) for s in (0.0, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15)]
-    scores = {w: _top1([[c.id for c in fuse(d, sp, *w)] for d, sp, _, _ in raw], examples) for w in grid}
+    grid = [(p, s) for p in (0.0, 0.25, 0.5, 0.75, 1.0)
+            for s in (0.0, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15)]
+    scores = {w: _top1([[c.id for c in fuse(d, sp, *w)] for d, sp, _, _ in raw], examples)
+              for w in grid}
     # Ties go to the middle of the grid: less likely to be a lucky corner.
     best_w = max(grid, key=lambda w: (round(scores[w], 4), -abs(w[0] - 0.5) - abs(w[1] - 0.05)))
 
-    X, y, in_top3 = [], [], []
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    top3: list[bool] = []
     for ex, (d, sp, qwords, qtokens) in zip(examples, raw):
         ranked = fuse(d, sp, *best_w)
         f = retriever.features(qwords, qtokens, ranked)
-        X.append([f[k] for k in FEATURES])
-        y.append(int(bool(ex.expected) and bool(ranked) and ranked[0].id == ex.expected))
-        in_top3.append(bool(ex.expected) and any(c.id == ex.expected for c in ranked[:3]))
-    X, y, in_top3 = np.array(X), np.array(y), np.array(in_top3)
+        rows.append([f[k] for k in FEATURES])
+        labels.append(int(bool(ex.expected) and bool(ranked) and ranked[0].id == ex.expected))
+        top3.append(bool(ex.expected) and any(c.id == ex.expected for c in ranked[:3]))
+    X, y, in_top3 = np.array(rows), np.array(labels), np.array(top3)
     means, scales = X.mean(axis=0), X.std(axis=0) + 1e-9
     model = LogisticRegression(C=1.0, max_iter=1000).fit((X - means) / scales, y)
     p = model.predict_proba((X - means) / scales)[:, 1]
@@ -151,7 +156,8 @@ def tune(retriever, examples: list[Example]) -> tuple[DecisionConfig, dict]:
     # answer: a right answer counts 1, a wrong one costs WRONG_ANSWER_COST.
     gain = [(y[p >= t].sum() - WRONG_ANSWER_COST * (1 - y[p >= t]).sum(), -t) for t in thresholds]
     answer_t = -float(max(gain)[1])
-    # suggest (below answer): the right entry among three suggestions, against suggestions for nothing.
+    # suggest (below answer): the right entry among three suggestions, against suggestions
+    # for nothing.
     below = p < answer_t
     sgain = [((in_top3 & below & (p >= t)).sum() - (~in_top3 & below & (p >= t)).sum(), t)
              for t in thresholds if t <= answer_t]
@@ -165,7 +171,8 @@ def tune(retriever, examples: list[Example]) -> tuple[DecisionConfig, dict]:
         answer_threshold=round(answer_t, 3), suggest_threshold=round(suggest_t, 3),
         fitted_on=f"{len(examples)} tuning queries ({int(y.sum())} answerable by the top hit)",
     )
-    report = {"top1_by_weights": {f"passage={w[0]} sparse={w[1]}": round(scores[w], 4) for w in grid},
+    report = {"top1_by_weights": {f"passage={w[0]} sparse={w[1]}": round(scores[w], 4)
+                                  for w in grid},
               "passage_weight": best_w[0], "sparse_weight": best_w[1],
               "answer_threshold": new.answer_threshold, "suggest_threshold": new.suggest_threshold,
               "coefficients": new.coefficients}

@@ -47,7 +47,7 @@ class IndexedEntry:
     text_all: str  # the above plus the answer and source
 
     @classmethod
-    def of(cls, data: EntryData) -> "IndexedEntry":
+    def of(cls, data: EntryData) -> IndexedEntry:
         text_q = normalize(" ".join([data.question, *data.similar_questions, *data.tags])).lower()
         text_all = normalize(" ".join([text_q, data.answer, data.source])).lower()
         return cls(data, text_q, text_all)
@@ -72,11 +72,13 @@ def validate_query(query: str, max_chars: int) -> str:
     if not isinstance(query, str) or not query.strip():
         raise QueryError("empty_query", "请输入您要咨询的问题 / please type a question")
     if len(query) > max_chars:
-        raise QueryError("query_too_long", f"问题过长（{len(query)} 字），请精简到 {max_chars} 字以内 / "
-                                           f"question too long ({len(query)} > {max_chars} characters)")
+        raise QueryError("query_too_long",
+                         f"问题过长（{len(query)} 字），请精简到 {max_chars} 字以内 / "
+                         f"question too long ({len(query)} > {max_chars} characters)")
     text = normalize(query)
     if not has_searchable_text(text):
-        raise QueryError("no_text", "没有识别到文字内容，请用文字描述您的问题 / no text to search in the query")
+        raise QueryError("no_text", "没有识别到文字内容，请用文字描述您的问题 / "
+                                    "no text to search in the query")
     return text
 
 
@@ -172,7 +174,7 @@ class Retriever:
             meta = json.loads(meta_path.read_text("utf-8"))
             if meta.get("fingerprint") == current:
                 with self._lock:
-                    self.dense = DenseIndex.load(self.index_dir / "dense.faiss")
+                    self.dense = DenseIndex.load(meta_path.with_name("dense.faiss"))
                     self._entries = self._published()
                     self._by_key = {entry_key(i): i for i in self._entries}
                     self._rebuild_sparse()
@@ -193,7 +195,8 @@ class Retriever:
     def refresh(self, entry_ids: list[str]) -> None:
         """Bring the given entries up to date (published → indexed, otherwise removed)."""
         with session_scope(self.engine) as s:
-            rows = {e.id: entry_data(e) for e in s.scalars(select(Entry).where(Entry.id.in_(entry_ids)))}
+            found = s.scalars(select(Entry).where(Entry.id.in_(entry_ids)))
+            rows = {e.id: entry_data(e) for e in found}
         changed = {i: IndexedEntry.of(d) for i, d in rows.items() if d.status == "published"}
         # Embed outside the lock: searches go on meanwhile.
         questions, passages = self._embed(list(changed.values()))
@@ -220,7 +223,8 @@ class Retriever:
             return 0.0
         return sum(self._idf.get(w, self._idf_unknown) for w in qwords if w in text) / total
 
-    def features(self, qwords: list[str], qtokens: list[str], ranked: list[Candidate]) -> dict[str, float]:
+    def features(self, qwords: list[str], qtokens: list[str],
+                 ranked: list[Candidate]) -> dict[str, float]:
         """The evidence the decision weighs (see retrieval/decision.py)."""
         if not ranked:
             return dict.fromkeys(FEATURES, 0.0)
@@ -243,7 +247,8 @@ class Retriever:
             n = len(self._entries[entry_id].embed_texts())
             questions, passage = self.dense.vectors(entry_key(entry_id), n)
             sims = np.sort(questions @ qvec)[::-1]
-            out[entry_id] = DenseScore(float(sims[0]), float(sims[:2].mean()), float(passage @ qvec))
+            out[entry_id] = DenseScore(float(sims[0]), float(sims[:2].mean()),
+                                       float(passage @ qvec))
         return out
 
     def candidates(self, text: str, qvec: np.ndarray, qtokens: list[str] | None = None
@@ -258,7 +263,8 @@ class Retriever:
             ids = {self._by_key[k] for k in dense_hits if k in self._by_key} | sparse.keys()
             return self._dense_scores(qvec, ids), sparse
 
-    def _rank(self, text: str, qvec: np.ndarray, today: dt.date) -> tuple[list[Candidate], list[str], list[str]]:
+    def _rank(self, text: str, qvec: np.ndarray,
+              today: dt.date) -> tuple[list[Candidate], list[str], list[str]]:
         qtokens = search_tokens(text)
         dense, sparse = self.candidates(text, qvec, qtokens)
         cfg = self.config
@@ -295,7 +301,7 @@ class Retriever:
                 texts.append(exc)
         good = [t for t in texts if isinstance(t, str)]
         vecs = iter(self.embedder.encode_queries(good)) if good else iter(())
-        out = []
+        out: list[SearchResult | QueryError | tuple[SearchResult, dict[str, float]]] = []
         for q, t in zip(queries, texts):
             if isinstance(t, QueryError):
                 out.append(t)
@@ -317,19 +323,25 @@ class Retriever:
         return len(self._entries)
 
 
+def build_retriever(settings, engine: Engine, embedder=None) -> Retriever:
+    """A retriever for these settings and this database (its index not loaded yet)."""
+    if embedder is None:
+        from retrieval.embedder import get_embedder
+
+        embedder = get_embedder(settings)
+    return Retriever(engine, embedder, settings.index_dir, max_chars=settings.max_message_chars,
+                     approximate_above=settings.approximate_index_above)
+
+
 @lru_cache(maxsize=1)
 def get_retriever() -> Retriever:
-    """The process's retriever, built from the settings (loads or builds its index)."""
-    from retrieval.embedder import get_embedder
+    """The command line's retriever, built from the settings (loads or builds its index)."""
     from xiaobao.db import get_engine, upgrade
     from xiaobao.settings import get_settings
 
-    settings = get_settings()
     engine = get_engine()
     upgrade(engine)
-    retriever = Retriever(engine, get_embedder(), settings.index_dir,
-                          max_chars=settings.max_message_chars,
-                          approximate_above=settings.approximate_index_above)
+    retriever = build_retriever(get_settings(), engine)
     how = retriever.load_or_build()
     log.info("retrieval index %s: %d entries", how, retriever.size)
     return retriever

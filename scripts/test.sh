@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test run that `make test` and CI execute: services, data gates, then pytest.
+# The test run that `make test` and CI execute: services, lint, data gates, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
@@ -19,6 +19,8 @@ if [ -z "${XIAOBAO_TEST_POSTGRES_URL:-}" ] && .venv/bin/python -c \
   say "PostgreSQL answers: database tests run on SQLite and PostgreSQL"
 fi
 
+say "lint: ruff and mypy"
+bash scripts/lint.sh
 say "rasa data validate"
 .venv-rasa/bin/rasa data validate --config config.yml --domain bot/domain.yml --data bot/data --fail-on-warnings
 say "NLU gate: intent macro-F1 on held-out data"

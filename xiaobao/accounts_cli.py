@@ -1,4 +1,8 @@
-"""`xiaobao users`: create and list the accounts that log in to the console."""
+"""`xiaobao users`: create and list the accounts that log in to the console.
+
+Part of the foundation, so it imports no other package of the project; what needs
+one (the demo account's departments, from handoff) is given by ``xiaobao.cli``.
+"""
 from __future__ import annotations
 
 import secrets
@@ -9,6 +13,7 @@ from sqlalchemy import select
 
 from xiaobao.accounts import ROLES, Account, AccountError, create_account
 from xiaobao.db import get_engine, session_scope, upgrade
+from xiaobao.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -16,7 +21,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 @app.command("add")
 def add_user(
     username: str,
-    role: Annotated[list[str], typer.Option("--role", help=f"one of {', '.join(ROLES)}; repeatable")],
+    role: Annotated[list[str], typer.Option(
+        "--role", help=f"one of {', '.join(ROLES)}; repeatable")],
     password: Annotated[str, typer.Option("--password", prompt=True, hide_input=True,
                                           confirmation_prompt=True, help="at least 8 characters")],
     department: Annotated[list[str] | None, typer.Option(
@@ -31,7 +37,8 @@ def add_user(
         with session_scope(engine) as session:
             account = create_account(session, username, password, roles=role,
                                      departments=department or [], display_name=display_name)
-            typer.echo(f"added {account.username} (id {account.id}) roles={','.join(account.roles)} "
+            typer.echo(f"added {account.username} (id {account.id}) "
+                       f"roles={','.join(account.roles)} "
                        f"departments={','.join(account.departments) or '-'}")
     except AccountError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -50,15 +57,14 @@ def list_users() -> None:
                        f"{','.join(account.departments) or '-'}\t{state}")
 
 
-@app.command("ensure-demo")
-def ensure_demo() -> None:
+def ensure_demo(departments: list[str]) -> None:
     """On a fresh install (no accounts at all): a demo account that can work every queue.
 
     The password is random, printed once and kept in ``<home>/demo_account.txt`` (mode 600).
+    The departments are the caller's to give: they are handoff's configuration, and the
+    foundation imports no other package. ``xiaobao.cli`` registers this as
+    `xiaobao users ensure-demo` with every configured department.
     """
-    from handoff.config import default_config
-    from xiaobao.settings import get_settings
-
     engine = get_engine()
     upgrade(engine)
     with session_scope(engine) as session:
@@ -66,7 +72,7 @@ def ensure_demo() -> None:
             return
         password = secrets.token_urlsafe(12)
         create_account(session, "demo", password, roles=["admin", "helper", "leader"],
-                       departments=default_config().departments, display_name="演示帮办")
+                       departments=departments, display_name="演示帮办")
     path = get_settings().home / "demo_account.txt"
     path.write_text(f"username: demo\npassword: {password}\n", encoding="utf-8")
     path.chmod(0o600)

@@ -1,12 +1,33 @@
-"""`xiaobao`: the command line. Each package owns its sub-commands; this file only joins them."""
+"""`xiaobao`: the command line. Each package owns its sub-commands; this file only joins them.
+
+It is the one module that may import every package, so commands that cross packages are
+joined here: `kb search` (retrieval's, shown with the knowledge-base commands) and
+`users ensure-demo` (an account of the foundation's, for handoff's departments).
+"""
 from __future__ import annotations
 
 import typer
 
 from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
-from retrieval.cli import eval_command, model_app, tune_command
+from retrieval.cli import eval_command, model_app, search_command, tune_command
 from xiaobao.accounts_cli import app as users_app
+from xiaobao.accounts_cli import ensure_demo
+
+kb_app.command("search")(search_command)
+
+
+@users_app.command("ensure-demo")
+def ensure_demo_command() -> None:
+    """On a fresh install (no accounts at all): a demo account that can work every queue.
+
+    The password is random, printed once and kept in ``<home>/demo_account.txt`` (mode 600).
+    """
+    from handoff.config import load_config
+    from xiaobao.settings import get_settings
+
+    ensure_demo(load_config(get_settings().handoff_config).departments)
+
 
 app = typer.Typer(help="企业管家小宝 command line", no_args_is_help=True, add_completion=False)
 app.add_typer(kb_app, name="kb", help="Knowledge base: import, export, search, history")

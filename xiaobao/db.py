@@ -23,7 +23,7 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     """Timestamps are stored timezone-aware, in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def make_engine(url: str) -> Engine:

@@ -1,39 +1,67 @@
 """The event log every step appends to: bot replies, handoffs, resolutions, ratings.
 
-The rates (响应率, 解决率, 满意率) are computed from these rows, so an event is
-written in the same transaction as the change it reports.
+The rates (响应率, 解决率, 满意率) are computed from these rows, so an event is written in the
+same transaction as the change it reports. An event about a message points at it
+(``message_pk``) instead of copying its text: :mod:`xiaobao.conversations` is the record of
+what was said.
 """
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaobao.db import Base, utcnow
+from xiaobao.enums import RATINGS, SATISFIED_RATINGS  # noqa: F401  (re-exported)
 
-# 好差评 levels, best first; the first three count as satisfied.
-RATINGS = ("非常满意", "满意", "基本满意", "不满意", "非常不满意")
-SATISFIED = frozenset(RATINGS[:3])
+SATISFIED = SATISFIED_RATINGS
 
+
+class EventKind(StrEnum):
+    """Every kind of event, in one place."""
+
+    MESSAGE_RECEIVED = "message_received"
+    BOT_ANSWER = "bot_answer"
+    BOT_FAILURE = "bot_failure"
+    ANSWER_FEEDBACK = "answer_feedback"
+    HANDOFF_REQUESTED = "handoff_requested"
+    TICKET_CLAIMED = "ticket_claimed"
+    TICKET_FIRST_RESPONSE = "ticket_first_response"
+    TICKET_REQUEUED = "ticket_requeued"
+    TICKET_TRANSFERRED = "ticket_transferred"
+    TICKET_RESOLVED = "ticket_resolved"
+    TICKET_UNRESOLVED = "ticket_unresolved"
+    TICKET_ABANDONED = "ticket_abandoned"
+    CALL_STATUS = "call_status"
+    MESSAGE_LEFT = "message_left"
+    MESSAGE_ANSWERED = "message_answered"
+    HELPER_KB_ANSWER = "helper_kb_answer"
+    KB_DRAFT_PROPOSED = "kb_draft_proposed"
+    RATING = "rating"
+    LOGIN = "login"
 
 
 class Event(Base):
     __tablename__ = "events"
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(48), index=True)  # e.g. bot_answer, rating, ticket_resolved
+    kind: Mapped[str] = mapped_column(String(48), index=True)
     conversation_id: Mapped[str] = mapped_column(String(96), index=True, default="")
     ticket_id: Mapped[str] = mapped_column(String(64), index=True, default="")
     actor: Mapped[str] = mapped_column(String(64), default="")
+    message_pk: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
-def record_event(session: Session, kind: str, *, conversation_id: str = "", ticket_id: str = "",
-                 actor: str = "", **data: object) -> Event:
+def record_event(session: Session, kind: EventKind | str, *, conversation_id: str = "",
+                 ticket_id: str = "", actor: str = "", message_pk: int | None = None,
+                 **data: object) -> Event:
     """Append one event to ``session`` (the caller commits it with its own change)."""
-    event = Event(kind=kind, conversation_id=conversation_id, ticket_id=ticket_id, actor=actor,
-                  data=data)
+    kind = EventKind(kind)  # an unknown kind is a bug, not a new kind
+    event = Event(kind=kind.value, conversation_id=conversation_id, ticket_id=ticket_id or "",
+                  actor=actor, message_pk=message_pk, data=data)
     session.add(event)
     return event

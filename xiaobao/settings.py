@@ -64,8 +64,11 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 5.0
     due_calls_interval_s: float = 10.0
     purge_interval_s: float = 6 * 3600
+    # Publish ticket changes that could not reach Redis (or the bot) at once.
+    outbox_interval_s: float = 1.0
 
-    # Handoff: dispatch configuration file (routing, service levels, hours); packaged default if unset.
+    # Handoff: dispatch configuration file (routing, service levels, hours);
+    # the packaged default if unset.
     handoff_config: Path | None = None
 
     @property

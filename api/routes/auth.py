@@ -38,7 +38,8 @@ def login(body: LoginIn, request: Request, session: SessionDep, redis: RedisDep)
     key = _failures_key(body.username)
     if int(redis.get(key) or 0) >= MAX_FAILURES:
         raise ApiError(429, "too_many_attempts",
-                       "密码错误次数过多，请15分钟后再试 / Too many failed attempts, retry in 15 minutes")
+                       "密码错误次数过多，请15分钟后再试 / Too many failed attempts, "
+                       "retry in 15 minutes")
     account = authenticate(session, body.username, body.password)
     if account is None:
         with redis.pipeline() as pipe:

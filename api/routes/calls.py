@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.deps import ServicesDep
 from api.errors import ApiError
 from api.metrics import CALL_CALLBACKS
 from handoff import calls
@@ -19,16 +20,15 @@ MAX_CALLBACK_BYTES = 16 * 1024
 
 
 @router.post("/callback")
-async def status_callback(request: Request) -> dict:
+async def status_callback(request: Request, services: ServicesDep) -> dict:
     body = await request.body()
     if len(body) > MAX_CALLBACK_BYTES:
         CALL_CALLBACKS.labels("too_large").inc()
         raise ApiError(413, "callback_too_large", "回调内容过大。 / Call-back body too large.")
-    app = request.app
     try:
         call = await run_in_threadpool(
-            calls.handle_callback, body, dict(request.headers), engine=app.state.engine,
-            redis=app.state.redis, secret=app.state.settings.call_callback_secret)
+            lambda: calls.handle_callback(body, dict(request.headers), ctx=services.handoff,
+                                          secret=services.settings.call_callback_secret))
     except HandoffError as exc:
         CALL_CALLBACKS.labels(exc.code).inc()
         raise

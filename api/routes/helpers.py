@@ -1,9 +1,10 @@
-"""The helper console's API, on top of the handoff module's functions.
+"""The helper console's API, on top of the handoff package's functions.
 
-A helper (or leader) sees only their departments' tickets: ``TicketInMyDepartments``
-checks that before any route runs; supervisors and admins may look at every
-department. Queue logic stays in :mod:`handoff.dispatch`; this file only maps
-requests to it and returns what the console shows.
+Who may see and do what is decided by :mod:`xiaobao.policy`, as dependencies:
+``TicketInMyDepartments`` and ``MessageInMyDepartments`` check a ticket's or a 留言's
+department before any route runs (supervisors and admins may look at every department).
+Queue logic stays in :mod:`handoff`; this file only maps requests to it and returns what the
+console shows.
 """
 from __future__ import annotations
 
@@ -13,30 +14,29 @@ import logging
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     SESSION_ACCOUNT_KEY,
-    EngineDep,
+    HandoffDep,
     HelperAccount,
     LeaderAccount,
-    RedisDep,
     SessionDep,
-    SettingsDep,
-    sees_all_departments,
+    active_account,
 )
 from api.errors import ApiError
-from api.routes.chat import resume_bot
-from handoff import dispatch, escalation, messages, relay
-from handoff.config import default_config
-from handoff.store import HelperStatus, LeftMessage, get_ticket
+from api.services import Services
+from handoff import claims, closing, duty, escalation, left_messages, outbox, relay, transfer, views
+from knowledge_base.card import answer_card
 from knowledge_base.schema import EntryData
 from knowledge_base.store import EntryNotFound, get_entry, is_answerable, save_entry
+from xiaobao import policy
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope
-from xiaobao.events import record_event
+from xiaobao.enums import CHANNELS, Channel
+from xiaobao.events import EventKind, record_event
 
 router = APIRouter(prefix="/api/helper", tags=["helper console"])
 socket_router = APIRouter(tags=["helper console"])
@@ -44,11 +44,10 @@ log = logging.getLogger("api.helpers")
 MAX_NOTE_CHARS = 2000
 
 
-def _ticket_in_my_departments(account: HelperAccount, engine: EngineDep,
+def _ticket_in_my_departments(account: HelperAccount, ctx: HandoffDep,
                               ticket_id: Annotated[str, Path(max_length=32)]) -> str:
-    with session_scope(engine) as session:
-        department = get_ticket(session, ticket_id).department  # UnknownTicket -> 404
-    if department not in account.departments and not sees_all_departments(account):
+    department = views.ticket_department(ticket_id, ctx=ctx)  # UnknownTicket -> 404
+    if not policy.can_see_department(account, department):
         raise ApiError(403, "department_not_allowed",
                        f"工单{ticket_id}属于{department}，不在您的部门范围内。"
                        f" / Ticket {ticket_id} belongs to another department.")
@@ -60,19 +59,13 @@ TicketInMyDepartments = Annotated[str, Depends(_ticket_in_my_departments)]
 
 # --- the helper ---------------------------------------------------------------------------------
 
-def _helper_state(session, account: Account) -> dict:
-    row = session.get(HelperStatus, account.username)
-    return {"status": row.status if row else "away",
-            "cap": (row.cap if row and row.cap else default_config().concurrency_cap)}
-
-
 @router.get("/me")
-def me(account: HelperAccount, session: SessionDep, engine: EngineDep) -> dict:
+def me(account: HelperAccount, ctx: HandoffDep) -> dict:
     return {"account": {"username": account.username, "display_name": account.display_name,
                         "roles": account.roles, "departments": account.departments},
-            **_helper_state(session, account),
-            "tickets": [t.to_dict() for t in dispatch.my_tickets(account, engine=engine)],
-            "all_departments": default_config().departments}
+            **duty.helper_state(account, ctx=ctx),
+            "tickets": [t.to_dict() for t in views.my_tickets(account, ctx=ctx)],
+            "all_departments": ctx.config.departments}
 
 
 class StatusIn(BaseModel):
@@ -81,67 +74,65 @@ class StatusIn(BaseModel):
 
 
 @router.post("/status")
-def set_status(body: StatusIn, account: HelperAccount, engine: EngineDep, redis: RedisDep) -> dict:
+def set_status(body: StatusIn, account: HelperAccount, ctx: HandoffDep) -> dict:
     """在岗 / 离开: an away helper is offered no ticket."""
-    dispatch.set_helper_status(account, body.status, cap=body.cap, engine=engine, redis=redis)
+    duty.set_helper_status(account, body.status, cap=body.cap, ctx=ctx)
     return {"status": body.status}
 
 
 @router.post("/heartbeat")
-def heartbeat(account: HelperAccount, redis: RedisDep) -> dict:
-    dispatch.helper_heartbeat(account, redis=redis)
+def heartbeat(account: HelperAccount, ctx: HandoffDep) -> dict:
+    duty.helper_heartbeat(account, ctx=ctx)
     return {"ok": True}
 
 
 # --- queues and claiming ------------------------------------------------------------------------
 
 @router.get("/queues")
-def queues(account: HelperAccount, engine: EngineDep, redis: RedisDep) -> dict:
-    """Counts and oldest wait per channel and department (the helper's departments)."""
-    departments = None if sees_all_departments(account) else list(account.departments)
-    overview = dispatch.queue_overview(departments, engine=engine, redis=redis)
-    return {"queues": [vars(q) for q in overview]}
+def queues(account: HelperAccount, ctx: HandoffDep) -> dict:
+    """Counts and oldest wait per channel and department (the departments the account sees)."""
+    departments = policy.visible_departments(account, ctx.config.departments)
+    return {"queues": [vars(q) for q in views.queue_overview(departments, ctx=ctx)]}
 
 
 class ClaimIn(BaseModel):
-    channel: Literal["online_helper", "hotline_12345"] = "online_helper"
+    channel: Literal[CHANNELS] = Channel.ONLINE_HELPER.value  # type: ignore[valid-type]
 
 
 @router.post("/claim")
-def claim_next(body: ClaimIn, account: HelperAccount, engine: EngineDep, redis: RedisDep) -> dict:
+def claim_next(body: ClaimIn, account: HelperAccount, ctx: HandoffDep) -> dict:
     """The next ticket of the helper's departments, or ``{"ticket": null}`` (none, or at cap)."""
-    ticket = dispatch.claim_next_ticket(account, channel=body.channel, engine=engine, redis=redis)
+    ticket = claims.claim_next_ticket(account, channel=body.channel, ctx=ctx)
     return {"ticket": ticket.to_dict() if ticket else None}
 
 
 @router.post("/tickets/{ticket_id}/claim")
-def claim_named(ticket_id: TicketInMyDepartments, account: HelperAccount, engine: EngineDep,
-                redis: RedisDep) -> dict:
+def claim_named(ticket_id: TicketInMyDepartments, account: HelperAccount,
+                ctx: HandoffDep) -> dict:
     """Take one ticket by id: a leader taking an escalated ticket, or picking from the list."""
-    return {"ticket": dispatch.claim_ticket(ticket_id, account, engine=engine,
-                                            redis=redis).to_dict()}
+    return {"ticket": claims.claim_ticket(ticket_id, account, ctx=ctx).to_dict()}
 
 
 @router.get("/tickets")
-def my_tickets(account: HelperAccount, engine: EngineDep) -> dict:
-    return {"tickets": [t.to_dict() for t in dispatch.my_tickets(account, engine=engine)]}
+def my_tickets(account: HelperAccount, ctx: HandoffDep) -> dict:
+    return {"tickets": [t.to_dict() for t in views.my_tickets(account, ctx=ctx)]}
 
 
 @router.get("/tickets/{ticket_id}")
 def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
-                  engine: EngineDep) -> dict:
-    """The context pack: transcript, intent and entities, KB candidates with scores, company."""
-    return dispatch.context_pack(ticket_id, account, engine=engine)
+                  ctx: HandoffDep) -> dict:
+    """The context pack: the conversation, intent and entities, KB candidates, company."""
+    return views.context_pack(ticket_id, account, ctx=ctx)
 
 
 # --- the leader's escalation queue (领导干部+工作人员帮办) ----------------------------------------
 
 @router.get("/escalations")
-def escalations(account: LeaderAccount, engine: EngineDep) -> dict:
+def escalations(account: LeaderAccount, ctx: HandoffDep) -> dict:
     """Tickets of the leader's departments still unanswered after twice their service level,
     and complaints, each with its history; the leader takes one with ``POST
     /tickets/{id}/claim`` (a leader may take one a helper claimed but has not answered)."""
-    return {"escalations": escalation.leader_queue(account, engine=engine)}
+    return {"escalations": escalation.leader_queue(account, ctx=ctx)}
 
 
 # --- talking to the user ------------------------------------------------------------------------
@@ -151,8 +142,7 @@ class MessageIn(BaseModel):
     message_id: str | None = Field(default=None, max_length=64)  # makes a resend harmless
 
 
-def _send(ticket_id: str, account: Account, text: str, message_id: str | None, engine,
-          redis, max_chars: int) -> dict:
+def _checked(text: str, max_chars: int) -> str:
     text = text.strip()
     if not text:
         raise ApiError(422, "empty_message", "消息不能为空。 / The message is empty.")
@@ -160,38 +150,25 @@ def _send(ticket_id: str, account: Account, text: str, message_id: str | None, e
         raise ApiError(413, "message_too_long",
                        f"消息太长了：最多{max_chars}个字，当前{len(text)}个字。"
                        f" / Message too long: at most {max_chars} characters, got {len(text)}.")
-    return relay.send_helper_message(ticket_id, account, text, message_id=message_id,
-                                     engine=engine, redis=redis)
+    return text
 
 
 @router.post("/tickets/{ticket_id}/messages")
 def send_message(ticket_id: TicketInMyDepartments, body: MessageIn, account: HelperAccount,
-                 engine: EngineDep, redis: RedisDep, settings: SettingsDep) -> dict:
-    return {"message": _send(ticket_id, account, body.text, body.message_id, engine, redis,
-                             settings.max_message_chars)}
+                 ctx: HandoffDep) -> dict:
+    text = _checked(body.text, ctx.max_chars)
+    return {"message": relay.send_helper_message(ticket_id, account, text,
+                                                 message_id=body.message_id, ctx=ctx)}
 
 
 class AnswerIn(BaseModel):
     entry_id: str = Field(min_length=1, max_length=64)
 
 
-def kb_answer_text(entry) -> str:
-    """A knowledge-base entry as the helper sends it: answer, source, validity."""
-    lines = [entry.answer.strip()]
-    if entry.source or entry.source_url:
-        lines.append(f"来源：{entry.source}" + (f"（{entry.source_url}）" if entry.source_url else ""))
-    if entry.effective_from or entry.expires_on:
-        start = entry.effective_from.isoformat() if entry.effective_from else "发布之日"
-        end = entry.expires_on.isoformat() if entry.expires_on else "长期有效"
-        lines.append(f"有效期：{start} 至 {end}")
-    return "\n".join(lines)
-
-
 @router.post("/tickets/{ticket_id}/answer")
 def answer_with_entry(ticket_id: TicketInMyDepartments, body: AnswerIn, account: HelperAccount,
-                      session: SessionDep, engine: EngineDep, redis: RedisDep,
-                      settings: SettingsDep) -> dict:
-    """Send a knowledge-base entry's answer (with its source and validity) in one click."""
+                      session: SessionDep, ctx: HandoffDep) -> dict:
+    """Send a knowledge-base entry's answer card (source and validity) in one click."""
     try:
         entry = get_entry(session, body.entry_id)
     except EntryNotFound:
@@ -201,11 +178,9 @@ def answer_with_entry(ticket_id: TicketInMyDepartments, body: AnswerIn, account:
         raise ApiError(409, "entry_not_answerable",
                        f"知识库条目{body.entry_id}未发布或不在有效期内。"
                        f" / Entry {body.entry_id} is not published or not in force.")
-    text = kb_answer_text(entry)[:settings.max_message_chars]
-    message = _send(ticket_id, account, text, None, engine, redis, settings.max_message_chars)
-    record_event(session, "helper_kb_answer", conversation_id=message["conversation_id"],
-                 ticket_id=ticket_id, actor=account.username, entry_id=entry.id)
-    return {"message": message}
+    text = answer_card(entry)[:ctx.max_chars]
+    return {"message": relay.send_helper_message(ticket_id, account, text, ctx=ctx,
+                                                 kb_entry_id=entry.id)}
 
 
 # --- closing and transferring -------------------------------------------------------------------
@@ -219,55 +194,46 @@ class TransferIn(NoteIn):
 
 
 @router.post("/tickets/{ticket_id}/transfer")
-def transfer(ticket_id: TicketInMyDepartments, body: TransferIn, account: HelperAccount,
-             engine: EngineDep, redis: RedisDep) -> dict:
-    """To another department's queue, transcript attached, ahead of its normal tickets."""
-    return {"ticket": dispatch.transfer_ticket(ticket_id, account, body.department, body.note,
-                                               engine=engine, redis=redis).to_dict()}
+def transfer_to(ticket_id: TicketInMyDepartments, body: TransferIn, account: HelperAccount,
+                ctx: HandoffDep) -> dict:
+    """To another department's queue, conversation attached, ahead of its normal tickets."""
+    return {"ticket": transfer.transfer_ticket(ticket_id, account, body.department, body.note,
+                                               ctx=ctx).to_dict()}
 
 
-async def _close_and_resume(close, ticket_id: str, account: Account, note: str,
-                            app: FastAPI) -> dict:
-    ticket = await run_in_threadpool(close, ticket_id, account, note, engine=app.state.engine,
-                                     redis=app.state.redis)
-    # Back to the bot, which asks for the 好差评 rating of the human service. When Rasa is
-    # down the user's next message resumes it (see routes/chat.py).
-    messages = await resume_bot(app, ticket.conversation_id, ask_rating=True)
-    return {"ticket": ticket.to_dict(), "bot_resumed": messages is not None}
+def _closed(ticket, ctx) -> dict:
+    # The close handed the conversation back to the bot (which asks for the 好差评 rating)
+    # unless Rasa could not be reached: then the outbox retries until it can.
+    waiting = outbox.pending(ctx, ticket.conversation_id, kind=outbox.RETURNED)
+    return {"ticket": ticket.to_dict(), "bot_resumed": waiting == 0}
 
 
 @router.post("/tickets/{ticket_id}/resolve")
-async def resolve(ticket_id: TicketInMyDepartments, body: NoteIn, account: HelperAccount,
-                  request: Request) -> dict:
-    return await _close_and_resume(dispatch.resolve_ticket, ticket_id, account, body.note,
-                                   request.app)
+def resolve(ticket_id: TicketInMyDepartments, body: NoteIn, account: HelperAccount,
+            ctx: HandoffDep) -> dict:
+    return _closed(closing.resolve_ticket(ticket_id, account, body.note, ctx=ctx), ctx)
 
 
 @router.post("/tickets/{ticket_id}/unresolve")
-async def unresolve(ticket_id: TicketInMyDepartments, body: NoteIn, account: HelperAccount,
-                    request: Request) -> dict:
+def unresolve(ticket_id: TicketInMyDepartments, body: NoteIn, account: HelperAccount,
+              ctx: HandoffDep) -> dict:
     """Unresolved is final for the ticket; the user's next handoff is queued with priority."""
-    return await _close_and_resume(dispatch.mark_unresolved, ticket_id, account, body.note,
-                                   request.app)
+    return _closed(closing.mark_unresolved(ticket_id, account, body.note, ctx=ctx), ctx)
 
 
 # --- 留言咨询: messages left out of hours or with nobody on duty ---------------------------------
 
-def _message_in_my_departments(account: HelperAccount, engine: EngineDep,
+def _message_in_my_departments(account: HelperAccount, ctx: HandoffDep,
                                message_id: Annotated[str, Path(max_length=32)]) -> str:
-    with session_scope(engine) as session:
-        message = session.get(LeftMessage, message_id)
-        if message is None:
-            raise ApiError(404, "unknown_message",
-                           f"找不到留言{message_id}。 / Unknown message {message_id!r}.")
-        if message.department not in account.departments:
-            raise ApiError(403, "department_not_allowed",
-                           f"留言{message_id}属于{message.department}，不在您的部门范围内。"
-                           f" / Message {message_id} belongs to another department.")
-        if message.status != "open":
-            raise ApiError(409, "already_answered",
-                           f"留言{message_id}已由{message.answered_by}答复。"
-                           f" / Message {message_id} has already been answered.")
+    department, status, answered_by = left_messages.message_department(message_id, ctx=ctx)
+    if not policy.can_work_department(account, department):
+        raise ApiError(403, "department_not_allowed",
+                       f"留言{message_id}属于{department}，不在您的部门范围内。"
+                       f" / Message {message_id} belongs to another department.")
+    if status != "open":
+        raise ApiError(409, "already_answered",
+                       f"留言{message_id}已由{answered_by}答复。"
+                       f" / Message {message_id} has already been answered.")
     return message_id
 
 
@@ -275,11 +241,11 @@ MessageInMyDepartments = Annotated[str, Depends(_message_in_my_departments)]
 
 
 @router.get("/left-messages")
-def left_messages(account: HelperAccount, engine: EngineDep) -> dict:
-    """Unanswered 留言 of the helper's departments, oldest first, phone numbers masked."""
-    departments = (default_config().departments if sees_all_departments(account)
-                   else list(account.departments))
-    return {"messages": [m.to_dict() for m in messages.open_messages(departments, engine=engine)]}
+def open_left_messages(account: HelperAccount, ctx: HandoffDep) -> dict:
+    """Unanswered 留言 of the departments the account sees, oldest first, numbers masked."""
+    departments = policy.visible_departments(account, ctx.config.departments)
+    return {"messages": [m.to_dict() for m in left_messages.open_messages(departments,
+                                                                          ctx=ctx)]}
 
 
 class LeftAnswerIn(BaseModel):
@@ -288,18 +254,11 @@ class LeftAnswerIn(BaseModel):
 
 @router.post("/left-messages/{message_id}/answer")
 def answer_left_message(message_id: MessageInMyDepartments, body: LeftAnswerIn,
-                        account: HelperAccount, engine: EngineDep, redis: RedisDep,
-                        settings: SettingsDep) -> dict:
+                        account: HelperAccount, ctx: HandoffDep) -> dict:
     """Answer once; the user sees it at once when online (relay ``message_answered``), else on
     their return. Answering needs no duty status: 留言 are worked when the queue is quiet."""
-    answer = body.answer.strip()
-    if not answer:
-        raise ApiError(422, "empty_message", "答复不能为空。 / The answer is empty.")
-    if len(answer) > settings.max_message_chars:
-        raise ApiError(413, "message_too_long",
-                       f"答复太长了：最多{settings.max_message_chars}个字，当前{len(answer)}个字。"
-                       f" / Answer too long: at most {settings.max_message_chars} characters.")
-    info = messages.answer_message(message_id, account, answer, engine=engine, redis=redis)
+    answer = _checked(body.answer, ctx.max_chars)
+    info = left_messages.answer_message(message_id, account, answer, ctx=ctx)
     return {"message": info.to_dict()}
 
 
@@ -315,15 +274,15 @@ class DraftIn(BaseModel):
 
 @router.post("/tickets/{ticket_id}/kb-draft", status_code=201)
 def propose_kb_draft(ticket_id: TicketInMyDepartments, body: DraftIn, account: HelperAccount,
-                     session: SessionDep) -> dict:
+                     session: SessionDep, ctx: HandoffDep) -> dict:
     """A new or changed FAQ entry proposed from a resolution, as a draft for the editors.
 
     Saved as its own ``draft`` entry (never over the published one, which must keep
-    answering until an editor accepts the change); drafts are not answerable. Nothing
-    searchable changed, so the index is not refreshed: an editor publishing the draft is
-    what refreshes it (and announces it to the other gateways).
+    answering until an editor accepts the change); drafts are not answerable, so nothing
+    searchable changed and nothing is announced: an editor publishing the draft does that.
+    The draft and its event are one transaction.
     """
-    ticket = get_ticket(session, ticket_id)
+    ticket = views.ticket(ticket_id, ctx=ctx)
     tags = ["helper_proposal", f"ticket:{ticket_id}"]
     if body.replaces_entry_id:
         try:
@@ -337,7 +296,7 @@ def propose_kb_draft(ticket_id: TicketInMyDepartments, body: DraftIn, account: H
                      category=body.category, department=ticket.department, tags=tags,
                      source=f"帮办人员{account.username}提议（工单{ticket_id}）", status="draft")
     save_entry(session, data, account.username, action="propose")
-    record_event(session, "kb_draft_proposed", conversation_id=ticket.conversation_id,
+    record_event(session, EventKind.KB_DRAFT_PROPOSED, conversation_id=ticket.conversation_id,
                  ticket_id=ticket_id, actor=account.username, entry_id=draft_id,
                  replaces=body.replaces_entry_id, note=body.note)
     return {"draft_id": draft_id, "status": "draft"}
@@ -354,13 +313,14 @@ async def console_socket(websocket: WebSocket) -> None:
 
     Keeps the helper's heartbeat while the console is open: closing it means "gone away".
     """
-    app = websocket.app
-    account = await run_in_threadpool(_socket_account, app, websocket.session.get(SESSION_ACCOUNT_KEY))
+    services: Services = websocket.app.state.services
+    account = await run_in_threadpool(_socket_account, services,
+                                      websocket.session.get(SESSION_ACCOUNT_KEY))
     if account is None:
         await websocket.close(code=4401, reason="not logged in as helper")
         return
     await websocket.accept()
-    pubsub = app.state.aredis.pubsub()
+    pubsub = services.aredis.pubsub()
     await pubsub.subscribe("xiaobao:console:noop")  # get_message needs a subscription
     subscribed: dict[str, str] = {}  # relay channel -> ticket id
     sync_now = asyncio.Event()
@@ -372,8 +332,8 @@ async def console_socket(websocket: WebSocket) -> None:
             if now - last_sync >= RESYNC_S or sync_now.is_set():
                 sync_now.clear()
                 last_sync = now
-                tickets, overview = await run_in_threadpool(_console_snapshot, app, account)
-                wanted = {relay.relay_channel(t["conversation_id"]): t["id"] for t in tickets}
+                tickets, overview = await run_in_threadpool(_console_snapshot, services, account)
+                wanted = {outbox.relay_channel(t["conversation_id"]): t["id"] for t in tickets}
                 gone = [c for c in subscribed if c not in wanted]
                 new = [c for c in wanted if c not in subscribed]
                 if gone:
@@ -414,24 +374,21 @@ async def _drain(websocket: WebSocket, sync_now: asyncio.Event) -> None:
         return
 
 
-def _socket_account(app: FastAPI, account_id: object) -> Account | None:
-    if not isinstance(account_id, int):
-        return None
-    with session_scope(app.state.engine) as session:
-        account = session.get(Account, account_id)
-        if account is None or not account.active:
-            return None
-        if not {"helper", "leader", "admin"}.intersection(account.roles):
+def _socket_account(services: Services, account_id: object) -> Account | None:
+    """The console socket's account: the same rule as the console's routes."""
+    with session_scope(services.engine) as session:
+        account = active_account(session, account_id)
+        if account is None or not policy.works_tickets(account):
             return None
         session.expunge(account)
         return account
 
 
-def _console_snapshot(app: FastAPI, account: Account) -> tuple[list[dict], list[dict]]:
-    engine, redis = app.state.engine, app.state.redis
+def _console_snapshot(services: Services, account: Account) -> tuple[list[dict], list[dict]]:
+    ctx = services.handoff
     if account.departments:
-        dispatch.helper_heartbeat(account, redis=redis)
-    tickets = [t.to_dict() for t in dispatch.my_tickets(account, engine=engine)]
-    departments = None if sees_all_departments(account) else list(account.departments)
-    overview = [vars(q) for q in dispatch.queue_overview(departments, engine=engine, redis=redis)]
+        duty.helper_heartbeat(account, ctx=ctx)
+    tickets = [t.to_dict() for t in views.my_tickets(account, ctx=ctx)]
+    departments = policy.visible_departments(account, ctx.config.departments)
+    overview = [vars(q) for q in views.queue_overview(departments, ctx=ctx)]
     return tickets, overview

@@ -11,16 +11,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from api.routes.chat import ensure_visitor
+from api.deps import SettingsDep, ensure_visitor
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 
 @router.get("/", response_class=HTMLResponse)
-def portal(request: Request) -> Response:
+def portal(request: Request, settings: SettingsDep) -> Response:
     response = templates.TemplateResponse(request, "portal.html", {"page": "portal"})
-    ensure_visitor(request, response)
+    ensure_visitor(request, response, settings)
     return response
 
 

@@ -1,7 +1,46 @@
 """小宝's custom actions (Python 3.11, rasa-sdk).
 
-``ActionExecutor().register_package("bot.actions")`` imports these modules and
-registers every concrete ``Action`` in them; the gateway mounts the executor as
-Rasa's action endpoint, so the actions share its retrieval index.
+Every action takes the gateway's services in its constructor (``Action(services)``, see
+:class:`bot.actions.deps.ActionServices`). The gateway registers one instance of each with
+rasa-sdk's executor and mounts it as Rasa's action endpoint, so the actions share its
+retrieval index, database and handoff context::
+
+    executor = ActionExecutor()
+    for action in build_actions(services):
+        executor.register_action(action)
+
+Importing this package has no side effect (no index, database or Redis is touched). Do not
+use ``register_package("bot.actions")`` or rasa-sdk's own action server on it: they build
+actions without arguments.
 """
-from bot.actions import answer, forms, handoffs, rating  # noqa: F401  (registration)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.actions.answer import ActionAnswerQuestion, ActionChooseEntry, ActionRecordFeedback
+from bot.actions.forms import (
+    ActionResetFormSlots,
+    ValidateCall12345Form,
+    ValidateHandoffForm,
+    ValidateSlotMappings,
+)
+from bot.actions.handoffs import ActionHandoff, ActionRequest12345Call
+from bot.actions.rating import ActionRecordRating
+
+if TYPE_CHECKING:
+    from rasa_sdk import Action
+
+    from bot.actions.deps import ActionServices
+
+# Every action and slot-validation class of the bot.
+ACTION_CLASSES = (
+    ActionAnswerQuestion, ActionChooseEntry, ActionRecordFeedback,
+    ValidateHandoffForm, ValidateCall12345Form, ValidateSlotMappings, ActionResetFormSlots,
+    ActionHandoff, ActionRequest12345Call,
+    ActionRecordRating,
+)
+
+
+def build_actions(services: ActionServices) -> list[Action]:
+    """One instance of every action, each holding ``services``."""
+    return [cls(services) for cls in ACTION_CLASSES]

@@ -1,6 +1,7 @@
 """Answering from the knowledge base: retrieval's decision drives the reply.
 
-``answer``: the answer with its source and validity, and 有帮助 / 没帮助 / 转人工.
+``answer``: the answer card (its source and validity, :mod:`knowledge_base.card`), and
+有帮助 / 没帮助 / 转人工.
 ``suggest``: up to three 您是不是想问 buttons, each answering when clicked.
 ``abstain``: said plainly, with 人工帮办 and 12345 offered.
 """
@@ -17,6 +18,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import deps
+from bot.actions.deps import ActionServices
+from knowledge_base.card import answer_card
+from retrieval.types import QueryError
+from xiaobao.events import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -36,33 +41,14 @@ def payload(intent: str, **entities: str) -> str:
     return f"/{intent}{json.dumps(entities, ensure_ascii=False, separators=(',', ':'))}"
 
 
-def validity(hit: Any) -> str:
-    start = getattr(hit, "effective_from", None)
-    end = getattr(hit, "expires_on", None)
-    if start and end:
-        return f"{start} 至 {end}"
-    if start:
-        return f"{start} 起，长期有效"
-    if end:
-        return f"至 {end}"
-    return "长期有效"
-
-
 def answer_message(hit: Any) -> dict:
-    """The answer's text and its feedback buttons."""
-    source = hit.source or "宝山区政务服务中心"
-    if hit.department and hit.department not in source:
-        source = f"{source}（{hit.department}）"
-    lines = [hit.answer.strip(), "", f"来源：{source}"]
-    if hit.source_url:
-        lines.append(f"链接：{hit.source_url}")
-    lines.append(f"有效期：{validity(hit)}")
+    """The answer card (:func:`knowledge_base.card.answer_card`) and its feedback buttons."""
     buttons = [
         {"title": "有帮助", "payload": payload("feedback", helpful="yes", entry_id=hit.id)},
         {"title": "没帮助", "payload": payload("feedback", helpful="no", entry_id=hit.id)},
         {"title": "转人工", "payload": "/request_human"},
     ]
-    return {"text": "\n".join(lines), "buttons": buttons}
+    return {"text": answer_card(hit), "buttons": buttons}
 
 
 def candidates_of(hits: list) -> list[dict]:
@@ -101,6 +87,10 @@ def question_text(tracker: Tracker) -> str:
 
 
 class ActionAnswerQuestion(Action):
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
+
     def name(self) -> str:
         return "action_answer_question"
 
@@ -112,11 +102,7 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(text="请输入您想咨询的问题，比如“营业执照怎么补办”。")
             return []
         try:
-            from retrieval.types import QueryError
-        except ImportError:  # retrieval not importable: let the generic handler speak
-            QueryError = ValueError
-        try:
-            result = await asyncio.to_thread(deps.retriever().search, text, 5)
+            result = await asyncio.to_thread(deps.search, self.services, text, 5)
         except QueryError as exc:
             dispatcher.utter_message(text=getattr(exc, "message", str(exc)))
             return [SlotSet("human_offered", False)]
@@ -149,14 +135,19 @@ class ActionAnswerQuestion(Action):
                      "您可以转人工帮办，或请12345热线给您回电。",
                 buttons=HUMAN_BUTTONS)
             events.append(SlotSet("human_offered", True))
-        await deps.record_event_async("bot_answer", conversation_id=conversation_id,
-                          decision=result.decision, entry_id=top.id if top else "",
-                          query=text[:500], score=round(top.score, 4) if top else 0.0)
+        await deps.record_event_async(
+            self.services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
+            decision=result.decision, entry_id=top.id if top else "", query=text[:500],
+            score=round(top.score, 4) if top else 0.0)
         return events
 
 
 class ActionChooseEntry(Action):
     """A clicked 您是不是想问 button: answer with that entry."""
+
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
 
     def name(self) -> str:
         return "action_choose_entry"
@@ -169,21 +160,26 @@ class ActionChooseEntry(Action):
         hit = None
         if entry_id:
             try:
-                hit = await asyncio.to_thread(deps.retriever().get_entry, str(entry_id))
+                hit = await asyncio.to_thread(deps.get_entry, self.services, str(entry_id))
             except Exception:
                 logger.exception("get_entry(%s) failed", entry_id)
         if hit is None:
             dispatcher.utter_message(text="抱歉，这条内容已更新或下线了，请您重新提问。")
             return []
         dispatcher.utter_message(**answer_message(hit))
-        await deps.record_event_async("bot_answer", conversation_id=tracker.sender_id, decision="answer",
-                          entry_id=hit.id, chosen=True)
+        await deps.record_event_async(self.services, EventKind.BOT_ANSWER,
+                                      conversation_id=tracker.sender_id, decision="answer",
+                                      entry_id=hit.id, chosen=True)
         return [SlotSet("decision", "answer"), SlotSet("last_entry_id", hit.id),
                 SlotSet("human_offered", False)]
 
 
 class ActionRecordFeedback(Action):
     """有帮助 / 没帮助 on an answer; 没帮助 twice in a row offers a human."""
+
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
 
     def name(self) -> str:
         return "action_record_feedback"
@@ -193,8 +189,9 @@ class ActionRecordFeedback(Action):
         entry_id = next(tracker.get_latest_entity_values("entry_id"), None) \
             or tracker.get_slot("last_entry_id") or ""
         is_helpful = helpful_of(tracker)
-        await deps.record_event_async("answer_feedback", conversation_id=tracker.sender_id,
-                          entry_id=str(entry_id), helpful=is_helpful)
+        await deps.record_event_async(self.services, EventKind.ANSWER_FEEDBACK,
+                                      conversation_id=tracker.sender_id,
+                                      entry_id=str(entry_id), helpful=is_helpful)
         if is_helpful:
             dispatcher.utter_message(text="感谢您的反馈！还有什么可以帮您？")
             return [SlotSet("unhelpful_count", 0), SlotSet("human_offered", False)]

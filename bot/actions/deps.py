@@ -1,72 +1,89 @@
 """What the actions call outside the bot: retrieval, handoff and the event log.
 
-Each is a module-level seam: the real implementation is imported on first use
-(so registering the actions never loads the index), and tests may put a small
-stand-in in its place with the ``use_*`` functions.
+The gateway builds its services once (``api.services.Services``) and hands them to every
+action's constructor (:func:`bot.actions.build_actions`); the helpers here take them
+explicitly, so nothing in the bot reaches for a global and a test passes its own.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from xiaobao.db import session_scope
+from xiaobao.events import EventKind
+from xiaobao.events import record_event as append_event
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from handoff.context import HandoffContext
+    from handoff.requests import HandoffReceipt, HandoffRequest
+    from retrieval.types import Hit, SearchResult
 
 logger = logging.getLogger(__name__)
 
-_retriever: Any = None
-_request_handoff: Callable | None = None
-_event_sink: Callable[..., None] | None = None
+
+class KnowledgeSearch(Protocol):
+    """What the actions use of :class:`retrieval.service.Retriever`."""
+
+    def search(self, query: str, top_k: int = 5) -> SearchResult: ...
+
+    def get_entry(self, entry_id: str) -> Hit | None: ...
 
 
-def use_retriever(retriever: Any) -> None:
-    """Replace the retriever (``None`` restores the real one)."""
-    global _retriever
-    _retriever = retriever
+class ActionServices(Protocol):
+    """What the actions use of the gateway's ``api.services.Services`` (read-only)."""
+
+    @property
+    def settings(self) -> Any: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def handoff(self) -> HandoffContext: ...
+
+    @property
+    def retriever(self) -> KnowledgeSearch: ...
 
 
-def use_handoff(request_handoff: Callable | None) -> None:
-    global _request_handoff
-    _request_handoff = request_handoff
+# --- retrieval ---------------------------------------------------------------------------------
+
+def search(services: ActionServices, text: str, top_k: int = 5) -> SearchResult:
+    """Retrieval's decision and hits for ``text`` (raises ``retrieval.types.QueryError``)."""
+    return services.retriever.search(text, top_k)
 
 
-def use_event_sink(sink: Callable[..., None] | None) -> None:
-    global _event_sink
-    _event_sink = sink
+def get_entry(services: ActionServices, entry_id: str) -> Hit | None:
+    """An answerable entry by id, else None."""
+    return services.retriever.get_entry(entry_id)
 
 
-def retriever() -> Any:
-    if _retriever is not None:
-        return _retriever
-    from retrieval.service import get_retriever
+# --- handoff -----------------------------------------------------------------------------------
 
-    return get_retriever()
+def request_handoff(services: ActionServices, req: HandoffRequest) -> HandoffReceipt:
+    """Create (or find) the ticket for ``req`` (raises ``HandoffError`` when it is refused)."""
+    from handoff.requests import request_handoff as take
 
-
-def request_handoff(req: Any) -> Any:
-    if _request_handoff is not None:
-        return _request_handoff(req)
-    from handoff.dispatch import request_handoff as real
-
-    return real(req)
+    return take(req, ctx=services.handoff)
 
 
-def record_event(kind: str, *, conversation_id: str = "", ticket_id: str = "",
-                 **data: object) -> None:
-    """Append an event to the SQL log; a failure is logged, never shown to the user."""
+# --- the event log -----------------------------------------------------------------------------
+
+def record_event(services: ActionServices, kind: EventKind, *, conversation_id: str,
+                 ticket_id: str = "", **data: Any) -> None:
+    """Append a bot event to the SQL log; a failure is logged, never shown to the user."""
     try:
-        if _event_sink is not None:
-            _event_sink(kind, conversation_id=conversation_id, ticket_id=ticket_id, **data)
-            return
-        from xiaobao.db import get_engine, session_scope
-        from xiaobao.events import record_event as append
-
-        with session_scope(get_engine()) as session:
-            append(session, kind, conversation_id=conversation_id, ticket_id=ticket_id,
-                   actor="bot", **data)
+        with session_scope(services.engine) as session:
+            append_event(session, kind, conversation_id=conversation_id, ticket_id=ticket_id,
+                         actor="bot", **data)
     except Exception:  # the reply matters more than its log line
         logger.exception("could not record event %s for %s", kind, conversation_id)
 
 
-async def record_event_async(kind: str, **kwargs: object) -> None:
+async def record_event_async(services: ActionServices, kind: EventKind, *, conversation_id: str,
+                             ticket_id: str = "", **data: Any) -> None:
     """:func:`record_event` off the event loop: the gateway serves other requests meanwhile."""
-    await asyncio.to_thread(lambda: record_event(kind, **kwargs))
+    await asyncio.to_thread(lambda: record_event(services, kind, conversation_id=conversation_id,
+                                                 ticket_id=ticket_id, **data))

@@ -12,7 +12,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker, ValidationAction
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.validators import parse_phone, parse_time_window, parse_uscc, service_hours
+from bot.actions.deps import ActionServices
+from bot.actions.validators import parse_time_window, parse_uscc, service_hours
+from xiaobao.phone import parse_phone
 
 # A form slot the user chose not to fill. Stored instead of None so the form
 # does not ask again; the handoff reads it as "".
@@ -29,6 +31,10 @@ def _one_line(value: Any, limit: int = 200) -> str:
 
 
 class ValidateHandoffForm(FormValidationAction):
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
+
     def name(self) -> str:
         return "validate_handoff_form"
 
@@ -57,6 +63,10 @@ class ValidateHandoffForm(FormValidationAction):
 
 
 class ValidateCall12345Form(FormValidationAction):
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
+
     def name(self) -> str:
         return "validate_call_12345_form"
 
@@ -70,21 +80,27 @@ class ValidateCall12345Form(FormValidationAction):
             phone, _ = parse_phone(str(value or ""))
         if phone:
             return {"phone": phone}
-        dispatcher.utter_message(text=f"{reason}，请重新输入手机号或上海固定电话（如 021-66781234）。")
+        dispatcher.utter_message(
+            text=f"{reason}，请重新输入手机号或上海固定电话（如 021-66781234）。")
         return {"phone": None}
 
     def validate_time_window(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict) -> dict:
-        window, reason = parse_time_window(str(value or ""))
+        hours = service_hours(self.services)
+        window, reason = parse_time_window(str(value or ""), None, hours)
         if window:
             return {"time_window": window.label()}
         dispatcher.utter_message(
-            text=f"{reason}。请告诉我{service_hours().describe()}之间您方便接听的时间，比如“明天上午”。")
+            text=f"{reason}。请告诉我{hours.describe()}之间您方便接听的时间，比如“明天上午”。")
         return {"time_window": None}
 
 
 class ValidateSlotMappings(ValidationAction):
     """Slots filled from entities anywhere in the conversation."""
+
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
 
     def validate_uscc(self, value: Any, dispatcher: CollectingDispatcher,
                       tracker: Tracker, domain: dict) -> dict:
@@ -97,6 +113,10 @@ class ValidateSlotMappings(ValidationAction):
 
 class ActionResetFormSlots(Action):
     """After a cancelled form: forget what it had collected."""
+
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
 
     def name(self) -> str:
         return "action_reset_form_slots"

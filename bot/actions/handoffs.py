@@ -2,9 +2,9 @@
 
 Both build one structured :class:`handoff.requests.HandoffRequest` (topic,
 company, phone, summary, the last turns, retrieval's candidates) and pass it to
-``handoff.dispatch.request_handoff``. The online handoff pauses the Rasa
-conversation (the helper takes over); a call-back does not, so the user can go
-on asking while waiting for the call.
+:func:`handoff.requests.request_handoff` with the gateway's handoff context. Both
+pause the Rasa conversation: the helper takes over (or, for a call-back, reads
+what the user adds until the call is done).
 """
 from __future__ import annotations
 
@@ -12,20 +12,27 @@ import asyncio
 import hashlib
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import deps
+from bot.actions.deps import ActionServices
 from bot.actions.forms import SKIPPED
-from bot.actions.validators import mask_phone, service_hours
+from bot.actions.validators import service_hours
+from xiaobao.enums import Channel
+from xiaobao.phone import is_callable, mask_phone
+
+if TYPE_CHECKING:
+    from handoff.requests import HandoffRequest
 
 logger = logging.getLogger(__name__)
 
 LAST_TURNS = 12
 SUMMARY_CHARS = 80
+TIME_WINDOW_CHARS = 200  # a 12345 call-back's time window, as the form stores it
 _NOT_QUESTIONS = {"request_human", "request_12345_call", "affirm", "deny", "cancel", "greet",
                   "thank", "goodbye", "inform", "choose_entry", "feedback", "rate_service"}
 
@@ -64,8 +71,9 @@ def summary_of(tracker: Tracker, topic: str, company: str) -> str:
 
 def request_id_of(tracker: Tracker, channel: str) -> str:
     """Stable across retries of the same turn, so a retried action makes no second ticket."""
-    last_user = next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
-    seed = f"{tracker.sender_id}|{channel}|{last_user.get('timestamp', '')}|{last_user.get('text', '')}"
+    last_user: dict = next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
+    seed = (f"{tracker.sender_id}|{channel}|{last_user.get('timestamp', '')}"
+            f"|{last_user.get('text', '')}")
     return "bot-" + hashlib.sha256(seed.encode()).hexdigest()[:24]
 
 
@@ -74,7 +82,14 @@ def _slot(tracker: Tracker, name: str) -> str:
     return "" if value in (None, SKIPPED) else str(value)
 
 
-def build_request(tracker: Tracker, channel: str) -> Any:
+def visitor_id_of(tracker: Tracker) -> str:
+    """The gateway's message metadata names the visitor; else the conversation is the visitor
+    (the portal's conversation id is its visitor id)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return str(metadata.get("visitor_id") or tracker.sender_id or "")[:96]
+
+
+def build_request(tracker: Tracker, channel: Channel) -> HandoffRequest:
     from handoff.requests import Candidate, HandoffRequest
 
     topic = _slot(tracker, "handoff_topic") or _slot(tracker, "last_question")
@@ -103,17 +118,34 @@ def build_request(tracker: Tracker, channel: str) -> Any:
         candidates=candidates,
         intent=(latest.get("intent") or {}).get("name") or "",
         entities=entities,
-        visitor_id=str((latest.get("metadata") or {}).get("visitor_id") or "")[:96],
+        visitor_id=visitor_id_of(tracker),
         complaint=bool(re.search(r"投诉|举报|不满|差评", topic + " ".join(
             t["text"] for t in last_turns(tracker) if t["role"] == "user"))),
     )
 
 
-async def hand_off(channel: str, dispatcher: CollectingDispatcher,
+def call_back_problem(tracker: Tracker) -> str:
+    """Why the 12345 form's slots cannot make a call-back ("" when they can).
+
+    The form validated them already; this is defence in depth before a number is booked for
+    dialling (a slot set by a story, an old tracker, a tampered request).
+    """
+    if not is_callable(_slot(tracker, "phone")):
+        return ("抱歉，预约12345回电需要一个有效的手机号或上海固定电话"
+                "（如 13812345678 或 021-62345678），您留的号码无法回拨，这次没有为您预约。"
+                "请重新发起回电预约并留下正确的号码，或转人工帮办。")
+    window = _slot(tracker, "time_window").strip()
+    if not window or len(window) > TIME_WINDOW_CHARS:
+        return ("抱歉，没有记下您方便接听的时间，这次没有为您预约。"
+                "请重新发起回电预约并告诉我您方便的时间，比如“明天上午”，或转人工帮办。")
+    return ""
+
+
+async def hand_off(services: ActionServices, channel: Channel, dispatcher: CollectingDispatcher,
                    tracker: Tracker) -> list[EventType]:
     try:
         req = build_request(tracker, channel)
-        receipt = await asyncio.to_thread(deps.request_handoff, req)
+        receipt = await asyncio.to_thread(deps.request_handoff, services, req)
     except Exception:
         logger.exception("handoff to %s failed for %s", channel, tracker.sender_id)
         dispatcher.utter_message(
@@ -128,7 +160,7 @@ async def hand_off(channel: str, dispatcher: CollectingDispatcher,
         SlotSet("human_offered", False),
         SlotSet("unhelpful_count", 0),
     ]
-    if channel == "hotline_12345":
+    if channel == Channel.HOTLINE_12345:
         # Paused like an online handoff: until the call is done, what the user writes goes
         # to the helper who will make the three-way call (the gateway routes it there).
         dispatcher.utter_message(
@@ -138,14 +170,15 @@ async def hand_off(channel: str, dispatcher: CollectingDispatcher,
         return done + [ConversationPaused()]
     if not receipt.in_service_hours:
         text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。现在不是服务时间"
-                f"（{service_hours().describe()}），您可以在这里直接留言说明情况，"
+                f"（{service_hours(services).describe()}），您可以在这里直接留言说明情况，"
                 f"工作人员上班后会尽快回复您。")
-    elif getattr(receipt, "offer_message", False):  # open, but nobody of the department on duty
+    elif receipt.offer_message:  # open, but nobody of the department on duty
         text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。工作人员暂时都不在线，"
                 f"您可以在这里直接留言说明情况，工作人员会尽快回复您。")
     else:
+        # queue_position: 1 = next in line, 0 = a helper has the ticket already.
         minutes = max(1, round(receipt.estimated_wait_s / 60))
-        wait = (f"您前面还有 {receipt.queue_position} 位，预计等待约 {minutes} 分钟"
+        wait = (f"您现在排在第 {receipt.queue_position} 位，预计等待约 {minutes} 分钟"
                 if receipt.queue_position else "马上为您接通")
         text = f"已为您转接人工帮办（工单号 {receipt.ticket_id}），{wait}，请稍候。"
     dispatcher.utter_message(text=text)
@@ -153,18 +186,35 @@ async def hand_off(channel: str, dispatcher: CollectingDispatcher,
 
 
 class ActionHandoff(Action):
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
+
     def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:
-        return await hand_off("online_helper", dispatcher, tracker)
+        return await hand_off(self.services, Channel.ONLINE_HELPER, dispatcher, tracker)
 
 
 class ActionRequest12345Call(Action):
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
+
     def name(self) -> str:
         return "action_request_12345_call"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:
-        return await hand_off("hotline_12345", dispatcher, tracker)
+        problem = call_back_problem(tracker)
+        if problem:
+            logger.warning("12345 call-back refused for %s: slots not callable", tracker.sender_id)
+            dispatcher.utter_message(text=problem, buttons=[
+                {"title": "重新预约12345回电", "payload": "/request_12345_call"},
+                {"title": "人工帮办", "payload": "/request_human"},
+            ])
+            return [SlotSet("phone", None), SlotSet("time_window", None),
+                    SlotSet("requested_slot", None)]
+        return await hand_off(self.services, Channel.HOTLINE_12345, dispatcher, tracker)

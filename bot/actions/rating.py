@@ -10,24 +10,28 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import deps
+from bot.actions.deps import ActionServices
+from xiaobao.enums import RATINGS, Rating
+from xiaobao.events import EventKind
 
-# Best first, as xiaobao.events.RATINGS (kept here so the actions import without the DB layer).
-RATINGS = ("非常满意", "满意", "基本满意", "不满意", "非常不满意")
 
-
-def rating_of(tracker: Tracker) -> str | None:
+def rating_of(tracker: Tracker) -> Rating | None:
     """The entity's value after synonyms, else a level named in the text (longest first)."""
     for value in tracker.get_latest_entity_values("rating"):
         if value in RATINGS:
-            return value
+            return Rating(value)
     text = (tracker.latest_message or {}).get("text") or ""
-    for level in sorted(RATINGS, key=len, reverse=True):
+    for level in sorted(Rating, key=len, reverse=True):
         if level in text:
             return level
     return None
 
 
 class ActionRecordRating(Action):
+    def __init__(self, services: ActionServices) -> None:
+        super().__init__()
+        self.services = services
+
     def name(self) -> str:
         return "action_record_rating"
 
@@ -39,12 +43,13 @@ class ActionRecordRating(Action):
             return []
         ticket_id = tracker.get_slot("handoff_ticket_id") or ""
         target = "human" if ticket_id else "bot"
-        await deps.record_event_async("rating", conversation_id=tracker.sender_id, ticket_id=ticket_id,
-                          rating=rating, target=target)
-        if rating in RATINGS[:3]:
+        await deps.record_event_async(self.services, EventKind.RATING,
+                                      conversation_id=tracker.sender_id, ticket_id=ticket_id,
+                                      rating=rating.value, target=target)
+        if rating.is_satisfied:
             dispatcher.utter_message(text=f"感谢您的评价（{rating}）！祝您办事顺利。")
         else:
             dispatcher.utter_message(
                 text=f"已记录您的评价（{rating}），抱歉让您不满意，我们会认真改进。"
                      "如果问题还没解决，可以说“转人工”或请12345热线回电。")
-        return [SlotSet("rating", rating), SlotSet("handoff_ticket_id", None)]
+        return [SlotSet("rating", rating.value), SlotSet("handoff_ticket_id", None)]

@@ -1,56 +1,23 @@
-"""Checks on what users type into the forms: phone numbers, 统一社会信用代码, call-back times.
+"""Checks on what users type into the forms: 统一社会信用代码 and call-back times.
 
 Plain functions returning ``(value, reason)``: ``value`` is the normalised form
 when the input is valid, else ``None`` with ``reason`` saying why in Chinese, so
-the form can ask again with the reason.
+the form can ask again with the reason. Phone numbers are :mod:`xiaobao.phone`'s.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-# --- phone --------------------------------------------------------------------
+from handoff.config import HandoffConfig, ServiceCalendar
+from handoff.hours import opening_spans
 
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-# Shanghai landlines: eight digits not starting with 0/1, optionally after 021.
-_LANDLINE = re.compile(r"(?:0?21)?([2-9]\d{7})")
-_BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-－—_.·]+(?=\d)")
-
-
-def parse_phone(text: str) -> tuple[str | None, str]:
-    """A mobile number (11 digits) or a Shanghai landline as ``021-xxxxxxxx``."""
-    t = unicodedata.normalize("NFKC", text or "")
-    t = _BETWEEN_DIGITS.sub("", t)
-    t = re.sub(r"\+?(?:00)?86(?=1[3-9]\d{9}(?!\d))", "", t)  # country code before a mobile
-    runs = re.findall(r"\d+", t)
-    if not runs:
-        return None, "没有识别到电话号码"
-    run = max(runs, key=len)
-    if _MOBILE.fullmatch(run):
-        return run, ""
-    landline = _LANDLINE.fullmatch(run)
-    if landline:
-        return f"021-{landline.group(1)}", ""
-    if run.startswith("1"):
-        if len(run) != 11:
-            return None, f"手机号应为11位数字，您输入的是{len(run)}位"
-        return None, "手机号第二位应为3–9，这个号码不存在"
-    if run.startswith("0"):
-        return None, "只支持手机号或上海的固定电话（区号021）"
-    if len(run) != 8:
-        return None, f"上海固定电话应为8位数字，您输入的是{len(run)}位"
-    return None, "这个号码格式不对"
-
-
-def mask_phone(phone: str) -> str:
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) >= 7:
-        return phone[:3] + "****" + phone[-4:]
-    return phone
-
+if TYPE_CHECKING:
+    from bot.actions.deps import ActionServices
 
 # --- 统一社会信用代码 (GB 32100-2015) -----------------------------------------------
 
@@ -83,8 +50,9 @@ Span = tuple[dt.time, dt.time]
 
 @dataclass(frozen=True)
 class ServiceHours:
-    """Opening spans by weekday (Monday = 0); the default is the documented placeholder,
-    09:00–17:00 Monday to Friday, used only when ``handoff.hours`` is not importable."""
+    """Opening spans by weekday (Monday = 0). The default is a plain placeholder calendar,
+    09:00–17:00 Monday to Friday, for tests of the parsing alone; the forms use
+    :func:`service_hours`, the handoff queue's own calendar."""
 
     weekly: tuple[tuple[Span, ...], ...] = (((dt.time(9), dt.time(17)),),) * 5 + ((), ())
 
@@ -101,27 +69,29 @@ class ServiceHours:
         return text + "，节假日除外"
 
 
+@dataclass(frozen=True)
 class HandoffServiceHours(ServiceHours):
-    """The dispatch queue's calendar (handoff/config.yaml): holidays and 调休 included."""
+    """The dispatch queue's calendar (``HandoffConfig.hours``): holidays and 调休 included."""
 
-    def __init__(self) -> None:
-        from handoff.config import default_config
+    calendar: ServiceCalendar = field(default_factory=ServiceCalendar)
 
-        cal = default_config().hours
-        super().__init__(tuple(tuple(cal.weekly.get(d, ())) for d in range(1, 8)))
+    @classmethod
+    def of(cls, calendar: ServiceCalendar) -> HandoffServiceHours:
+        weekly = tuple(tuple(calendar.weekly.get(d, ())) for d in range(1, 8))
+        return cls(weekly=weekly, calendar=calendar)
 
     def spans(self, day: dt.date) -> tuple[Span, ...]:
-        from handoff.hours import opening_spans
-
-        return tuple(opening_spans(day))
+        return tuple(opening_spans(day, self.calendar))
 
 
-def service_hours() -> ServiceHours:
-    """12345's call-back hours: handoff's calendar when present, else the placeholder."""
-    try:
-        return HandoffServiceHours()
-    except ImportError:
-        return ServiceHours()
+def service_hours(source: ActionServices | HandoffConfig | ServiceCalendar) -> ServiceHours:
+    """12345's call-back hours: the calendar of the services' handoff configuration
+    (``services.handoff.config.hours``), or of a configuration or calendar given directly."""
+    if isinstance(source, ServiceCalendar):
+        return HandoffServiceHours.of(source)
+    if isinstance(source, HandoffConfig):
+        return HandoffServiceHours.of(source.hours)
+    return HandoffServiceHours.of(source.handoff.config.hours)
 
 
 @dataclass(frozen=True)
@@ -203,21 +173,21 @@ def _day_of(text: str, today: dt.date) -> dt.date | None:
 def _overlap(day: dt.date, start: dt.time, end: dt.time,
              hours: ServiceHours) -> tuple[dt.time, dt.time] | None:
     """The part of [start, end) that the day's opening spans cover, first to last."""
-    parts = [(max(start, a), min(end, b)) for a, b in hours.spans(day) if max(start, a) < min(end, b)]
+    parts = [(max(start, a), min(end, b)) for a, b in hours.spans(day)
+             if max(start, a) < min(end, b)]
     if not parts:
         return None
     return parts[0][0], parts[-1][1]
 
 
-def parse_time_window(text: str, now: dt.datetime | None = None,
-                      hours: ServiceHours | None = None) -> tuple[TimeWindow | None, str]:
+def parse_time_window(text: str, now: dt.datetime | None,
+                      hours: ServiceHours) -> tuple[TimeWindow | None, str]:
     """A call-back window inside service hours, or the reason it cannot be one.
 
     Understands 今天/明天/后天/周X/下周X, 上午/中午/下午, clock times and ranges
     (``下午2点到4点``, ``14:00-16:00``, ``3点以后``) and "随时". A window that runs past
-    service hours is clipped to them; one entirely outside is refused.
+    service hours is clipped to them; one entirely outside is refused. ``now`` None is now.
     """
-    hours = hours or service_hours()
     now = (now or dt.datetime.now(SHANGHAI)).astimezone(SHANGHAI)
     t = unicodedata.normalize("NFKC", text or "").strip()
     if not t:

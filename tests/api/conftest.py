@@ -2,7 +2,9 @@
 
 The Redis server is a real ``redis-server`` on a free port (never the shared one), so the
 tests may flush it. The stand-in Rasa is a real HTTP server speaking the REST channel's
-wire format; the real bot is tested end to end in tests/bot.
+wire format and the two HTTP-API calls of the hand-back; the real bot is tested end to end
+in tests/bot. The app's collaborators are ``app.state.services`` (:mod:`api.services`):
+fixtures ``services`` and ``ctx`` (its handoff context, with the return-to-bot hook).
 """
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from handoff.config import DEFAULT_PATH
+from api.services import Services
+from handoff.config import DEFAULT_PATH, packaged_config
+from handoff.context import HandoffContext
 from xiaobao.accounts import create_account
 from xiaobao.db import make_engine, session_scope, upgrade
 from xiaobao.settings import REPO_ROOT, Settings
@@ -66,7 +70,10 @@ def redis_url() -> Iterator[str]:
 @dataclass
 class StandInRasa:
     """Answers the REST channel with ``replies`` (or fails as told), and the two HTTP-API calls
-    the gateway makes after a ticket closes: append ``resume``, execute ``utter_ask_rating``."""
+    the gateway makes after a ticket closes: append ``resume``, execute ``utter_ask_rating``.
+
+    Like Rasa, a conversation in ``paused`` (put there by a test, as the handoff action's
+    ``ConversationPaused`` would) answers nothing until a ``resume`` event arrives."""
 
     url: str
     replies: list[dict] = field(default_factory=list)
@@ -75,11 +82,13 @@ class StandInRasa:
     received: list[dict] = field(default_factory=list)
     api_calls: list[tuple[str, object]] = field(default_factory=list)
     executed_replies: list[dict] = field(default_factory=list)
+    paused: set[str] = field(default_factory=set)
 
     def reset(self) -> None:
         self.replies, self.status, self.delay_s = [{"text": "您好"}], 200, 0.0
         self.received.clear()
         self.api_calls.clear()
+        self.paused.clear()
         self.executed_replies = [{"text": "请您对本次服务进行评价：", "buttons": [
             {"title": level, "payload": f'/rate_service{{"rating": "{level}"}}'}
             for level in ("非常满意", "满意", "基本满意", "不满意", "非常不满意")]}]
@@ -98,12 +107,15 @@ def _rasa_server() -> Iterator[StandInRasa]:
                 stand_in.received.append(body)
                 if stand_in.delay_s:
                     time.sleep(stand_in.delay_s)
-                self._reply(stand_in.status, stand_in.replies)
+                paused = body.get("sender") in stand_in.paused
+                self._reply(stand_in.status, [] if paused else stand_in.replies)
             elif path.startswith("/conversations/") and "token=" in self.path:
                 stand_in.api_calls.append((path, body))
                 if path.endswith("/execute"):
                     self._reply(stand_in.status, {"tracker": {}, "messages": stand_in.executed_replies})
                 else:
+                    if stand_in.status == 200 and {"event": "resume"} in body:
+                        stand_in.paused.discard(path.split("/")[2])
                     self._reply(stand_in.status, {})
             else:
                 # Rasa's HTTP API without the token answers 401; unknown paths 404.
@@ -165,13 +177,26 @@ def client(app) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def services(app) -> Services:
+    """The app's collaborators, built once by ``create_app``."""
+    return app.state.services
+
+
+@pytest.fixture
+def ctx(services: Services) -> HandoffContext:
+    """The app's handoff context (with the gateway's return-to-bot hook)."""
+    return services.handoff
+
+
+@pytest.fixture
 def make_account(client: TestClient):
     """Create an account in the app's database: ``make_account("ann", roles=[...], departments=[...])``."""
 
     def make(username: str, *, roles: list[str], departments: list[str] | None = None,
-             password: str = "correct-horse") -> str:
-        with session_scope(client.app.state.engine) as session:
-            create_account(session, username, password, roles=roles, departments=departments)
+             password: str = "correct-horse", display_name: str = "") -> str:
+        with session_scope(client.app.state.services.engine) as session:
+            create_account(session, username, password, roles=roles, departments=departments,
+                           display_name=display_name)
         return password
 
     return make
@@ -214,12 +239,19 @@ class GatewayProcess:
     rasa_url: str
     port: int = field(default_factory=free_port)
     engine: Engine | None = None  # the test's own connection to the same database
+    redis: redis.Redis | None = None  # the test's own client of the same Redis
     proc: subprocess.Popen | None = None
     starts: int = 0
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ctx(self) -> HandoffContext:
+        """A handoff context on the gateway's database and Redis, as the command line builds
+        one (no bot hook: hand-backs wait in the outbox for the gateway)."""
+        return HandoffContext(engine=self.engine, redis=self.redis, config=packaged_config())
 
     @property
     def env(self) -> dict[str, str]:
@@ -267,7 +299,7 @@ def gateway_process(tmp_path, redis_url: str, redis_client, _rasa_server: StandI
     engine = make_engine(f"sqlite:///{tmp_path / 'xiaobao.db'}")
     upgrade(engine)
     gateway = GatewayProcess(home=tmp_path, redis_url=redis_url, rasa_url=_rasa_server.url,
-                             engine=engine)
+                             engine=engine, redis=redis_client)
     yield gateway
     gateway.kill()
     engine.dispose()

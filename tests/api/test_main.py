@@ -13,19 +13,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import api.main
-from handoff import dispatch
-from handoff.config import default_config
-from handoff.requests import Candidate, HandoffRequest
+from api.main import create_app
+from api.services import build_services
+from handoff.config import packaged_config
+from handoff.requests import Candidate, HandoffRequest, request_handoff
 from knowledge_base import store
 from knowledge_base.schema import EntryData
 from retrieval.embedder import get_embedder
 from retrieval.service import Retriever
-from xiaobao.db import make_engine, session_scope, upgrade
+from xiaobao.db import session_scope, upgrade
 from xiaobao.settings import REPO_ROOT
 
 DEPT = "区市场监管局"
-CATEGORY = next(c for c, d in default_config().routing.items() if d == DEPT)
+CATEGORY = next(c for c, d in packaged_config().routing.items() if d == DEPT)
 LICENCE = EntryData(id="kb-licence", question="如何申请营业执照？",
                     similar_questions=["新开公司怎么办理营业执照"],
                     answer="可在一网通办“企业开办”专栏在线申请营业执照。", category=CATEGORY,
@@ -48,17 +48,19 @@ def embedder():
 
 
 @pytest.fixture
-def warm_app(settings, redis_client, embedder, monkeypatch, tmp_path):
-    """The gateway with its retriever on the app's own database (the file under ``home``)."""
-    engine = make_engine(settings.db_url)
-    upgrade(engine)
-    with session_scope(engine) as s:
+def warm_app(settings, redis_client, embedder, tmp_path):
+    """The gateway with its retriever on the app's own database (the file under ``home``),
+    put in place with ``services.use_retriever`` (the start-up warms it and listens)."""
+    warm = settings.model_copy(update={"warm_retriever": True})
+    services = build_services(warm)
+    upgrade(services.engine)
+    with session_scope(services.engine) as s:
         store.save_entry(s, LICENCE, "test")
-    retriever = Retriever(engine, embedder, tmp_path / "index")
+    retriever = Retriever(services.engine, embedder, tmp_path / "index")
     retriever.load_or_build()
-    monkeypatch.setattr(api.main, "get_retriever", lambda: retriever)
-    app = api.main.create_app(settings.model_copy(update={"warm_retriever": True}))
-    app.state.test_retriever = retriever
+    services.use_retriever(retriever)
+    app = create_app(warm, services)
+    assert app.state.services is services and services.retriever is retriever
     return app
 
 
@@ -68,7 +70,7 @@ def kb_sync_threads() -> list[threading.Thread]:
 
 def test_kb_import_in_another_process_reaches_the_running_gateway_within_a_second(
         warm_app, settings, redis_url, tmp_path):
-    retriever = warm_app.state.test_retriever
+    retriever = warm_app.state.services.retriever
     entries = tmp_path / "new.yaml"
     entries.write_text(NEW_ENTRY, "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOBAO_")}
@@ -99,16 +101,16 @@ def test_kb_import_in_another_process_reaches_the_running_gateway_within_a_secon
 
 
 def test_a_helpers_draft_never_answers(warm_app):
-    retriever = warm_app.state.test_retriever
+    retriever = warm_app.state.services.retriever
     with TestClient(warm_app) as browser:
         browser.get("/")
         conversation_id = browser.cookies["xiaobao_visitor"]
-        ticket_id = dispatch.request_handoff(HandoffRequest(
+        ticket_id = request_handoff(HandoffRequest(
             request_id=uuid.uuid4().hex, conversation_id=conversation_id,
             channel="online_helper", candidates=[Candidate(
                 id="kb-licence", question=LICENCE.question, category=CATEGORY, score=0.5)]),
-            engine=warm_app.state.engine, redis=warm_app.state.redis).ticket_id
-        with session_scope(warm_app.state.engine) as s:
+            ctx=warm_app.state.services.handoff).ticket_id
+        with session_scope(warm_app.state.services.engine) as s:
             from xiaobao.accounts import create_account
 
             create_account(s, "ann", "correct-horse", roles=["helper"], departments=[DEPT])

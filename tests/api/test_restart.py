@@ -12,14 +12,13 @@ import uuid
 import httpx
 from websockets.sync.client import connect
 
-from handoff import dispatch
-from handoff.config import default_config
-from handoff.requests import Candidate, HandoffRequest
+from handoff.config import packaged_config
+from handoff.requests import Candidate, HandoffRequest, request_handoff
 from xiaobao.accounts import create_account
 from xiaobao.db import session_scope
 
 DEPT = "区市场监管局"
-CATEGORY = next(c for c, d in default_config().routing.items() if d == DEPT)
+CATEGORY = next(c for c, d in packaged_config().routing.items() if d == DEPT)
 
 
 def browser(gateway) -> httpx.Client:
@@ -39,16 +38,16 @@ def staff(gateway, username: str) -> httpx.Client:
     return client
 
 
-def hand_off(gateway, redis, user: httpx.Client) -> str:
+def hand_off(gateway, user: httpx.Client) -> str:
     """What the bot's handoff action does for this browser's conversation."""
     conversation_id = user.cookies["xiaobao_visitor"]
-    return dispatch.request_handoff(HandoffRequest(
+    return request_handoff(HandoffRequest(
         request_id=uuid.uuid4().hex, conversation_id=conversation_id, channel="online_helper",
         topic="营业执照办理", summary="用户询问营业执照办理",
         last_turns=[{"role": "user", "text": "营业执照怎么办"}, {"role": "bot", "text": "转人工"}],
         candidates=[Candidate(id="kb-001", question="如何办理营业执照", category=CATEGORY,
                               score=0.4)], visitor_id=conversation_id),
-        engine=gateway.engine, redis=redis).ticket_id
+        ctx=gateway.ctx).ticket_id
 
 
 def say(user: httpx.Client, text: str) -> dict:
@@ -79,7 +78,7 @@ def test_conversation_continues_across_a_gateway_restart(gateway_process, redis_
     gateway.start()
     user = browser(gateway)
     assert say(user, "你好")["mode"] == "bot"
-    ticket_id = hand_off(gateway, redis_client, user)
+    ticket_id = hand_off(gateway, user)
     ann = staff(gateway, "ann")
     assert ann.post("/api/helper/claim", json={}).json()["ticket"]["id"] == ticket_id
     reply(ann, ticket_id, "您好，我是帮办人员。")
@@ -101,11 +100,13 @@ def test_conversation_continues_across_a_gateway_restart(gateway_process, redis_
     assert say(user, "好的谢谢")["mode"] == "human"
     assert len(rasa.received) == rasa_turns  # the bot stayed silent throughout
 
-    expected = [("user", "营业执照怎么办"), ("helper", "您好，我是帮办人员。"),
+    # The record: the user's turn with the bot before the handoff, then the live chat.
+    expected = [("user", "你好"), ("helper", "您好，我是帮办人员。"),
                 ("user", "我想办营业执照"), ("helper", "需要带身份证原件。"), ("user", "好的谢谢")]
     assert live_lines(ann, ticket_id) == expected  # complete, in order, each message once
     history = user.get("/api/chat/history").json()["messages"]
-    assert [(m["role"], m["text"]) for m in history][-4:] == expected[1:]
+    assert [(m["role"], m["text"]) for m in history] == [("user", "你好"), ("bot", "您好"),
+                                                         *expected[1:]]
 
     resolved = ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={"note": "已解答"})
     assert resolved.status_code == 200 and resolved.json()["bot_resumed"]
@@ -119,10 +120,10 @@ def test_redis_flushed_then_restart_keeps_who_waits_and_who_talks(gateway_proces
     gateway.start()
     talking, waiting = browser(gateway), browser(gateway)
     ann = staff(gateway, "ann")
-    talking_ticket = hand_off(gateway, redis_client, talking)
+    talking_ticket = hand_off(gateway, talking)
     assert ann.post("/api/helper/claim", json={}).json()["ticket"]["id"] == talking_ticket
     reply(ann, talking_ticket, "您好，请讲。")
-    waiting_ticket = hand_off(gateway, redis_client, waiting)
+    waiting_ticket = hand_off(gateway, waiting)
     assert waiting.get("/api/chat/queue").json()["ticket"]["queue_position"] == 1
 
     redis_client.flushall()  # Redis keeps nothing on disk: a restart of it looks like this
@@ -143,7 +144,6 @@ def test_redis_flushed_then_restart_keeps_who_waits_and_who_talks(gateway_proces
     claimed = ann.post("/api/helper/claim", json={}).json()["ticket"]
     assert claimed["id"] == waiting_ticket
     reply(ann, talking_ticket, "好的。")
-    assert live_lines(ann, talking_ticket) == [
-        ("user", "营业执照怎么办"), ("helper", "您好，请讲。"),
-        ("user", "我的问题是关于执照的"), ("helper", "好的。")]
+    assert live_lines(ann, talking_ticket) == [  # no turn with the bot before the handoff
+        ("helper", "您好，请讲。"), ("user", "我的问题是关于执照的"), ("helper", "好的。")]
     assert live_lines(ann, waiting_ticket)[-1] == ("user", "还要等多久")

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.timers import Job, run_jobs
-from handoff import calls, dispatch, queue
-from handoff.requests import Candidate, HandoffRequest
+from handoff import calls, claims, closing, duty, outbox, queue, views
+from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import history
 from xiaobao.accounts import Account, create_account
 from xiaobao.db import session_scope
@@ -23,11 +23,13 @@ def timed_app(settings, redis_client, open_hours_config):
     """The gateway with its jobs every 0.2 s and the centre open around the clock."""
     fast = settings.model_copy(update={
         "background_jobs": True, "sweep_interval_s": 0.2, "due_calls_interval_s": 0.2,
-        "handoff_config": open_hours_config})
+        "outbox_interval_s": 0.2, "handoff_config": open_hours_config})
     app = create_app(fast)
-    config = app.state.handoff_config
-    app.state.handoff_config = config.replace(calls=dataclasses.replace(config.calls,
-                                                                       retry_delay_s=0.3))
+    services = app.state.services
+    config = services.config
+    # Before the lifespan starts: the jobs are built with the services' context.
+    services.handoff = services.handoff.replace(config=config.replace(
+        calls=dataclasses.replace(config.calls, retry_delay_s=0.3)))
     return app
 
 
@@ -42,31 +44,32 @@ def wait_for(predicate, timeout_s: float = 10.0):
 
 
 def hotline_request(app) -> str:
-    receipt = dispatch.request_handoff(HandoffRequest(
+    receipt = request_handoff(HandoffRequest(
         request_id=uuid.uuid4().hex, conversation_id=f"conv-{uuid.uuid4().hex[:8]}",
         channel="hotline_12345", phone="13812345678", summary="营业执照办理咨询"),
-        engine=app.state.engine, redis=app.state.redis, config=app.state.handoff_config)
+        ctx=app.state.services.handoff)
     assert receipt.call_id
     return receipt.call_id
 
 
 def test_timer_dials_due_calls_and_the_retry_after_no_answer(timed_app):
     app = timed_app
+    services = app.state.services
     delivered = []
 
     def deliver(body: bytes, headers: dict[str, str]):
         delivered.append(body)
-        return calls.handle_callback(body, headers, engine=app.state.engine,
-                                     redis=app.state.redis, config=app.state.handoff_config,
-                                     secret=app.state.settings.call_callback_secret)
+        return calls.handle_callback(body, headers, ctx=services.handoff,
+                                     secret=services.settings.call_callback_secret)
 
+    assert services.config.calls.retry_delay_s == 0.3
     app.state.call_adapter = calls.SimulatorAdapter(
-        deliver=deliver, secret=app.state.settings.call_callback_secret,
+        deliver=deliver, secret=services.settings.call_callback_secret,
         script={1: ["ringing", "no_answer"],
                 2: ["ringing", "answered", "three_way_connected", "completed"]})
     with TestClient(app):
         call_id = hotline_request(app)  # nobody calls start_call: the timer must
-        done = wait_for(lambda: (c := calls.get_call(call_id, engine=app.state.engine)).status
+        done = wait_for(lambda: (c := calls.get_call(call_id, ctx=services.handoff)).status
                         == "completed" and c)
     assert done.attempts == 2  # first try no answer, the timer dialled the retry
     assert done.external_id == f"sim-{call_id[:8]}-2"
@@ -75,27 +78,28 @@ def test_timer_dials_due_calls_and_the_retry_after_no_answer(timed_app):
 
 def test_timer_requeues_the_ticket_of_a_helper_whose_heartbeat_expired(timed_app):
     app = timed_app
-    engine, redis, config = app.state.engine, app.state.redis, app.state.handoff_config
+    ctx = app.state.services.handoff
+    engine, redis, config = ctx.engine, ctx.redis, ctx.config
     with TestClient(app):
         with session_scope(engine) as s:
             create_account(s, "ann", "correct-horse", roles=["helper"], departments=[DEPT])
         with session_scope(engine) as s:
             ann = s.query(Account).filter_by(username="ann").one()
             s.expunge(ann)
-        dispatch.set_helper_status(ann, "on_duty", engine=engine, redis=redis, config=config)
+        duty.set_helper_status(ann, "on_duty", ctx=ctx)
         category = next(c for c, d in config.routing.items() if d == DEPT)
-        ticket_id = dispatch.request_handoff(HandoffRequest(
+        ticket_id = request_handoff(HandoffRequest(
             request_id=uuid.uuid4().hex, conversation_id="conv-gone", channel="online_helper",
             candidates=[Candidate(id="kb-1", question="q", category=category, score=0.5)]),
-            engine=engine, redis=redis, config=config).ticket_id
-        claimed = dispatch.claim_next_ticket(ann, engine=engine, redis=redis, config=config)
+            ctx=ctx).ticket_id
+        claimed = claims.claim_next_ticket(ann, ctx=ctx)
         assert claimed.id == ticket_id
         time.sleep(0.5)
-        assert dispatch.queue_status(ticket_id, engine=engine, redis=redis).status == "claimed"
+        assert views.queue_status(ticket_id, ctx=ctx).status == "claimed"
 
         redis.pexpire(queue.alive_key("ann"), 100)  # the console closed: no more heartbeats
-        status = wait_for(lambda: (st := dispatch.queue_status(
-            ticket_id, engine=engine, redis=redis)).status == "queued" and st, timeout_s=5)
+        status = wait_for(lambda: (st := views.queue_status(
+            ticket_id, ctx=ctx)).status == "queued" and st, timeout_s=5)
     assert status.position == 1 and status.helper is None
     with session_scope(engine) as s:
         last = history(s, ticket_id)[-1]
@@ -104,6 +108,46 @@ def test_timer_requeues_the_ticket_of_a_helper_whose_heartbeat_expired(timed_app
     runs = {job.name: job.runs for job in app.state.jobs}
     assert runs["sweep_gone_helpers"] > 3
     assert runs["purge_expired_transcripts"] == 1  # at start-up, then every few hours
+
+
+def test_timer_hands_a_closed_conversation_back_once_rasa_answers_again(timed_app, rasa):
+    """The close succeeded while Rasa was down; the outbox job retries the hand-back."""
+    app = timed_app
+    ctx = app.state.services.handoff
+    with TestClient(app) as browser:
+        browser.get("/")
+        conversation_id = browser.cookies["xiaobao_visitor"]
+        with session_scope(ctx.engine) as s:
+            create_account(s, "ann", "correct-horse", roles=["helper"], departments=[DEPT])
+            ann = s.query(Account).filter_by(username="ann").one()
+            s.flush()
+            s.expunge(ann)
+        category = next(c for c, d in ctx.config.routing.items() if d == DEPT)
+        ticket_id = request_handoff(HandoffRequest(
+            request_id=uuid.uuid4().hex, conversation_id=conversation_id,
+            channel="online_helper", visitor_id=conversation_id,
+            candidates=[Candidate(id="kb-1", question="q", category=category, score=0.5)]),
+            ctx=ctx).ticket_id
+        duty.set_helper_status(ann, "on_duty", ctx=ctx)
+        assert claims.claim_next_ticket(ann, ctx=ctx).id == ticket_id
+
+        rasa.status = 500
+        closing.resolve_ticket(ticket_id, ann, "已解答", ctx=ctx)
+        assert outbox.pending(ctx, conversation_id, kind=outbox.RETURNED) == 1
+        time.sleep(0.5)  # a few ticks of the job while Rasa is still down
+        assert outbox.pending(ctx, conversation_id, kind=outbox.RETURNED) == 1
+        assert not [p for p, _ in rasa.api_calls if p.endswith("/execute")]
+
+        rasa.status = 200
+        wait_for(lambda: outbox.pending(ctx, conversation_id, kind=outbox.RETURNED) == 0)
+        history = browser.get("/api/chat/history").json()
+        time.sleep(0.5)  # more ticks: nothing is handed back twice
+    assert [p.rsplit("/", 1)[-1] for p, _ in rasa.api_calls
+            if p.endswith("/execute")] == ["execute"]
+    assert history["mode"] == "bot"
+    assert history["messages"][-1]["text"] == "请您对本次服务进行评价："
+    runs = {job.name: job.runs for job in app.state.jobs}
+    assert runs["drain_outbox"] > 3
 
 
 async def test_one_failing_job_does_not_stop_the_others():

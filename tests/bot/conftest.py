@@ -1,14 +1,27 @@
-"""Fixtures for the bot's action tests: trackers, a small retriever, captured events."""
+"""Fixtures for the bot's action tests: trackers, the services the actions are built with.
+
+The actions take the gateway's services in their constructor; here a small dataclass stands
+in for ``api.services.Services``. Its event log is a real migrated database (the ``engine``
+fixture), its retriever a fixed table unless a test uses the real seeded index, and its
+handoff a real :class:`handoff.context.HandoffContext` on a private Redis where a test is
+about the handoff (tests/bot/test_handoffs.py).
+"""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+import redis
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import Engine, select
 
-from bot.actions import deps
+from handoff.config import HandoffConfig, packaged_config
+from handoff.context import HandoffContext
 from retrieval.types import Hit, QueryError, SearchResult
+from tests.redis_server import RedisServer
 
 
 def make_hit(entry_id: str, question: str, score: float = 0.9, **kw) -> Hit:
@@ -38,14 +51,38 @@ class SmallRetriever:
         return self.entries.get(entry_id)
 
 
+@dataclass(frozen=True)
+class HoursOnly:
+    """A stand-in handoff context for actions that only read its configuration (the forms)."""
+
+    config: HandoffConfig
+
+
+@dataclass
+class FakeServices:
+    """What the actions use of ``api.services.Services`` (bot.actions.deps.ActionServices)."""
+
+    engine: Engine | None = None
+    handoff: HandoffContext | HoursOnly | None = None
+    retriever: Any = None
+    settings: Any = None
+
+
 @pytest.fixture
-def kb() -> Iterator[SmallRetriever]:
+def config() -> HandoffConfig:
+    """The packaged handoff configuration (its calendar: 09:00–12:00、13:00–17:00, holidays)."""
+    return packaged_config()
+
+
+@pytest.fixture
+def kb() -> SmallRetriever:
     invoice = make_hit("kb-tax-003", "增值税发票怎么申领", 0.92)
     license_ = make_hit("kb-reg-001", "营业执照遗失怎么补办", 0.61, category="登记注册",
                         department="区市场监管局", source="宝山区市场监督管理局",
                         effective_from="2023-05-01", expires_on="2026-12-31")
-    seal = make_hit("kb-reg-007", "公司印章怎么刻制", 0.55, category="登记注册")
-    retriever = SmallRetriever(
+    seal = make_hit("kb-reg-007", "公司印章怎么刻制", 0.55, category="登记注册",
+                    effective_from=None)
+    return SmallRetriever(
         results={
             "发票怎么领": SearchResult("发票怎么领", "answer", [invoice, license_]),
             "执照丢了": SearchResult("执照丢了", "suggest", [license_, seal, invoice,
@@ -53,18 +90,47 @@ def kb() -> Iterator[SmallRetriever]:
         },
         entries={h.id: h for h in (invoice, license_, seal)},
     )
-    deps.use_retriever(retriever)
-    yield retriever
-    deps.use_retriever(None)
 
 
 @pytest.fixture
-def events() -> Iterator[list[dict]]:
-    """Every event the actions record, instead of the SQL log."""
-    recorded: list[dict] = []
-    deps.use_event_sink(lambda kind, **data: recorded.append({"kind": kind, **data}))
-    yield recorded
-    deps.use_event_sink(None)
+def services(engine, kb, config) -> FakeServices:
+    """Services for actions that answer, rate and validate: a real event log, the small table."""
+    return FakeServices(engine=engine, handoff=HoursOnly(config), retriever=kb)
+
+
+@pytest.fixture
+def events(engine) -> Callable[[], list[dict]]:
+    """``events()``: what the actions recorded in the SQL event log, oldest first, as
+    ``{"kind", "conversation_id", "ticket_id", **data}`` (every one written by the bot)."""
+    from xiaobao.db import session_scope
+    from xiaobao.events import Event
+
+    def recorded() -> list[dict]:
+        with session_scope(engine) as s:
+            rows = s.scalars(select(Event).order_by(Event.pk)).all()
+            assert all(e.actor == "bot" for e in rows)
+            return [{"kind": e.kind, "conversation_id": e.conversation_id,
+                     "ticket_id": e.ticket_id, **e.data} for e in rows]
+
+    return recorded
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A private redis-server (never the shared one): the tests may flush it."""
+    server = RedisServer(tmp_path_factory.mktemp("bot-redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def r(redis_server) -> Iterator[redis.Redis]:
+    """A client of the private server, emptied before each test."""
+    client = redis_server.client()
+    assert client.connection_pool.connection_kwargs["port"] == redis_server.port
+    client.flushall()
+    yield client
+    client.close()
 
 
 @pytest.fixture
@@ -79,7 +145,8 @@ def tracker():
         history = list(events or []) + [
             {"event": "user", "text": text, "timestamp": 1700000000.0 + len(events or []),
              "parse_data": latest}]
-        return Tracker(sender_id, dict(slots or {}), latest, history, False, None, {}, "action_listen")
+        return Tracker(sender_id, dict(slots or {}), latest, history, False, None, {},
+                       "action_listen")
 
     return build
 

@@ -1,9 +1,10 @@
-"""A real bot stack for tests and the benchmark: Redis, the action server, `rasa run`.
+"""A real bot stack for tests and the benchmark: Redis, the gateway, `rasa run`.
 
 Everything runs in its own processes on free ports with its own XIAOBAO_HOME
 (SQLite, the seed knowledge base and its index), so nothing touches the shared
-Redis or database. The action server is rasa-sdk's own CLI over ``bot.actions``
-with the real retriever and handoff; Rasa loads ``models/xiaobao.tar.gz``.
+Redis or database. The gateway serves the action endpoint as in production (the
+actions built with its services: the real retriever and handoff); Rasa loads
+``models/xiaobao.tar.gz``.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from tests.redis_server import redis_server_binary
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "xiaobao.tar.gz"
 RASA = REPO / ".venv-rasa" / "bin" / "rasa"
-PYTHON = REPO / ".venv" / "bin" / "python"
 XIAOBAO = REPO / ".venv" / "bin" / "xiaobao"
+UVICORN = REPO / ".venv" / "bin" / "uvicorn"
 TOKEN = "bot-test-token"
 
 
@@ -138,6 +139,9 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         "XIAOBAO_REDIS_URL": f"redis://127.0.0.1:{stack.redis_port}/0",
         "REDIS_URL": f"redis://127.0.0.1:{stack.redis_port}/0",
         "XIAOBAO_EMBEDDING_MODEL_DIR": str(model_dir),
+        "XIAOBAO_RASA_URL": f"http://127.0.0.1:{stack.rasa_port}",
+        "XIAOBAO_RASA_TOKEN": TOKEN,
+        "XIAOBAO_GATEWAY_PORT": str(stack.actions_port),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
@@ -157,16 +161,16 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):  # the second builds the index
             subprocess.run([str(XIAOBAO), *args], cwd=REPO, env=stack.env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
-        actions = spawn([PYTHON, "-m", "rasa_sdk", "--actions", "bot.actions",
-                         "--port", stack.actions_port], "actions")
+        actions = spawn([UVICORN, "--factory", "api.main:create_app", "--host", "127.0.0.1",
+                         "--port", stack.actions_port], "gateway")
         endpoints = home / "endpoints.yml"
         endpoints.write_text(_endpoints(stack.actions_port, stack.redis_port))
         started = time.monotonic()
         stack.rasa_proc = spawn([RASA, "run", "--model", MODEL, "--endpoints", endpoints,
                                  "--credentials", REPO / "credentials.yml", "--port", stack.rasa_port,
                                  "-i", "127.0.0.1", "--enable-api", "--auth-token", TOKEN], "rasa")
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{stack.actions_port}/health",
-                                     timeout=2).status_code == 200, 120, "action server", actions)
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{stack.actions_port}/healthz",
+                                     timeout=2).status_code == 200, 180, "gateway", actions)
         wait_until(lambda: httpx.get(f"{stack.rasa_url}/status", params={"token": TOKEN},
                                      timeout=2).json().get("model_file"), 400, "rasa run",
                    stack.rasa_proc)

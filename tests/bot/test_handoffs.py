@@ -1,8 +1,21 @@
-import pytest
+"""The handoff actions against the real handoff: a HandoffContext on a migrated SQLite database
+and a private Redis. What the user is told comes from the real receipt."""
+import dataclasses
+import datetime as dt
 
-from bot.actions import deps
+import pytest
+from sqlalchemy import select
+
 from bot.actions.handoffs import ActionHandoff, ActionRequest12345Call, summary_of
-from handoff.requests import HandoffReceipt
+from handoff import duty
+from handoff.config import ServiceCalendar
+from handoff.context import HandoffContext
+from handoff.queue import queue_key
+from handoff.store import Call, Ticket
+from tests.bot.conftest import FakeServices
+from xiaobao.accounts import Account
+from xiaobao.db import make_engine, session_scope
+from xiaobao.enums import Channel
 
 HISTORY = [
     {"event": "user", "text": "你好", "timestamp": 1.0,
@@ -12,80 +25,168 @@ HISTORY = [
      "parse_data": {"intent": {"name": "ask_question"}}},
     {"event": "bot", "text": "抱歉，这个问题我在知识库里没有找到可靠的答案", "timestamp": 4.0},
 ]
-CANDIDATES = [{"id": "kb-tax-010", "question": "个人股权转让个税", "category": "税务", "score": 0.41}]
+# 税务发票 routes to 区税务局 (handoff/config.yaml).
+CANDIDATES = [{"id": "kb-tax-010", "question": "个人股权转让个税", "category": "税务发票",
+               "score": 0.41}]
+TAX = "区税务局"
+ALWAYS_OPEN = ServiceCalendar(weekly={d: ((dt.time(0), dt.time.max),) for d in range(1, 8)})
+NEVER_OPEN = ServiceCalendar()
+CALL_BACK = {"phone": "13812345678", "time_window": "2025-06-12（周四）09:00–12:00"}
 
 
 @pytest.fixture
-def handoffs():
-    requests = []
-
-    def request_handoff(req):
-        requests.append(req)
-        return HandoffReceipt(ticket_id="T-0001", status="queued", department="税务",
-                              queue_position=2, estimated_wait_s=240, in_service_hours=True,
-                              created=True, helpers_on_duty=1)
-
-    deps.use_handoff(request_handoff)
-    yield requests
-    deps.use_handoff(None)
+def ctx(engine, r, config) -> HandoffContext:
+    """The real handoff on the test database and Redis, open around the clock (so what the user
+    is told does not depend on when the test runs)."""
+    return HandoffContext(engine=engine, redis=r, config=config.replace(hours=ALWAYS_OPEN))
 
 
-async def test_online_handoff_pauses_and_carries_the_conversation(handoffs, tracker, dispatcher):
+@pytest.fixture
+def services(engine, ctx, kb) -> FakeServices:
+    return FakeServices(engine=engine, handoff=ctx, retriever=kb)
+
+
+def tickets(engine) -> list[Ticket]:
+    with session_scope(engine) as s:
+        rows = list(s.scalars(select(Ticket).order_by(Ticket.created_at)))
+        for row in rows:
+            s.expunge(row)
+    return rows
+
+
+def stream(r, channel: Channel, department: str, high: bool = False) -> list[str]:
+    """The ticket ids waiting in a department stream."""
+    return [fields["ticket_id"] for _id, fields in r.xrange(queue_key(channel, department, high))]
+
+
+def put_on_duty(ctx: HandoffContext, username: str, department: str) -> None:
+    with session_scope(ctx.engine) as s:
+        account = Account(username=username, display_name=username, password_hash="x",
+                          roles=["helper"], departments=[department], active=True)
+        s.add(account)
+        s.flush()
+        s.expunge(account)
+    duty.set_helper_status(account, duty.ON_DUTY, ctx=ctx)
+
+
+async def test_online_handoff_pauses_and_carries_the_conversation(services, ctx, engine, r,
+                                                                   tracker, dispatcher):
+    put_on_duty(ctx, "helper-tax", TAX)
     t = tracker("转人工", intent="request_human", events=HISTORY,
                 slots={"last_question": "股权转让要交什么税", "company": "上海宝丰贸易有限公司",
                        "candidates": CANDIDATES, "handoff_topic": None})
-    out = await ActionHandoff().run(dispatcher, t, {})
-    [req] = handoffs
-    assert req.channel == "online_helper" and req.conversation_id == "conv-1"
-    assert req.topic == "股权转让要交什么税" and req.company == "上海宝丰贸易有限公司"
-    assert req.summary == "咨询：股权转让要交什么税（企业：上海宝丰贸易有限公司）"
-    assert [t["role"] for t in req.last_turns] == ["user", "bot", "user", "bot", "user"]
-    assert req.last_turns[-1]["text"] == "转人工"
-    assert req.candidates[0].id == "kb-tax-010" and req.candidates[0].category == "税务"
-    assert req.intent == "request_human"
+    out = await ActionHandoff(services).run(dispatcher, t, {})
+    [ticket] = tickets(engine)
+    assert ticket.channel == Channel.ONLINE_HELPER and ticket.conversation_id == "conv-1"
+    assert ticket.department == TAX and ticket.status == "queued"
+    assert ticket.topic == "股权转让要交什么税" and ticket.company == "上海宝丰贸易有限公司"
+    assert ticket.summary == "咨询：股权转让要交什么税（企业：上海宝丰贸易有限公司）"
+    turns = ticket.context["last_turns"]
+    assert [turn["role"] for turn in turns] == ["user", "bot", "user", "bot", "user"]
+    assert turns[-1]["text"] == "转人工"
+    assert ticket.context["candidates"][0] == {"id": "kb-tax-010", "question": "个人股权转让个税",
+                                               "category": "税务发票", "score": 0.41}
+    assert ticket.context["intent"] == "request_human"
+    assert stream(r, Channel.ONLINE_HELPER, TAX) == [ticket.id]
     assert any(e["event"] == "pause" for e in out)
-    assert {"event": "slot", "name": "handoff_ticket_id", "value": "T-0001",
+    assert {"event": "slot", "name": "handoff_ticket_id", "value": ticket.id,
             "timestamp": None} in out
-    assert "T-0001" in dispatcher.messages[0]["text"] and "2 位" in dispatcher.messages[0]["text"]
+    text = dispatcher.messages[0]["text"]
+    assert ticket.id in text and "排在第 1 位" in text
 
 
-async def test_same_turn_retried_makes_the_same_request_id(handoffs, tracker, dispatcher):
+async def test_same_turn_retried_makes_one_ticket(services, engine, tracker, dispatcher):
     t = tracker("转人工", intent="request_human", events=HISTORY)
-    await ActionHandoff().run(dispatcher, t, {})
-    await ActionHandoff().run(dispatcher, t, {})
-    assert handoffs[0].request_id == handoffs[1].request_id
+    await ActionHandoff(services).run(dispatcher, t, {})
+    await ActionHandoff(services).run(dispatcher, t, {})
+    [ticket] = tickets(engine)
+    assert all(ticket.id in m["text"] for m in dispatcher.messages)
+    assert ticket.request_id.startswith("bot-")
 
 
-async def test_skipped_slots_are_empty(handoffs, tracker, dispatcher):
+async def test_skipped_slots_are_empty(services, engine, tracker, dispatcher):
     t = tracker("跳过", intent="inform", slots={"handoff_topic": "-", "company": "-"})
-    await ActionHandoff().run(dispatcher, t, {})
-    assert handoffs[0].company == "" and handoffs[0].topic == ""
-    assert handoffs[0].summary == "咨询：未说明具体事项"
+    await ActionHandoff(services).run(dispatcher, t, {})
+    [ticket] = tickets(engine)
+    assert ticket.company == "" and ticket.topic == ""
+    assert ticket.summary == "咨询：未说明具体事项"
+    assert ticket.department == "综合窗口"  # no candidate: the central desk
 
 
-async def test_12345_call_back_pauses_until_the_call(handoffs, tracker, dispatcher):
+async def test_a_complaint_is_queued_ahead(services, engine, r, tracker, dispatcher):
+    t = tracker("我要投诉窗口态度", intent="request_human")
+    await ActionHandoff(services).run(dispatcher, t, {})
+    [ticket] = tickets(engine)
+    assert ticket.complaint and ticket.priority == 1
+    assert stream(r, Channel.ONLINE_HELPER, "综合窗口", high=True) == [ticket.id]
+
+
+async def test_12345_call_back_pauses_until_the_call(services, engine, r, tracker, dispatcher):
     t = tracker("明天上午", intent="inform", events=HISTORY,
-                slots={"phone": "13812345678", "time_window": "2025-06-12（周四）09:00–12:00"})
-    out = await ActionRequest12345Call().run(dispatcher, t, {})
-    [req] = handoffs
-    assert req.channel == "hotline_12345" and req.phone == "13812345678"
-    assert req.time_window.endswith("09:00–12:00")
-    assert req.summary == "咨询：股权转让要交什么税"
+                slots={**CALL_BACK, "candidates": CANDIDATES})
+    out = await ActionRequest12345Call(services).run(dispatcher, t, {})
+    [ticket] = tickets(engine)
+    assert ticket.channel == Channel.HOTLINE_12345 and ticket.phone == "13812345678"
+    assert ticket.time_window.endswith("09:00–12:00")
+    assert ticket.summary == "咨询：股权转让要交什么税"
+    with session_scope(engine) as s:
+        [call] = s.scalars(select(Call).where(Call.ticket_id == ticket.id)).all()
+        assert call.phone == "13812345678"
+    assert stream(r, Channel.HOTLINE_12345, TAX) == [ticket.id]
     assert out[-1]["event"] == "pause"
-    assert "138****5678" in dispatcher.messages[0]["text"]
+    text = dispatcher.messages[0]["text"]
+    assert "138****5678" in text and "13812345678" not in text and ticket.id in text
 
 
-async def test_failed_handoff_is_polite_and_does_not_pause(tracker, dispatcher):
-    def broken(req):
-        raise ConnectionError("redis down")
+@pytest.mark.parametrize("slots", [
+    {**CALL_BACK, "phone": "138 1234 5678"},  # not the form's canonical number
+    {**CALL_BACK, "phone": "010-12345678"},  # not a Shanghai landline
+    {**CALL_BACK, "phone": None},
+    {**CALL_BACK, "phone": "-"},  # skipped
+    {**CALL_BACK, "time_window": None},
+    {**CALL_BACK, "time_window": "  "},
+    {**CALL_BACK, "time_window": "明天" * 101},
+])
+async def test_12345_call_back_without_a_callable_number_or_time_books_nothing(
+        slots, services, engine, r, tracker, dispatcher):
+    t = tracker("明天上午", intent="inform", events=HISTORY, slots=slots)
+    out = await ActionRequest12345Call(services).run(dispatcher, t, {})
+    assert tickets(engine) == []
+    assert r.keys("xiaobao:queue:*") == []
+    assert not any(e["event"] == "pause" for e in out)
+    assert {"event": "slot", "name": "phone", "value": None, "timestamp": None} in out
+    [msg] = dispatcher.messages
+    assert "抱歉" in msg["text"] and "没有为您预约" in msg["text"]
+    assert [b["payload"] for b in msg["buttons"]] == ["/request_12345_call", "/request_human"]
 
-    deps.use_handoff(broken)
-    try:
-        out = await ActionHandoff().run(dispatcher, tracker("转人工", intent="request_human"), {})
-    finally:
-        deps.use_handoff(None)
+
+async def test_12345_call_back_accepts_a_shanghai_landline(services, engine, tracker, dispatcher):
+    t = tracker("明天上午", intent="inform", slots={**CALL_BACK, "phone": "021-62345678"})
+    await ActionRequest12345Call(services).run(dispatcher, t, {})
+    [ticket] = tickets(engine)
+    assert ticket.phone == "021-62345678"
+    assert "021****5678" in dispatcher.messages[0]["text"]
+
+
+async def test_failed_handoff_is_polite_and_does_not_pause(services, engine, tracker, dispatcher):
+    """The handoff refuses a conversation id longer than 96 characters (HandoffError)."""
+    t = tracker("转人工", intent="request_human", sender_id="c" * 97)
+    out = await ActionHandoff(services).run(dispatcher, t, {})
+    assert tickets(engine) == []
     assert not any(e["event"] == "pause" for e in out)
     assert "12345" in dispatcher.messages[0]["text"]
+
+
+async def test_a_database_failure_is_polite_too(services, tracker, dispatcher, tmp_path):
+    broken = make_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")  # never migrated
+    services.handoff = services.handoff.replace(engine=broken)
+    try:
+        out = await ActionHandoff(services).run(dispatcher, tracker("转人工",
+                                                                    intent="request_human"), {})
+    finally:
+        broken.dispose()
+    assert not any(e["event"] == "pause" for e in out)
+    assert "转接暂时没有成功" in dispatcher.messages[0]["text"]
 
 
 def test_summary_is_one_short_line(tracker):
@@ -95,27 +196,44 @@ def test_summary_is_one_short_line(tracker):
     assert len(line) == 80 and "\n" not in line and line.endswith("…")
 
 
-@pytest.mark.parametrize("in_hours, on_duty, expected", [
-    (False, 0, "不是服务时间"), (True, 0, "暂时都不在线"), (True, 3, "2 位")])
-async def test_the_receipt_decides_what_the_user_is_told(in_hours, on_duty, expected, tracker,
-                                                         dispatcher):
-    def request_handoff(req):
-        return HandoffReceipt(ticket_id="T-9", status="queued", department="税务", queue_position=2,
-                              estimated_wait_s=240, in_service_hours=in_hours, created=True,
-                              helpers_on_duty=on_duty)
-
-    deps.use_handoff(request_handoff)
-    try:
-        await ActionHandoff().run(dispatcher, tracker("转人工", intent="request_human"), {})
-    finally:
-        deps.use_handoff(None)
-    assert expected in dispatcher.messages[0]["text"]
-    if expected != "2 位":
-        assert "留言" in dispatcher.messages[0]["text"]
-
-
-async def test_visitor_id_comes_from_the_channel_metadata(handoffs, tracker, dispatcher):
+@pytest.mark.parametrize("hours, helper_on_duty, expected", [
+    (NEVER_OPEN, False, "不是服务时间"),
+    (ALWAYS_OPEN, False, "暂时都不在线"),
+    (ALWAYS_OPEN, True, "排在第 1 位"),
+])
+async def test_the_receipt_decides_what_the_user_is_told(hours, helper_on_duty, expected,
+                                                         services, ctx, tracker, dispatcher):
+    services.handoff = ctx.replace(config=ctx.config.replace(hours=hours))
+    if helper_on_duty:
+        put_on_duty(services.handoff, "helper-desk", "综合窗口")
     t = tracker("转人工", intent="request_human")
-    t.latest_message["metadata"] = {"visitor_id": "v-123"}
-    await ActionHandoff().run(dispatcher, t, {})
-    assert handoffs[0].visitor_id == "v-123"
+    out = await ActionHandoff(services).run(dispatcher, t, {})
+    text = dispatcher.messages[0]["text"]
+    assert expected in text and "工单号" in text
+    assert (expected != "排在第 1 位") == ("留言" in text)
+    assert out[-1]["event"] == "pause"
+
+
+async def test_out_of_hours_names_the_configured_hours(services, ctx, tracker, dispatcher):
+    weekly = {d: ((dt.time(10), dt.time(11)),) for d in range(1, 6)}
+    closed_now = dataclasses.replace(NEVER_OPEN, weekly=weekly,
+                                     holidays=frozenset(dt.date.today() + dt.timedelta(days=n)
+                                                        for n in range(-1, 2)))
+    services.handoff = ctx.replace(config=ctx.config.replace(hours=closed_now))
+    await ActionHandoff(services).run(dispatcher, tracker("转人工", intent="request_human"), {})
+    assert "（工作日 10:00–11:00，节假日除外）" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize("metadata, visitor", [
+    ({"visitor_id": "v-123"}, "v-123"),
+    ({}, "conv-1"),  # the portal's conversation id is its visitor id
+    (None, "conv-1"),
+])
+async def test_visitor_id_comes_from_the_message_metadata(metadata, visitor, services, engine,
+                                                          tracker, dispatcher):
+    t = tracker("转人工", intent="request_human")
+    if metadata is not None:
+        t.latest_message["metadata"] = metadata
+    await ActionHandoff(services).run(dispatcher, t, {})
+    [ticket] = tickets(engine)
+    assert ticket.visitor_id == visitor

@@ -9,7 +9,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from handoff.config import packaged_config
+from handoff.queue import queue_key
+from knowledge_base.card import validity_text
 from tests.bot.stack import REPO, BotStack, start_stack
+from xiaobao.enums import Channel
 
 pytestmark = pytest.mark.rasa
 
@@ -43,7 +47,9 @@ def test_a_chinese_question_gets_the_answer_with_its_source(stack):
     reply = texts(replies)
     assert entry["answer"].splitlines()[0][:40] in reply
     assert f"来源：{entry['source']}" in reply
-    assert f"有效期：{entry['effective_from']} 起" in reply
+    # The knowledge base's answer card: a start date without an end date says so.
+    assert f"有效期：{validity_text(entry['effective_from'], entry.get('expires_on'))}" in reply
+    assert entry.get("expires_on") or "未注明截止日期" in reply
     buttons = [b["title"] for r in replies for b in r.get("buttons", [])]
     assert buttons == ["有帮助", "没帮助", "转人工"]
 
@@ -59,18 +65,19 @@ def test_transfer_to_a_human_queues_a_request_with_the_conversation(stack):
     done = texts(stack.say(conv, "上海宝丰贸易有限公司"))
     assert "工单号" in done
 
-    intake = stack.redis().xrange("xiaobao:intake:online_helper")
-    mine = [fields for _id, fields in intake if fields.get("conversation_id") == conv]
-    assert len(mine) == 1
     engine = make_engine(stack.db_url)
     with session_scope(engine) as s:
-        ticket = s.scalar(select(Ticket).where(Ticket.id == mine[0]["ticket_id"]))
-        assert ticket.conversation_id == conv and ticket.channel == "online_helper"
+        [ticket] = s.scalars(select(Ticket).where(Ticket.conversation_id == conv)).all()
+        assert ticket.channel == Channel.ONLINE_HELPER
         turns = ticket.context["last_turns"]
         assert {"role": "user", "text": "营业执照丢了怎么补办"} in turns
         assert turns[-1] == {"role": "user", "text": "上海宝丰贸易有限公司"}
         assert ticket.context["candidates"], "retrieval's candidates travel with the request"
+        key = queue_key(ticket.channel, ticket.department, bool(ticket.priority))
+        ticket_id = ticket.id
     engine.dispose()
+    # Routed in SQL, then queued on its department's stream.
+    assert [f["ticket_id"] for _id, f in stack.redis().xrange(key)].count(ticket_id) == 1
 
     # The conversation is paused: Rasa stays silent while the helper has it.
     assert stack.say(conv, "在吗") == []
@@ -79,8 +86,9 @@ def test_transfer_to_a_human_queues_a_request_with_the_conversation(stack):
 def _next_open_morning() -> dt.date:
     from handoff.hours import opening_spans
 
+    config = packaged_config()  # the stack runs with the packaged handoff configuration
     day = dt.date.today() + dt.timedelta(days=1)
-    while not any(start < dt.time(12) for start, _ in opening_spans(day)):
+    while not any(start < dt.time(12) for start, _ in opening_spans(day, config)):
         day += dt.timedelta(days=1)
     return day
 
@@ -94,8 +102,17 @@ def test_12345_call_back_asks_again_for_a_wrong_phone(stack):
     day = _next_open_morning()
     done = texts(stack.say(conv, f"{day.month}月{day.day}日上午"))
     assert "已为您预约12345热线回电" in done and "138****5678" in done
-    intake = stack.redis().xrange("xiaobao:intake:hotline_12345")
-    assert any(fields.get("conversation_id") == conv for _id, fields in intake)
+    from handoff.store import Ticket
+    from xiaobao.db import make_engine, session_scope
+
+    engine = make_engine(stack.db_url)
+    with session_scope(engine) as s:
+        [ticket] = s.scalars(select(Ticket).where(Ticket.conversation_id == conv)).all()
+        assert ticket.channel == Channel.HOTLINE_12345 and ticket.phone == "13812345678"
+        key = queue_key(ticket.channel, ticket.department, bool(ticket.priority))
+        ticket_id = ticket.id
+    engine.dispose()
+    assert ticket_id in [f["ticket_id"] for _id, f in stack.redis().xrange(key)]
     # Paused until the call: Rasa stays silent (the gateway sends the user's words to the helper).
     assert stack.say(conv, "谢谢") == []
 

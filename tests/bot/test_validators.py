@@ -2,15 +2,19 @@ import datetime as dt
 
 import pytest
 
+from bot.actions import validators
 from bot.actions.validators import (
     SHANGHAI,
+    HandoffServiceHours,
     ServiceHours,
-    mask_phone,
-    parse_phone,
     parse_time_window,
     parse_uscc,
+    service_hours,
     uscc_check_char,
 )
+from handoff.config import packaged_config
+from tests.bot.conftest import FakeServices, HoursOnly
+from xiaobao.phone import is_callable, mask_phone, parse_phone
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -40,8 +44,22 @@ def test_invalid_phones_say_why(text, reason_part):
     assert reason_part in reason
 
 
+def test_the_forms_use_the_one_phone_module():
+    assert not hasattr(validators, "parse_phone") and not hasattr(validators, "mask_phone")
+
+
 def test_mask_phone():
     assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("021-62345678") == "021****5678"
+
+
+@pytest.mark.parametrize("phone, callable_", [
+    ("13812345678", True), ("021-62345678", True),
+    ("138 1234 5678", False), ("02162345678", False), ("010-12345678", False),
+    ("1381234567", False), ("", False),
+])
+def test_only_canonical_numbers_are_callable(phone, callable_):
+    assert is_callable(phone) is callable_
 
 
 def test_uscc_check_digit():
@@ -100,18 +118,19 @@ def test_today_after_hours_moves_to_next_working_day():
     assert window.label() == "2025-06-16（周一）09:00–17:00"
 
 
-def test_handoff_calendar_is_used_when_present():
+def test_the_services_handoff_calendar_is_used():
     """handoff/config.yaml closes 2026-10-01 (国庆) and the lunch hour."""
-    from bot.actions.validators import HandoffServiceHours, service_hours
-
-    hours = service_hours()
-    assert isinstance(hours, HandoffServiceHours)
+    config = packaged_config()
+    hours = service_hours(FakeServices(handoff=HoursOnly(config)))
+    assert isinstance(hours, HandoffServiceHours) and hours.calendar is config.hours
+    assert service_hours(config) == hours
     before = dt.datetime(2026, 9, 28, 8, 0, tzinfo=SHANGHAI)
     window, reason = parse_time_window("10月1日上午", before, hours)
     assert window is None and "不提供" in reason
     after, _ = parse_time_window("10月8日上午", before, hours)
     assert after.label() == "2026-10-08（周四）09:00–12:00"
-    holiday, reason = parse_time_window("周四上午", dt.datetime(2026, 9, 29, 8, tzinfo=SHANGHAI), hours)
+    tuesday = dt.datetime(2026, 9, 29, 8, tzinfo=SHANGHAI)
+    holiday, reason = parse_time_window("周四上午", tuesday, hours)
     assert holiday is None and "不提供" in reason
     lunch, _ = parse_time_window("周一中午", before, hours)
     assert lunch.label() == "2026-09-28（周一）13:00–13:30"

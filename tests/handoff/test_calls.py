@@ -1,5 +1,6 @@
 """12345 three-way calls through the simulator: a full call, no_answer with one retry,
-unreachable after two, and forged / stale / replayed call-backs refused."""
+unreachable after two, forged / stale / replayed call-backs refused, and no call for a ticket
+that is no longer open."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,15 +12,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from handoff import calls, dispatch, relay
+from handoff import calls, claims, closing, relay
+from handoff.config import CallSettings
 from handoff.hours import next_open
-from handoff.requests import Candidate, HandoffRequest
+from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import Call, Ticket, Transition
 from handoff.tickets import HandoffError
 from xiaobao.db import session_scope
 
+from .conftest import on_duty
+
 OPEN = dt.datetime(2026, 3, 10, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Tuesday morning
 CLOSED = dt.datetime(2026, 10, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # 国庆
+SECRET = "test-callback-secret"
+MARKET = "区市场监管局"  # where 企业开办与变更 is routed
 
 
 def later(config):
@@ -27,12 +33,12 @@ def later(config):
     return next_open(dt.datetime.now(ZoneInfo("Asia/Shanghai")) + dt.timedelta(days=1), config)
 
 
-def hotline(engine, r, config, phone="13912345678"):
-    receipt = dispatch.request_handoff(HandoffRequest(
-        request_id=uuid.uuid4().hex, conversation_id=f"call-{uuid.uuid4().hex[:6]}",
+def hotline(ctx, phone="13912345678", conv=None):
+    receipt = request_handoff(HandoffRequest(
+        request_id=uuid.uuid4().hex, conversation_id=conv or f"call-{uuid.uuid4().hex[:6]}",
         channel="hotline_12345", phone=phone, topic="开办企业",
         candidates=[Candidate(id="kb", question="q", category="企业开办与变更", score=0.9)]),
-        engine=engine, redis=r, config=config, now=OPEN)
+        ctx=ctx, now=OPEN)
     assert receipt.call_id
     return receipt
 
@@ -44,104 +50,155 @@ def statuses(engine, call_id):
                                                 .order_by(Transition.pk))]
 
 
-def simulator(engine, r, config, script):
+def simulator(ctx, script):
     def deliver(body, headers):
-        return calls.handle_callback(body, headers, engine=engine, redis=r, config=config)
-    return calls.SimulatorAdapter(deliver=deliver, script=script)
+        return calls.handle_callback(body, headers, ctx=ctx, secret=SECRET)
+    return calls.SimulatorAdapter(deliver=deliver, script=script, secret=SECRET)
 
 
-def test_full_call_through_the_simulator(engine, r, config):
-    receipt = hotline(engine, r, config)
-    sim = simulator(engine, r, config, {1: ["ringing", "answered", "three_way_connected",
-                                            "completed"]})
-    calls.start_call(receipt.call_id, sim, engine=engine, config=config, now=OPEN)
+def retry_at_once(ctx):
+    return ctx.replace(config=ctx.config.replace(calls=CallSettings(
+        max_attempts=2, retry_delay_s=0, callback_max_age_s=300)))
+
+
+def test_full_call_through_the_simulator(ctx):
+    receipt = hotline(ctx)
+    sim = simulator(ctx, {1: ["ringing", "answered", "three_way_connected", "completed"]})
+    calls.start_call(receipt.call_id, sim, ctx=ctx, now=OPEN)
+    assert calls.get_call(receipt.call_id, ctx=ctx).external_id.startswith("sim-")
     sim.play(3)
-    with session_scope(engine) as s:
+    with session_scope(ctx.engine) as s:
         conv = s.get(Ticket, receipt.ticket_id).conversation_id
         assert s.get(Ticket, receipt.ticket_id).status == "in_conversation"
-    assert relay.get_mode(conv, engine=engine, redis=r).mode == "human"
+    assert relay.get_mode(conv, ctx=ctx).mode == "human"
     sim.play()
-    assert calls.get_call(receipt.call_id, engine=engine).status == "completed"
-    assert statuses(engine, receipt.call_id) == [
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "completed"
+    assert statuses(ctx.engine, receipt.call_id) == [
         "requested", "scheduled", "dialling", "ringing", "answered", "three_way_connected",
         "completed"]
-    with session_scope(engine) as s:
+    with session_scope(ctx.engine) as s:
         assert s.get(Ticket, receipt.ticket_id).status == "resolved"
-    assert relay.get_mode(conv, engine=engine, redis=r).mode == "bot"
+    assert relay.get_mode(conv, ctx=ctx).mode == "bot"
 
 
-def test_no_answer_is_retried_once(engine, r, config):
-    cfg = config.replace(calls=calls.default_config().calls.__class__(
-        max_attempts=2, retry_delay_s=0, callback_max_age_s=300))
-    receipt = hotline(engine, r, cfg)
-    sim = simulator(engine, r, cfg, {1: ["ringing", "no_answer"],
-                                     2: ["ringing", "answered", "three_way_connected",
-                                         "completed"]})
-    calls.start_call(receipt.call_id, sim, engine=engine, config=cfg, now=OPEN)
+def test_no_answer_is_retried_once(ctx):
+    c = retry_at_once(ctx)
+    receipt = hotline(c)
+    sim = simulator(c, {1: ["ringing", "no_answer"],
+                        2: ["ringing", "answered", "three_way_connected", "completed"]})
+    calls.start_call(receipt.call_id, sim, ctx=c, now=OPEN)
     sim.play()
-    info = calls.get_call(receipt.call_id, engine=engine)
+    info = calls.get_call(receipt.call_id, ctx=c)
     assert (info.status, info.attempts) == ("scheduled", 1)
-    assert calls.start_due_calls(sim, engine=engine, config=cfg, now=later(cfg)) == \
-        [receipt.call_id]
+    assert calls.start_due_calls(sim, ctx=c, now=later(c.config)) == [receipt.call_id]
     sim.play()
-    info = calls.get_call(receipt.call_id, engine=engine)
+    info = calls.get_call(receipt.call_id, ctx=c)
     assert (info.status, info.attempts) == ("completed", 2)
-    assert statuses(engine, receipt.call_id).count("no_answer") == 1
+    assert statuses(c.engine, receipt.call_id).count("no_answer") == 1
 
 
-def test_two_no_answers_make_it_unreachable_and_the_ticket_unresolved(engine, r, config):
-    cfg = config.replace(calls=calls.default_config().calls.__class__(
-        max_attempts=2, retry_delay_s=0, callback_max_age_s=300))
-    receipt = hotline(engine, r, cfg)
-    sim = simulator(engine, r, cfg, {1: ["ringing", "no_answer"], 2: ["no_answer"]})
-    calls.start_call(receipt.call_id, sim, engine=engine, config=cfg, now=OPEN)
+def test_two_no_answers_make_it_unreachable_and_the_ticket_unresolved(ctx):
+    c = retry_at_once(ctx)
+    receipt = hotline(c)
+    sim = simulator(c, {1: ["ringing", "no_answer"], 2: ["no_answer"]})
+    calls.start_call(receipt.call_id, sim, ctx=c, now=OPEN)
     sim.play()
-    calls.start_due_calls(sim, engine=engine, config=cfg, now=later(cfg))
+    calls.start_due_calls(sim, ctx=c, now=later(c.config))
     sim.play()
-    assert calls.get_call(receipt.call_id, engine=engine).status == "unreachable"
-    with session_scope(engine) as s:
+    assert calls.get_call(receipt.call_id, ctx=c).status == "unreachable"
+    with session_scope(c.engine) as s:
         assert s.get(Ticket, receipt.ticket_id).status == "unresolved"
 
 
-def test_calls_are_only_dialled_inside_service_hours(engine, r, config):
-    receipt = dispatch.request_handoff(HandoffRequest(
+def test_calls_are_only_dialled_inside_service_hours(ctx):
+    receipt = request_handoff(HandoffRequest(
         request_id=uuid.uuid4().hex, conversation_id="call-closed", channel="hotline_12345",
-        phone="13912345678"), engine=engine, redis=r, config=config, now=CLOSED)
-    sim = simulator(engine, r, config, {1: ["completed"]})
+        phone="13912345678"), ctx=ctx, now=CLOSED)
+    assert not receipt.in_service_hours
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "requested"
+    sim = simulator(ctx, {1: ["completed"]})
     with pytest.raises(HandoffError):
-        calls.start_call(receipt.call_id, sim, engine=engine, config=config, now=CLOSED)
-    assert calls.start_due_calls(sim, engine=engine, config=config, now=CLOSED) == []
+        calls.start_call(receipt.call_id, sim, ctx=ctx, now=CLOSED)
+    assert calls.start_due_calls(sim, ctx=ctx, now=CLOSED) == []
     assert not sim.pending
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "requested"
 
 
-def test_forged_stale_and_replayed_callbacks_are_refused(engine, r, config):
-    receipt = hotline(engine, r, config)
-    calls.start_call(receipt.call_id, simulator(engine, r, config, {1: []}), engine=engine,
-                     config=config, now=OPEN)
+def test_forged_stale_and_replayed_callbacks_are_refused(ctx):
+    receipt = hotline(ctx)
+    calls.start_call(receipt.call_id, simulator(ctx, {1: []}), ctx=ctx, now=OPEN)
     body = json.dumps({"call_id": receipt.call_id, "status": "ringing"}).encode()
 
     def send(b, h):
-        return calls.handle_callback(b, h, engine=engine, redis=r, config=config)
+        return calls.handle_callback(b, h, ctx=ctx, secret=SECRET)
 
     with pytest.raises(calls.CallbackRejected):  # wrong secret
         send(body, calls.sign(body, secret="not-the-secret"))
-    headers = calls.sign(body)
+    headers = calls.sign(body, secret=SECRET)
     tampered = body.replace(b"ringing", b"completed")
     with pytest.raises(calls.CallbackRejected):  # body changed after signing
         send(tampered, headers)
     with pytest.raises(calls.CallbackRejected):  # too old
-        send(body, calls.sign(body, timestamp=int(time.time()) - 3600))
+        send(body, calls.sign(body, secret=SECRET, timestamp=int(time.time()) - 3600))
     with pytest.raises(calls.CallbackRejected):  # no signature at all
         send(body, {})
-    assert calls.get_call(receipt.call_id, engine=engine).status == "dialling"
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "dialling"
     assert send(body, headers).status == "ringing"
     with pytest.raises(calls.CallbackRejected):  # the same call-back again
         send(body, headers)
     bad = json.dumps({"call_id": receipt.call_id, "status": "exploded"}).encode()
     with pytest.raises(HandoffError):
-        send(bad, calls.sign(bad))
+        send(bad, calls.sign(bad, secret=SECRET))
     unknown = json.dumps({"call_id": "nope", "status": "ringing"}).encode()
     with pytest.raises(HandoffError):
-        send(unknown, calls.sign(unknown))
-    with session_scope(engine) as s:
+        send(unknown, calls.sign(unknown, secret=SECRET))
+    with session_scope(ctx.engine) as s:
         assert s.get(Call, receipt.call_id).status == "ringing"
+
+
+def test_the_secret_is_always_given(ctx):
+    body = b'{"call_id": "x", "status": "ringing"}'
+    with pytest.raises(TypeError):
+        calls.sign(body)  # type: ignore[call-arg]
+    headers = calls.sign(body, secret=SECRET)
+    with pytest.raises(TypeError):
+        calls.verify(body, headers, redis=ctx.redis)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        calls.handle_callback(body, headers, ctx=ctx)  # type: ignore[call-arg]
+    calls.verify(body, headers, redis=ctx.redis, secret=SECRET)
+
+
+def test_duplicate_status_report_is_harmless(ctx):
+    receipt = hotline(ctx)
+    calls.start_call(receipt.call_id, simulator(ctx, {1: []}), ctx=ctx, now=OPEN)
+    calls.apply_status(receipt.call_id, "ringing", ctx=ctx)
+    assert calls.apply_status(receipt.call_id, "ringing", ctx=ctx).status == "ringing"
+    assert statuses(ctx.engine, receipt.call_id).count("ringing") == 1
+
+
+def test_closing_the_ticket_cancels_its_scheduled_call(ctx):
+    receipt = hotline(ctx)
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "scheduled"
+    helper = on_duty(ctx, "h12345", depts=(MARKET,))
+    got = claims.claim_next_ticket(helper, ctx=ctx, channel="hotline_12345")
+    assert got.id == receipt.ticket_id
+    closing.resolve_ticket(receipt.ticket_id, helper, "电话里已说明", ctx=ctx)
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "cancelled"
+    sim = simulator(ctx, {1: ["completed"]})
+    assert calls.start_due_calls(sim, ctx=ctx, now=OPEN) == []
+    assert not sim.pending
+
+
+def test_start_call_refuses_and_cancels_when_the_ticket_is_no_longer_open(ctx):
+    receipt = hotline(ctx)
+    # the ticket closes behind the call's back (no cancellation ran)
+    with session_scope(ctx.engine) as s:
+        t = s.get(Ticket, receipt.ticket_id)
+        t.status, t.open_conversation_id = "abandoned", None
+    sim = simulator(ctx, {1: ["completed"]})
+    with pytest.raises(HandoffError):
+        calls.start_call(receipt.call_id, sim, ctx=ctx, now=OPEN)
+    assert not sim.pending
+    info = calls.get_call(receipt.call_id, ctx=ctx)
+    assert (info.status, info.attempts) == ("cancelled", 0)
+    assert statuses(ctx.engine, receipt.call_id)[-1] == "cancelled"

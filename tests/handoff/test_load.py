@@ -8,8 +8,8 @@ import uuid
 
 from sqlalchemy import func, select
 
-from handoff import dispatch
-from handoff.requests import Candidate, HandoffRequest
+from handoff import claims, duty, outbox
+from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import Ticket, Transition
 from xiaobao.db import session_scope
 
@@ -18,24 +18,24 @@ from .conftest import make_helper
 DEPT = "区行政服务中心"
 
 
-def test_thousand_tickets_ten_helpers(engine, r, config):
+def test_thousand_tickets_ten_helpers(ctx):
     n, n_helpers = 1000, 10
     order: dict[str, tuple[int, int]] = {}  # ticket -> (priority rank, creation index)
     started = time.perf_counter()
     for i in range(n):
         complaint = i % 10 == 3  # 100 priority tickets interleaved with normal ones
-        receipt = dispatch.request_handoff(HandoffRequest(
+        receipt = request_handoff(HandoffRequest(
             request_id=uuid.uuid4().hex, conversation_id=f"load-{i}", channel="online_helper",
             complaint=complaint,
             candidates=[Candidate(id="kb", question="q", category="跨省通办", score=0.9)]),
-            engine=engine, redis=r, config=config)
+            ctx=ctx)
         order[receipt.ticket_id] = (0 if complaint else 1, i)
     created_s = time.perf_counter() - started
 
     helpers = []
     for k in range(n_helpers):
-        h = make_helper(engine, f"load-h{k}", [DEPT])
-        dispatch.set_helper_status(h, "on_duty", cap=n, engine=engine, redis=r, config=config)
+        h = make_helper(ctx.engine, f"load-h{k}", [DEPT])
+        duty.set_helper_status(h, "on_duty", cap=n, ctx=ctx)
         helpers.append(h)
     claimed: dict[str, list[str]] = {h.username: [] for h in helpers}
     errors: list[BaseException] = []
@@ -44,7 +44,7 @@ def test_thousand_tickets_ten_helpers(engine, r, config):
     def work(h):
         try:
             barrier.wait()
-            while (t := dispatch.claim_next_ticket(h, engine=engine, redis=r, config=config)):
+            while (t := claims.claim_next_ticket(h, ctx=ctx)):
                 claimed[h.username].append(t.id)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -66,8 +66,9 @@ def test_thousand_tickets_ten_helpers(engine, r, config):
     for ids in claimed.values():  # each helper's deliveries follow queue order
         keys = [order[tid] for tid in ids]
         assert keys == sorted(keys)
-    with session_scope(engine) as s:
+    with session_scope(ctx.engine) as s:
         assert s.scalar(select(func.count()).select_from(Ticket)
                         .where(Ticket.status == "claimed")) == n
         assert s.scalar(select(func.count()).select_from(Transition)
                         .where(Transition.to_status == "claimed")) == n
+    assert outbox.pending(ctx) == 0  # every change was published

@@ -9,9 +9,11 @@ from knowledge_base.schema import FIELDS
 from xiaobao.db import session_scope
 
 ENTRIES = [
-    {"id": "kb-1", "question": "如何申请营业执照？", "similar_questions": ["开公司要什么证", "营业执照在哪办"],
+    {"id": "kb-1", "question": "如何申请营业执照？",
+     "similar_questions": ["开公司要什么证", "营业执照在哪办"],
      "answer": "通过一网通办申请。", "category": "企业开办与变更", "department": "区市场监管局",
-     "source": "企业开办指南", "source_url": "https://zwdt.sh.gov.cn/", "effective_from": "2024-01-01",
+     "source": "企业开办指南", "source_url": "https://zwdt.sh.gov.cn/",
+     "effective_from": "2024-01-01",
      "expires_on": "2099-12-31", "tags": ["营业执照"], "status": "published"},
     {"id": "kb-2", "question": "发票怎么领？", "answer": "在电子税务局申领。"},
 ]
@@ -77,15 +79,18 @@ def test_xlsx_with_numeric_id_and_date_cells(engine, tmp_path):
     wb.save(tmp_path / "kb.xlsx")
     with session_scope(engine) as s:
         io.import_file(s, tmp_path / "kb.xlsx", "t")
-    assert (all_entries(engine)[0]["id"], all_entries(engine)[0]["effective_from"]) == ("1001", "2025-03-01")
+    first = all_entries(engine)[0]
+    assert (first["id"], first["effective_from"]) == ("1001", "2025-03-01")
 
 
 BAD_ROWS = [
     ({"id": "x", "question": "q"}, "answer", "必填字段缺失"),
     ({"id": "x", "question": "   ", "answer": "a"}, "question", "不能为空"),
     ({"id": "有中文", "question": "q", "answer": "a"}, "id", "id 只能含"),
-    ({"id": "x", "question": "q", "answer": "a", "effective_from": "2024/01/01"}, "effective_from", "YYYY-MM-DD"),
-    ({"id": "x", "question": "q", "answer": "a", "effective_from": "2025-01-01", "expires_on": "2024-01-01"}, "entry", "失效日期早于生效日期"),
+    ({"id": "x", "question": "q", "answer": "a", "effective_from": "2024/01/01"},
+     "effective_from", "YYYY-MM-DD"),
+    ({"id": "x", "question": "q", "answer": "a", "effective_from": "2025-01-01",
+      "expires_on": "2024-01-01"}, "entry", "失效日期早于生效日期"),
     ({"id": "x", "question": "q", "answer": "a", "status": "live"}, "status", "状态应为"),
     ({"id": "x", "question": "q", "answer": "a", "colour": "red"}, "colour", "未知字段"),
 ]
@@ -94,7 +99,8 @@ BAD_ROWS = [
 @pytest.mark.parametrize("row,field,reason", BAD_ROWS)
 def test_bad_rows_are_reported_with_row_field_and_reason(tmp_path, row, field, reason):
     f = tmp_path / "bad.jsonl"
-    f.write_text(json.dumps(ENTRIES[1]) + "\n" + json.dumps(row, ensure_ascii=False) + "\n", "utf-8")
+    f.write_text(json.dumps(ENTRIES[1]) + "\n" + json.dumps(row, ensure_ascii=False) + "\n",
+                 "utf-8")
     with pytest.raises(io.ImportFailed) as exc:
         io.parse_entries(f)
     (err,) = exc.value.errors
@@ -106,7 +112,8 @@ def test_a_bad_file_changes_nothing_already_stored(engine, tmp_path):
     with session_scope(engine) as s:
         io.import_file(s, write_yaml(tmp_path / "kb.yaml", ENTRIES), "t")
     before = all_entries(engine)
-    bad = [ENTRIES[0] | {"answer": "改了"}, {"id": "kb-3", "question": "q"}, ENTRIES[1] | {"id": "kb-1"}]
+    bad = [ENTRIES[0] | {"answer": "改了"}, {"id": "kb-3", "question": "q"},
+           ENTRIES[1] | {"id": "kb-1"}]
     with pytest.raises(io.ImportFailed) as exc:
         with session_scope(engine) as s:
             io.import_file(s, write_yaml(tmp_path / "bad.yaml", bad), "t")

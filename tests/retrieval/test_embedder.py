@@ -51,7 +51,8 @@ def test_paraphrase_scores_higher_than_unrelated(embedder: Embedder) -> None:
     scores = q @ p.T
     assert scores[0, 0] > scores[0, 1] + 0.03 and scores[0, 0] > scores[0, 2] + 0.03
     assert scores[1, 1] > scores[1, 0] + 0.03 and scores[1, 1] > scores[1, 2] + 0.03
-    pair = embedder.encode_queries(["居住证办理需要哪些材料", "申请居住证要带什么证件", "今天天气怎么样"])
+    pair = embedder.encode_queries(["居住证办理需要哪些材料", "申请居住证要带什么证件",
+                                    "今天天气怎么样"])
     assert pair[0] @ pair[1] > pair[0] @ pair[2] + 0.1
 
 

@@ -15,6 +15,7 @@ def test_normalize(raw, expected):
     assert normalize(raw) == expected
 
 
-@pytest.mark.parametrize("text,ok", [("😀😀", False), ("？！", False), ("12345", True), ("a", True)])
+@pytest.mark.parametrize("text,ok", [("😀😀", False), ("？！", False), ("12345", True),
+                                     ("a", True)])
 def test_has_searchable_text(text, ok):
     assert has_searchable_text(normalize(text)) is ok

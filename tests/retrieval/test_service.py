@@ -8,9 +8,11 @@ import pytest
 import redis
 
 from knowledge_base import store
+from knowledge_base.changes import redis_announcer
 from knowledge_base.schema import EntryData
+from knowledge_base.service import KnowledgeBaseService
 from retrieval.service import Retriever
-from retrieval.sync import publish_changes, start_listener
+from retrieval.sync import start_listener
 from retrieval.types import QueryError
 from xiaobao.db import make_engine, session_scope, upgrade
 
@@ -128,7 +130,8 @@ def test_expired_and_not_yet_effective_entries_are_never_answered(retriever, kb)
     assert "kb-invoice" not in [h.id for h in retriever.search(q, today=dt.date(2026, 1, 2)).hits]
 
 
-def test_saved_index_loads_when_fingerprint_matches_and_rebuilds_otherwise(retriever, kb, embedder, tmp_path):
+def test_saved_index_loads_when_fingerprint_matches_and_rebuilds_otherwise(retriever, kb, embedder,
+                                                                           tmp_path):
     again = Retriever(kb, CountingEmbedder(embedder), tmp_path / "index")
     assert again.load_or_build() == "loaded"
     assert again.embedder.texts == 0
@@ -169,10 +172,8 @@ def test_other_gateways_hear_of_changes_over_redis(retriever, kb, embedder, tmp_
     stop = start_listener(other, client)
     try:
         time.sleep(0.3)  # let the listener subscribe
-        with session_scope(kb) as s:
-            store.set_status(s, "kb-hotline", "archived", "editor")
         t0 = time.perf_counter()
-        assert publish_changes(client, ["kb-hotline"])
+        KnowledgeBaseService(kb, redis_announcer(client)).archive("kb-hotline", "editor")
         while other.get_entry("kb-hotline") is not None and time.perf_counter() - t0 < 5:
             time.sleep(0.02)
         assert other.get_entry("kb-hotline") is None

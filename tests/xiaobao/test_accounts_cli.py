@@ -1,11 +1,11 @@
-"""`xiaobao users add / list` against a temp database."""
+"""`xiaobao users add / list / ensure-demo` against a temp database."""
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from xiaobao import db, settings
 from xiaobao.accounts import Account, authenticate
-from xiaobao.accounts_cli import app
+from xiaobao.accounts_cli import app, ensure_demo
 
 
 @pytest.fixture
@@ -57,14 +57,46 @@ def test_duplicate_username_is_refused(home):
     assert again.exit_code == 2 and "taken" in again.output
 
 
-def test_ensure_demo_creates_one_account_only_on_a_fresh_install(home):
-    runner = CliRunner()
-    first = runner.invoke(app, ["ensure-demo"])
-    assert first.exit_code == 0 and "demo" in first.output
+def test_ensure_demo_creates_one_account_only_on_a_fresh_install(home, capsys):
+    ensure_demo(["区市场监管局", "区税务局"])
     saved = (home / "demo_account.txt").read_text(encoding="utf-8")
     password = saved.split("password: ")[1].strip()
+    assert password in capsys.readouterr().out
     with db.session_scope(db.get_engine()) as session:
         demo = authenticate(session, "demo", password)
-        assert demo is not None and "helper" in demo.roles and len(demo.departments) > 1
-    again = runner.invoke(app, ["ensure-demo"])
+        assert demo is not None and "helper" in demo.roles
+        assert demo.departments == ["区市场监管局", "区税务局"]
+    ensure_demo(["区税务局"])
+    assert capsys.readouterr().out == ""
+
+
+def test_users_ensure_demo_command_gives_every_configured_department(home):
+    """The root command line joins handoff's departments to the foundation's account."""
+    from handoff.config import load_config
+    from xiaobao.cli import app as root
+
+    runner = CliRunner()
+    first = runner.invoke(root, ["users", "ensure-demo"])
+    assert first.exit_code == 0 and "demo" in first.output, first.output
+    with db.session_scope(db.get_engine()) as session:
+        demo = session.scalar(select(Account).where(Account.username == "demo"))
+        assert demo.departments == load_config(settings.get_settings().handoff_config).departments
+        assert len(demo.departments) > 1
+    again = runner.invoke(root, ["users", "ensure-demo"])
     assert again.exit_code == 0 and again.output == ""
+
+
+def test_the_foundation_imports_no_other_package():
+    """xiaobao/ is imported by every package; only its command-line root may import them."""
+    import ast
+    from pathlib import Path
+
+    others = {"api", "bot", "handoff", "knowledge_base", "retrieval", "migrations"}
+    for path in sorted(Path(db.__file__).parent.glob("*.py")):
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in others, f"{path.name} imports {name}"

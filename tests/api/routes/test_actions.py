@@ -91,9 +91,12 @@ def test_bad_body_answers_400(client):
     assert response.status_code == 400
 
 
-def test_the_bot_actions_package_is_registered(client):
-    import bot.actions  # noqa: F401
+def test_the_bot_actions_are_registered_built_with_the_apps_services(client, services):
+    from bot.actions import ACTION_CLASSES
 
     names = {a["name"] for a in client.get("/webhook/actions").json()}
-    executor_names = set(client.app.state.action_executor.actions)
-    assert names == executor_names
+    executor = client.app.state.action_executor
+    assert names == set(executor.actions)
+    assert {cls(services).name() for cls in ACTION_CLASSES} == names
+    # Each one holds this app's services (rasa-sdk keeps the bound ``run``).
+    assert all(run.__self__.services is services for run in executor.actions.values())

@@ -19,7 +19,7 @@ def test_login_sets_session_and_me_returns_account(client, make_account):
 
 def test_password_is_stored_as_argon2_hash(client, make_account):
     password = make_account("ann", roles=["helper"])
-    with session_scope(client.app.state.engine) as session:
+    with session_scope(client.app.state.services.engine) as session:
         stored = session.scalar(select(Account.password_hash).where(Account.username == "ann"))
     assert stored.startswith("$argon2id$") and password not in stored
 
@@ -60,7 +60,7 @@ def test_forged_session_cookie_is_refused(client, make_account):
 
 def test_disabled_account_cannot_log_in(client, make_account):
     password = make_account("ann", roles=["helper"])
-    with session_scope(client.app.state.engine) as session:
+    with session_scope(client.app.state.services.engine) as session:
         session.scalar(select(Account).where(Account.username == "ann")).active = False
     response = client.post("/api/auth/login", json={"username": "ann", "password": password})
     assert response.status_code == 401

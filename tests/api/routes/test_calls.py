@@ -5,18 +5,18 @@ import time
 import uuid
 from zoneinfo import ZoneInfo
 
-from handoff import calls, dispatch
-from handoff.requests import HandoffRequest
+from handoff import calls
+from handoff.requests import HandoffRequest, request_handoff
 
 OPEN = dt.datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Tuesday morning
 SECRET = "test-callback-secret"  # the test settings' call_callback_secret
 
 
 def request_call(client) -> str:
-    receipt = dispatch.request_handoff(HandoffRequest(
+    receipt = request_handoff(HandoffRequest(
         request_id=uuid.uuid4().hex, conversation_id=f"conv-{uuid.uuid4().hex[:8]}",
         channel="hotline_12345", phone="13812345678", time_window="今天上午",
-        summary="营业执照办理咨询"), engine=client.app.state.engine, redis=client.app.state.redis)
+        summary="营业执照办理咨询"), ctx=client.app.state.services.handoff)
     assert receipt.call_id
     return receipt.call_id
 
@@ -30,11 +30,11 @@ def simulator(client, script):
 
 
 def start(client, call_id, adapter):
-    return calls.start_call(call_id, adapter, engine=client.app.state.engine, now=OPEN)
+    return calls.start_call(call_id, adapter, ctx=client.app.state.services.handoff, now=OPEN)
 
 
 def status_of(client, call_id) -> calls.CallInfo:
-    return calls.get_call(call_id, engine=client.app.state.engine)
+    return calls.get_call(call_id, ctx=client.app.state.services.handoff)
 
 
 def test_full_call_through_the_simulator(client):

@@ -1,21 +1,34 @@
+"""The user's chat over HTTP and the WebSocket (api/routes/chat.py), against a stand-in Rasa.
+
+What happens to a message is the conversation service's job (tests/api/test_conversation.py);
+here: the visitor cookie, what Rasa receives, the record of the turns, the history, the
+polite errors, and the socket.
+"""
 import json
 
 import pytest
 from sqlalchemy import select
 
-from api.routes.chat import ESCAPED_SLASH, offered_key
-from handoff.privacy import PHONE_NOTICE
+from api.conversation import ESCAPED_SLASH, offered_key
 from xiaobao.db import session_scope
 from xiaobao.events import Event
+from xiaobao.phone import PHONE_NOTICE
+
+from tests.api.support import stored_messages
 
 BUTTONS = [{"title": "转人工", "payload": "/request_human"},
            {"title": "满意", "payload": '/rate_service{"rating": "满意"}'}]
 
 
 def events(client, kind):
-    with session_scope(client.app.state.engine) as session:
+    with session_scope(client.app.state.services.engine) as session:
         return [(e.conversation_id, e.data) for e in
                 session.scalars(select(Event).where(Event.kind == kind).order_by(Event.pk))]
+
+
+def user_turns(client) -> list:
+    """The user's turns as the record keeps them (the one messages table)."""
+    return [m for m in stored_messages(client.app.state.services.engine) if m.role == "user"]
 
 
 def test_first_message_sets_a_long_lived_visitor_cookie_used_as_sender(client, rasa):
@@ -28,7 +41,18 @@ def test_first_message_sets_a_long_lived_visitor_cookie_used_as_sender(client, r
     body = response.json()
     assert body["conversation_id"] == visitor and body["mode"] == "bot"
     assert body["messages"] == [{"role": "bot", "text": "您好！我是小宝", "buttons": []}]
-    assert rasa.received[-1] == {"sender": visitor, "message": "你好"}
+    assert rasa.received[-1] == {"sender": visitor, "message": "你好",
+                                 "metadata": {"visitor_id": visitor}}
+
+
+def test_the_visitor_id_travels_to_rasa_as_message_metadata(client, rasa):
+    """The handoff action reads ``metadata.visitor_id`` to name the returning visitor."""
+    client.get("/")  # the portal sets the cookie
+    visitor = client.cookies["xiaobao_visitor"]
+    client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
+    client.post("/api/chat/messages", json={"text": "谢谢"})
+    assert [r["metadata"] for r in rasa.received] == [{"visitor_id": visitor}] * 2
+    assert {r["sender"] for r in rasa.received} == {visitor}
 
 
 def test_same_browser_keeps_its_conversation(client, rasa):
@@ -46,9 +70,11 @@ def test_message_is_normalised_before_rasa_sees_it(client, rasa):
 def test_people_see_what_the_user_typed_while_rasa_gets_the_normal_form(client, rasa):
     body = client.post("/api/chat/messages", json={"text": "好的，谢谢！\x07"}).json()
     assert rasa.received[-1]["message"] == "好的,谢谢!"
-    (stored,) = [d for _, d in events(client, "chat_message") if d["role"] == "user"]
-    assert stored["text"] == "好的，谢谢！"
-    assert body["conversation_id"]
+    (stored,) = user_turns(client)
+    assert stored.text == "好的，谢谢！" and stored.ticket_id is None  # a bot-mode turn
+    assert stored.conversation_id == body["conversation_id"]
+    (received,) = events(client, "message_received")
+    assert received[0] == body["conversation_id"]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "😀😀🎉", "\u200b\u200b"])
@@ -90,10 +116,10 @@ def test_offered_button_payload_is_forwarded_verbatim(client, rasa):
     rasa.replies = [{"text": "感谢您的评价"}]
     client.post("/api/chat/messages", json={"text": '/rate_service{"rating": "满意"}'})
     assert rasa.received[-1]["message"] == '/rate_service{"rating": "满意"}'
-    # The transcript shows the button's title, not the payload.
-    user_messages = [d for _, d in events(client, "chat_message") if d["role"] == "user"]
-    assert user_messages[-1]["text"] == "满意"
-    assert user_messages[-1]["payload"] == '/rate_service{"rating": "满意"}'
+    # The record shows the button's title, not the payload.
+    last = user_turns(client)[-1]
+    assert last.text == "满意"
+    assert last.data["payload"] == '/rate_service{"rating": "满意"}'
 
 
 def test_only_the_last_replys_payloads_are_accepted(client, rasa):
@@ -119,15 +145,16 @@ def test_payload_with_extra_text_is_not_a_payload(client, rasa):
     assert rasa.received[-1]["message"].startswith(ESCAPED_SLASH)
 
 
-def test_rasa_down_gives_a_polite_error_and_keeps_the_message(client, rasa, settings):
-    client.app.state.settings = settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"})
+def test_rasa_down_gives_a_polite_error_and_keeps_the_message(client, rasa, services, monkeypatch):
+    monkeypatch.setattr(services, "settings",
+                        services.settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"}))
     response = client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "bot_unavailable" and "您的消息已保存" in error["message"]
     conv = response.cookies.get("xiaobao_visitor") or client.cookies["xiaobao_visitor"]
-    assert (conv, "营业执照怎么办") in [(c, d["text"]) for c, d in events(client, "chat_message")]
-    assert events(client, "bot_failure")[-1][1]["failure"] == "unreachable"
+    assert (conv, "营业执照怎么办") in [(m.conversation_id, m.text) for m in user_turns(client)]
+    assert events(client, "bot_failure")[-1] == (conv, {"failure": "unreachable"})
 
 
 def test_rasa_timeout_gives_a_polite_error_and_keeps_the_message(client, rasa):
@@ -135,7 +162,7 @@ def test_rasa_timeout_gives_a_polite_error_and_keeps_the_message(client, rasa):
     response = client.post("/api/chat/messages", json={"text": "公积金怎么交"})
     assert response.status_code == 503
     assert "小宝暂时无法回复" in response.json()["error"]["message"]
-    assert "公积金怎么交" in [d["text"] for _, d in events(client, "chat_message")]
+    assert "公积金怎么交" in [m.text for m in user_turns(client)]
     assert events(client, "bot_failure")[-1][1]["failure"] == "timeout"
 
 
@@ -160,6 +187,8 @@ def test_phone_request_is_preceded_by_a_privacy_notice(client, rasa):
     messages = client.post("/api/chat/messages", json={"text": "12345回电"}).json()["messages"]
     assert [m["role"] for m in messages] == ["notice", "bot"]
     assert messages[0]["text"] == PHONE_NOTICE
+    history = client.get("/api/chat/history").json()["messages"]
+    assert [m["role"] for m in history] == ["user", "notice", "bot"]  # recorded as shown
 
 
 def test_html_in_messages_is_kept_as_text(client, rasa):
@@ -173,9 +202,18 @@ def test_history_returns_the_conversation_in_order(client, rasa):
     rasa.replies = [{"text": "您好！", "buttons": BUTTONS}]
     client.post("/api/chat/messages", json={"text": "你好"})
     history = client.get("/api/chat/history").json()
-    assert [(m["role"], m["text"]) for m in history["messages"]] == [("user", "你好"), ("bot", "您好！")]
+    assert [(m["role"], m["text"]) for m in history["messages"]] == [("user", "你好"),
+                                                                     ("bot", "您好！")]
     assert history["messages"][1]["buttons"] == BUTTONS
-    assert history["mode"] == "bot"
+    assert history["mode"] == "bot" and history["ticket"] is None
+    assert history["conversation_id"] == client.cookies["xiaobao_visitor"]
+
+
+def test_history_of_a_new_visitor_is_empty_and_sets_the_cookie(client):
+    response = client.get("/api/chat/history")
+    assert response.status_code == 200
+    assert response.json()["messages"] == [] and response.json()["mode"] == "bot"
+    assert response.json()["conversation_id"] == response.cookies["xiaobao_visitor"]
 
 
 def test_websocket_round_trip(client, rasa):
@@ -191,7 +229,10 @@ def test_websocket_round_trip(client, rasa):
         assert error["type"] == "error" and error["error"]["code"] == "message_too_long"
         ws.send_text("not json")
         assert ws.receive_json()["error"]["code"] == "invalid_request"
+        ws.send_text(json.dumps(["text"]))
+        assert ws.receive_json()["error"]["code"] == "invalid_request"
     assert rasa.received[-1]["sender"] == client.cookies["xiaobao_visitor"]
+    assert rasa.received[-1]["metadata"] == {"visitor_id": client.cookies["xiaobao_visitor"]}
 
 
 def test_websocket_without_visitor_cookie_is_closed(client):
@@ -200,89 +241,3 @@ def test_websocket_without_visitor_cookie_is_closed(client):
     with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/ws/chat") as ws:
         ws.receive_json()
     assert info.value.code == 4401
-
-
-def test_leave_a_message_and_find_the_answer_on_return(client, rasa, make_account):
-    from handoff import messages
-    from xiaobao.accounts import Account
-    from xiaobao.db import session_scope as scope
-
-    client.get("/")
-    left = client.post("/api/chat/leave-message",
-                       json={"text": "想咨询食品经营许可", "phone": "138 1234 5678"})
-    assert left.status_code == 201, left.text
-    assert left.json()["notice"] == PHONE_NOTICE
-    message_id = left.json()["message"]["id"]
-    make_account("ann", roles=["helper"], departments=[left.json()["message"]["department"]])
-    with scope(client.app.state.engine) as session:
-        ann = session.query(Account).filter_by(username="ann").one()
-        session.expunge(ann)
-    messages.answer_message(message_id, ann, "请带营业执照到窗口办理。",
-                            engine=client.app.state.engine, redis=client.app.state.redis)
-    found = client.get("/api/chat/left-messages").json()["messages"]
-    assert found[0]["text"] == "想咨询食品经营许可"
-    assert found[0]["answer"] == "请带营业执照到窗口办理。"
-    assert found[0]["phone"] == "13812345678"  # the user sees their own number
-
-
-def test_leave_message_checks_its_text(client):
-    assert client.post("/api/chat/leave-message", json={"text": "😀"}).status_code == 422
-    assert client.post("/api/chat/leave-message", json={"text": "长" * 2001}).status_code == 413
-    bad_phone = client.post("/api/chat/leave-message", json={"text": "你好", "phone": "12"})
-    assert bad_phone.status_code == 400
-
-
-def answered_left_message(client, *, phone: str) -> str:
-    """Leave a 留言 from this browser and have a helper of its department answer it."""
-    from handoff import messages
-    from xiaobao.accounts import Account, create_account
-    from xiaobao.db import session_scope as scope
-
-    client.get("/")
-    left = client.post("/api/chat/leave-message", json={"text": "想咨询食品经营许可", "phone": phone})
-    assert left.status_code == 201, left.text
-    message = left.json()["message"]
-    with scope(client.app.state.engine) as session:
-        helper = session.query(Account).filter_by(username="ann").one_or_none() or create_account(
-            session, "ann", "correct-horse", roles=["helper"], departments=[message["department"]])
-        session.flush()
-        session.expunge(helper)
-    messages.answer_message(message["id"], helper, "请带营业执照到窗口办理。",
-                            engine=client.app.state.engine, redis=client.app.state.redis)
-    return message["id"]
-
-
-def test_call_back_about_an_answered_left_message_goes_through_12345(client, rasa):
-    from handoff import calls
-
-    message_id = answered_left_message(client, phone="13812345678")
-    assert client.get("/api/chat/left-messages").json()["messages"][0]["callback"] is None
-
-    asked = client.post(f"/api/chat/left-messages/{message_id}/callback")
-    assert asked.status_code == 201, asked.text
-    callback = asked.json()["callback"]
-    assert callback["created"] and callback["call_id"] and "12345" in asked.json()["notice"]
-    call = calls.get_call(callback["call_id"], engine=client.app.state.engine)
-    assert call.ticket_id == callback["ticket_id"] and call.status in ("requested", "scheduled")
-
-    again = client.post(f"/api/chat/left-messages/{message_id}/callback")  # a double click
-    assert again.status_code == 201 and again.json()["callback"]["ticket_id"] == callback["ticket_id"]
-    assert not again.json()["callback"]["created"]
-    shown = client.get("/api/chat/left-messages").json()["messages"][0]["callback"]
-    assert shown["ticket_id"] == callback["ticket_id"] and shown["call_status"] == call.status
-    state = client.get("/api/chat/queue").json()
-    assert state["mode"] == "waiting" and state["ticket"]["channel"] == "hotline_12345"
-
-
-def test_call_back_refuses_unknown_foreign_and_phoneless_messages(app, client, rasa):
-    from fastapi.testclient import TestClient
-
-    without_phone = answered_left_message(client, phone="")
-    refused = client.post(f"/api/chat/left-messages/{without_phone}/callback")
-    assert refused.status_code == 422 and refused.json()["error"]["code"] == "no_phone"
-    unknown = client.post("/api/chat/left-messages/nosuchmessage/callback")
-    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_message"
-    with TestClient(app) as stranger:
-        stranger.get("/")
-        foreign = stranger.post(f"/api/chat/left-messages/{without_phone}/callback")
-    assert foreign.status_code == 404  # another browser's 留言 is not even named

@@ -1,12 +1,15 @@
+import redis
+
+
 def test_healthz_reports_database_and_redis(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_healthz_says_degraded_when_redis_is_down(client):
-    client.app.state.redis = __import__("redis").Redis(host="127.0.0.1", port=1,
-                                                       socket_connect_timeout=0.2)
+def test_healthz_says_degraded_when_redis_is_down(client, services, monkeypatch):
+    monkeypatch.setattr(services, "redis", redis.Redis(host="127.0.0.1", port=1,
+                                                       socket_connect_timeout=0.2))
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["redis"] == "down"

@@ -5,19 +5,21 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from handoff import dispatch
-from handoff.config import default_config
-from handoff.requests import Candidate, HandoffRequest
+from handoff.config import packaged_config
 from handoff.store import Ticket
 from knowledge_base.schema import EntryData
 from knowledge_base.store import get_entry, save_entry
 from xiaobao.db import session_scope
 
-DEPT = "区市场监管局"
-# Read from the routing table, so the tests follow handoff/config.yaml.
-CATEGORY = next(c for c, d in default_config().routing.items() if d == DEPT)
-OTHER = next(d for d in default_config().departments
-             if d not in (DEPT, default_config().central_department))
+from tests.api.support import (
+    CATEGORY,
+    DEPT,
+    ONE_HAND_BACK,
+    OTHER,
+    RATING_QUESTION,
+    hand_back_calls,
+    hand_off,
+)
 
 
 @pytest.fixture
@@ -45,23 +47,6 @@ def helper_client(app, client, make_account):
     yield make
     for staff in opened:
         staff.close()
-
-
-def hand_off(user, *, category=CATEGORY, phone="13812345678", complaint=False) -> str:
-    """What the bot's handoff action does: a request to the dispatch queue, for this browser."""
-    app = user.app
-    conversation_id = user.cookies["xiaobao_visitor"]
-    receipt = dispatch.request_handoff(HandoffRequest(
-        request_id=uuid.uuid4().hex, conversation_id=conversation_id, channel="online_helper",
-        topic="营业执照办理", company="上海宝宝科技有限公司", phone=phone,
-        summary="用户询问营业执照办理，机器人未能解答",
-        last_turns=[{"role": "user", "text": "营业执照怎么办"}, {"role": "bot", "text": "转人工"}],
-        candidates=[Candidate(id="kb-001", question="如何办理营业执照", category=category,
-                              score=0.42)],
-        intent="request_human", entities=[{"entity": "company", "value": "上海宝宝科技有限公司"}],
-        complaint=complaint, visitor_id=conversation_id),
-        engine=app.state.engine, redis=app.state.redis)
-    return receipt.ticket_id
 
 
 def test_console_requires_login_and_helper_role(client, helper_client):
@@ -101,7 +86,12 @@ def test_full_online_handoff_round_trip(user, rasa, helper_client):
     pack = ann.get(f"/api/helper/tickets/{ticket_id}").json()
     assert pack["intent"] == "request_human" and pack["company"] == "上海宝宝科技有限公司"
     assert pack["candidates"][0]["score"] == pytest.approx(0.42)
-    assert [m["text"] for m in pack["transcript"]][:2] == ["营业执照怎么办", "转人工"]
+    # The conversation before the handoff, from the record (the user chatted with the bot).
+    assert [(m["role"], m["text"]) for m in pack["transcript"]] == [("user", "你好"),
+                                                                    ("bot", "您好")]
+    assert all(m["ticket_id"] == "" for m in pack["transcript"])  # bot-mode turns
+    assert [t["text"] for t in pack["ticket"]["context"]["last_turns"]] == ["营业执照怎么办",
+                                                                            "转人工"]
 
     # While waiting, and then with the helper, the user's messages go to the ticket, not Rasa.
     before = len(rasa.received)
@@ -123,14 +113,13 @@ def test_full_online_handoff_round_trip(user, rasa, helper_client):
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["ticket"]["status"] == "resolved" and resolved.json()["bot_resumed"]
     conv = user.cookies["xiaobao_visitor"]
-    assert [(p.rsplit("/", 1)[-1], b) for p, b in rasa.api_calls] == [
-        ("events", [{"event": "resume"}]), ("execute", {"name": "utter_ask_rating"})]
+    assert hand_back_calls(rasa, conv) == ONE_HAND_BACK
     assert rasa.api_calls[0][0] == f"/conversations/{conv}/tracker/events"
 
     # Back with the bot: the rating question is in the history and its buttons are offered.
     history = user.get("/api/chat/history").json()
     assert history["mode"] == "bot"
-    assert history["messages"][-1]["text"] == "请您对本次服务进行评价："
+    assert history["messages"][-1]["text"] == RATING_QUESTION
     user.post("/api/chat/messages", json={"text": '/rate_service{"rating": "非常满意"}'})
     assert rasa.received[-1]["message"] == '/rate_service{"rating": "非常满意"}'
 
@@ -204,7 +193,7 @@ def test_transfer_moves_the_ticket_with_a_note(user, helper_client):
 
 
 def test_answer_with_a_kb_entry_in_one_click(user, helper_client):
-    with session_scope(user.app.state.engine) as session:
+    with session_scope(user.app.state.services.engine) as session:
         save_entry(session, EntryData(
             id="kb-001", question="如何办理营业执照", answer="登录一网通办，选择企业开办。",
             category=CATEGORY, department=DEPT, source="宝山区市场监管局",
@@ -218,7 +207,8 @@ def test_answer_with_a_kb_entry_in_one_click(user, helper_client):
     assert sent.status_code == 200
     text = sent.json()["message"]["text"]
     assert text.startswith("登录一网通办") and "来源：宝山区市场监管局" in text
-    assert "有效期：2026-01-01 至 长期有效" in text
+    # Only a start date on record: said so, never "长期有效".
+    assert "有效期：2026-01-01 起施行（未注明截止日期，请以发布部门最新规定为准）" in text
     assert ann.post(f"/api/helper/tickets/{ticket_id}/answer",
                     json={"entry_id": "kb-old"}).status_code == 409
     assert ann.post(f"/api/helper/tickets/{ticket_id}/answer",
@@ -226,7 +216,7 @@ def test_answer_with_a_kb_entry_in_one_click(user, helper_client):
 
 
 def test_propose_a_kb_draft_from_a_resolution(user, helper_client):
-    with session_scope(user.app.state.engine) as session:
+    with session_scope(user.app.state.services.engine) as session:
         save_entry(session, EntryData(id="kb-001", question="如何办理营业执照", answer="旧答案",
                                       category=CATEGORY), "test")
     ticket_id = hand_off(user)
@@ -237,7 +227,7 @@ def test_propose_a_kb_draft_from_a_resolution(user, helper_client):
         "category": CATEGORY, "replaces_entry_id": "kb-001"})
     assert response.status_code == 201
     draft_id = response.json()["draft_id"]
-    with session_scope(user.app.state.engine) as session:
+    with session_scope(user.app.state.services.engine) as session:
         draft = get_entry(session, draft_id)
         assert draft.status == "draft" and "replaces:kb-001" in draft.tags
         assert get_entry(session, "kb-001").status == "published"  # still answering
@@ -311,7 +301,7 @@ def test_user_socket_receives_helper_message_and_resolution(user, rasa, helper_c
 
 def waiting_since(app, ticket_id: str, seconds_ago: float) -> None:
     """Backdate a ticket's queueing, as if it had been waiting that long."""
-    with session_scope(app.state.engine) as session:
+    with session_scope(app.state.services.engine) as session:
         ticket = session.get(Ticket, ticket_id)
         ticket.queued_at = ticket.queued_at - dt.timedelta(seconds=seconds_ago)
 
@@ -324,7 +314,7 @@ def other_user(app):
 
 def test_escalations_show_long_waits_and_complaints_to_the_departments_leader(
         app, user, helper_client):
-    level = default_config().level("online_helper") * default_config().escalation_factor
+    level = packaged_config().level("online_helper") * packaged_config().escalation_factor
     late = hand_off(user)
     waiting_since(app, late, level + 30)
     with other_user(app) as second, other_user(app) as third:

@@ -1,0 +1,63 @@
+"""留言咨询 on the portal: leave a message out of hours or with nobody on duty, read the
+answers on return, and ask for a 12345 call-back about one."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api import conversation
+from api.deps import ServicesDep, VisitorId
+from api.errors import ApiError
+from handoff import left_messages
+from xiaobao.phone import PHONE_NOTICE
+
+router = APIRouter(prefix="/api/chat", tags=["留言"])
+
+
+class LeaveMessageIn(BaseModel):
+    text: str = Field(max_length=100_000)
+    phone: str = Field(default="", max_length=32)
+
+
+@router.post("/leave-message", status_code=201)
+async def leave_message(body: LeaveMessageIn, conversation_id: VisitorId,
+                        services: ServicesDep) -> dict:
+    """Leaving one while waiting closes the waiting ticket (the user chose not to wait)."""
+    text = conversation.check_user_text(body.text, {}, services.settings.max_message_chars).shown
+    info = await run_in_threadpool(
+        lambda: left_messages.leave_message(conversation_id, text, phone=body.phone,
+                                            visitor_id=conversation_id, ctx=services.handoff))
+    return {"message": info.to_dict(), "notice": PHONE_NOTICE}
+
+
+@router.get("/left-messages")
+async def my_left_messages(conversation_id: VisitorId, services: ServicesDep) -> dict:
+    """The returning user's 留言, with the answers given since and any call-back asked for."""
+    found = await run_in_threadpool(conversation.left_messages_for, services, conversation_id)
+    return {"messages": found, "phone_notice": PHONE_NOTICE}
+
+
+@router.post("/left-messages/{message_id}/callback", status_code=201)
+async def request_callback(conversation_id: VisitorId, services: ServicesDep,
+                           message_id: str = PathParam(max_length=32)) -> dict:
+    """A 12345 call-back about the visitor's own 留言 that has a phone number, through the
+    three-way call flow: dialled within service hours (by the gateway's timer). Asking twice
+    is harmless."""
+    ctx = services.handoff
+    message = await run_in_threadpool(
+        lambda: left_messages.own_message(conversation_id, message_id, ctx=ctx))
+    if not message.phone:
+        raise ApiError(422, "no_phone",
+                       "该留言没有留下电话号码，无法安排回电。 / No phone number to call back.")
+    receipt = await run_in_threadpool(lambda: left_messages.request_callback(message_id, ctx=ctx))
+    if receipt.in_service_hours:
+        text = "已为您预约12345热线回电，工作人员将尽快拨打您留下的电话。"
+    else:
+        text = ("已为您预约12345热线回电。现在不在服务时间，"
+                "工作人员将在下一个工作时段拨打您留下的电话。")
+    return {"callback": {"ticket_id": receipt.ticket_id, "status": receipt.status,
+                         "call_id": receipt.call_id, "created": receipt.created,
+                         "in_service_hours": receipt.in_service_hours},
+            "notice": text}

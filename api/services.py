@@ -1,0 +1,84 @@
+"""The gateway's collaborators, built once by ``create_app(settings)`` and handed to routes,
+timers and the bot's actions (rasa-sdk's executor included). Nothing the gateway runs reaches
+for a global: two apps with different settings in one process do not share a database.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+import redis
+import redis.asyncio as aredis
+from sqlalchemy import Engine
+
+from handoff.config import HandoffConfig, load_config
+from handoff.context import HandoffContext
+from knowledge_base.changes import redis_announcer
+from knowledge_base.service import KnowledgeBaseService
+from xiaobao.db import make_engine
+from xiaobao.settings import Settings
+
+if TYPE_CHECKING:
+    from retrieval.service import Retriever
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    redis: redis.Redis
+    aredis: aredis.Redis
+    handoff: HandoffContext
+    kb: KnowledgeBaseService
+    rasa_http: httpx.Client  # the return-to-bot hook runs in worker threads
+    _retriever: Retriever | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def config(self) -> HandoffConfig:
+        return self.handoff.config
+
+    @property
+    def retriever(self) -> Retriever:
+        """Built and loaded on first use (the gateway warms it at start-up)."""
+        if self._retriever is None:
+            with self._lock:
+                if self._retriever is None:
+                    from retrieval.service import build_retriever
+
+                    retriever = build_retriever(self.settings, self.engine)
+                    retriever.load_or_build()
+                    self._retriever = retriever
+        return self._retriever
+
+    def use_retriever(self, retriever: Retriever) -> None:
+        """Put an already built retriever in place (tests, and the benchmark's shared index)."""
+        self._retriever = retriever
+
+    def close(self) -> None:
+        self.rasa_http.close()
+        self.redis.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings) -> Services:
+    if settings.database_url is None:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    handoff = HandoffContext(engine=engine, redis=client,
+                             config=load_config(settings.handoff_config),
+                             max_chars=settings.max_message_chars)
+    services = Services(
+        settings=settings, engine=engine, redis=client,
+        aredis=aredis.Redis.from_url(settings.redis_url, decode_responses=True),
+        handoff=handoff,
+        kb=KnowledgeBaseService(engine, redis_announcer(client)),
+        rasa_http=httpx.Client(timeout=settings.rasa_timeout_s))
+    from api.conversation import return_to_bot
+
+    services.handoff = handoff.replace(on_returned=lambda returned: return_to_bot(services,
+                                                                                    returned))
+    return services

@@ -1,0 +1,112 @@
+"""The one way to change the knowledge base: each change its own transaction, then announced.
+
+``store`` functions run inside a caller's transaction and cannot know when it
+commits; announcing from there would tell gateways about changes that might
+still roll back. This service owns the transaction, so it announces the changed
+ids exactly once, after the commit, and never for a change that failed or
+changed nothing. Callers (the CLI, the editor API) pass the announcer they want
+(``knowledge_base.changes.redis_announcer``, or ``None`` in tests and tools).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from knowledge_base import io, store
+from knowledge_base.changes import Announce
+from knowledge_base.models import Entry, EntryVersion
+from knowledge_base.schema import EntryData
+from xiaobao.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeBaseService:
+    def __init__(self, engine: Engine, announce: Announce | None = None):
+        self.engine = engine
+        self._announce_to = announce
+
+    def _announce(self, entry_ids: list[str]) -> None:
+        # The change is committed: a failing announcer must not make it look as if it was not.
+        if not entry_ids or self._announce_to is None:
+            return
+        try:
+            self._announce_to(entry_ids)
+        except Exception:
+            log.exception("announcing knowledge-base change of %s failed", entry_ids)
+
+    def _change_entry(self, entry_id: str, change: Callable[[Session], Entry]) -> Entry:
+        """Run one change to an existing entry; announce it only if it made a new version."""
+        with session_scope(self.engine) as session:
+            before = store.get_entry(session, entry_id).version
+            entry = change(session)
+            changed = entry.version != before
+        if changed:
+            self._announce([entry_id])
+        return entry
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def save(self, data: EntryData, actor: str, expected_version: int | None = None, *,
+             action: str | None = None) -> str:
+        """Create or update one entry: ``created``, ``updated`` or ``unchanged``.
+
+        ``expected_version`` is the version an editor started from; a save since then
+        raises :class:`store.VersionConflict` instead of silently overwriting it.
+        """
+        with session_scope(self.engine) as session:
+            outcome = store.save_entry(session, data, actor, action=action,
+                                       expected_version=expected_version)
+        if outcome != "unchanged":
+            self._announce([data.id])
+        return outcome
+
+    def import_entries(self, items: list[EntryData], actor: str,
+                       action: str = "import") -> store.ChangeSummary:
+        """Save many entries all-or-nothing (one transaction); idempotent by id."""
+        with session_scope(self.engine) as session:
+            summary = store.save_entries(session, items, actor, action=action)
+        self._announce(summary.changed_ids)
+        return summary
+
+    def set_status(self, entry_id: str, status: str, actor: str,
+                   expected_version: int | None = None) -> Entry:
+        return self._change_entry(entry_id, lambda s: store.set_status(
+            s, entry_id, status, actor, expected_version=expected_version))
+
+    def publish(self, entry_id: str, actor: str, expected_version: int | None = None) -> Entry:
+        return self.set_status(entry_id, "published", actor, expected_version)
+
+    def archive(self, entry_id: str, actor: str, expected_version: int | None = None) -> Entry:
+        return self.set_status(entry_id, "archived", actor, expected_version)
+
+    def rollback(self, entry_id: str, version: int, actor: str) -> Entry:
+        """Make an earlier version's content current again, as a new version."""
+        return self._change_entry(entry_id, lambda s: store.rollback(s, entry_id, version, actor))
+
+    # --- reads (no announcement; each in its own short transaction) ------------------------
+
+    def get(self, entry_id: str) -> Entry:
+        with session_scope(self.engine) as session:
+            return store.get_entry(session, entry_id)
+
+    def history(self, entry_id: str) -> list[EntryVersion]:
+        with session_scope(self.engine) as session:
+            return store.history(session, entry_id)
+
+    def diff(self, entry_id: str, old: int, new: int) -> str:
+        with session_scope(self.engine) as session:
+            return store.diff(session, entry_id, old, new)
+
+    def count(self, status: str | None = None) -> int:
+        with session_scope(self.engine) as session:
+            return store.count_entries(session, status)
+
+    def export(self, path: Path, status: str | None = None) -> int:
+        """Write entries to ``path`` (format from its extension); returns how many."""
+        with session_scope(self.engine) as session:
+            return io.export_file(session, path, status)

@@ -1,0 +1,102 @@
+"""留言咨询 on the portal (api/routes/left_messages.py): leave one, find the answer on return,
+ask for a 12345 call-back about it."""
+from fastapi.testclient import TestClient
+
+from handoff import calls, left_messages
+from xiaobao.accounts import Account, create_account
+from xiaobao.db import session_scope
+from xiaobao.phone import PHONE_NOTICE
+
+
+def helper_named(services, username: str, department: str) -> Account:
+    """The account ``username`` (created as a helper of ``department`` if missing), detached."""
+    with session_scope(services.engine) as session:
+        helper = session.query(Account).filter_by(username=username).one_or_none() or \
+            create_account(session, username, "correct-horse", roles=["helper"],
+                           departments=[department])
+        session.flush()
+        session.expunge(helper)
+    return helper
+
+
+def test_leave_a_message_and_find_the_answer_on_return(client, rasa, services):
+    client.get("/")
+    left = client.post("/api/chat/leave-message",
+                       json={"text": "想咨询食品经营许可", "phone": "138 1234 5678"})
+    assert left.status_code == 201, left.text
+    assert left.json()["notice"] == PHONE_NOTICE
+    message = left.json()["message"]
+    assert message["conversation_id"] == client.cookies["xiaobao_visitor"]
+    assert message["department"] == services.config.central_department  # no ticket to follow
+    ann = helper_named(services, "ann", message["department"])
+    left_messages.answer_message(message["id"], ann, "请带营业执照到窗口办理。", ctx=services.handoff)
+    found = client.get("/api/chat/left-messages").json()
+    assert found["phone_notice"] == PHONE_NOTICE
+    assert found["messages"][0]["text"] == "想咨询食品经营许可"
+    assert found["messages"][0]["answer"] == "请带营业执照到窗口办理。"
+    assert found["messages"][0]["phone"] == "13812345678"  # the user sees their own number
+
+
+def test_leave_message_checks_its_text(client):
+    assert client.post("/api/chat/leave-message", json={"text": "😀"}).status_code == 422
+    assert client.post("/api/chat/leave-message", json={"text": "长" * 2001}).status_code == 413
+    bad_phone = client.post("/api/chat/leave-message", json={"text": "你好", "phone": "12"})
+    assert bad_phone.status_code == 400
+
+
+def test_another_browser_does_not_see_my_left_messages(app, client):
+    client.get("/")
+    assert client.post("/api/chat/leave-message", json={"text": "想咨询食品经营许可"}
+                       ).status_code == 201
+    stranger = TestClient(app)  # another browser on the running app (no second lifespan)
+    stranger.get("/")
+    assert stranger.get("/api/chat/left-messages").json()["messages"] == []
+    stranger.close()
+
+
+def answered_left_message(client, *, phone: str) -> str:
+    """Leave a 留言 from this browser and have a helper of its department answer it."""
+    services = client.app.state.services
+    client.get("/")
+    left = client.post("/api/chat/leave-message", json={"text": "想咨询食品经营许可",
+                                                       "phone": phone})
+    assert left.status_code == 201, left.text
+    message = left.json()["message"]
+    helper = helper_named(services, "ann", message["department"])
+    left_messages.answer_message(message["id"], helper, "请带营业执照到窗口办理。",
+                                 ctx=services.handoff)
+    return message["id"]
+
+
+def test_call_back_about_an_answered_left_message_goes_through_12345(client, rasa, services):
+    message_id = answered_left_message(client, phone="13812345678")
+    assert client.get("/api/chat/left-messages").json()["messages"][0]["callback"] is None
+
+    asked = client.post(f"/api/chat/left-messages/{message_id}/callback")
+    assert asked.status_code == 201, asked.text
+    callback = asked.json()["callback"]
+    assert callback["created"] and callback["call_id"] and "12345" in asked.json()["notice"]
+    call = calls.get_call(callback["call_id"], ctx=services.handoff)
+    assert call.ticket_id == callback["ticket_id"] and call.status in ("requested", "scheduled")
+
+    again = client.post(f"/api/chat/left-messages/{message_id}/callback")  # a double click
+    assert again.status_code == 201
+    assert again.json()["callback"]["ticket_id"] == callback["ticket_id"]
+    assert not again.json()["callback"]["created"]
+    shown = client.get("/api/chat/left-messages").json()["messages"][0]["callback"]
+    assert shown["ticket_id"] == callback["ticket_id"] and shown["call_status"] == call.status
+    state = client.get("/api/chat/queue").json()
+    assert state["mode"] == "waiting" and state["ticket"]["channel"] == "hotline_12345"
+
+
+def test_call_back_refuses_unknown_foreign_and_phoneless_messages(app, client, rasa):
+    without_phone = answered_left_message(client, phone="")
+    refused = client.post(f"/api/chat/left-messages/{without_phone}/callback")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "no_phone"
+    unknown = client.post("/api/chat/left-messages/nosuchmessage/callback")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_message"
+    stranger = TestClient(app)  # another browser on the running app (no second lifespan)
+    stranger.get("/")
+    foreign = stranger.post(f"/api/chat/left-messages/{without_phone}/callback")
+    stranger.close()
+    assert foreign.status_code == 404  # another browser's 留言 is not even named

@@ -1,0 +1,67 @@
+"""Who may see and do what: the rules every route, socket and handoff function asks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from xiaobao import policy
+
+
+@dataclass
+class Who:
+    username: str
+    roles: list[str]
+    departments: list[str] = field(default_factory=list)
+
+
+HELPER_A = Who("a", ["helper"], ["A"])
+HELPER_B = Who("b", ["helper"], ["B"])
+LEADER_A = Who("la", ["leader"], ["A"])
+EDITOR = Who("e", ["editor"])
+SUPERVISOR = Who("s", ["supervisor"])
+ADMIN = Who("root", ["admin"])
+
+
+@pytest.mark.parametrize("who,works", [(HELPER_A, True), (LEADER_A, True), (ADMIN, True),
+                                       (EDITOR, False), (SUPERVISOR, False)])
+def test_who_works_tickets(who, works):
+    assert policy.works_tickets(who) is works
+
+
+@pytest.mark.parametrize("who,dept,sees", [
+    (HELPER_A, "A", True), (HELPER_A, "B", False), (LEADER_A, "B", False),
+    (SUPERVISOR, "B", True), (ADMIN, "B", True), (EDITOR, "A", False)])
+def test_who_sees_a_department(who, dept, sees):
+    assert policy.can_see_department(who, dept) is sees
+
+
+@pytest.mark.parametrize("who,dept,works", [
+    (HELPER_A, "A", True), (HELPER_A, "B", False), (SUPERVISOR, "A", False), (ADMIN, "B", True)])
+def test_who_works_a_department(who, dept, works):
+    assert policy.can_work_department(who, dept) is works
+
+
+def test_acting_on_a_held_ticket():
+    assert policy.can_act_on_ticket(HELPER_A, "A", "a")  # the holder
+    assert not policy.can_act_on_ticket(Who("a2", ["helper"], ["A"]), "A", "a")  # a colleague
+    assert policy.can_act_on_ticket(LEADER_A, "A", "a")  # the department's leader
+    assert not policy.can_act_on_ticket(LEADER_A, "B", "b")  # another department's ticket
+    assert policy.can_act_on_ticket(ADMIN, "B", "b")
+
+
+def test_visible_departments_and_claiming():
+    assert policy.visible_departments(HELPER_A, ["A", "B"]) == ["A"]
+    assert policy.visible_departments(SUPERVISOR, ["A", "B"]) == ["A", "B"]
+    assert policy.ticket_departments(HELPER_A) == ["A"]
+    with pytest.raises(policy.Denied) as err:
+        policy.ticket_departments(EDITOR)
+    assert err.value.status == 403 and "/" in err.value.message
+    with pytest.raises(policy.Denied):
+        policy.ticket_departments(Who("x", ["helper"], []))
+
+
+def test_full_phone_only_for_the_holder():
+    assert policy.sees_full_phone("a", "a")
+    assert not policy.sees_full_phone("b", "a")
+    assert not policy.sees_full_phone(None, None)

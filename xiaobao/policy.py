@@ -1,0 +1,128 @@
+"""Who may see and do what: the one place that decides.
+
+Routes, WebSockets and the handoff functions ask here and nowhere else. Roles come from
+:data:`xiaobao.accounts.ROLES`; ``admin`` may do everything, ``supervisor`` may look at every
+department but works no ticket. A helper or leader works only the departments on their
+account; a leader may also act on tickets a colleague of theirs holds.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+
+class Actor(Protocol):
+    """What a decision needs to know of an account: ``xiaobao.accounts.Account`` fits."""
+
+    username: str
+    roles: list[str]
+    departments: list[str]
+
+
+class Denied(PermissionError):
+    """Not allowed; ``message`` is Chinese for the person, then English."""
+
+    code = "forbidden"
+    status = 403
+
+    def __init__(self, message: str, code: str = "forbidden"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+TICKET_ROLES = frozenset({"helper", "leader"})  # who works handoff tickets
+LOOK_EVERYWHERE_ROLES = frozenset({"supervisor", "admin"})
+EDITOR_ROLES = frozenset({"editor"})
+SUPERVISOR_ROLES = frozenset({"supervisor"})
+
+
+def _roles(actor: Actor) -> set[str]:
+    return set(actor.roles or [])
+
+
+def has_role(actor: Actor, *roles: str) -> bool:
+    """Any of ``roles``; admin holds every role."""
+    held = _roles(actor)
+    return "admin" in held or bool(held & set(roles))
+
+
+def is_admin(actor: Actor) -> bool:
+    return "admin" in _roles(actor)
+
+
+def is_leader(actor: Actor) -> bool:
+    return "leader" in _roles(actor) or is_admin(actor)
+
+
+def works_tickets(actor: Actor) -> bool:
+    return has_role(actor, *TICKET_ROLES)
+
+
+def sees_all_departments(actor: Actor) -> bool:
+    return bool(_roles(actor) & LOOK_EVERYWHERE_ROLES)
+
+
+def visible_departments(actor: Actor, all_departments: Iterable[str]) -> list[str]:
+    """The departments whose queues, tickets and 留言 this account may look at."""
+    if sees_all_departments(actor):
+        return list(all_departments)
+    mine = set(actor.departments or [])
+    return [d for d in all_departments if d in mine]
+
+
+def can_see_department(actor: Actor, department: str) -> bool:
+    return sees_all_departments(actor) or department in (actor.departments or [])
+
+
+def can_work_department(actor: Actor, department: str) -> bool:
+    """Claim, answer or close work of ``department`` (its own departments; admin anywhere)."""
+    return works_tickets(actor) and (is_admin(actor) or department in (actor.departments or []))
+
+
+def can_act_on_ticket(actor: Actor, department: str, holder: str | None) -> bool:
+    """Resolve, transfer or close a held ticket: its holder, or a leader of its department."""
+    if holder is not None and holder == actor.username:
+        return True
+    return is_leader(actor) and can_work_department(actor, department)
+
+
+def ticket_departments(actor: Actor) -> list[str]:
+    """The departments whose queues a helper claims from; Denied when they cannot claim."""
+    if not works_tickets(actor):
+        raise Denied(f"账号 {actor.username} 不是帮办人员。 / {actor.username} is not a helper "
+                     f"or leader.", "not_a_helper")
+    if not actor.departments:
+        raise Denied(f"账号 {actor.username} 未分配部门。 / {actor.username} has no department.",
+                     "no_department")
+    return list(actor.departments)
+
+
+def require_see_department(actor: Actor, department: str, what: str) -> None:
+    if not can_see_department(actor, department):
+        raise Denied(f"{what}属于{department}，不在您的部门范围内。 / {what} belongs to another "
+                     f"department.", "department_not_allowed")
+
+
+def require_work_department(actor: Actor, department: str, what: str) -> None:
+    if not can_work_department(actor, department):
+        raise Denied(f"{what}属于{department}，不在您的部门范围内。 / {what} belongs to another "
+                     f"department.", "department_not_allowed")
+
+
+def require_act_on_ticket(actor: Actor, ticket_id: str, department: str,
+                          holder: str | None) -> None:
+    if not can_act_on_ticket(actor, department, holder):
+        raise Denied(f"工单{ticket_id}不由您处理。 / Ticket {ticket_id} is not yours.",
+                     "not_your_ticket")
+
+
+def require_leader(actor: Actor) -> None:
+    if not is_leader(actor):
+        raise Denied("只有部门领导可以查看升级队列。 / Only leaders see the escalation queue.",
+                     "not_a_leader")
+
+
+def sees_full_phone(actor_name: str | None, holder: str | None) -> bool:
+    """Phone numbers are shown in full only to the helper handling the ticket."""
+    return bool(actor_name) and actor_name == holder
