@@ -21,6 +21,7 @@ from api.services import Services
 from handoff.context import HandoffContext
 from xiaobao import policy
 from xiaobao.accounts import Account
+from xiaobao.conversations import conversation_id_for
 from xiaobao.db import session_scope
 from xiaobao.settings import Settings
 
@@ -65,30 +66,46 @@ HandoffDep = Annotated[HandoffContext, Depends(get_handoff)]
 
 
 # --- the portal's visitor -------------------------------------------------------------------------
+# The cookie holds a random secret; the conversation id is derived from it with the server's
+# key (xiaobao.conversations.conversation_id_for). Helpers, logs and tickets see the id only:
+# knowing it does not let anyone open the conversation.
 
-def visitor_id_from_cookies(cookies: dict[str, str], settings: Settings) -> str | None:
+def visitor_secret_from_cookies(cookies: dict[str, str], settings: Settings) -> str | None:
+    """The visitor's secret from their cookie, or None when missing or malformed."""
     value = cookies.get(settings.visitor_cookie, "")
     return value if _VISITOR_RE.match(value) else None
 
 
-def new_visitor_id() -> str:
+def conversation_id_of(visitor_secret: str, settings: Settings) -> str:
+    return conversation_id_for(visitor_secret, settings.secret_key)
+
+
+def conversation_id_from_cookies(cookies: dict[str, str], settings: Settings) -> str | None:
+    """The conversation id the visitor's cookie names, or None without a valid cookie."""
+    secret = visitor_secret_from_cookies(cookies, settings)
+    return conversation_id_of(secret, settings) if secret else None
+
+
+def new_visitor_secret() -> str:
     return secrets.token_urlsafe(16)  # 128 random bits: the conversation cannot be guessed
 
 
-def set_visitor_cookie(response: Response, settings: Settings, visitor_id: str) -> None:
-    response.set_cookie(settings.visitor_cookie, visitor_id, max_age=settings.visitor_max_age_s,
-                        httponly=True, samesite="lax", secure=settings.secure_cookies)
+def set_visitor_cookie(response: Response, settings: Settings, visitor_secret: str) -> None:
+    response.set_cookie(settings.visitor_cookie, visitor_secret,
+                        max_age=settings.visitor_max_age_s, httponly=True, samesite="lax",
+                        secure=settings.secure_cookies)
 
 
 def ensure_visitor(request: Request, response: Response, settings: SettingsDep) -> str:
-    """The visitor's id (== their conversation id) from the cookie, or a new one set on the
-    response; refreshed either way, so the cookie stays long-lived."""
-    visitor_id = visitor_id_from_cookies(request.cookies, settings) or new_visitor_id()
-    set_visitor_cookie(response, settings, visitor_id)
-    return visitor_id
+    """The visitor's conversation id, derived from the secret in their cookie (a new secret is
+    set on the response when there is none); the cookie is refreshed either way, so it stays
+    long-lived."""
+    secret = visitor_secret_from_cookies(request.cookies, settings) or new_visitor_secret()
+    set_visitor_cookie(response, settings, secret)
+    return conversation_id_of(secret, settings)
 
 
-VisitorId = Annotated[str, Depends(ensure_visitor)]
+VisitorId = Annotated[str, Depends(ensure_visitor)]  # the conversation id, never the secret
 
 
 # --- accounts and roles ------------------------------------------------------------------------

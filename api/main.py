@@ -35,6 +35,8 @@ from bot.actions import build_actions
 from handoff import recovery
 from retrieval.sync import start_listener
 from xiaobao.db import upgrade
+from xiaobao.redact import install_log_redaction
+from xiaobao.secrets import check_production
 from xiaobao.settings import Settings, get_settings
 
 log = logging.getLogger("api")
@@ -97,7 +99,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    install_log_redaction()  # no phone number or credit code in any log line (once per process)
     settings = settings or get_settings()
+    check_production(settings)  # production refuses known or empty secrets, before anything
     services = services or build_services(settings)
     app = FastAPI(title="企业管家小宝 gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services

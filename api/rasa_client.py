@@ -6,6 +6,7 @@ handoff outbox's publisher, in a worker thread, with the services' own ``httpx.C
 """
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import quote
 
@@ -15,6 +16,9 @@ from api.metrics import RASA_FAILURES, RASA_LATENCY
 from xiaobao.settings import Settings
 
 RATING_RESPONSE = "utter_ask_rating"
+RESUME_EVENT = {"event": "resume"}
+LISTEN_EVENT = {"event": "action", "name": "action_listen"}
+log = logging.getLogger("api.rasa_client")
 
 
 class BotUnavailable(Exception):
@@ -55,11 +59,18 @@ async def ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str,
 def resume(http: httpx.Client, settings: Settings, conversation_id: str, *,
            ask_rating: bool) -> list[dict]:
     """Resume the paused conversation (``ConversationResumed``) and, when asked, have the bot
-    ask for the 好差评 rating; returns the bot's replies. Raises BotUnavailable."""
+    ask for the 好差评 rating; returns the bot's replies. Raises BotUnavailable.
+
+    Rasa's ``/execute`` runs the action without the ``action_listen`` its own prediction loop
+    would end with (nor does a paused loop end with one), so that is appended last: without
+    it the user's next turn does not follow an ``action_listen`` and rules such as
+    ``rate_service → action_record_rating`` do not apply (the rating is never recorded).
+    """
     base = f"{settings.rasa_url.rstrip('/')}/conversations/{quote(conversation_id, safe='')}"
     params = {"token": settings.rasa_token}
     try:
-        response = http.post(f"{base}/tracker/events", params=params, json=[{"event": "resume"}])
+        events = [RESUME_EVENT] if ask_rating else [RESUME_EVENT, LISTEN_EVENT]
+        response = http.post(f"{base}/tracker/events", params=params, json=events)
         response.raise_for_status()
         if not ask_rating:
             return []
@@ -68,5 +79,13 @@ def resume(http: httpx.Client, settings: Settings, conversation_id: str, *,
         replies = response.json().get("messages", [])
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         RASA_FAILURES.labels("resume").inc()
-        raise BotUnavailable(f"resume: {exc}") from None
+        # The exception's text names the URL, whose query carries the Rasa token: not logged.
+        raise BotUnavailable(f"resume: {type(exc).__name__}") from None
+    try:
+        http.post(f"{base}/tracker/events", params=params, json=[LISTEN_EVENT]
+                  ).raise_for_status()
+    except httpx.HTTPError as exc:
+        # The question was asked: retrying the whole hand-back would ask it twice.
+        RASA_FAILURES.labels("resume").inc()
+        log.warning("could not append action_listen for %s: %s", conversation_id, exc)
     return replies if isinstance(replies, list) else []

@@ -70,7 +70,9 @@ def build_services(settings: Settings) -> Services:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     handoff = HandoffContext(engine=engine, redis=client,
                              config=load_config(settings.handoff_config),
-                             max_chars=settings.max_message_chars)
+                             max_chars=settings.max_message_chars,
+                             handoffs_per_visitor_per_hour=settings.handoffs_per_visitor_per_hour,
+                             callbacks_per_phone_per_day=settings.callbacks_per_phone_per_day)
     services = Services(
         settings=settings, engine=engine, redis=client,
         aredis=aredis.Redis.from_url(settings.redis_url, decode_responses=True),

@@ -39,6 +39,9 @@ class HandoffContext:
     on_returned: ReturnHook | None = None
     # The longest message or free-text field accepted (settings.max_message_chars).
     max_chars: int = 2000
+    # Abuse limits on new tickets (0: none): per visitor an hour, per phone a day for 12345.
+    handoffs_per_visitor_per_hour: int = 0
+    callbacks_per_phone_per_day: int = 0
 
     def replace(self, **changes: object) -> HandoffContext:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from handoff.hours import is_open
 from handoff.routing import route_department
 from handoff.store import Call, Ticket, new_id, open_ticket_for
 from handoff.tickets import QUEUED, UNRESOLVED, HandoffError
+from xiaobao import limits
 from xiaobao.db import session_scope, utcnow
 from xiaobao.enums import CHANNELS, Channel
 from xiaobao.phone import is_callable
@@ -50,7 +51,9 @@ class HandoffRequest:
     intent: str = ""
     entities: list[dict] = field(default_factory=list)
     complaint: bool = False
-    visitor_id: str = ""  # long-lived browser id: a returning user finds their 留言 answers
+    # The portal visitor's conversation id (derived from the cookie, never the cookie's
+    # secret): a returning user finds their 留言 answers.
+    visitor_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ def request_handoff(req: HandoffRequest, *, ctx: HandoffContext,
     caller offers 留言咨询 through :func:`handoff.left_messages.leave_message`).
     """
     _validate(req, ctx.max_chars)
+    _enforce_limits(req, ctx)
     created = False
     try:
         with outbox.transaction(ctx) as s:
@@ -136,6 +140,21 @@ def request_handoff(req: HandoffRequest, *, ctx: HandoffContext,
         # A retry after a Redis failure lands here too: publish what still waits.
         outbox.drain(ctx, conversation_id=ticket.conversation_id)
     return _receipt(ctx, ticket, created, now)
+
+
+def _enforce_limits(req: HandoffRequest, ctx: HandoffContext) -> None:
+    """A new ticket counts against the visitor's hourly handoffs and, for a 12345 call-back,
+    the phone's daily call-backs (LimitExceeded: 429). A retry of an existing request, or a
+    conversation that already has its open ticket, costs nothing."""
+    with session_scope(ctx.engine) as s:
+        if (s.scalar(select(Ticket.id).where(Ticket.request_id == req.request_id))
+                or open_ticket_for(s, req.conversation_id) is not None):
+            return
+    limits.enforce(ctx.redis, "handoff_visitor", req.visitor_id or req.conversation_id,
+                   ctx.handoffs_per_visitor_per_hour, 3600, "转人工请求")
+    if req.channel == Channel.HOTLINE_12345:
+        limits.enforce(ctx.redis, "callback_phone", req.phone, ctx.callbacks_per_phone_per_day,
+                       86400, "同一号码的回电预约")
 
 
 def _create(s, req: HandoffRequest, ctx: HandoffContext, now: dt.datetime | None) -> Ticket:

@@ -110,7 +110,7 @@ class LeftMessage(Base):
     department: Mapped[str] = mapped_column(String(64), index=True)
     text: Mapped[str] = mapped_column(Text)
     phone: Mapped[str] = mapped_column(String(32), default="")
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered | expired (purged unanswered)
     answer: Mapped[str] = mapped_column(Text, default="")
     answered_by: Mapped[str] = mapped_column(String(64), default="")
     ticket_id: Mapped[str] = mapped_column(String(32), default="")

@@ -188,6 +188,17 @@ def ticket(ticket_id: str, *, ctx: HandoffContext, viewer: str | None = None) ->
         return ticket_info(get_ticket(s, ticket_id), viewer)
 
 
+def is_closed_ticket_of(conversation_id: str, ticket_id: str, *, ctx: HandoffContext) -> bool:
+    """True when ``ticket_id`` is a closed ticket of this conversation: the only ticket a
+    rating of human service may name (a forged slot names anything)."""
+    if not ticket_id or len(ticket_id) > 32:
+        return False
+    with session_scope(ctx.engine) as s:
+        t = s.get(Ticket, ticket_id)
+        return bool(t is not None and t.conversation_id == conversation_id
+                    and t.closed_at is not None)
+
+
 def ticket_department(ticket_id: str, *, ctx: HandoffContext) -> str:
     """The ticket's department (UnknownTicket when there is none): for permission checks."""
     with session_scope(ctx.engine) as s:

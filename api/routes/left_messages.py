@@ -24,7 +24,9 @@ class LeaveMessageIn(BaseModel):
 @router.post("/leave-message", status_code=201)
 async def leave_message(body: LeaveMessageIn, conversation_id: VisitorId,
                         services: ServicesDep) -> dict:
-    """Leaving one while waiting closes the waiting ticket (the user chose not to wait)."""
+    """Leaving one while waiting closes the waiting ticket (the user chose not to wait).
+    The 留言 is kept under the conversation id derived from the visitor's cookie (``VisitorId``),
+    never under the cookie's secret."""
     text = conversation.check_user_text(body.text, {}, services.settings.max_message_chars).shown
     info = await run_in_threadpool(
         lambda: left_messages.leave_message(conversation_id, text, phone=body.phone,

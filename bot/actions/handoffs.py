@@ -23,6 +23,7 @@ from bot.actions.deps import ActionServices
 from bot.actions.forms import SKIPPED
 from bot.actions.validators import service_hours
 from xiaobao.enums import Channel
+from xiaobao.limits import LimitExceeded
 from xiaobao.phone import is_callable, mask_phone
 
 if TYPE_CHECKING:
@@ -146,6 +147,10 @@ async def hand_off(services: ActionServices, channel: Channel, dispatcher: Colle
     try:
         req = build_request(tracker, channel)
         receipt = await asyncio.to_thread(deps.request_handoff, services, req)
+    except LimitExceeded as exc:
+        said = exc.message.split(" / ")[0]
+        dispatcher.utter_message(text=f"{said}如情况紧急，请直接拨打12345热线。")
+        return [SlotSet("requested_slot", None)]
     except Exception:
         logger.exception("handoff to %s failed for %s", channel, tracker.sender_id)
         dispatcher.utter_message(

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -31,10 +32,11 @@ from api.main import create_app
 from api.services import Services
 from handoff.config import DEFAULT_PATH, packaged_config
 from handoff.context import HandoffContext
+from tests.redis_server import redis_server_binary
 from xiaobao.accounts import create_account
+from xiaobao.conversations import conversation_id_for
 from xiaobao.db import make_engine, session_scope, upgrade
 from xiaobao.settings import REPO_ROOT, Settings
-from tests.redis_server import redis_server_binary
 
 
 def free_port() -> int:
@@ -109,10 +111,12 @@ def _rasa_server() -> Iterator[StandInRasa]:
                     time.sleep(stand_in.delay_s)
                 paused = body.get("sender") in stand_in.paused
                 self._reply(stand_in.status, [] if paused else stand_in.replies)
-            elif path.startswith("/conversations/") and "token=" in self.path:
+            elif path.startswith("/conversations/") and parse_qs(urlsplit(self.path).query
+                                                                 ).get("token"):
                 stand_in.api_calls.append((path, body))
                 if path.endswith("/execute"):
-                    self._reply(stand_in.status, {"tracker": {}, "messages": stand_in.executed_replies})
+                    self._reply(stand_in.status, {"tracker": {},
+                                                  "messages": stand_in.executed_replies})
                 else:
                     if stand_in.status == 200 and {"event": "resume"} in body:
                         stand_in.paused.discard(path.split("/")[2])
@@ -190,7 +194,8 @@ def ctx(services: Services) -> HandoffContext:
 
 @pytest.fixture
 def make_account(client: TestClient):
-    """Create an account in the app's database: ``make_account("ann", roles=[...], departments=[...])``."""
+    """Create an account in the app's database:
+    ``make_account("ann", roles=[...], departments=[...])``."""
 
     def make(username: str, *, roles: list[str], departments: list[str] | None = None,
              password: str = "correct-horse", display_name: str = "") -> str:
@@ -247,6 +252,12 @@ class GatewayProcess:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    secret_key: str = "test-secret"  # the gateway's settings.secret_key (see ``env``)
+
+    def conversation_of(self, browser: httpx.Client) -> str:
+        """The conversation id a browser's visitor cookie names on this gateway."""
+        return conversation_id_for(browser.cookies["xiaobao_visitor"], self.secret_key)
+
     @property
     def ctx(self) -> HandoffContext:
         """A handoff context on the gateway's database and Redis, as the command line builds
@@ -259,7 +270,7 @@ class GatewayProcess:
                if not k.startswith("XIAOBAO_") and k != "REDIS_URL"}
         return {**env, "XIAOBAO_HOME": str(self.home), "REDIS_URL": self.redis_url,
                 "XIAOBAO_RASA_URL": self.rasa_url, "XIAOBAO_RASA_TIMEOUT_S": "2",
-                "XIAOBAO_WARM_RETRIEVER": "false", "XIAOBAO_SECRET_KEY": "test-secret",
+                "XIAOBAO_WARM_RETRIEVER": "false", "XIAOBAO_SECRET_KEY": self.secret_key,
                 "XIAOBAO_CALL_CALLBACK_SECRET": "test-callback-secret",
                 "XIAOBAO_GATEWAY_PORT": str(self.port)}
 

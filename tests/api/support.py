@@ -11,6 +11,7 @@ from handoff.config import packaged_config
 from handoff.outbox import OutboxRow
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from xiaobao import conversations
+from xiaobao.conversations import conversation_id_for
 from xiaobao.db import session_scope
 
 DEPT = "区市场监管局"
@@ -38,9 +39,20 @@ def handoff_request(conversation_id: str, *, category: str = CATEGORY,
         complaint=complaint, visitor_id=kw.pop("visitor_id", conversation_id), **kw)
 
 
+VISITOR_COOKIE = "xiaobao_visitor"
+
+
+def conversation_of(browser: TestClient, settings=None) -> str:
+    """The conversation id this browser's visitor cookie names: derived from the cookie's
+    secret with the server's key (the secret itself never leaves the browser and the gateway).
+    """
+    settings = settings or browser.app.state.services.settings
+    return conversation_id_for(browser.cookies[VISITOR_COOKIE], settings.secret_key)
+
+
 def hand_off(browser: TestClient, **kw) -> str:
     """What the bot's handoff action does for this browser's conversation; the ticket id."""
-    conversation_id = browser.cookies["xiaobao_visitor"]
+    conversation_id = conversation_of(browser)
     return request_handoff(handoff_request(conversation_id, **kw),
                            ctx=browser.app.state.services.handoff).ticket_id
 
@@ -71,4 +83,6 @@ def hand_back_calls(rasa, conversation_id: str) -> list[tuple[str, object]]:
             if path.startswith(prefix)]
 
 
-ONE_HAND_BACK = [("events", [{"event": "resume"}]), ("execute", {"name": "utter_ask_rating"})]
+# One hand-back to the bot: resume, ask for the rating, then listen (as Rasa's own loop ends).
+ONE_HAND_BACK = [("events", [{"event": "resume"}]), ("execute", {"name": "utter_ask_rating"}),
+                 ("events", [{"event": "action", "name": "action_listen"}])]

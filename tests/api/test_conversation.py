@@ -21,19 +21,19 @@ from api.services import Services
 from handoff import calls, outbox
 from handoff.requests import request_handoff
 from handoff.store import Ticket
-from xiaobao.db import session_scope
-from xiaobao.phone import PHONE_NOTICE
-from xiaobao.settings import REPO_ROOT
-
 from tests.api.support import (
     DEPT,
     ONE_HAND_BACK,
     RATING_QUESTION,
+    conversation_of,
     expire_outbox_claims,
     hand_back_calls,
     hand_off,
     handoff_request,
 )
+from xiaobao.db import session_scope
+from xiaobao.phone import PHONE_NOTICE
+from xiaobao.settings import REPO_ROOT
 
 OPEN = dt.datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Tuesday morning
 RATE = '/rate_service{"rating": "满意"}'
@@ -97,11 +97,11 @@ def test_offered_payloads_are_those_of_the_last_reply_only(redis_client):
     assert conversation.load_offered(redis_client, "conv-2") == {}
 
 
-# --- the conversation's state ----------------------------------------------------------------------
+# --- the conversation's state --------------------------------------------------------------------
 
 def test_conversation_state_follows_the_ticket(client, rasa, services):
     client.get("/")
-    conv = client.cookies["xiaobao_visitor"]
+    conv = conversation_of(client)
     assert conversation.conversation_state(services, conv) == {"mode": "bot", "ticket": None}
     ticket_id = hand_off(client)
     state = conversation.conversation_state(services, conv)
@@ -124,7 +124,7 @@ class Gateway:
 
     @property
     def conversation_id(self) -> str:
-        return self.user.cookies["xiaobao_visitor"]
+        return conversation_of(self.user)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from knowledge_base import store
 from knowledge_base.schema import EntryData
 from retrieval.embedder import get_embedder
 from retrieval.service import Retriever
+from tests.api.support import conversation_of
 from xiaobao.db import session_scope, upgrade
 from xiaobao.settings import REPO_ROOT
 
@@ -104,7 +105,7 @@ def test_a_helpers_draft_never_answers(warm_app):
     retriever = warm_app.state.services.retriever
     with TestClient(warm_app) as browser:
         browser.get("/")
-        conversation_id = browser.cookies["xiaobao_visitor"]
+        conversation_id = conversation_of(browser)
         ticket_id = request_handoff(HandoffRequest(
             request_id=uuid.uuid4().hex, conversation_id=conversation_id,
             channel="online_helper", candidates=[Candidate(

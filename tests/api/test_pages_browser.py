@@ -22,14 +22,16 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from xiaobao.settings import REPO_ROOT, get_settings
 from tests.redis_server import redis_server_binary
+from xiaobao.settings import REPO_ROOT, get_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 RASA = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_TOKEN = "browser-test-rasa-token-0123456789"
+ACTION_TOKEN = "browser-test-action-token-0123456789"
 VENV_BIN = Path(sys.executable).parent
 SHOTS = Path("/tmp")
 HELPER, HELPER_PASSWORD = "ann", "helper-pass-1"
@@ -74,6 +76,7 @@ class Stack:
             "XIAOBAO_EMBEDDING_MODEL_DIR": str(model_dir),
             "XIAOBAO_RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
             "XIAOBAO_GATEWAY_PORT": str(self.gateway_port),  # where the call simulator posts
+            "XIAOBAO_RASA_TOKEN": RASA_TOKEN, "XIAOBAO_ACTION_TOKEN": ACTION_TOKEN,
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "3",
         }
@@ -101,7 +104,7 @@ class Stack:
                   "--display-name", "王帮办", "--password", HELPER_PASSWORD])
         endpoints = self.home / "endpoints.yml"
         endpoints.write_text(
-            f'action_endpoint:\n  url: "{self.base}/webhook"\n'
+            f'action_endpoint:\n  url: "{self.base}/webhook"\n  token: "{ACTION_TOKEN}"\n'
             f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {self.redis_port}\n"
             f"  db: 1\n  key_prefix: xiaobao\n"
             f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {self.redis_port}\n"
@@ -110,13 +113,13 @@ class Stack:
                                          "api.main:create_app", "--host", "127.0.0.1",
                                          "--port", str(self.gateway_port)])
         rasa = self.start("rasa", [str(RASA), "run", "--enable-api", "--auth-token",
-                                   get_settings().rasa_token, "--endpoints", str(endpoints),
+                                   RASA_TOKEN, "--endpoints", str(endpoints),
                                    "--credentials", "credentials.yml", "--model", "models",
                                    "--port", str(self.rasa_port), "--interface", "127.0.0.1"])
         wait_until(lambda: httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200,
                    300, "gateway", gateway)
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{self.rasa_port}/status",
-                                     params={"token": get_settings().rasa_token},
+                                     params={"token": RASA_TOKEN},
                                      timeout=5).status_code == 200, 400, "rasa", rasa)
 
     def down(self) -> None:
@@ -272,29 +275,30 @@ def test_console_leader_queue_and_left_messages_with_the_portals_call_back(
     import datetime as dt
     import uuid
 
-    from handoff import dispatch, messages
-    from handoff.config import default_config
-    from handoff.requests import Candidate, HandoffRequest
+    from handoff import left_messages
+    from handoff.config import packaged_config
+    from handoff.requests import Candidate, HandoffRequest, request_handoff
     from handoff.store import Ticket
     from xiaobao.accounts import create_account
+    from xiaobao.conversations import conversation_id_for
     from xiaobao.db import session_scope
 
     dept = "区市场监管局"
-    category = next(c for c, d in default_config().routing.items() if d == dept)
+    category = next(c for c, d in packaged_config().routing.items() if d == dept)
     gateway = gateway_process
-    engine = gateway.engine
+    engine, ctx = gateway.engine, gateway.ctx  # as the bot and the portal would write
     with session_scope(engine) as s:
         create_account(s, "lead", "leader-pass-1", roles=["leader", "helper"], departments=[dept],
                        display_name="李科长")
 
     def ticket(complaint: bool, topic: str, waited_s: float = 0) -> str:
         conv = uuid.uuid4().hex
-        ticket_id = dispatch.request_handoff(HandoffRequest(
+        ticket_id = request_handoff(HandoffRequest(
             request_id=uuid.uuid4().hex, conversation_id=conv, channel="online_helper",
             topic=topic, company="上海宝宝科技有限公司", phone="13812345678",
             complaint=complaint, candidates=[Candidate(id="kb-1", question=topic,
                                                        category=category, score=0.4)]),
-            engine=engine, redis=redis_client).ticket_id
+            ctx=ctx).ticket_id
         with session_scope(engine) as s:
             row = s.get(Ticket, ticket_id)
             row.queued_at = row.queued_at - dt.timedelta(seconds=waited_s)
@@ -302,17 +306,19 @@ def test_console_leader_queue_and_left_messages_with_the_portals_call_back(
 
     late = ticket(False, "食品经营许可证办理进度", waited_s=300)
     ticket(True, "窗口办理态度<script>alert(1)</script>投诉")
-    visitor = "visitor-" + uuid.uuid4().hex
-    left = messages.leave_message(visitor, "想咨询个体工商户<b>变更</b>经营范围需要哪些材料？",
-                                  phone="13912345678", visitor_id=visitor, department=dept,
-                                  engine=engine, redis=redis_client)
-    messages.leave_message("visitor-" + uuid.uuid4().hex, "周末能否办理营业执照？",
-                           department=dept, engine=engine, redis=redis_client)
+    # The browser's cookie holds a secret; the 留言 is kept under the id derived from it.
+    secret = "visitor-" + uuid.uuid4().hex
+    visitor = conversation_id_for(secret, gateway.secret_key)
+    left = left_messages.leave_message(visitor, "想咨询个体工商户<b>变更</b>经营范围需要哪些材料？",
+                                       phone="13912345678", visitor_id=visitor, department=dept,
+                                       ctx=ctx)
+    left_messages.leave_message("visitor-" + uuid.uuid4().hex, "周末能否办理营业执照？",
+                                department=dept, ctx=ctx)
     gateway.start()
 
     errors: list[str] = []
     user_context = browser.new_context(viewport={"width": 1000, "height": 800})
-    user_context.add_cookies([{"name": "xiaobao_visitor", "value": visitor,
+    user_context.add_cookies([{"name": "xiaobao_visitor", "value": secret,
                                "url": gateway.base}])
     user = user_context.new_page()
     user.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -353,7 +359,7 @@ def test_console_leader_queue_and_left_messages_with_the_portals_call_back(
     expect(user.locator("#mode-banner")).to_contain_text("12345热线回电")
     expect(answer).to_contain_text("12345回电：已预约")
     user.screenshot(path=str(SHOTS / "xiaobao_page_portal_callback.png"))
-    assert messages.answers_for(visitor, engine=engine)[0].id == left.id
+    assert left_messages.answers_for(visitor, ctx=ctx)[0].id == left.id
 
     # The leader takes the ticket that waited too long.
     staff.click("#tab-leader-btn")

@@ -40,7 +40,7 @@ def staff(gateway, username: str) -> httpx.Client:
 
 def hand_off(gateway, user: httpx.Client) -> str:
     """What the bot's handoff action does for this browser's conversation."""
-    conversation_id = user.cookies["xiaobao_visitor"]
+    conversation_id = gateway.conversation_of(user)
     return request_handoff(HandoffRequest(
         request_id=uuid.uuid4().hex, conversation_id=conversation_id, channel="online_helper",
         topic="营业执照办理", summary="用户询问营业执照办理",

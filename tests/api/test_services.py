@@ -19,12 +19,18 @@ from api.main import create_app
 from handoff import queue
 from handoff.config import DEFAULT_PATH, load_config
 from handoff.store import Ticket
-from xiaobao import db, settings as settings_module
+from xiaobao import db
+from xiaobao import settings as settings_module
 from xiaobao.db import session_scope
 
 OWN_CENTRAL = "测试综合窗口"
 OWN_MARKET = "测试市场监管局"
 MARKET = "区市场监管局"
+
+
+def token(client) -> dict:
+    """What Rasa sends with every action call (endpoints.yml ``action_endpoint.token``)."""
+    return {"token": client.app.state.settings.action_token}
 
 
 @pytest.fixture
@@ -87,7 +93,8 @@ def handoff_action_call(sender: str, visitor_id: str, *, category: str = "") -> 
 
 
 def run_handoff_action(client: TestClient, sender: str, visitor_id: str, **kw) -> str:
-    response = client.post("/webhook", json=handoff_action_call(sender, visitor_id, **kw))
+    response = client.post("/webhook", params=token(client),
+                           json=handoff_action_call(sender, visitor_id, **kw))
     assert response.status_code == 200, response.text
     events = response.json()["events"]
     assert {"event": "pause", "timestamp": None} in events

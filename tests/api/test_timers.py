@@ -12,6 +12,7 @@ from api.timers import Job, run_jobs
 from handoff import calls, claims, closing, duty, outbox, queue, views
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import history
+from tests.api.support import conversation_of
 from xiaobao.accounts import Account, create_account
 from xiaobao.db import session_scope
 
@@ -116,7 +117,7 @@ def test_timer_hands_a_closed_conversation_back_once_rasa_answers_again(timed_ap
     ctx = app.state.services.handoff
     with TestClient(app) as browser:
         browser.get("/")
-        conversation_id = browser.cookies["xiaobao_visitor"]
+        conversation_id = conversation_of(browser)
         with session_scope(ctx.engine) as s:
             create_account(s, "ann", "correct-horse", roles=["helper"], departments=[DEPT])
             ann = s.query(Account).filter_by(username="ann").one()

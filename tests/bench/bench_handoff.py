@@ -5,7 +5,6 @@ Runs on a private redis-server (never the shared one) and a temporary SQLite dat
 """
 from __future__ import annotations
 
-import importlib.util
 import queue as queue_mod
 import statistics
 import tempfile
@@ -14,16 +13,21 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
 DEPT = "区行政服务中心"
 
 
-def _redis_server_class():
-    spec = importlib.util.spec_from_file_location("handoff_test_conftest",
-                                                  REPO / "tests" / "handoff" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.RedisServer, module.make_helper
+def _helper(engine, username: str, departments: list[str]):
+    """An on-duty-able helper account row (no password needed by the queue)."""
+    from xiaobao.accounts import Account
+    from xiaobao.db import session_scope
+
+    with session_scope(engine) as s:
+        account = Account(username=username, display_name=username, password_hash="x",
+                          roles=["helper"], departments=list(departments), active=True)
+        s.add(account)
+        s.flush()
+        s.expunge(account)
+    return account
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -41,15 +45,17 @@ def _req(i: int):
 
 
 def run(quick: bool = False) -> dict:
-    from handoff import dispatch
-    from handoff.config import default_config
+    from handoff.claims import claim_next_ticket
+    from handoff.config import packaged_config
+    from handoff.context import HandoffContext
+    from handoff.duty import set_helper_status
+    from handoff.requests import request_handoff
+    from tests.redis_server import RedisServer
     from xiaobao.db import make_engine, upgrade
 
-    RedisServer, make_helper = _redis_server_class()
     n_latency = 40 if quick else 300
     n_claim = 200 if quick else 1000
     helpers_n = 10
-    config = default_config()
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp))
@@ -57,18 +63,17 @@ def run(quick: bool = False) -> dict:
             r = server.client()
             engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
             upgrade(engine)
+            ctx = HandoffContext(engine=engine, redis=r, config=packaged_config())
 
             # 1. request -> visible: one helper waiting in a blocking claim
-            watcher = make_helper(engine, "bench-watch", [DEPT])
-            dispatch.set_helper_status(watcher, "on_duty", cap=10**6, engine=engine, redis=r,
-                                       config=config)
+            watcher = _helper(engine, "bench-watch", [DEPT])
+            set_helper_status(watcher, "on_duty", cap=10**6, ctx=ctx)
             seen: queue_mod.Queue = queue_mod.Queue()
             stop = threading.Event()
 
             def watch():
                 while not stop.is_set():
-                    t = dispatch.claim_next_ticket(watcher, block_ms=500, engine=engine, redis=r,
-                                                   config=config)
+                    t = claim_next_ticket(watcher, block_ms=500, ctx=ctx)
                     if t is not None:
                         seen.put((t.id, time.perf_counter()))
 
@@ -78,8 +83,7 @@ def run(quick: bool = False) -> dict:
             latencies, request_s = [], []
             for i in range(n_latency):
                 t0 = time.perf_counter()
-                receipt = dispatch.request_handoff(_req(i), engine=engine, redis=r,
-                                                   config=config)
+                receipt = request_handoff(_req(i), ctx=ctx)
                 request_s.append(time.perf_counter() - t0)
                 ticket_id, t1 = seen.get(timeout=10)
                 assert ticket_id == receipt.ticket_id
@@ -92,20 +96,18 @@ def run(quick: bool = False) -> dict:
 
             # 2. claim throughput: n_claim waiting tickets, 10 helpers at once
             for i in range(n_claim):
-                dispatch.request_handoff(_req(i), engine=engine, redis=r, config=config)
+                request_handoff(_req(i), ctx=ctx)
             helpers = []
             for k in range(helpers_n):
-                h = make_helper(engine, f"bench-h{k}", [DEPT])
-                dispatch.set_helper_status(h, "on_duty", cap=10**6, engine=engine, redis=r,
-                                           config=config)
+                h = _helper(engine, f"bench-h{k}", [DEPT])
+                set_helper_status(h, "on_duty", cap=10**6, ctx=ctx)
                 helpers.append(h)
             counts = [0] * helpers_n
             barrier = threading.Barrier(helpers_n)
 
             def work(k):
                 barrier.wait()
-                while dispatch.claim_next_ticket(helpers[k], engine=engine, redis=r,
-                                                 config=config):
+                while claim_next_ticket(helpers[k], ctx=ctx):
                     counts[k] += 1
 
             started = time.perf_counter()
@@ -120,6 +122,7 @@ def run(quick: bool = False) -> dict:
             results["claim_throughput_per_s"] = round(n_claim / elapsed, 1)
             results["claim_helpers"] = helpers_n
             engine.dispose()
+            r.close()
         finally:
             server.stop()
     for key, value in results.items():

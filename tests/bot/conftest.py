@@ -101,14 +101,16 @@ def services(engine, kb, config) -> FakeServices:
 @pytest.fixture
 def events(engine) -> Callable[[], list[dict]]:
     """``events()``: what the actions recorded in the SQL event log, oldest first, as
-    ``{"kind", "conversation_id", "ticket_id", **data}`` (every one written by the bot)."""
+    ``{"kind", "conversation_id", "ticket_id", **data}`` (written by the bot, or the user's
+    own rating)."""
     from xiaobao.db import session_scope
     from xiaobao.events import Event
 
     def recorded() -> list[dict]:
         with session_scope(engine) as s:
             rows = s.scalars(select(Event).order_by(Event.pk)).all()
-            assert all(e.actor == "bot" for e in rows)
+            assert all(e.actor == "user" for e in rows if e.kind == "rating")
+            assert all(e.actor == "bot" for e in rows if e.kind.startswith(("bot_", "answer_")))
             return [{"kind": e.kind, "conversation_id": e.conversation_id,
                      "ticket_id": e.ticket_id, **e.data} for e in rows]
 

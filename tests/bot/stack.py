@@ -24,6 +24,7 @@ RASA = REPO / ".venv-rasa" / "bin" / "rasa"
 XIAOBAO = REPO / ".venv" / "bin" / "xiaobao"
 UVICORN = REPO / ".venv" / "bin" / "uvicorn"
 TOKEN = "bot-test-token"
+ACTION_TOKEN = "bot-test-action-token-0123456789"
 
 
 def free_port() -> int:
@@ -116,6 +117,7 @@ class BotStack:
 def _endpoints(actions_port: int, redis_port: int) -> str:
     return (
         f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+        f'  token: "{ACTION_TOKEN}"\n'
         f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"
         f"  db: 1\n  key_prefix: xiaobao\n"
         f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"
@@ -141,6 +143,7 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         "XIAOBAO_EMBEDDING_MODEL_DIR": str(model_dir),
         "XIAOBAO_RASA_URL": f"http://127.0.0.1:{stack.rasa_port}",
         "XIAOBAO_RASA_TOKEN": TOKEN,
+        "XIAOBAO_ACTION_TOKEN": ACTION_TOKEN,
         "XIAOBAO_GATEWAY_PORT": str(stack.actions_port),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",

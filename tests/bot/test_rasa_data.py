@@ -15,7 +15,8 @@ from tests.bot.stack import MODEL, RASA, REPO
 
 pytestmark = pytest.mark.rasa
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-       "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+       "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+       "XIAOBAO_ACTION_TOKEN": "unused-by-rasa-test-0123456789"}  # endpoints.yml names it
 
 
 def rasa(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:

@@ -1,28 +1,80 @@
+"""好差评 from the bot: a rating of human service names a closed ticket of the same
+conversation (a real ticket, on a real handoff context); anything else rates the bot; rating
+the same case again replaces the earlier rating and keeps it in the history."""
+import uuid
+
 import pytest
 
 from bot.actions.rating import ActionRecordRating
+from handoff.closing import abandon_ticket
+from handoff.context import HandoffContext
+from handoff.requests import HandoffRequest, request_handoff
 from xiaobao.enums import Rating
 
 
-@pytest.mark.parametrize("ticket, target", [("T-0001", "human"), (None, "bot")])
-async def test_rating_targets_the_human_after_a_handoff(ticket, target, services, events, tracker,
-                                                        dispatcher):
-    t = tracker("很满意", intent="rate_service",
-                entities=[{"entity": "rating", "value": "非常满意"}],
-                slots={"handoff_ticket_id": ticket})
-    out = await ActionRecordRating(services).run(dispatcher, t, {})
-    assert events() == [{"kind": "rating", "conversation_id": "conv-1", "ticket_id": ticket or "",
-                         "rating": "非常满意", "target": target}]
+@pytest.fixture
+def rating_services(services, engine, r, config):
+    services.handoff = HandoffContext(engine=engine, redis=r, config=config)
+    return services
+
+
+def closed_ticket(ctx: HandoffContext, conversation_id: str) -> str:
+    receipt = request_handoff(HandoffRequest(request_id=uuid.uuid4().hex,
+                                             conversation_id=conversation_id,
+                                             channel="online_helper"), ctx=ctx)
+    abandon_ticket(receipt.ticket_id, ctx=ctx)
+    return receipt.ticket_id
+
+
+def rate(tracker, level: str, ticket: str | None):
+    return tracker(level, intent="rate_service", entities=[{"entity": "rating", "value": level}],
+                   slots={"handoff_ticket_id": ticket})
+
+
+async def test_a_closed_ticket_of_this_conversation_is_rated(rating_services, events, tracker,
+                                                             dispatcher):
+    ticket = closed_ticket(rating_services.handoff, "conv-1")
+    out = await ActionRecordRating(rating_services).run(dispatcher, rate(tracker, "非常满意",
+                                                                         ticket), {})
+    rated = [e for e in events() if e["kind"] == "rating"]
+    assert [(e["ticket_id"], e["target"], e["rating"], e["replaces"]) for e in rated] == [
+        (ticket, "human", "非常满意", None)]
     assert {"event": "slot", "name": "handoff_ticket_id", "value": None, "timestamp": None} in out
     assert "感谢" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize("forged", ["other-conversations-ticket", "open", "made-up", "x" * 40])
+async def test_any_other_ticket_id_rates_the_bot(forged, rating_services, events, tracker,
+                                                 dispatcher):
+    ctx = rating_services.handoff
+    if forged == "other-conversations-ticket":
+        forged = closed_ticket(ctx, "conv-2")
+    elif forged == "open":  # this conversation's ticket, not yet closed
+        forged = request_handoff(HandoffRequest(request_id=uuid.uuid4().hex,
+                                                conversation_id="conv-1",
+                                                channel="online_helper"), ctx=ctx).ticket_id
+    await ActionRecordRating(rating_services).run(dispatcher, rate(tracker, "不满意", forged), {})
+    rated = [e for e in events() if e["kind"] == "rating"]
+    assert [(e["ticket_id"], e["target"]) for e in rated] == [("", "bot")]
+
+
+async def test_rating_again_replaces_with_history(rating_services, events, tracker, dispatcher):
+    ticket = closed_ticket(rating_services.handoff, "conv-1")
+    action = ActionRecordRating(rating_services)
+    await action.run(dispatcher, rate(tracker, "不满意", ticket), {})
+    await action.run(dispatcher, rate(tracker, "满意", ticket), {})
+    await action.run(dispatcher, rate(tracker, "满意", None), {})  # the bot: another case
+    rated = [e for e in events() if e["kind"] == "rating"]
+    assert [(e["rating"], e["case"]) for e in rated] == [
+        ("不满意", f"ticket:{ticket}"), ("满意", f"ticket:{ticket}"), ("满意", "bot:conv-1")]
+    assert rated[1]["replaces"] is not None and rated[0]["replaces"] is None
+    assert rated[2]["replaces"] is None
 
 
 @pytest.mark.parametrize("level", list(Rating))
 async def test_every_level_is_recorded_and_answered_in_kind(level, services, events, tracker,
                                                            dispatcher):
-    t = tracker(level.value, intent="rate_service",
-                entities=[{"entity": "rating", "value": level.value}])
-    out = await ActionRecordRating(services).run(dispatcher, t, {})
+    out = await ActionRecordRating(services).run(dispatcher, rate(tracker, level.value, None), {})
     assert events()[0]["rating"] == level.value
     rating_slot = next(e["value"] for e in out if e["name"] == "rating")
     assert rating_slot == level.value and type(rating_slot) is str  # a plain value for Rasa

@@ -152,3 +152,23 @@ def test_out_of_hours_request_is_queued_and_offers_a_message(ctx):
     receipt = request_handoff(req(), ctx=ctx, now=sunday)
     assert receipt.status == "queued" and not receipt.in_service_hours
     assert receipt.helpers_on_duty == 1 and receipt.offer_message
+
+
+def test_new_tickets_count_against_the_visitors_and_phones_limits(ctx):
+    """3 new handoffs an hour per visitor, 2 call-backs a day per phone; a retry is free."""
+    from xiaobao.limits import LimitExceeded
+
+    limited = ctx.replace(handoffs_per_visitor_per_hour=2, callbacks_per_phone_per_day=1)
+    first = req(conversation_id="conv-limit-1", visitor_id="visitor-x")
+    request_handoff(first, ctx=limited)
+    request_handoff(first, ctx=limited)  # the same request again: no cost
+    closing.abandon_ticket(request_handoff(first, ctx=limited).ticket_id, ctx=limited)
+    request_handoff(req(conversation_id="conv-limit-2", visitor_id="visitor-x"), ctx=limited)
+    with pytest.raises(LimitExceeded) as err:
+        request_handoff(req(conversation_id="conv-limit-3", visitor_id="visitor-x"), ctx=limited)
+    assert err.value.status == 429 and err.value.retry_after_s > 0
+
+    call = dict(channel="hotline_12345", phone="13812345678", time_window="明天上午")
+    request_handoff(req(conversation_id="conv-call-1", visitor_id="v1", **call), ctx=limited)
+    with pytest.raises(LimitExceeded):
+        request_handoff(req(conversation_id="conv-call-2", visitor_id="v2", **call), ctx=limited)

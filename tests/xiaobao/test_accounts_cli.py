@@ -70,6 +70,29 @@ def test_ensure_demo_creates_one_account_only_on_a_fresh_install(home, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_demo_password_file_is_private_from_the_start(home):
+    import os
+    import stat
+
+    old = os.umask(0o000)  # even the most permissive umask gives a file only its owner reads
+    try:
+        ensure_demo(["区税务局"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((home / "demo_account.txt").stat().st_mode) == 0o600
+
+
+def test_production_creates_no_demo_account(home, monkeypatch, capsys):
+    monkeypatch.setenv("XIAOBAO_ENV", "production")
+    settings.get_settings.cache_clear()
+    ensure_demo(["区税务局"])
+    assert "no demo account" in capsys.readouterr().out
+    assert not (home / "demo_account.txt").exists()
+    db.upgrade(db.get_engine())
+    with db.session_scope(db.get_engine()) as session:
+        assert session.scalar(select(Account.id).limit(1)) is None
+
+
 def test_users_ensure_demo_command_gives_every_configured_department(home):
     """The root command line joins handoff's departments to the foundation's account."""
     from handoff.config import load_config

@@ -3,9 +3,15 @@
 The actions here are real rasa-sdk ``Action`` subclasses registered on the app's executor;
 the bot's own actions (``bot.actions``) are tested in tests/bot.
 """
+import pytest
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 from rasa_sdk.interfaces import ActionExecutionRejection
+
+
+def token(client) -> dict:
+    """What Rasa sends with every action call (endpoints.yml ``action_endpoint.token``)."""
+    return {"token": client.app.state.settings.action_token}
 
 
 class ActionEchoTest(Action):
@@ -58,7 +64,7 @@ def register(client):
 
 def test_action_runs_and_returns_rasa_sdk_response(client):
     register(client)
-    response = client.post("/webhook", json=action_call("action_echo_test"))
+    response = client.post("/webhook", params=token(client), json=action_call("action_echo_test"))
     assert response.status_code == 200
     body = response.json()
     assert body["responses"][0]["text"] == "收到：营业执照怎么办"
@@ -68,35 +74,68 @@ def test_action_runs_and_returns_rasa_sdk_response(client):
 
 def test_rejected_action_answers_400_with_action_name(client):
     register(client)
-    response = client.post("/webhook", json=action_call("action_reject_test"))
+    response = client.post("/webhook", params=token(client), json=action_call("action_reject_test"))
     assert response.status_code == 400
     assert response.json()["action_name"] == "action_reject_test"
 
 
 def test_unknown_action_answers_404(client):
-    response = client.post("/webhook", json=action_call("action_does_not_exist"))
+    response = client.post("/webhook", params=token(client),
+                           json=action_call("action_does_not_exist"))
     assert response.status_code == 404
     assert response.json()["action_name"] == "action_does_not_exist"
 
 
 def test_failing_action_answers_500_without_a_stack_trace(client):
     register(client)
-    response = client.post("/webhook", json=action_call("action_broken_test"))
+    response = client.post("/webhook", params=token(client), json=action_call("action_broken_test"))
     assert response.status_code == 500
     assert "Traceback" not in response.text and "boom" not in response.text
 
 
 def test_bad_body_answers_400(client):
-    response = client.post("/webhook", content=b"not json", headers={"Content-Type": "application/json"})
+    response = client.post("/webhook", params=token(client), content=b"not json",
+                           headers={"Content-Type": "application/json"})
     assert response.status_code == 400
 
 
 def test_the_bot_actions_are_registered_built_with_the_apps_services(client, services):
     from bot.actions import ACTION_CLASSES
 
-    names = {a["name"] for a in client.get("/webhook/actions").json()}
+    names = {a["name"] for a in client.get("/webhook/actions", params=token(client)).json()}
     executor = client.app.state.action_executor
     assert names == set(executor.actions)
     assert {cls(services).name() for cls in ACTION_CLASSES} == names
     # Each one holds this app's services (rasa-sdk keeps the bound ``run``).
     assert all(run.__self__.services is services for run in executor.actions.values())
+
+
+def forged_12345_booking() -> dict:
+    """The attack from the issue: a hand-written tracker asking for a call-back to an
+    international number about a complaint."""
+    call = action_call("action_request_12345_call", "我要投诉")
+    call["tracker"]["slots"] = {"phone": "+882130000000", "time_window": "明天上午",
+                                "handoff_topic": "投诉"}
+    return call
+
+
+@pytest.mark.parametrize("params", [None, {"token": ""}, {"token": "wrong"},
+                                    {"token": "xiaobao-dev-action-token-but-longer"}])
+def test_the_public_gets_404_as_if_there_were_no_action_endpoint(client, services, params):
+    for method, path, kw in (("post", "/webhook", {"json": forged_12345_booking()}),
+                             ("get", "/webhook/actions", {})):
+        response = getattr(client, method)(path, params=params, **kw)
+        assert response.status_code == 404
+        assert response.json() == {"error": {"code": "not_found",
+                                             "message": "找不到该地址 / Not found"}}
+    from sqlalchemy import func, select
+
+    from handoff.store import Ticket
+    from xiaobao.db import session_scope
+
+    with session_scope(services.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_the_action_endpoint_is_not_in_the_openapi_document(app):
+    assert not any(path.startswith("/webhook") for path in app.openapi()["paths"])

@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from api.conversation import ESCAPED_SLASH, offered_key
+from tests.api.support import DEPT, RATING_QUESTION, conversation_of, hand_off, stored_messages
 from xiaobao.db import session_scope
 from xiaobao.events import Event
 from xiaobao.phone import PHONE_NOTICE
-
-from tests.api.support import stored_messages
 
 BUTTONS = [{"title": "转人工", "payload": "/request_human"},
            {"title": "满意", "payload": '/rate_service{"rating": "满意"}'}]
@@ -31,28 +30,33 @@ def user_turns(client) -> list:
     return [m for m in stored_messages(client.app.state.services.engine) if m.role == "user"]
 
 
-def test_first_message_sets_a_long_lived_visitor_cookie_used_as_sender(client, rasa):
+def test_first_message_sets_a_long_lived_visitor_cookie_naming_the_conversation(client, rasa):
     rasa.replies = [{"recipient_id": "x", "text": "您好！我是小宝"}]
     response = client.post("/api/chat/messages", json={"text": "你好"})
     assert response.status_code == 200
-    visitor = response.cookies["xiaobao_visitor"]
-    assert len(visitor) >= 16
+    secret = response.cookies["xiaobao_visitor"]
+    assert len(secret) >= 16
     assert "max-age=31536000" in response.headers["set-cookie"].lower()
+    assert "httponly" in response.headers["set-cookie"].lower()
     body = response.json()
-    assert body["conversation_id"] == visitor and body["mode"] == "bot"
+    # The conversation id (Rasa's sender) is derived from the cookie's secret, never the secret.
+    conversation_id = conversation_of(client)
+    assert body["conversation_id"] == conversation_id != secret and body["mode"] == "bot"
     assert body["messages"] == [{"role": "bot", "text": "您好！我是小宝", "buttons": []}]
-    assert rasa.received[-1] == {"sender": visitor, "message": "你好",
-                                 "metadata": {"visitor_id": visitor}}
+    assert rasa.received[-1] == {"sender": conversation_id, "message": "你好",
+                                 "metadata": {"visitor_id": conversation_id}}
 
 
 def test_the_visitor_id_travels_to_rasa_as_message_metadata(client, rasa):
-    """The handoff action reads ``metadata.visitor_id`` to name the returning visitor."""
+    """The handoff action reads ``metadata.visitor_id`` to name the returning visitor (the id
+    the visitor cookie names; the cookie's secret itself never reaches Rasa)."""
     client.get("/")  # the portal sets the cookie
-    visitor = client.cookies["xiaobao_visitor"]
+    visitor = conversation_of(client)
     client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
     client.post("/api/chat/messages", json={"text": "谢谢"})
     assert [r["metadata"] for r in rasa.received] == [{"visitor_id": visitor}] * 2
     assert {r["sender"] for r in rasa.received} == {visitor}
+    assert client.cookies["xiaobao_visitor"] not in json.dumps(rasa.received)
 
 
 def test_same_browser_keeps_its_conversation(client, rasa):
@@ -152,7 +156,7 @@ def test_rasa_down_gives_a_polite_error_and_keeps_the_message(client, rasa, serv
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "bot_unavailable" and "您的消息已保存" in error["message"]
-    conv = response.cookies.get("xiaobao_visitor") or client.cookies["xiaobao_visitor"]
+    conv = conversation_of(client)
     assert (conv, "营业执照怎么办") in [(m.conversation_id, m.text) for m in user_turns(client)]
     assert events(client, "bot_failure")[-1] == (conv, {"failure": "unreachable"})
 
@@ -183,7 +187,8 @@ def test_empty_reply_after_a_failed_action_gives_a_polite_error(client, rasa):
 
 
 def test_phone_request_is_preceded_by_a_privacy_notice(client, rasa):
-    rasa.replies = [{"text": "好的，请留下您的联系电话（手机号或上海固定电话），12345热线将给您回电。"}]
+    rasa.replies = [{"text": "好的，请留下您的联系电话（手机号或上海固定电话），"
+                             "12345热线将给您回电。"}]
     messages = client.post("/api/chat/messages", json={"text": "12345回电"}).json()["messages"]
     assert [m["role"] for m in messages] == ["notice", "bot"]
     assert messages[0]["text"] == PHONE_NOTICE
@@ -206,14 +211,54 @@ def test_history_returns_the_conversation_in_order(client, rasa):
                                                                      ("bot", "您好！")]
     assert history["messages"][1]["buttons"] == BUTTONS
     assert history["mode"] == "bot" and history["ticket"] is None
-    assert history["conversation_id"] == client.cookies["xiaobao_visitor"]
+    assert history["conversation_id"] == conversation_of(client)
+
+
+def test_history_has_bot_and_live_turns_in_order_from_the_one_record(app, client, rasa,
+                                                                      make_account):
+    from fastapi.testclient import TestClient
+
+    rasa.replies = [{"text": "您好！我是小宝"}]
+    client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
+    ticket_id = hand_off(client)
+    password = make_account("ann", roles=["helper"], departments=[DEPT], display_name="王帮办")
+    staff = TestClient(app)
+    staff.post("/api/auth/login", json={"username": "ann", "password": password})
+    staff.post("/api/helper/status", json={"status": "on_duty"})
+    assert staff.post("/api/helper/claim", json={}).json()["ticket"]["id"] == ticket_id
+
+    def helper_says(text: str) -> None:
+        sent = staff.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": text})
+        assert sent.status_code == 200, sent.text
+
+    helper_says("您好，我是王帮办。")
+    asked = client.post("/api/chat/messages", json={"text": "需要带什么材料？"})
+    assert asked.json()["mode"] == "human"
+    helper_says("请带身份证原件。")
+    assert staff.post(f"/api/helper/tickets/{ticket_id}/resolve", json={}).json()["bot_resumed"]
+    staff.close()
+
+    history = client.get("/api/chat/history").json()
+    assert [(m["role"], m["text"], m["author"]) for m in history["messages"]] == [
+        ("user", "营业执照怎么办", ""), ("bot", "您好！我是小宝", ""),
+        ("helper", "您好，我是王帮办。", "王帮办"),  # the helper's display name
+        ("user", "需要带什么材料？", ""), ("helper", "请带身份证原件。", "王帮办"),
+        ("bot", RATING_QUESTION, "")]
+    stamps = [m["at"] for m in history["messages"]]
+    assert stamps == sorted(stamps)
+    # One table: bot-mode turns carry no ticket, the live turns carry the ticket's id.
+    rows = stored_messages(app.state.services.engine, conversation_of(client))
+    assert [(m.text, m.ticket_id) for m in rows] == [
+        ("营业执照怎么办", None), ("您好！我是小宝", None), ("您好，我是王帮办。", ticket_id),
+        ("需要带什么材料？", ticket_id), ("请带身份证原件。", ticket_id), (RATING_QUESTION, None)]
+    assert rows[2].author == "ann"  # the record keeps the username; the page gets the name
 
 
 def test_history_of_a_new_visitor_is_empty_and_sets_the_cookie(client):
     response = client.get("/api/chat/history")
     assert response.status_code == 200
     assert response.json()["messages"] == [] and response.json()["mode"] == "bot"
-    assert response.json()["conversation_id"] == response.cookies["xiaobao_visitor"]
+    assert response.json()["conversation_id"] == conversation_of(client)
 
 
 def test_websocket_round_trip(client, rasa):
@@ -231,8 +276,8 @@ def test_websocket_round_trip(client, rasa):
         assert ws.receive_json()["error"]["code"] == "invalid_request"
         ws.send_text(json.dumps(["text"]))
         assert ws.receive_json()["error"]["code"] == "invalid_request"
-    assert rasa.received[-1]["sender"] == client.cookies["xiaobao_visitor"]
-    assert rasa.received[-1]["metadata"] == {"visitor_id": client.cookies["xiaobao_visitor"]}
+    assert rasa.received[-1]["sender"] == conversation_of(client)
+    assert rasa.received[-1]["metadata"] == {"visitor_id": conversation_of(client)}
 
 
 def test_websocket_without_visitor_cookie_is_closed(client):

@@ -27,7 +27,8 @@ def test_metrics_exposes_gateway_counters(client, rasa):
 def test_unknown_path_gets_the_error_shape(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
-    assert response.json() == {"error": {"code": "not_found", "message": "找不到该地址 / Not found"}}
+    assert response.json() == {"error": {"code": "not_found",
+                                         "message": "找不到该地址 / Not found"}}
 
 
 def test_pages_carry_a_strict_content_security_policy(client):

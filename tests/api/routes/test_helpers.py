@@ -9,17 +9,17 @@ from handoff.config import packaged_config
 from handoff.store import Ticket
 from knowledge_base.schema import EntryData
 from knowledge_base.store import get_entry, save_entry
-from xiaobao.db import session_scope
-
 from tests.api.support import (
     CATEGORY,
     DEPT,
     ONE_HAND_BACK,
     OTHER,
     RATING_QUESTION,
+    conversation_of,
     hand_back_calls,
     hand_off,
 )
+from xiaobao.db import session_scope
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_full_online_handoff_round_trip(user, rasa, helper_client):
     resolved = ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={"note": "已解答"})
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["ticket"]["status"] == "resolved" and resolved.json()["bot_resumed"]
-    conv = user.cookies["xiaobao_visitor"]
+    conv = conversation_of(user)
     assert hand_back_calls(rasa, conv) == ONE_HAND_BACK
     assert rasa.api_calls[0][0] == f"/conversations/{conv}/tracker/events"
 
@@ -359,7 +359,7 @@ def test_leader_takes_an_escalated_ticket_even_from_a_silent_helper(app, user, h
                     json={"text": "我来回答"}).status_code == 403
 
 
-# --- 留言咨询 in the console ----------------------------------------------------------------------
+# --- 留言咨询 in the console ---------------------------------------------------------------------
 
 def leave(browser, text="想咨询食品经营许可", phone="13812345678") -> dict:
     response = browser.post("/api/chat/leave-message", json={"text": text, "phone": phone})
@@ -415,7 +415,7 @@ def test_answering_a_left_message_refuses_bad_input(app, user, helper_client):
     assert anonymous.get("/api/helper/left-messages").status_code == 401
 
 
-# --- the user's place in line moves ----------------------------------------------------------------
+# --- the user's place in line moves --------------------------------------------------------------
 
 def test_queue_position_goes_down_when_the_ticket_ahead_is_claimed(app, user, helper_client):
     first = hand_off(user)
@@ -432,3 +432,51 @@ def test_queue_position_goes_down_when_the_ticket_ahead_is_claimed(app, user, he
         assert pushed["ticket"]["queue_position"] == 1
         assert pushed["ticket"]["estimated_wait_s"] <= queue["estimated_wait_s"]
         assert second.get("/api/chat/queue").json()["ticket"]["queue_position"] == 1
+
+
+# --- who may use the console (xiaobao.policy) ----------------------------------------------------
+
+def test_admin_works_tickets_of_any_department(user, helper_client):
+    ticket_id = hand_off(user)
+    admin = helper_client("root", roles=("admin",), departments=(), on_duty=False)
+    assert {q["department"] for q in admin.get("/api/helper/queues").json()["queues"]} == \
+        set(packaged_config().departments)  # sees every department
+    assert admin.get(f"/api/helper/tickets/{ticket_id}").status_code == 200
+    taken = admin.post(f"/api/helper/tickets/{ticket_id}/claim")
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["ticket"]["helper"] == "root"
+    assert admin.post(f"/api/helper/tickets/{ticket_id}/messages",
+                      json={"text": "您好，我来处理。"}).status_code == 200
+    closed = admin.post(f"/api/helper/tickets/{ticket_id}/resolve", json={})
+    assert closed.status_code == 200 and closed.json()["ticket"]["status"] == "resolved"
+
+
+def test_supervisors_and_editors_work_no_tickets_and_get_no_console(user, helper_client):
+    from starlette.websockets import WebSocketDisconnect
+
+    ticket_id = hand_off(user)
+    for username, role in (("sup", "supervisor"), ("ed", "editor")):
+        staff = helper_client(username, roles=(role,), departments=(DEPT,), on_duty=False)
+        for method, path in [("get", "/api/helper/me"), ("get", "/api/helper/queues"),
+                             ("get", f"/api/helper/tickets/{ticket_id}"),
+                             ("post", f"/api/helper/tickets/{ticket_id}/claim"),
+                             ("get", "/api/helper/left-messages")]:
+            response = getattr(staff, method)(path)
+            assert response.status_code == 403, (role, path)
+            assert response.json()["error"]["message"].endswith("helper or leader role")
+        # The console socket accepts exactly the accounts the console routes accept.
+        with pytest.raises(WebSocketDisconnect) as info, \
+                staff.websocket_connect("/ws/console") as ws:
+            ws.receive_json()
+        assert info.value.code == 4401, role
+
+
+def test_console_socket_accepts_an_admin_without_departments(user, helper_client):
+    ticket_id = hand_off(user)
+    admin = helper_client("root", roles=("admin",), departments=(), on_duty=False)
+    admin.post(f"/api/helper/tickets/{ticket_id}/claim")
+    with admin.websocket_connect("/ws/console") as ws:
+        snapshot = ws.receive_json()
+    assert snapshot["type"] == "snapshot"
+    assert [t["id"] for t in snapshot["tickets"]] == [ticket_id]
+    assert {q["department"] for q in snapshot["queues"]} == set(packaged_config().departments)

@@ -3,6 +3,7 @@ ask for a 12345 call-back about it."""
 from fastapi.testclient import TestClient
 
 from handoff import calls, left_messages
+from tests.api.support import conversation_of
 from xiaobao.accounts import Account, create_account
 from xiaobao.db import session_scope
 from xiaobao.phone import PHONE_NOTICE
@@ -26,10 +27,11 @@ def test_leave_a_message_and_find_the_answer_on_return(client, rasa, services):
     assert left.status_code == 201, left.text
     assert left.json()["notice"] == PHONE_NOTICE
     message = left.json()["message"]
-    assert message["conversation_id"] == client.cookies["xiaobao_visitor"]
+    assert message["conversation_id"] == conversation_of(client)
     assert message["department"] == services.config.central_department  # no ticket to follow
     ann = helper_named(services, "ann", message["department"])
-    left_messages.answer_message(message["id"], ann, "请带营业执照到窗口办理。", ctx=services.handoff)
+    left_messages.answer_message(message["id"], ann, "请带营业执照到窗口办理。",
+                                 ctx=services.handoff)
     found = client.get("/api/chat/left-messages").json()
     assert found["phone_notice"] == PHONE_NOTICE
     assert found["messages"][0]["text"] == "想咨询食品经营许可"

@@ -1,0 +1,89 @@
+"""The Rasa server as the gateway talks to it (api/rasa_client.py), against the stand-in Rasa."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from api import rasa_client
+from api.rasa_client import BotUnavailable
+from xiaobao.settings import Settings
+
+
+async def ask(settings, text: str = "你好", **kw) -> list[dict]:
+    async with httpx.AsyncClient() as http:
+        return await rasa_client.ask(http, settings, "conv-1", text, **kw)
+
+
+async def test_ask_sends_one_turn_with_the_visitor_as_metadata(settings, rasa):
+    rasa.replies = [{"recipient_id": "conv-1", "text": "您好！"}]
+    assert await ask(settings) == [{"recipient_id": "conv-1", "text": "您好！"}]
+    assert await ask(settings, visitor_id="visitor-9") == rasa.replies
+    assert rasa.received == [
+        {"sender": "conv-1", "message": "你好", "metadata": {"visitor_id": "conv-1"}},
+        {"sender": "conv-1", "message": "你好", "metadata": {"visitor_id": "visitor-9"}}]
+
+
+@pytest.mark.parametrize(("setup", "kind"), [
+    ({"status": 500}, "status_500"),
+    ({"replies": {"not": "a list"}}, "bad_json"),
+    ({"delay_s": 1.5}, "timeout"),  # the test settings' timeout is 1 s
+])
+async def test_ask_names_what_went_wrong(settings, rasa, setup, kind):
+    for name, value in setup.items():
+        setattr(rasa, name, value)
+    with pytest.raises(BotUnavailable) as failed:
+        await ask(settings)
+    assert failed.value.kind == kind
+
+
+async def test_ask_of_an_unreachable_rasa(settings):
+    down = settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"})
+    with pytest.raises(BotUnavailable) as failed:
+        await ask(down)
+    assert failed.value.kind == "unreachable"
+
+
+def test_resume_appends_the_resume_event_then_has_the_bot_ask_for_a_rating(settings, rasa):
+    with httpx.Client() as http:
+        replies = rasa_client.resume(http, settings, "conv/1", ask_rating=True)
+        assert replies == rasa.executed_replies
+        assert rasa_client.resume(http, settings, "conv-2", ask_rating=False) == []
+    listen = {"event": "action", "name": "action_listen"}
+    assert rasa.api_calls == [
+        ("/conversations/conv%2F1/tracker/events", [{"event": "resume"}]),
+        ("/conversations/conv%2F1/execute", {"name": rasa_client.RATING_RESPONSE}),
+        # Rasa's /execute does not end with action_listen: without it the user's answer does
+        # not follow a listen and the rule rate_service → action_record_rating never applies.
+        ("/conversations/conv%2F1/tracker/events", [listen]),
+        ("/conversations/conv-2/tracker/events", [{"event": "resume"}, listen])]
+
+
+def test_a_failed_listen_after_the_question_does_not_ask_again():
+    """The question was asked: the outbox must not retry the hand-back (and ask twice)."""
+    seen = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path.endswith("/execute"):
+            return httpx.Response(200, json={"messages": [{"text": "请评价"}]})
+        return httpx.Response(500 if len(seen) == 3 else 200, json={})
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        assert rasa_client.resume(http, Settings(rasa_url="http://rasa"), "conv-1",
+                                  ask_rating=True) == [{"text": "请评价"}]
+    assert len(seen) == 3
+
+
+def test_resume_needs_rasas_token_and_an_answering_rasa(settings, rasa):
+    with httpx.Client() as http:
+        rasa.status = 500
+        with pytest.raises(BotUnavailable):
+            rasa_client.resume(http, settings, "conv-1", ask_rating=True)
+        assert [p for p, _ in rasa.api_calls] == ["/conversations/conv-1/tracker/events"]
+        rasa.status = 200
+        with pytest.raises(BotUnavailable):  # the stand-in, like Rasa, refuses no token
+            rasa_client.resume(http, settings.model_copy(update={"rasa_token": ""}), "conv-1",
+                               ask_rating=True)
+        down = settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"})
+        with pytest.raises(BotUnavailable):
+            rasa_client.resume(http, down, "conv-1", ask_rating=True)

@@ -1,0 +1,37 @@
+"""好差评: one rating per case, the latest one counting, every earlier one kept.
+
+A *case* is a ticket (a rating of the human service) or, with no ticket, the conversation's
+bot service. Rating a case again appends a new ``rating`` event that names the one it
+replaces (``replaces``), so the history stays in the log and the rates count the latest.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from xiaobao.enums import Rating
+from xiaobao.events import Event, EventKind, record_event
+
+
+def case_of(conversation_id: str, ticket_id: str) -> str:
+    return f"ticket:{ticket_id}" if ticket_id else f"bot:{conversation_id}"
+
+
+def latest_rating(session: Session, conversation_id: str, ticket_id: str = "") -> Event | None:
+    case = case_of(conversation_id, ticket_id)
+    rows = session.scalars(select(Event).where(Event.kind == EventKind.RATING.value,
+                                               Event.conversation_id == conversation_id)
+                           .order_by(Event.pk.desc()))
+    return next((e for e in rows if (e.data or {}).get("case") == case), None)
+
+
+def record_rating(session: Session, conversation_id: str, rating: Rating | str, *,
+                  ticket_id: str = "", actor: str = "user", reason: str = "") -> Event:
+    """Append a rating of the case; an earlier rating of the same case is replaced (kept)."""
+    rating = Rating(rating)
+    previous = latest_rating(session, conversation_id, ticket_id)
+    return record_event(session, EventKind.RATING, conversation_id=conversation_id,
+                        ticket_id=ticket_id, actor=actor, rating=rating.value,
+                        target="human" if ticket_id else "bot",
+                        case=case_of(conversation_id, ticket_id),
+                        replaces=previous.pk if previous is not None else None, reason=reason)
