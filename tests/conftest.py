@@ -32,7 +32,8 @@ def _fresh_postgres() -> tuple[str, callable]:
 
 @pytest.fixture(params=DB_KINDS)
 def engine(request, tmp_path) -> Iterator[Engine]:
-    """A migrated, empty database: SQLite always, PostgreSQL too when XIAOBAO_TEST_POSTGRES_URL is set."""
+    """A migrated, empty database: SQLite always, PostgreSQL too when
+    XIAOBAO_TEST_POSTGRES_URL is set."""
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
         upgrade(eng)

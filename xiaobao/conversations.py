@@ -15,8 +15,9 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, select
+from sqlalchemy import JSON, CursorResult, DateTime, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaobao.db import Base, utcnow
@@ -136,6 +137,7 @@ def delete_of_tickets(session: Session, ticket_ids: list[str]) -> int:
     removed = 0
     for start in range(0, len(ticket_ids), 500):
         chunk = ticket_ids[start:start + 500]
-        removed += session.execute(delete(Message).where(Message.ticket_id.in_(chunk))
-                                   ).rowcount or 0
+        result = cast("CursorResult[Any]",
+                      session.execute(delete(Message).where(Message.ticket_id.in_(chunk))))
+        removed += result.rowcount or 0
     return removed

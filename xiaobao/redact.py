@@ -55,7 +55,7 @@ def redact(text: str) -> str:
 class RedactingLogRecord(logging.LogRecord):
     """A record whose traceback text is redacted when a formatter fills it in."""
 
-    @property  # type: ignore[override]
+    @property
     def exc_text(self) -> str | None:
         return self.__dict__.get("exc_text")
 

@@ -2,24 +2,23 @@
 
 Closed to the public: Rasa sends the action token (``endpoints.yml`` ``action_endpoint.token``,
 as the ``token`` query parameter) and anything without it gets 404, as if the route were not
-there, before its body is read. Speaks rasa-sdk's wire protocol, not the gateway's error shape: Rasa reads
-``{"error", "action_name"}`` with status 400 as a rejected action (a form that
-does not apply) and 404 as an unknown action.
+there, before its body is read. Speaks rasa-sdk's wire protocol, not the gateway's error
+shape: Rasa reads ``{"error", "action_name"}`` with status 400 as a rejected action (a form
+that does not apply) and 404 as an unknown action.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 
-import hmac
-
 from fastapi import APIRouter, Depends, Request
-from starlette.exceptions import HTTPException
 from fastapi.responses import JSONResponse
 from rasa_sdk.interfaces import (
     ActionExecutionRejection,
     ActionMissingDomainException,
     ActionNotFoundException,
 )
+from starlette.exceptions import HTTPException
 
 from api.metrics import ACTION_RUNS
 

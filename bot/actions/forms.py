@@ -19,8 +19,8 @@ from xiaobao.phone import parse_phone
 # A form slot the user chose not to fill. Stored instead of None so the form
 # does not ask again; the handoff reads it as "".
 SKIPPED = "-"
-_SKIP = re.compile(r"^\s*(跳过|略过|没有|无|不知道|不清楚|不方便|不想说|不用|没|暂无|skip|pass)\s*[。.!！]?\s*$",
-                   re.IGNORECASE)
+_SKIP = re.compile(r"^\s*(跳过|略过|没有|无|不知道|不清楚|不方便|不想说|不用|没|暂无|skip|pass)"
+                   r"\s*[。.!！]?\s*$", re.IGNORECASE)
 FORM_SLOTS = ("phone", "time_window", "handoff_topic", "requested_slot")
 # Asked for a company name, "转人工" or "快点给我接人工" means "just hand me over", not a name.
 _NOT_A_NAME_INTENTS = frozenset({"request_human", "request_12345_call", "deny", "cancel"})

@@ -5,12 +5,12 @@ five-level 好差评 of the service as a whole.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-
-import asyncio
-import logging
 
 from bot.actions.deps import ActionServices
 from handoff.views import is_closed_ticket_of

@@ -19,7 +19,8 @@ QUESTIONS = [
     "公积金缴存基数怎么调整", "食品经营许可证怎么申请", "稳岗补贴怎么领", "个体户怎么注销",
     "公司地址变更要带什么材料", "高新技术企业认定有什么条件",
 ]
-PHRASES = QUESTIONS + ["你好", "转人工", "让12345给我回电话", "谢谢", "你是机器人吗", "今天天气怎么样"]
+PHRASES = QUESTIONS + ["你好", "转人工", "让12345给我回电话", "谢谢", "你是机器人吗",
+                       "今天天气怎么样"]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -42,21 +43,24 @@ def run(quick: bool = False) -> dict:
             for text in PHRASES[:3]:  # warm-up: first calls load lazily
                 stack.parse(text)
             stack.say(f"bench-warm-{uuid.uuid4().hex[:6]}", QUESTIONS[0])
-            parse_ms = [_timed_ms(lambda t=t: stack.parse(t)) for _ in range(rounds) for t in PHRASES]
+            parse_ms = [_timed_ms(lambda t=t: stack.parse(t))
+                        for _ in range(rounds) for t in PHRASES]
             turn_ms = [_timed_ms(lambda q=q: stack.say(f"bench-{uuid.uuid4().hex[:8]}", q))
                        for _ in range(rounds) for q in QUESTIONS]
             report = {
                 "rasa_start_s": round(stack.rasa_start_s, 1),
                 "rasa_rss_mb_idle": round(idle_mb),
                 "rasa_rss_mb_after": round(rss_mb(stack.rasa_proc.pid)),
-                "parse_ms": {"n": len(parse_ms), "p50": _pct(parse_ms, 50), "p95": _pct(parse_ms, 95),
+                "parse_ms": {"n": len(parse_ms), "p50": _pct(parse_ms, 50),
+                             "p95": _pct(parse_ms, 95),
                              "mean": round(statistics.mean(parse_ms), 1)},
                 "turn_ms": {"n": len(turn_ms), "p50": _pct(turn_ms, 50), "p95": _pct(turn_ms, 95),
                             "mean": round(statistics.mean(turn_ms), 1)},
             }
         finally:
             stack.stop()
-    print(f"[bench_bot] rasa start {report['rasa_start_s']} s, RSS {report['rasa_rss_mb_idle']} MB idle "
+    print(f"[bench_bot] rasa start {report['rasa_start_s']} s, "
+          f"RSS {report['rasa_rss_mb_idle']} MB idle "
           f"/ {report['rasa_rss_mb_after']} MB after; parse p50 {report['parse_ms']['p50']} ms "
           f"p95 {report['parse_ms']['p95']} ms; full turn p50 {report['turn_ms']['p50']} ms "
           f"p95 {report['turn_ms']['p95']} ms")

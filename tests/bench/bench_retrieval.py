@@ -58,7 +58,8 @@ def ranking_by_component(retriever, examples) -> dict:
              "fused": []}
     for ex, v in zip(ins, vecs):
         dense, sparse = retriever.candidates(normalize(ex.query), v)
-        by = lambda f: sorted(dense, key=lambda i: -f(dense[i]))  # noqa: E731
+        def by(f, dense=dense):
+            return sorted(dense, key=lambda i: -f(dense[i]))
         for name, ids in (("dense_best_question", by(lambda d: d.best)),
                           ("dense_mean2", by(lambda d: d.mean2)),
                           ("dense_passage", by(lambda d: d.passage)),
@@ -88,7 +89,8 @@ def index_at_scale(n: int, dim: int = 384, queries: int = 200) -> dict:
     rng = np.random.default_rng(0)
     data = rng.normal(size=(n, dim)).astype(np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
-    q = data[rng.choice(n, queries, replace=False)] + 0.05 * rng.normal(size=(queries, dim)).astype(np.float32)
+    noise = 0.05 * rng.normal(size=(queries, dim)).astype(np.float32)
+    q = data[rng.choice(n, queries, replace=False)] + noise
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     out = {}
     truth = None
@@ -109,7 +111,8 @@ def index_at_scale(n: int, dim: int = 384, queries: int = 200) -> dict:
             truth = found
         out[kind] = {"build_s": round(build, 2), "rss_delta_mb": round(_rss_mb() - rss0, 1),
                      "search_p50_ms": _pct(lat, 50), "search_p95_ms": _pct(lat, 95),
-                     "recall@1_vs_flat": round(sum(a == b for a, b in zip(found, truth)) / len(found), 4)}
+                     "recall@1_vs_flat": round(sum(a == b for a, b in zip(found, truth))
+                                               / len(found), 4)}
         del idx
     out["entries"] = n
     return out

@@ -1,4 +1,5 @@
-"""`make test`'s quick version of `make bench`: the same measurements, smaller, gated with a margin."""
+"""`make test`'s quick version of `make bench`: the same measurements, smaller, gated with a
+margin."""
 from __future__ import annotations
 
 import statistics

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
 from tests.redis_server import redis_server_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +162,8 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         redis_proc = spawn([redis_server_binary(), "--port", stack.redis_port,
                             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis")
         wait_until(lambda: stack.redis().ping(), 20, "redis-server", redis_proc)
-        for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):  # the second builds the index
+        # The second builds the index.
+        for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):
             subprocess.run([str(XIAOBAO), *args], cwd=REPO, env=stack.env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
         actions = spawn([UVICORN, "--factory", "api.main:create_app", "--host", "127.0.0.1",
@@ -170,7 +172,8 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         endpoints.write_text(_endpoints(stack.actions_port, stack.redis_port))
         started = time.monotonic()
         stack.rasa_proc = spawn([RASA, "run", "--model", MODEL, "--endpoints", endpoints,
-                                 "--credentials", REPO / "credentials.yml", "--port", stack.rasa_port,
+                                 "--credentials", REPO / "credentials.yml",
+                                 "--port", stack.rasa_port,
                                  "-i", "127.0.0.1", "--enable-api", "--auth-token", TOKEN], "rasa")
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{stack.actions_port}/healthz",
                                      timeout=2).status_code == 200, 180, "gateway", actions)

@@ -28,7 +28,8 @@ def test_every_flow_of_the_test_stories_passes(tmp_path):
     out = rasa("test", "core", "--model", str(MODEL), "--stories", "bot/tests/test_stories.yml",
                "--out", str(tmp_path), "--fail-on-prediction-errors")
     failed = (tmp_path / "failed_test_stories.yml")
-    detail = failed.read_text("utf-8") if failed.exists() else out.stdout[-3000:] + out.stderr[-3000:]
+    detail = (failed.read_text("utf-8") if failed.exists()
+              else out.stdout[-3000:] + out.stderr[-3000:])
     assert out.returncode == 0, detail
     report = json.loads((tmp_path / "story_report.json").read_text("utf-8"))
     assert report["accuracy"] == 1.0 or report.get("micro avg", {}).get("f1-score") == 1.0, report
