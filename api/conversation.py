@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import rasa_client
 from api.errors import ApiError
-from api.metrics import CHAT_MESSAGES, CHAT_REFUSED, RASA_FAILURES
+from api.metrics import CHAT_MESSAGES, CHAT_REFUSED, RASA_FAILURES, rasa_failure_label
 from api.services import Services
 from handoff import left_messages, outbox, relay, views
 from handoff.context import Returned
@@ -235,7 +235,7 @@ async def handle_user_message(services: Services, http, conversation_id: str,
         if not messages:
             raise rasa_client.BotUnavailable("empty_reply")
     except rasa_client.BotUnavailable as exc:
-        RASA_FAILURES.labels(exc.kind).inc()
+        RASA_FAILURES.labels(rasa_failure_label(exc.kind)).inc()
         log.warning("bot turn failed for %s: %s", conversation_id, exc.kind)
         await run_in_threadpool(record_failure, services, conversation_id, exc.kind)
         message = BOT_NO_REPLY if exc.kind == "empty_reply" else BOT_UNAVAILABLE

@@ -15,17 +15,19 @@ import redis
 from fastapi import Depends, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 
 from api.errors import ApiError
 from api.services import Services
 from handoff.context import HandoffContext
-from xiaobao import policy
+from xiaobao import limits, policy, sessions
 from xiaobao.accounts import Account
 from xiaobao.conversations import conversation_id_for
 from xiaobao.db import session_scope
 from xiaobao.settings import Settings
 
-SESSION_ACCOUNT_KEY = "account_id"
 _VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -93,7 +95,12 @@ def new_visitor_secret() -> str:
 def set_visitor_cookie(response: Response, settings: Settings, visitor_secret: str) -> None:
     response.set_cookie(settings.visitor_cookie, visitor_secret,
                         max_age=settings.visitor_max_age_s, httponly=True, samesite="lax",
-                        secure=settings.secure_cookies)
+                        secure=secure_cookies(settings))
+
+
+def secure_cookies(settings: Settings) -> bool:
+    """Cookies go over HTTPS only when configured so, and always in production."""
+    return settings.secure_cookies or settings.is_production
 
 
 def ensure_visitor(request: Request, response: Response, settings: SettingsDep) -> str:
@@ -108,6 +115,41 @@ def ensure_visitor(request: Request, response: Response, settings: SettingsDep) 
 VisitorId = Annotated[str, Depends(ensure_visitor)]  # the conversation id, never the secret
 
 
+# --- the client's address and the abuse limits ----------------------------------------------------
+# The address is the socket's peer, unless ``settings.trusted_proxy_header`` names the one header
+# a reverse proxy in front of the gateway sets (the first address of an X-Forwarded-For style
+# list); no other header is ever believed, so a client cannot pick its own address.
+
+def _address(connection: HTTPConnection) -> str:
+    settings: Settings = connection.app.state.services.settings
+    header = settings.trusted_proxy_header.strip()
+    if header:
+        forwarded = connection.headers.get(header, "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return connection.client.host if connection.client else "unknown"
+
+
+def client_ip(request: Request) -> str:
+    """The client's address for an HTTP request (see above)."""
+    return _address(request)
+
+
+def websocket_client_ip(websocket: WebSocket) -> str:
+    """The client's address for a WebSocket (see above)."""
+    return _address(websocket)
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
+
+
+async def enforce_limit(services: Services, name: str, key: str, limit: int, window_s: float,
+                        what: str) -> None:
+    """One abuse limit (:func:`xiaobao.limits.enforce`, off the event loop); over it,
+    ``LimitExceeded`` becomes 429 with ``Retry-After`` (:mod:`api.errors`)."""
+    await run_in_threadpool(limits.enforce, services.redis, name, key, limit, window_s, what)
+
+
 # --- accounts and roles ------------------------------------------------------------------------
 
 def active_account(session: Session, account_id: object) -> Account | None:
@@ -115,10 +157,33 @@ def active_account(session: Session, account_id: object) -> Account | None:
     return account if account is not None and account.active else None
 
 
+# The console's session cookie holds a random token; the session itself is a row in SQL
+# (xiaobao.sessions), so logout and deactivation end it on every gateway at once.
+
+def session_token(connection: HTTPConnection, settings: Settings) -> str | None:
+    return connection.cookies.get(settings.session_cookie)
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(settings.session_cookie, token,
+                        max_age=settings.session_absolute_max_age_s, httponly=True,
+                        samesite="strict", secure=secure_cookies(settings))
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(settings.session_cookie, httponly=True, samesite="strict",
+                           secure=secure_cookies(settings))
+
+
+def session_account(session: Session, token: str | None, settings: Settings) -> Account | None:
+    """The active account of a live session, or None (see :func:`xiaobao.sessions.resolve`)."""
+    return active_account(session, sessions.resolve(session, token, settings))
+
+
 def get_current_account(request: Request, session: SessionDep) -> Account:
-    account = active_account(session, request.session.get(SESSION_ACCOUNT_KEY))
+    settings = request.app.state.services.settings
+    account = session_account(session, session_token(request, settings), settings)
     if account is None:
-        request.session.clear()
         raise ApiError(401, "not_authenticated", "请先登录 / Please log in")
     return account
 

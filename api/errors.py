@@ -11,10 +11,12 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff.tickets import HandoffError
 from retrieval.types import QueryError
+from xiaobao.limits import LimitExceeded
 from xiaobao.policy import Denied
 
 log = logging.getLogger("api")
@@ -23,11 +25,13 @@ log = logging.getLogger("api")
 class ApiError(Exception):
     """Raised by routes and dependencies; turned into the error shape by the handler below."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
 
 def error_body(code: str, message: str) -> dict:
@@ -36,6 +40,43 @@ def error_body(code: str, message: str) -> dict:
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status)
+
+
+# --- the error shape in the OpenAPI document ------------------------------------------------------
+# Each router declares the error statuses it may answer (``APIRouter(responses=...)``), so the
+# document says what a client gets; tests/api/test_schema.py checks every answer against it.
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {"code", "message"}}``: every error the gateway's JSON API answers."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request, or refused by the handoff rules",
+    401: "Not logged in (console), or an unsigned or stale call-back",
+    403: "Not allowed: role, department, ticket holder, or the request's Origin",
+    404: "No such ticket, 留言 or entry",
+    409: "The ticket or 留言 changed state meanwhile",
+    413: "Body or text too long",
+    422: "Invalid request body or parameters",
+    429: "An abuse limit; Retry-After says when to try again",
+    503: "A dependency (the bot, password checks) is busy or unavailable",
+}
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in _ERROR_DESCRIPTIONS.items()
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """The ``responses=`` entries of ``statuses`` (a router's subset of :data:`ERROR_RESPONSES`)."""
+    return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
 _HTTP_MESSAGES = {
@@ -50,7 +91,16 @@ _HTTP_MESSAGES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(LimitExceeded)
+    async def _limited(_: Request, exc: LimitExceeded) -> JSONResponse:
+        # An abuse limit (xiaobao.limits): 429, and when the client may try again.
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers["Retry-After"] = str(max(1, exc.retry_after_s))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -25,12 +25,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from rasa_sdk.executor import ActionExecutor
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.sessions import SessionMiddleware
 
 from api.errors import install_error_handlers
 from api.routes import actions, auth, calls, chat, health, helpers, left_messages, pages
 from api.services import Services, build_services
 from api.timers import gateway_jobs, run_jobs, simulator_adapter
+from api.web_security import WebGuard
 from bot.actions import build_actions
 from handoff import recovery
 from retrieval.sync import start_listener
@@ -109,10 +109,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.action_executor = build_action_executor(services)
     app.state.call_adapter = simulator_adapter(settings)  # a CTI/SIP adapter goes here
 
-    app.add_middleware(
-        SessionMiddleware, secret_key=settings.secret_key, session_cookie=settings.session_cookie,
-        max_age=settings.session_max_age_s, same_site="strict", https_only=settings.secure_cookies,
-    )
+    # Origin (CSRF), body caps, private /metrics and /openapi.json, HSTS (api/web_security.py).
+    # Console sessions are server-side (xiaobao.sessions), read by api.deps.
+    app.add_middleware(WebGuard, settings=settings)
     app.middleware("http")(security_headers)
     install_error_handlers(app)
 

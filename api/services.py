@@ -35,6 +35,13 @@ class Services:
     rasa_http: httpx.Client  # the return-to-bot hook runs in worker threads
     _retriever: Retriever | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # At most settings.concurrent_password_checks argon2 checks at once in this process
+    # (~64 MB each), so a flood of logins cannot exhaust memory (api/routes/auth.py).
+    password_checks: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.password_checks = threading.BoundedSemaphore(
+            max(1, self.settings.concurrent_password_checks))
 
     @property
     def config(self) -> HandoffConfig:

@@ -91,7 +91,7 @@ def _apply(ctx: HandoffContext, row: OutboxRow) -> bool:
         r.hset(queue.ticket_key(p["ticket_id"]), mapping={"stream": p["stream"],
                                                            "entry": p["entry"]})
     elif row.kind == MODE:
-        r.set(queue.mode_key(row.conversation_id), f"{p['mode']}|{p['ticket_id']}")
+        queue.set_mode(r, row.conversation_id, p["mode"], p["ticket_id"])
     elif row.kind == RELAY:
         r.publish(relay_channel(row.conversation_id), json.dumps(p, ensure_ascii=False))
     elif row.kind == RETURNED:

@@ -5,6 +5,9 @@ Layout ("1+N": one request function routes in SQL, N department streams carry th
   one consumer per helper. ``high`` is read before ``normal``.
 - ``xiaobao:ticket:<id>``: which stream entry currently carries a ticket, so anyone can ack it.
 - ``xiaobao:helper:<username>:alive``: a helper's heartbeat, with a TTL.
+- ``xiaobao:mode:<conversation>``: a cache of who answers the conversation (SQL's
+  ``conversation_modes`` is the record), kept ``MODE_TTL_S``: a miss re-reads SQL, and a visitor
+  who never returns leaves nothing behind.
 
 The idle-time trap: ``XAUTOCLAIM`` measures idle time from the last delivery, not from the
 helper's last word, so an entry left pending through a long live chat would be stolen from a
@@ -20,6 +23,7 @@ from typing import TypeVar
 import redis as redis_lib
 
 HELPER_GROUP = "helpers"
+MODE_TTL_S = 24 * 3600
 
 T = TypeVar("T")
 
@@ -47,6 +51,11 @@ def alive_key(username: str) -> str:
 
 def mode_key(conversation_id: str) -> str:
     return f"xiaobao:mode:{conversation_id}"
+
+
+def set_mode(r: redis_lib.Redis, conversation_id: str, mode: str, ticket_id: str) -> None:
+    """Cache the conversation's mode (``mode|ticket``) for ``MODE_TTL_S``."""
+    r.set(mode_key(conversation_id), f"{mode}|{ticket_id}", ex=MODE_TTL_S)
 
 
 def ensure_group(r: redis_lib.Redis, key: str, group: str) -> None:

@@ -88,7 +88,7 @@ def _recover(ctx: HandoffContext) -> RecoveryReport:
         requeued += 1
 
     for conversation_id, mode, ticket_id in modes:
-        r.set(queue.mode_key(conversation_id), f"{mode}|{ticket_id}")
+        queue.set_mode(r, conversation_id, mode, ticket_id)
 
     # Grace: heartbeats were lost with everything else. Holders of tickets and helpers on duty
     # get one period to reconnect, so nobody's live chat is taken away by the flush itself.

@@ -52,7 +52,7 @@ def get_mode(conversation_id: str, *, ctx: HandoffContext) -> ConversationState:
         row = s.get(ConversationMode, conversation_id)
         state = ConversationState(row.mode, row.ticket_id) if row else \
             ConversationState(Mode.BOT.value, "")
-    ctx.redis.set(queue.mode_key(conversation_id), f"{state.mode}|{state.ticket_id}")
+    queue.set_mode(ctx.redis, conversation_id, state.mode, state.ticket_id)
     return state
 
 

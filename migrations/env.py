@@ -8,6 +8,7 @@ import knowledge_base.models  # noqa: F401,E402
 import xiaobao.accounts  # noqa: F401,E402
 import xiaobao.conversations  # noqa: F401,E402
 import xiaobao.events  # noqa: F401,E402
+import xiaobao.sessions  # noqa: F401,E402
 import handoff.outbox  # noqa: F401,E402
 import handoff.store  # noqa: F401,E402
 

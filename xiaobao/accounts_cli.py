@@ -1,4 +1,4 @@
-"""`xiaobao users`: create and list the accounts that log in to the console.
+"""`xiaobao users`: create, list and disable the accounts that log in to the console.
 
 Part of the foundation, so it imports no other package of the project; what needs
 one (the demo account's departments, from handoff) is given by ``xiaobao.cli``.
@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from xiaobao import sessions
 from xiaobao.accounts import ROLES, Account, AccountError, create_account
 from xiaobao.db import get_engine, session_scope, upgrade
 from xiaobao.secrets import create_private_file
@@ -56,6 +57,36 @@ def list_users() -> None:
             state = "active" if account.active else "disabled"
             typer.echo(f"{account.id}\t{account.username}\t{','.join(account.roles)}\t"
                        f"{','.join(account.departments) or '-'}\t{state}")
+
+
+@app.command("disable")
+def disable_user(username: str) -> None:
+    """Deactivate an account: it can no longer log in, and its open sessions end at once (an
+    open console closes within seconds)."""
+    engine = get_engine()
+    upgrade(engine)
+    with session_scope(engine) as session:
+        account = session.scalar(select(Account).where(Account.username == username))
+        if account is None:
+            typer.echo(f"error: no account {username!r}", err=True)
+            raise typer.Exit(2)
+        account.active = False
+        ended = sessions.revoke_all_for(session, account.id)
+    typer.echo(f"disabled {username}; ended {ended} open session(s)")
+
+
+@app.command("enable")
+def enable_user(username: str) -> None:
+    """Let a disabled account log in again (its old sessions stay ended)."""
+    engine = get_engine()
+    upgrade(engine)
+    with session_scope(engine) as session:
+        account = session.scalar(select(Account).where(Account.username == username))
+        if account is None:
+            typer.echo(f"error: no account {username!r}", err=True)
+            raise typer.Exit(2)
+        account.active = True
+    typer.echo(f"enabled {username}")
 
 
 def ensure_demo(departments: list[str]) -> None:

@@ -20,7 +20,7 @@ from rasa_sdk.interfaces import (
 )
 from starlette.exceptions import HTTPException
 
-from api.metrics import ACTION_RUNS
+from api.metrics import ACTION_RUNS, action_label
 
 log = logging.getLogger("api.actions")
 
@@ -41,16 +41,17 @@ router = APIRouter(tags=["actions"], dependencies=[Depends(rasa_only)],
 async def run_action(request: Request) -> JSONResponse:
     try:
         action_call = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
         action_call = None
     if not isinstance(action_call, dict):
         return JSONResponse({"error": "Invalid body request"}, status_code=400)
     name = str(action_call.get("next_action") or "")
     executor = request.app.state.action_executor
+    label = action_label(name, executor.actions)  # a registered name, else "unknown"
     try:
         result = await executor.run(action_call)
     except ActionExecutionRejection as exc:
-        ACTION_RUNS.labels(name, "rejected").inc()
+        ACTION_RUNS.labels(label, "rejected").inc()
         return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=400)
     except ActionNotFoundException as exc:
         ACTION_RUNS.labels("unknown", "not_found").inc()
@@ -61,11 +62,11 @@ async def run_action(request: Request) -> JSONResponse:
     except Exception:
         # Rasa logs the failure and carries on without the action's events; the gateway
         # then sees an empty reply and tells the user politely (see routes/chat.py).
-        ACTION_RUNS.labels(name, "error").inc()
+        ACTION_RUNS.labels(label, "error").inc()
         log.exception("custom action %r failed", name)
         return JSONResponse({"error": f"action {name} failed", "action_name": name},
                             status_code=500)
-    ACTION_RUNS.labels(name, "ok").inc()
+    ACTION_RUNS.labels(label, "ok").inc()
     return JSONResponse(result.model_dump() if result else None)
 
 

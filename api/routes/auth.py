@@ -1,22 +1,43 @@
-"""Log in and out of the console: a signed session cookie holding the account id.
+"""Log in and out of the console: a server-side session (:mod:`xiaobao.sessions`) whose random
+token is the cookie (HttpOnly, SameSite=Strict, Secure in production); logout revokes it.
 
-Repeated wrong passwords for one username are refused for a while (counted in
-Redis, so every gateway process sees the same count).
+Abuse limits (in Redis, so every gateway process sees the same counts): at most
+``logins_per_ip_per_15_minutes`` attempts from one address; after
+``login_failures_before_delay`` wrong passwords for one username, the next attempt must wait
+1 s after the last failure, then 2 s, 4 s, … at most 15 minutes (a success starts afresh). A
+too-early attempt gets 429 without a password check, so nobody can lock a helper out for long
+with a few wrong passwords. Password checks (argon2, ~64 MB each) run at most
+``concurrent_password_checks`` at once in a process; a login that finds no free slot within
+``PASSWORD_CHECK_WAIT_S`` gets 503.
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from api.deps import SESSION_ACCOUNT_KEY, CurrentAccount, RedisDep, SessionDep
-from api.errors import ApiError
+from api.deps import (
+    CurrentAccount,
+    ServicesDep,
+    SessionDep,
+    SettingsDep,
+    clear_session_cookie,
+    client_ip,
+    session_token,
+    set_session_cookie,
+)
+from api.errors import ApiError, error_responses
+from api.services import Services
+from xiaobao import limits, sessions
 from xiaobao.accounts import Account, authenticate
 from xiaobao.events import record_event
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"],
+                   responses=error_responses(400, 401, 403, 413, 422, 429, 503))
 
-MAX_FAILURES = 10
-FAILURE_WINDOW_S = 15 * 60
+LOGIN_WINDOW_S = 15 * 60  # the per-address window
+DELAY_CAP_S = 15 * 60  # the longest wait between attempts for one username
+PASSWORD_CHECK_WAIT_S = 2.0  # then 503: every password-check slot is busy
 
 
 class LoginIn(BaseModel):
@@ -29,32 +50,51 @@ def account_out(account: Account) -> dict:
             "roles": list(account.roles), "departments": list(account.departments)}
 
 
-def _failures_key(username: str) -> str:
-    return f"xiaobao:auth:failures:{username.lower()}"
+def _check_password(services: Services, session: Session, username: str, password: str
+                    ) -> Account | None:
+    """:func:`xiaobao.accounts.authenticate` (argon2, or its dummy check for an unknown name)
+    in one of the process's password-check slots."""
+    slots = services.password_checks
+    if not slots.acquire(timeout=PASSWORD_CHECK_WAIT_S):
+        raise ApiError(503, "busy", "登录请求过多，请稍后再试。 / Too many logins at once; "
+                                    "please retry in a few seconds.", headers={"Retry-After": "2"})
+    try:
+        return authenticate(session, username, password)
+    finally:
+        slots.release()
 
 
 @router.post("/login")
-def login(body: LoginIn, request: Request, session: SessionDep, redis: RedisDep) -> dict:
-    key = _failures_key(body.username)
-    if int(redis.get(key) or 0) >= MAX_FAILURES:
-        raise ApiError(429, "too_many_attempts",
-                       "密码错误次数过多，请15分钟后再试 / Too many failed attempts, "
-                       "retry in 15 minutes")
-    account = authenticate(session, body.username, body.password)
+def login(body: LoginIn, request: Request, response: Response, session: SessionDep,
+          services: ServicesDep) -> dict:
+    redis, settings = services.redis, services.settings
+    limits.enforce(redis, "login_ip", client_ip(request), settings.logins_per_ip_per_15_minutes,
+                   LOGIN_WINDOW_S, "登录尝试")
+    who = body.username.lower()
+    wait_s = limits.failure_delay_s(redis, "login_user", who)
+    if wait_s:  # refused before any password check
+        raise limits.LimitExceeded(
+            f"密码错误次数较多，请{limits.wait_text(wait_s)}后再试。"
+            f" / Too many failed attempts; retry in {wait_s} s.", wait_s)
+    account = _check_password(services, session, body.username, body.password)
     if account is None:
-        with redis.pipeline() as pipe:
-            pipe.incr(key).expire(key, FAILURE_WINDOW_S).execute()
+        limits.record_failure(redis, "login_user", who, free=settings.login_failures_before_delay,
+                              cap_s=DELAY_CAP_S)
         raise ApiError(401, "bad_credentials", "用户名或密码错误 / Wrong username or password")
-    redis.delete(key)
-    request.session.clear()  # a fresh session: nothing carried over from before the login
-    request.session[SESSION_ACCOUNT_KEY] = account.id
+    limits.reset_failures(redis, "login_user", who)
+    # A fresh session: any the browser brought along ends, nothing carries over.
+    sessions.revoke(session, session_token(request, settings))
+    set_session_cookie(response, settings, sessions.create(session, account.id, settings))
     record_event(session, "login", actor=account.username)
     return {"account": account_out(account)}
 
 
 @router.post("/logout")
-def logout(request: Request) -> dict:
-    request.session.clear()
+def logout(request: Request, response: Response, session: SessionDep,
+           settings: SettingsDep) -> dict:
+    """Ends the session on the server (on every gateway), not only in this browser."""
+    sessions.revoke(session, session_token(request, settings))
+    clear_session_cookie(response, settings)
     return {"ok": True}
 
 

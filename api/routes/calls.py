@@ -10,12 +10,13 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
-from api.errors import ApiError
-from api.metrics import CALL_CALLBACKS
+from api.errors import ApiError, error_responses
+from api.metrics import CALL_CALLBACK_OUTCOMES, CALL_CALLBACKS, bounded
 from handoff import calls
 from handoff.tickets import HandoffError
 
-router = APIRouter(prefix="/api/calls", tags=["12345 calls"])
+router = APIRouter(prefix="/api/calls", tags=["12345 calls"],
+                   responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429))
 MAX_CALLBACK_BYTES = 16 * 1024
 
 
@@ -30,7 +31,7 @@ async def status_callback(request: Request, services: ServicesDep) -> dict:
             lambda: calls.handle_callback(body, dict(request.headers), ctx=services.handoff,
                                           secret=services.settings.call_callback_secret))
     except HandoffError as exc:
-        CALL_CALLBACKS.labels(exc.code).inc()
+        CALL_CALLBACKS.labels(bounded(exc.code, CALL_CALLBACK_OUTCOMES)).inc()
         raise
     CALL_CALLBACKS.labels("applied").inc()
     return {"call": {"id": call.id, "status": call.status, "attempts": call.attempts}}

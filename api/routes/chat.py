@@ -19,20 +19,24 @@ from starlette.concurrency import run_in_threadpool
 
 from api import conversation
 from api.deps import (
+    ClientIp,
     ServicesDep,
     VisitorId,
     conversation_id_from_cookies,
     conversation_id_of,
+    enforce_limit,
     new_visitor_secret,
     set_visitor_cookie,
     visitor_secret_from_cookies,
+    websocket_client_ip,
 )
-from api.errors import ApiError, error_response
+from api.errors import ApiError, error_response, error_responses
 from api.services import Services
 from handoff import relay
 from xiaobao.enums import Mode, Speaker
+from xiaobao.limits import LimitExceeded
 
-router = APIRouter(tags=["chat"])
+router = APIRouter(tags=["chat"], responses=error_responses(400, 403, 413, 422, 429, 503))
 log = logging.getLogger("api.chat")
 QUEUE_PUSH_S = 2.0
 
@@ -42,11 +46,22 @@ class MessageIn(BaseModel):
     text: str = Field(max_length=100_000)
 
 
+async def check_chat_limits(services: Services, conversation_id: str, ip: str) -> None:
+    """Each message counts against its conversation's and its address's per-minute limits
+    (``LimitExceeded`` over either)."""
+    settings = services.settings
+    await enforce_limit(services, "chat_visitor", conversation_id,
+                        settings.chat_per_visitor_per_minute, 60, "发送消息")
+    await enforce_limit(services, "chat_ip", ip, settings.chat_per_ip_per_minute, 60, "发送消息")
+
+
 @router.post("/api/chat/messages")
-async def post_message(body: MessageIn, request: Request, services: ServicesDep) -> Response:
+async def post_message(body: MessageIn, request: Request, services: ServicesDep,
+                       ip: ClientIp) -> Response:
     settings = services.settings
     secret = visitor_secret_from_cookies(request.cookies, settings) or new_visitor_secret()
     conversation_id = conversation_id_of(secret, settings)
+    await check_chat_limits(services, conversation_id, ip)  # 429 with Retry-After over them
     try:
         result = await conversation.handle_user_message(services, request.app.state.http,
                                                         conversation_id, body.text)
@@ -84,6 +99,7 @@ async def chat_socket(websocket: WebSocket) -> None:
     if conversation_id is None:
         await websocket.close(code=4401, reason="visitor cookie missing; load / first")
         return
+    ip = websocket_client_ip(websocket)
     await websocket.accept()
     lock = asyncio.Lock()  # three tasks write to one socket
     shown: dict = {}  # the conversation state the page was last sent
@@ -107,6 +123,13 @@ async def chat_socket(websocket: WebSocket) -> None:
                 await send({"type": "error", "error": {
                     "code": "invalid_request",
                     "message": '请发送 {"text": "..."} / Send {"text": "..."}'}})
+                continue
+            try:
+                await check_chat_limits(services, conversation_id, ip)
+            except LimitExceeded as exc:  # the socket stays open: the user may write again
+                await send({"type": "error", "error": {
+                    "code": exc.code, "message": exc.message,
+                    "retry_after_s": exc.retry_after_s}})
                 continue
             try:
                 result = await conversation.handle_user_message(services, app.state.http,

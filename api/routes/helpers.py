@@ -19,14 +19,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
-    SESSION_ACCOUNT_KEY,
     HandoffDep,
     HelperAccount,
     LeaderAccount,
     SessionDep,
-    active_account,
+    session_account,
+    session_token,
 )
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.services import Services
 from handoff import claims, closing, duty, escalation, left_messages, outbox, relay, transfer, views
 from knowledge_base.card import answer_card
@@ -38,7 +38,8 @@ from xiaobao.db import session_scope
 from xiaobao.enums import CHANNELS, Channel
 from xiaobao.events import EventKind, record_event
 
-router = APIRouter(prefix="/api/helper", tags=["helper console"])
+router = APIRouter(prefix="/api/helper", tags=["helper console"],
+                   responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429))
 socket_router = APIRouter(tags=["helper console"])
 log = logging.getLogger("api.helpers")
 MAX_NOTE_CHARS = 2000
@@ -312,10 +313,12 @@ async def console_socket(websocket: WebSocket) -> None:
     """The user's messages on the helper's tickets, ticket changes, and the queue overview.
 
     Keeps the helper's heartbeat while the console is open: closing it means "gone away".
+    The session is checked again at every resync: logged out, expired or deactivated, the
+    socket closes with 4401 within ``RESYNC_S``.
     """
     services: Services = websocket.app.state.services
-    account = await run_in_threadpool(_socket_account, services,
-                                      websocket.session.get(SESSION_ACCOUNT_KEY))
+    token = session_token(websocket, services.settings)
+    account = await run_in_threadpool(_socket_account, services, token)
     if account is None:
         await websocket.close(code=4401, reason="not logged in as helper")
         return
@@ -332,6 +335,10 @@ async def console_socket(websocket: WebSocket) -> None:
             if now - last_sync >= RESYNC_S or sync_now.is_set():
                 sync_now.clear()
                 last_sync = now
+                account = await run_in_threadpool(_socket_account, services, token)
+                if account is None:
+                    await websocket.close(code=4401, reason="session ended")
+                    return
                 tickets, overview = await run_in_threadpool(_console_snapshot, services, account)
                 wanted = {outbox.relay_channel(t["conversation_id"]): t["id"] for t in tickets}
                 gone = [c for c in subscribed if c not in wanted]
@@ -374,10 +381,10 @@ async def _drain(websocket: WebSocket, sync_now: asyncio.Event) -> None:
         return
 
 
-def _socket_account(services: Services, account_id: object) -> Account | None:
+def _socket_account(services: Services, token: str | None) -> Account | None:
     """The console socket's account: the same rule as the console's routes."""
     with session_scope(services.engine) as session:
-        account = active_account(session, account_id)
+        account = session_account(session, token, services.settings)
         if account is None or not policy.works_tickets(account):
             return None
         session.expunge(account)

@@ -8,12 +8,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api import conversation
-from api.deps import ServicesDep, VisitorId
-from api.errors import ApiError
+from api.deps import ClientIp, ServicesDep, VisitorId, enforce_limit
+from api.errors import ApiError, error_responses
 from handoff import left_messages
 from xiaobao.phone import PHONE_NOTICE
 
-router = APIRouter(prefix="/api/chat", tags=["留言"])
+router = APIRouter(prefix="/api/chat", tags=["留言"],
+                   responses=error_responses(400, 403, 404, 409, 413, 422, 429))
 
 
 class LeaveMessageIn(BaseModel):
@@ -26,7 +27,9 @@ async def leave_message(body: LeaveMessageIn, conversation_id: VisitorId,
                         services: ServicesDep) -> dict:
     """Leaving one while waiting closes the waiting ticket (the user chose not to wait).
     The 留言 is kept under the conversation id derived from the visitor's cookie (``VisitorId``),
-    never under the cookie's secret."""
+    never under the cookie's secret. At most ``left_messages_per_visitor_per_hour`` (429)."""
+    await enforce_limit(services, "left_message_visitor", conversation_id,
+                        services.settings.left_messages_per_visitor_per_hour, 3600, "留言")
     text = conversation.check_user_text(body.text, {}, services.settings.max_message_chars).shown
     info = await run_in_threadpool(
         lambda: left_messages.leave_message(conversation_id, text, phone=body.phone,
@@ -42,11 +45,14 @@ async def my_left_messages(conversation_id: VisitorId, services: ServicesDep) ->
 
 
 @router.post("/left-messages/{message_id}/callback", status_code=201)
-async def request_callback(conversation_id: VisitorId, services: ServicesDep,
+async def request_callback(conversation_id: VisitorId, services: ServicesDep, ip: ClientIp,
                            message_id: str = PathParam(max_length=32)) -> dict:
     """A 12345 call-back about the visitor's own 留言 that has a phone number, through the
     three-way call flow: dialled within service hours (by the gateway's timer). Asking twice
-    is harmless."""
+    is harmless. At most ``callbacks_per_ip_per_hour`` asks from one address (429); the
+    per-phone limit is :func:`handoff.requests.request_handoff`'s."""
+    await enforce_limit(services, "callback_ip", ip, services.settings.callbacks_per_ip_per_hour,
+                        3600, "回电预约")
     ctx = services.handoff
     message = await run_in_threadpool(
         lambda: left_messages.own_message(conversation_id, message_id, ctx=ctx))

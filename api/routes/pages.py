@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SettingsDep, ensure_visitor
+from api.web_security import safe_next_path
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -31,4 +32,7 @@ def console(request: Request) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"page": "login"})
+    """Where to go after logging in (``?next=``) is decided here, by the one rule
+    (:func:`api.web_security.safe_next_path`): the page only follows it."""
+    target = safe_next_path(request.query_params.get("next"))
+    return templates.TemplateResponse(request, "login.html", {"page": "login", "next": target})

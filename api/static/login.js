@@ -1,12 +1,11 @@
-// Console login: on success go where the console sent us (same-site paths only).
+// Console login: on success go where the console sent us. The server checked ?next= (same-site
+// paths only, api/web_security.py safe_next_path) and put the result in data-next.
 "use strict";
 
 (() => {
   const form = document.getElementById("login-form");
   const error = document.getElementById("login-error");
-  const params = new URLSearchParams(location.search);
-  const next = params.get("next");
-  const target = next && next.startsWith("/") && !next.startsWith("//") ? next : "/console";
+  const target = form.dataset.next || "/console";
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -32,6 +32,7 @@ from api.main import create_app
 from api.services import Services
 from handoff.config import DEFAULT_PATH, packaged_config
 from handoff.context import HandoffContext
+from tests.api.support import SAME_ORIGIN
 from tests.redis_server import redis_server_binary
 from xiaobao.accounts import create_account
 from xiaobao.conversations import conversation_id_for
@@ -157,7 +158,14 @@ def settings(tmp_path, redis_url: str, _rasa_server: StandInRasa) -> Settings:
                     call_callback_secret="test-callback-secret",
                     # Off unless a test is about them (tests/api/test_timers.py): a timer
                     # dialling a test's 12345 call would race the test.
-                    background_jobs=False)
+                    background_jobs=False, **GENEROUS_LIMITS)
+
+
+# Every test request comes from one address in a burst: the per-address and per-visitor limits
+# are raised here; tests/api/test_limits.py runs the real defaults.
+GENEROUS_LIMITS = {"chat_per_visitor_per_minute": 10_000, "chat_per_ip_per_minute": 10_000,
+                   "left_messages_per_visitor_per_hour": 10_000,
+                   "callbacks_per_ip_per_hour": 10_000, "logins_per_ip_per_15_minutes": 10_000}
 
 
 @pytest.fixture
@@ -176,7 +184,7 @@ def app(settings: Settings, redis_client: redis.Redis):
 
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=SAME_ORIGIN) as test_client:
         yield test_client
 
 

@@ -40,6 +40,9 @@ def handoff_request(conversation_id: str, *, category: str = CATEGORY,
 
 
 VISITOR_COOKIE = "xiaobao_visitor"
+# What a browser on the gateway's own pages sends with every state-changing request and
+# WebSocket handshake; the test clients send it by default (the gateway refuses a POST without).
+SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
 def conversation_of(browser: TestClient, settings=None) -> str:

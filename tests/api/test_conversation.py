@@ -25,6 +25,7 @@ from tests.api.support import (
     DEPT,
     ONE_HAND_BACK,
     RATING_QUESTION,
+    SAME_ORIGIN,
     conversation_of,
     expire_outbox_claims,
     hand_back_calls,
@@ -131,7 +132,7 @@ class Gateway:
 def gateway(app, client, rasa, services, make_account) -> Gateway:
     client.post("/api/chat/messages", json={"text": "你好"})
     password = make_account("ann", roles=["helper"], departments=[DEPT], display_name="王帮办")
-    staff = TestClient(app)
+    staff = TestClient(app, headers=SAME_ORIGIN)
     assert staff.post("/api/auth/login", json={"username": "ann", "password": password}
                       ).status_code == 200
     assert staff.post("/api/helper/status", json={"status": "on_duty"}).status_code == 200

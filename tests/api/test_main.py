@@ -21,7 +21,7 @@ from knowledge_base import store
 from knowledge_base.schema import EntryData
 from retrieval.embedder import get_embedder
 from retrieval.service import Retriever
-from tests.api.support import conversation_of
+from tests.api.support import SAME_ORIGIN, conversation_of
 from xiaobao.db import session_scope, upgrade
 from xiaobao.settings import REPO_ROOT
 
@@ -77,7 +77,7 @@ def test_kb_import_in_another_process_reaches_the_running_gateway_within_a_secon
     env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOBAO_")}
     env.update(XIAOBAO_HOME=str(settings.home), REDIS_URL=redis_url)
     before = len(kb_sync_threads())
-    with TestClient(warm_app):
+    with TestClient(warm_app, headers=SAME_ORIGIN):
         assert len(kb_sync_threads()) == before + 1
         time.sleep(0.3)  # the listener subscribes
         assert retriever.get_entry("kb-fund-open") is None
@@ -103,7 +103,7 @@ def test_kb_import_in_another_process_reaches_the_running_gateway_within_a_secon
 
 def test_a_helpers_draft_never_answers(warm_app):
     retriever = warm_app.state.services.retriever
-    with TestClient(warm_app) as browser:
+    with TestClient(warm_app, headers=SAME_ORIGIN) as browser:
         browser.get("/")
         conversation_id = conversation_of(browser)
         ticket_id = request_handoff(HandoffRequest(

@@ -23,7 +23,7 @@ CATEGORY = next(c for c, d in packaged_config().routing.items() if d == DEPT)
 
 def browser(gateway) -> httpx.Client:
     """A user's browser: loading the portal sets the long-lived visitor cookie."""
-    client = httpx.Client(base_url=gateway.base, timeout=10)
+    client = httpx.Client(base_url=gateway.base, timeout=10, headers={"Origin": gateway.base})
     assert client.get("/").status_code == 200
     return client
 
@@ -31,7 +31,7 @@ def browser(gateway) -> httpx.Client:
 def staff(gateway, username: str) -> httpx.Client:
     with session_scope(gateway.engine) as session:
         create_account(session, username, "correct-horse", roles=["helper"], departments=[DEPT])
-    client = httpx.Client(base_url=gateway.base, timeout=10)
+    client = httpx.Client(base_url=gateway.base, timeout=10, headers={"Origin": gateway.base})
     assert client.post("/api/auth/login", json={"username": username,
                                                 "password": "correct-horse"}).status_code == 200
     assert client.post("/api/helper/status", json={"status": "on_duty"}).status_code == 200
@@ -70,7 +70,7 @@ def live_lines(helper: httpx.Client, ticket_id: str) -> list[tuple[str, str]]:
 def user_socket(gateway, user: httpx.Client):
     cookie = f"xiaobao_visitor={user.cookies['xiaobao_visitor']}"
     return connect(f"ws://127.0.0.1:{gateway.port}/ws/chat",
-                   additional_headers={"Cookie": cookie}, open_timeout=10)
+                   additional_headers={"Cookie": cookie}, origin=gateway.base, open_timeout=10)
 
 
 def test_conversation_continues_across_a_gateway_restart(gateway_process, redis_client, rasa):

@@ -19,6 +19,7 @@ from api.main import create_app
 from handoff import queue
 from handoff.config import DEFAULT_PATH, load_config
 from handoff.store import Ticket
+from tests.api.support import SAME_ORIGIN
 from xiaobao import db
 from xiaobao import settings as settings_module
 from xiaobao.db import session_scope
@@ -123,7 +124,7 @@ def test_the_handoff_action_writes_to_the_apps_own_database_and_config(
     assert services.settings is own and services.config.central_department == OWN_CENTRAL
     assert str(services.engine.url) == f"sqlite:///{own_db}"
 
-    with TestClient(app) as client:
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         assert services.handoff.engine is services.engine  # one engine for every caller
         routed = run_handoff_action(client, "conv-routed", "visitor-routed",
                                     category=market_category())
@@ -150,7 +151,8 @@ def test_two_apps_with_different_settings_in_one_process_keep_separate_databases
     a, b = first.state.services, second.state.services
     assert a.engine is not b.engine and a.handoff is not b.handoff
 
-    with TestClient(first) as one, TestClient(second) as two:
+    with TestClient(first, headers=SAME_ORIGIN) as one, \
+            TestClient(second, headers=SAME_ORIGIN) as two:
         mine = run_handoff_action(one, "conv-1", "visitor-1")
         theirs = run_handoff_action(two, "conv-2", "visitor-2")
         # Each gateway's chat reads its own record.

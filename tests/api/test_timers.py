@@ -12,7 +12,7 @@ from api.timers import Job, run_jobs
 from handoff import calls, claims, closing, duty, outbox, queue, views
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import history
-from tests.api.support import conversation_of
+from tests.api.support import SAME_ORIGIN, conversation_of
 from xiaobao.accounts import Account, create_account
 from xiaobao.db import session_scope
 
@@ -68,7 +68,7 @@ def test_timer_dials_due_calls_and_the_retry_after_no_answer(timed_app):
         deliver=deliver, secret=services.settings.call_callback_secret,
         script={1: ["ringing", "no_answer"],
                 2: ["ringing", "answered", "three_way_connected", "completed"]})
-    with TestClient(app):
+    with TestClient(app, headers=SAME_ORIGIN):
         call_id = hotline_request(app)  # nobody calls start_call: the timer must
         done = wait_for(lambda: (c := calls.get_call(call_id, ctx=services.handoff)).status
                         == "completed" and c)
@@ -81,7 +81,7 @@ def test_timer_requeues_the_ticket_of_a_helper_whose_heartbeat_expired(timed_app
     app = timed_app
     ctx = app.state.services.handoff
     engine, redis, config = ctx.engine, ctx.redis, ctx.config
-    with TestClient(app):
+    with TestClient(app, headers=SAME_ORIGIN):
         with session_scope(engine) as s:
             create_account(s, "ann", "correct-horse", roles=["helper"], departments=[DEPT])
         with session_scope(engine) as s:
@@ -115,7 +115,7 @@ def test_timer_hands_a_closed_conversation_back_once_rasa_answers_again(timed_ap
     """The close succeeded while Rasa was down; the outbox job retries the hand-back."""
     app = timed_app
     ctx = app.state.services.handoff
-    with TestClient(app) as browser:
+    with TestClient(app, headers=SAME_ORIGIN) as browser:
         browser.get("/")
         conversation_id = conversation_of(browser)
         with session_scope(ctx.engine) as s:

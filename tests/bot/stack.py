@@ -126,6 +126,13 @@ def _endpoints(actions_port: int, redis_port: int) -> str:
     )
 
 
+# Abuse limits (xiaobao.settings) switched off for the stack: 0 is no limit.
+LOAD_TEST_LIMITS = ("chat_per_visitor_per_minute", "chat_per_ip_per_minute",
+                    "handoffs_per_visitor_per_hour", "callbacks_per_phone_per_day",
+                    "callbacks_per_ip_per_hour", "left_messages_per_visitor_per_hour",
+                    "logins_per_ip_per_15_minutes")
+
+
 def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
     """Start Redis, seed the knowledge base and build its index, then the two servers."""
     if not MODEL.exists():
@@ -146,6 +153,8 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         "XIAOBAO_RASA_TOKEN": TOKEN,
         "XIAOBAO_ACTION_TOKEN": ACTION_TOKEN,
         "XIAOBAO_GATEWAY_PORT": str(stack.actions_port),
+        # Benchmarks and end-to-end tests send everything from 127.0.0.1: no abuse limits.
+        **{f"XIAOBAO_{name.upper()}": "0" for name in LOAD_TEST_LIMITS},
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from api.conversation import ESCAPED_SLASH, offered_key
-from tests.api.support import DEPT, RATING_QUESTION, conversation_of, hand_off, stored_messages
+from tests.api.support import (
+    DEPT,
+    RATING_QUESTION,
+    SAME_ORIGIN,
+    conversation_of,
+    hand_off,
+    stored_messages,
+)
 from xiaobao.db import session_scope
 from xiaobao.events import Event
 from xiaobao.phone import PHONE_NOTICE
@@ -222,7 +229,7 @@ def test_history_has_bot_and_live_turns_in_order_from_the_one_record(app, client
     client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
     ticket_id = hand_off(client)
     password = make_account("ann", roles=["helper"], departments=[DEPT], display_name="王帮办")
-    staff = TestClient(app)
+    staff = TestClient(app, headers=SAME_ORIGIN)
     staff.post("/api/auth/login", json={"username": "ann", "password": password})
     staff.post("/api/helper/status", json={"status": "on_duty"})
     assert staff.post("/api/helper/claim", json={}).json()["ticket"]["id"] == ticket_id

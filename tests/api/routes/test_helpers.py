@@ -15,6 +15,7 @@ from tests.api.support import (
     ONE_HAND_BACK,
     OTHER,
     RATING_QUESTION,
+    SAME_ORIGIN,
     conversation_of,
     hand_back_calls,
     hand_off,
@@ -36,7 +37,7 @@ def helper_client(app, client, make_account):
 
     def make(username: str, *, roles=("helper",), departments=(DEPT,), on_duty=True) -> TestClient:
         password = make_account(username, roles=list(roles), departments=list(departments))
-        staff = TestClient(app)
+        staff = TestClient(app, headers=SAME_ORIGIN)
         opened.append(staff)
         assert staff.post("/api/auth/login",
                           json={"username": username, "password": password}).status_code == 200
@@ -307,7 +308,7 @@ def waiting_since(app, ticket_id: str, seconds_ago: float) -> None:
 
 
 def other_user(app):
-    browser = TestClient(app)
+    browser = TestClient(app, headers=SAME_ORIGIN)
     browser.cookies.set("xiaobao_visitor", uuid.uuid4().hex)
     return browser
 
@@ -411,7 +412,7 @@ def test_answering_a_left_message_refuses_bad_input(app, user, helper_client):
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_answered"
     found = user.get("/api/chat/left-messages").json()["messages"]
     assert found[0]["answer"] == "请到窗口办理。"  # the first answer stands, nothing lost
-    anonymous = TestClient(app)
+    anonymous = TestClient(app, headers=SAME_ORIGIN)
     assert anonymous.get("/api/helper/left-messages").status_code == 401
 
 

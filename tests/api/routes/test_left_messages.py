@@ -3,7 +3,7 @@ ask for a 12345 call-back about it."""
 from fastapi.testclient import TestClient
 
 from handoff import calls, left_messages
-from tests.api.support import conversation_of
+from tests.api.support import SAME_ORIGIN, conversation_of
 from xiaobao.accounts import Account, create_account
 from xiaobao.db import session_scope
 from xiaobao.phone import PHONE_NOTICE
@@ -50,7 +50,8 @@ def test_another_browser_does_not_see_my_left_messages(app, client):
     client.get("/")
     assert client.post("/api/chat/leave-message", json={"text": "想咨询食品经营许可"}
                        ).status_code == 201
-    stranger = TestClient(app)  # another browser on the running app (no second lifespan)
+    # another browser on the running app (no second lifespan)
+    stranger = TestClient(app, headers=SAME_ORIGIN)
     stranger.get("/")
     assert stranger.get("/api/chat/left-messages").json()["messages"] == []
     stranger.close()
@@ -97,7 +98,8 @@ def test_call_back_refuses_unknown_foreign_and_phoneless_messages(app, client, r
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "no_phone"
     unknown = client.post("/api/chat/left-messages/nosuchmessage/callback")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_message"
-    stranger = TestClient(app)  # another browser on the running app (no second lifespan)
+    # another browser on the running app (no second lifespan)
+    stranger = TestClient(app, headers=SAME_ORIGIN)
     stranger.get("/")
     foreign = stranger.post(f"/api/chat/left-messages/{without_phone}/callback")
     stranger.close()

@@ -1,0 +1,319 @@
+"""Who may call what: every route of the gateway × every kind of caller, as one explicit table.
+
+``MATRIX`` maps each route (method and path; ``WS`` for a WebSocket) to the outcome each role
+gets — an HTTP status, a set of statuses where the state may vary, or for a WebSocket
+``ACCEPT`` / ``CLOSED(code)``. A route of the app with no row fails
+:func:`test_every_route_is_in_the_matrix` (add it to the matrix), and a row for a route that
+no longer exists fails it too.
+
+The callers are real: accounts made with the conftest's ``make_account`` and logged in through
+``/api/auth/login``, a visitor cookie from ``GET /``, tickets of department A created by
+:func:`handoff.requests.request_handoff` (a fresh one for every cell, so no cell sees what
+another did; held by helper A except for ``claim``), 留言 left through the handoff package and
+the portal. Every request carries ``Origin: http://testserver`` (the CSRF guard wants it), and the
+abuse limits are lifted (this test is about who may, not how often).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
+
+from handoff import claims, left_messages
+from handoff.requests import request_handoff
+from knowledge_base.schema import EntryData
+from knowledge_base.store import save_entry
+from tests.api.support import CATEGORY, DEPT, OTHER, handoff_request
+from xiaobao.accounts import Account
+from xiaobao.db import session_scope
+
+try:  # FastAPI ≥ 0.13x keeps included routers as one entry of app.routes each
+    from fastapi.routing import iter_route_contexts
+except ImportError:  # pragma: no cover - older FastAPI: app.routes is already flat
+    iter_route_contexts = None
+
+ORIGIN = "http://testserver"
+ROLES = ("anonymous", "visitor", "helper_a", "helper_b", "leader_a", "editor", "supervisor",
+         "admin")
+# Staff accounts: roles and departments (A is DEPT, B is OTHER; tests/api/support.py).
+# The admin has no department: admin may act anywhere, but duty and claiming the next ticket
+# need a department of one's own (xiaobao.policy.ticket_departments).
+STAFF = {
+    "helper_a": (["helper"], [DEPT]),
+    "helper_b": (["helper"], [OTHER]),
+    "leader_a": (["leader"], [DEPT]),
+    "editor": (["editor"], []),
+    "supervisor": (["supervisor"], []),
+    "admin": (["admin"], []),
+}
+ON_DUTY = ("helper_a", "helper_b", "leader_a")  # set on duty before the matrix runs
+
+ACCEPT = "accept"
+
+
+def CLOSED(code: int) -> str:  # reads as a constant in the table
+    return f"closed {code}"
+
+
+# --- the matrix ----------------------------------------------------------------------------------
+# Columns, in order:
+#   anonymous  visitor  helper_a  helper_b  leader_a  editor  supervisor  admin
+# Ticket routes act on a ticket of department A held by helper A (``claim``: a queued one).
+# 403 for helper B: another department; for editor/supervisor: not a ticket role; for
+# leader A/admin on messages/answer: only the holder talks to the user (a leader may close,
+# transfer or take over, not speak as the holder).
+W = CLOSED(4401)
+MATRIX: dict[tuple[str, str], tuple] = {
+    # pages and documents: public
+    ("GET", "/"):                          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/console"):                   (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/login"):                     (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/openapi.json"):              (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/healthz"):                   (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/metrics"):                   (200, 200, 200, 200, 200, 200, 200, 200),
+    # console log-in: public; ``me`` needs a session
+    ("POST", "/api/auth/login"):           (200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/auth/logout"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/auth/me"):               (401, 401, 200, 200, 200, 200, 200, 200),
+    # the portal's chat: the visitor cookie only (a caller without one gets a new one)
+    ("POST", "/api/chat/messages"):        (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/chat/history"):          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/chat/queue"):            (200, 200, 200, 200, 200, 200, 200, 200),
+    ("WS", "/ws/chat"):                    (W, ACCEPT, W, W, W, W, W, W),
+    # 留言: the visitor cookie only; a call-back only about one's own 留言 (others: unknown)
+    ("POST", "/api/chat/leave-message"):   (201, 201, 201, 201, 201, 201, 201, 201),
+    ("GET", "/api/chat/left-messages"):    (200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/chat/left-messages/{message_id}/callback"):
+                                           (404, 201, 404, 404, 404, 404, 404, 404),
+    # the helper console: helper, leader, admin (works_tickets)
+    ("GET", "/api/helper/me"):             (401, 401, 200, 200, 200, 403, 403, 200),
+    ("POST", "/api/helper/status"):        (401, 401, 200, 200, 200, 403, 403, 403),
+    ("POST", "/api/helper/heartbeat"):     (401, 401, 200, 200, 200, 403, 403, 200),
+    ("GET", "/api/helper/queues"):         (401, 401, 200, 200, 200, 403, 403, 200),
+    ("POST", "/api/helper/claim"):         (401, 401, 200, 200, 200, 403, 403, 403),
+    ("GET", "/api/helper/tickets"):        (401, 401, 200, 200, 200, 403, 403, 200),
+    ("GET", "/api/helper/left-messages"):  (401, 401, 200, 200, 200, 403, 403, 200),
+    ("GET", "/api/helper/escalations"):    (401, 401, 403, 403, 200, 403, 403, 200),
+    ("POST", "/api/helper/tickets/{ticket_id}/claim"):
+                                           (401, 401, 200, 403, 200, 403, 403, 200),
+    ("GET", "/api/helper/tickets/{ticket_id}"):
+                                           (401, 401, 200, 403, 200, 403, 403, 200),
+    ("POST", "/api/helper/tickets/{ticket_id}/messages"):
+                                           (401, 401, 200, 403, 403, 403, 403, 403),
+    ("POST", "/api/helper/tickets/{ticket_id}/answer"):
+                                           (401, 401, 200, 403, 403, 403, 403, 403),
+    ("POST", "/api/helper/tickets/{ticket_id}/transfer"):
+                                           (401, 401, 200, 403, 200, 403, 403, 200),
+    ("POST", "/api/helper/tickets/{ticket_id}/resolve"):
+                                           (401, 401, 200, 403, 200, 403, 403, 200),
+    ("POST", "/api/helper/tickets/{ticket_id}/unresolve"):
+                                           (401, 401, 200, 403, 200, 403, 403, 200),
+    ("POST", "/api/helper/tickets/{ticket_id}/kb-draft"):
+                                           (401, 401, 201, 403, 201, 403, 403, 201),
+    ("POST", "/api/helper/left-messages/{message_id}/answer"):
+                                           (401, 401, 200, 403, 200, 403, 403, 200),
+    ("WS", "/ws/console"):                 (W, W, ACCEPT, ACCEPT, ACCEPT, W, W, ACCEPT),
+    # machines: a signed call-back, Rasa's token — whatever the caller's role
+    ("POST", "/api/calls/callback"):       (401, 401, 401, 401, 401, 401, 401, 401),
+    ("POST", "/webhook"):                  (404, 404, 404, 404, 404, 404, 404, 404),
+    ("GET", "/webhook/actions"):           (404, 404, 404, 404, 404, 404, 404, 404),
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a cell sends: a JSON body, what its path parameter names, and whether the caller
+    uses a session of its own (log-in and log-out must not end the role's session)."""
+
+    body: dict | None = None
+    ticket: str = ""  # "queued" or "held": a fresh ticket of department A
+    message: str = ""  # "own": the visitor's 留言 with a phone; "open": a fresh 留言 of A
+    fresh_session: bool = False
+
+
+LOGIN = {"username": "matrix-login", "password": "correct-horse"}
+CALLS: dict[tuple[str, str], Call] = {
+    ("POST", "/api/auth/login"): Call(body=LOGIN, fresh_session=True),
+    ("POST", "/api/auth/logout"): Call(fresh_session=True),
+    ("POST", "/api/chat/messages"): Call(body={"text": "你好"}),
+    ("POST", "/api/chat/leave-message"): Call(body={"text": "想咨询食品经营许可"}),
+    ("POST", "/api/chat/left-messages/{message_id}/callback"): Call(message="own"),
+    ("POST", "/api/helper/status"): Call(body={"status": "on_duty"}),
+    ("POST", "/api/helper/claim"): Call(body={}),
+    ("POST", "/api/helper/tickets/{ticket_id}/claim"): Call(ticket="queued"),
+    ("GET", "/api/helper/tickets/{ticket_id}"): Call(ticket="held"),
+    ("POST", "/api/helper/tickets/{ticket_id}/messages"): Call(body={"text": "您好，我来帮您。"},
+                                                              ticket="held"),
+    ("POST", "/api/helper/tickets/{ticket_id}/answer"): Call(body={"entry_id": "kb-matrix"},
+                                                            ticket="held"),
+    ("POST", "/api/helper/tickets/{ticket_id}/transfer"): Call(
+        body={"department": OTHER, "note": "转交"}, ticket="held"),
+    ("POST", "/api/helper/tickets/{ticket_id}/resolve"): Call(body={"note": "已解答"},
+                                                             ticket="held"),
+    ("POST", "/api/helper/tickets/{ticket_id}/unresolve"): Call(body={"note": "未解决"},
+                                                               ticket="held"),
+    ("POST", "/api/helper/tickets/{ticket_id}/kb-draft"): Call(
+        body={"question": "食品经营许可怎么办", "answer": "到窗口办理。"}, ticket="held"),
+    ("POST", "/api/helper/left-messages/{message_id}/answer"): Call(
+        body={"answer": "请带营业执照到窗口办理。"}, message="open"),
+    ("POST", "/api/calls/callback"): Call(body={"call_id": "nope", "status": "completed"}),
+    ("POST", "/webhook"): Call(body={"next_action": "action_answer_question"}),
+}
+
+
+# --- the app's routes ----------------------------------------------------------------------------
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves; ``WS`` for a WebSocket. Only /static is skipped."""
+    if iter_route_contexts is not None:
+        found = [(rc.original_route, rc.path, rc.methods)
+                 for rc in iter_route_contexts(app.routes)]
+    else:  # pragma: no cover
+        found = [(r, r.path, getattr(r, "methods", None)) for r in app.routes]
+    routes = set()
+    for route, path, methods in found:
+        if isinstance(route, Mount) and path == "/static":
+            continue
+        if isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute":
+            routes.add(("WS", path))
+        elif isinstance(route, Route):  # APIRoute is one too
+            methods = set(methods or ())
+            if "GET" in methods:
+                methods.discard("HEAD")  # Starlette adds HEAD to GET routes
+            routes.update((method, path) for method in methods)
+        else:
+            raise AssertionError(f"a route of a new kind, {route!r} at {path}: decide how the "
+                                 "matrix covers it")
+    return routes
+
+
+def test_the_matrix_is_well_formed():
+    for key, row in MATRIX.items():
+        assert len(row) == len(ROLES), f"{key}: one outcome per role {ROLES}"
+        for outcome in row:
+            statuses = outcome if isinstance(outcome, (set, frozenset)) else {outcome}
+            assert not any(isinstance(s, int) and s >= 500 for s in statuses), \
+                f"{key}: a 5xx is never an expected outcome"
+    assert set(CALLS) <= set(MATRIX), "a request spec without a matrix row"
+
+
+def test_every_route_is_in_the_matrix(app):
+    routes = app_routes(app)
+    missing = sorted(routes - set(MATRIX))
+    stale = sorted(set(MATRIX) - routes)
+    assert not missing, (f"routes with no authorization entry: {missing} — add them to the "
+                         "matrix in tests/api/test_authorization.py")
+    assert not stale, f"matrix rows for routes the app no longer has: {stale}"
+
+
+# --- running it ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def settings(settings):
+    """The conftest's settings with every abuse limit lifted."""
+    lifted = {name: 1_000_000 for name, field in type(settings).model_fields.items()
+              if "_per_" in name and field.annotation is int}
+    return settings.model_copy(update=lifted)
+
+
+class World:
+    """The callers and the things their requests name, on the one test client."""
+
+    def __init__(self, client: TestClient, make_account):
+        self.client = client
+        self.services = client.app.state.services
+        client.headers["Origin"] = ORIGIN
+        self.passwords = {role: make_account(f"matrix-{role}", roles=roles,
+                                             departments=departments)
+                          for role, (roles, departments) in STAFF.items()}
+        make_account(LOGIN["username"], roles=["helper"], departments=[DEPT],
+                     password=LOGIN["password"])
+        self.cookies = {role: self.fresh_cookies(role) for role in ROLES}
+        for role in ON_DUTY:
+            self.use(self.cookies[role])
+            assert client.post("/api/helper/status", json={"status": "on_duty"}
+                               ).status_code == 200
+        with session_scope(self.services.engine) as session:
+            self.helper_a = session.scalar(select(Account).where(
+                Account.username == "matrix-helper_a"))
+            session.expunge(self.helper_a)
+            save_entry(session, EntryData(
+                id="kb-matrix", question="如何办理营业执照", answer="登录一网通办，选择企业开办。",
+                category=CATEGORY, department=DEPT, source="区市场监管局"), "test")
+        # The visitor's own 留言 with a phone number (for the 12345 call-back).
+        self.use(self.cookies["visitor"])
+        left = client.post("/api/chat/leave-message",
+                           json={"text": "想咨询食品经营许可", "phone": "13812345678"})
+        assert left.status_code == 201, left.text
+        self.own_message = left.json()["message"]["id"]
+
+    def use(self, cookies: dict[str, str]) -> None:
+        self.client.cookies.clear()
+        for name, value in cookies.items():
+            self.client.cookies.set(name, value)
+
+    def fresh_cookies(self, role: str) -> dict[str, str]:
+        """A new browser of ``role``: nothing, a visitor cookie, or a new console session."""
+        self.use({})
+        if role == "visitor":
+            assert self.client.get("/").status_code == 200
+        elif role in STAFF:
+            response = self.client.post("/api/auth/login", json={
+                "username": f"matrix-{role}", "password": self.passwords[role]})
+            assert response.status_code == 200, response.text
+        return dict(self.client.cookies)
+
+    def ticket(self, kind: str) -> str:
+        ctx = self.services.handoff
+        ticket_id = request_handoff(handoff_request(f"matrix-{uuid.uuid4().hex[:12]}"),
+                                    ctx=ctx).ticket_id
+        if kind == "held":
+            claims.claim_ticket(ticket_id, self.helper_a, ctx=ctx)
+        return ticket_id
+
+    def message(self, kind: str) -> str:
+        if kind == "own":
+            return self.own_message
+        return left_messages.leave_message(f"matrix-{uuid.uuid4().hex[:12]}", "想咨询食品经营许可",
+                                           department=DEPT, ctx=self.services.handoff).id
+
+    def outcome(self, method: str, path: str, role: str) -> tuple[int | str, str]:
+        """What ``role`` gets from the route: a status or a WebSocket outcome, and the body."""
+        call = CALLS.get((method, path), Call())
+        self.use(self.fresh_cookies(role) if call.fresh_session else self.cookies[role])
+        url = path.format(ticket_id=self.ticket(call.ticket) if call.ticket else "",
+                          message_id=self.message(call.message) if call.message else "")
+        if method == "WS":
+            try:
+                with self.client.websocket_connect(url, headers={"Origin": ORIGIN}):
+                    return ACCEPT, ""
+            except WebSocketDisconnect as exc:
+                return CLOSED(exc.code), exc.reason or ""
+        response = self.client.request(method, url, json=call.body)
+        return response.status_code, response.text[:300]
+
+
+def matches(expected, got) -> bool:
+    if isinstance(got, int) and got >= 500:
+        return False
+    if isinstance(expected, (set, frozenset)):
+        return got in expected
+    return got == expected
+
+
+def test_authorization_matrix(app, client, make_account, rasa):
+    world = World(client, make_account)
+    wrong = []
+    for (method, path), row in MATRIX.items():
+        for role, expected in zip(ROLES, row):
+            got, body = world.outcome(method, path, role)
+            if not matches(expected, got):
+                wrong.append(f"{method} {path} as {role}: expected {expected}, got {got} {body}")
+    unlisted = sorted(app_routes(app) - set(MATRIX))
+    assert not wrong and not unlisted, "\n".join(
+        wrong + [f"{route}: not in the matrix — add it" for route in unlisted])
