@@ -193,3 +193,23 @@ def test_production_cookies_are_secure_and_hsts_is_sent(settings, redis_client):
 
 def test_no_hsts_in_development(client):
     assert "strict-transport-security" not in client.get("/healthz").headers
+
+
+def test_a_cookie_forged_with_the_published_secret_opens_nothing(app, client, make_account):
+    """The finding: a Starlette session cookie signed with the built-in default secret used to
+    open /api/helper/me as the demo admin. Sessions are server-side now: a signed cookie
+    naming an account id is just an unknown token."""
+    import base64
+    import json
+
+    from itsdangerous import TimestampSigner
+
+    make_account("demo", roles=["admin", "helper", "leader"], departments=["综合窗口"])
+    with session_scope(app.state.services.engine) as s:
+        account_id = s.scalar(select(Account.id).where(Account.username == "demo"))
+    payload = base64.b64encode(json.dumps({"account_id": account_id}).encode())
+    forged = TimestampSigner(SECRET_DEFAULTS["secret_key"]).sign(payload).decode()
+    browser = fresh_browser(app, cookie=forged)
+    response = browser.get("/api/helper/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"

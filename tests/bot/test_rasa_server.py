@@ -145,8 +145,9 @@ def test_rating_after_a_conversation(stack):
     engine = make_engine(stack.db_url)
     with session_scope(engine) as s:
         [event] = s.scalars(select(Event).where(Event.conversation_id == conv)).all()
-        assert event.kind == "rating"
-        assert event.data == {"rating": "非常满意", "target": "bot"}
+        assert event.kind == "rating" and event.actor == "user"
+        assert {k: event.data[k] for k in ("rating", "target", "case", "replaces")} == {
+            "rating": "非常满意", "target": "bot", "case": f"bot:{conv}", "replaces": None}
     engine.dispose()
 
 
