@@ -34,3 +34,15 @@ def test_every_flow_of_the_test_stories_passes(tmp_path):
     report = json.loads((tmp_path / "story_report.json").read_text("utf-8"))
     assert report["accuracy"] == 1.0 or report.get("micro avg", {}).get("f1-score") == 1.0, report
 
+
+
+def test_rasa_reads_the_action_token_from_the_environment():
+    """endpoints.yml names the token as ${XIAOBAO_ACTION_TOKEN}; Rasa expands it only in a
+    plain (unquoted) scalar, and the gateway answers 404 to a call without it."""
+    script = ("from rasa.utils.endpoints import read_endpoint_config as r; "
+              "e = r('endpoints.yml', 'action_endpoint'); print(e.token, e.token_name)")
+    out = subprocess.run([str(RASA.parent / "python"), "-c", script], cwd=REPO,
+                         env={**ENV, "XIAOBAO_ACTION_TOKEN": "from-the-environment-123"},
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["from-the-environment-123", "token"]
