@@ -6,8 +6,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 from sqlalchemy import Engine, create_engine, text
 
+from tests.redis_server import RedisServer
 from xiaobao.db import make_engine, upgrade
 
 PG_URL = os.environ.get("XIAOBAO_TEST_POSTGRES_URL", "")
@@ -56,3 +58,21 @@ def seeded_retriever(tmp_path_factory):
     retriever, figures = build(tmp_path_factory.mktemp("seeded"))
     retriever.build_figures = figures
     return retriever
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A private redis-server (never the shared one): the tests may flush it."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def r(redis_server) -> Iterator[redis.Redis]:
+    """A client of the private server, emptied before each test (safe: the server is ours)."""
+    client = redis_server.client()
+    assert client.connection_pool.connection_kwargs["port"] == redis_server.port
+    client.flushall()
+    yield client
+    client.close()

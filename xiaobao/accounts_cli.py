@@ -59,10 +59,8 @@ def list_users() -> None:
                        f"{','.join(account.departments) or '-'}\t{state}")
 
 
-@app.command("disable")
-def disable_user(username: str) -> None:
-    """Deactivate an account: it can no longer log in, and its open sessions end at once (an
-    open console closes within seconds)."""
+def _set_active(username: str, active: bool) -> int:
+    """Mark the account (in)active; deactivating ends its open sessions (returns how many)."""
     engine = get_engine()
     upgrade(engine)
     with session_scope(engine) as session:
@@ -70,22 +68,22 @@ def disable_user(username: str) -> None:
         if account is None:
             typer.echo(f"error: no account {username!r}", err=True)
             raise typer.Exit(2)
-        account.active = False
-        ended = sessions.revoke_all_for(session, account.id)
+        account.active = active
+        return 0 if active else sessions.revoke_all_for(session, account.id)
+
+
+@app.command("disable")
+def disable_user(username: str) -> None:
+    """Deactivate an account: it can no longer log in, and its open sessions end at once (an
+    open console closes within seconds)."""
+    ended = _set_active(username, False)
     typer.echo(f"disabled {username}; ended {ended} open session(s)")
 
 
 @app.command("enable")
 def enable_user(username: str) -> None:
     """Let a disabled account log in again (its old sessions stay ended)."""
-    engine = get_engine()
-    upgrade(engine)
-    with session_scope(engine) as session:
-        account = session.scalar(select(Account).where(Account.username == username))
-        if account is None:
-            typer.echo(f"error: no account {username!r}", err=True)
-            raise typer.Exit(2)
-        account.active = True
+    _set_active(username, True)
     typer.echo(f"enabled {username}")
 
 

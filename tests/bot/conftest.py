@@ -8,12 +8,11 @@ about the handoff (tests/bot/test_handoffs.py).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import redis
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import Engine, select
@@ -21,7 +20,6 @@ from sqlalchemy import Engine, select
 from handoff.config import HandoffConfig, packaged_config
 from handoff.context import HandoffContext
 from retrieval.types import Hit, QueryError, SearchResult
-from tests.redis_server import RedisServer
 
 
 def make_hit(entry_id: str, question: str, score: float = 0.9, **kw) -> Hit:
@@ -115,24 +113,6 @@ def events(engine) -> Callable[[], list[dict]]:
                      "ticket_id": e.ticket_id, **e.data} for e in rows]
 
     return recorded
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    """A private redis-server (never the shared one): the tests may flush it."""
-    server = RedisServer(tmp_path_factory.mktemp("bot-redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def r(redis_server) -> Iterator[redis.Redis]:
-    """A client of the private server, emptied before each test."""
-    client = redis_server.client()
-    assert client.connection_pool.connection_kwargs["port"] == redis_server.port
-    client.flushall()
-    yield client
-    client.close()
 
 
 @pytest.fixture

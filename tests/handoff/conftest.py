@@ -1,5 +1,5 @@
-"""A Redis server of our own (tests/redis_server.py) for every test that may flush or fill it,
-and the :class:`handoff.context.HandoffContext` every handoff function takes."""
+"""The :class:`handoff.context.HandoffContext` every handoff function takes, on a Redis server
+of our own (``r`` in tests/conftest.py) that the tests may flush, and request helpers."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,30 +15,13 @@ from sqlalchemy import func, select, update
 from handoff.config import packaged_config
 from handoff.context import HandoffContext, Returned
 from handoff.requests import Candidate, HandoffRequest
-from tests.redis_server import RedisServer, _free_port
+from tests.redis_server import _free_port
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope
 
 CENTRAL = "综合窗口"
 CROSS = "区行政服务中心"  # where 跨省通办 is routed
 TAX = "区税务局"
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def r(redis_server) -> Iterator[redis.Redis]:
-    """A client of the private server, emptied before each test (safe: the server is ours)."""
-    client = redis_server.client()
-    assert client.connection_pool.connection_kwargs["port"] == redis_server.port
-    client.flushall()
-    yield client
-    client.close()
 
 
 @pytest.fixture
