@@ -21,8 +21,6 @@ from handoff.tickets import (
 from handoff.views import TicketInfo, ticket_info
 from xiaobao import policy
 
-MAX_NOTE_CHARS = 2000
-
 
 def close_ticket(ticket_id: str, status: str, *, ctx: HandoffContext, actor: str,
                  helper: policy.Actor | None = None, note: str = "",
@@ -38,7 +36,7 @@ def close_ticket(ticket_id: str, status: str, *, ctx: HandoffContext, actor: str
             raise NotAllowed(f"工单{t.id}不由您处理。 / Ticket {t.id} is not yours.")
         moved = transitions.move(s, ticket_id, status, actor=actor, reason=note, expect=expect,
                                  event_data=event_data, relay_data=relay_data,
-                                 note=note[:MAX_NOTE_CHARS] if note else t.note)
+                                 note=note[:ctx.max_chars] if note else t.note)
         if moved is None:
             raise HandoffError(f"工单{ticket_id}状态已变化，请刷新。 / Ticket {ticket_id} changed "
                                f"meanwhile; reload.")

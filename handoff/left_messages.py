@@ -179,7 +179,7 @@ def request_callback(message_id: str, *, ctx: HandoffContext) -> HandoffReceipt:
     category = next((c for c, d in ctx.config.routing.items() if d == dept), "")
     req = HandoffRequest(request_id=callback_request_id(message_id), conversation_id=conv,
                          channel=Channel.HOTLINE_12345, topic=text[:200], phone=phone,
-                         summary=f"留言回电：{text}"[:2000], visitor_id=visitor,
+                         summary=f"留言回电：{text}"[:ctx.max_chars], visitor_id=visitor,
                          candidates=[Candidate(id="", question="", category=category,
                                                score=1.0)] if category else [])
     return request_handoff(req, ctx=ctx)

@@ -11,8 +11,6 @@ from xiaobao import conversations, policy
 from xiaobao.db import utcnow
 from xiaobao.enums import Speaker
 
-MAX_NOTE_CHARS = 2000
-
 
 def transfer_ticket(ticket_id: str, helper: policy.Actor, department: str, note: str = "", *,
                     ctx: HandoffContext) -> TicketInfo:
@@ -30,12 +28,12 @@ def transfer_ticket(ticket_id: str, helper: policy.Actor, department: str, note:
             reason=f"{previous} → {department}：{note}", expect=OWNED_STATES,
             event_data={"from_department": previous, "to_department": department},
             department=department, helper=None, priority=1, queued_at=utcnow(),
-            claimed_at=None, first_response_at=None, note=note[:MAX_NOTE_CHARS])
+            claimed_at=None, first_response_at=None, note=note[:ctx.max_chars])
         if moved is None:
             raise HandoffError(f"工单{ticket_id}状态已变化，请刷新。 / Ticket {ticket_id} changed "
                                f"meanwhile; reload.")
         said = conversations.append(s, moved.conversation_id, Speaker.SYSTEM,
-                                    f"已转至{department}：{note}"[:MAX_NOTE_CHARS],
+                                    f"已转至{department}：{note}"[:ctx.max_chars],
                                     ticket_id=moved.id, author=helper.username)
         outbox.add(s, moved.conversation_id, outbox.RELAY, **conversations.view(said).to_dict())
         s.flush()
