@@ -84,7 +84,8 @@ def build_services(settings: Settings) -> Services:
         settings=settings, engine=engine, redis=client,
         aredis=aredis.Redis.from_url(settings.redis_url, decode_responses=True),
         handoff=handoff,
-        kb=KnowledgeBaseService(engine, redis_announcer(client)),
+        kb=KnowledgeBaseService(engine, redis_announcer(client),
+                                review_max_age_days=settings.kb_review_max_age_days),
         rasa_http=httpx.Client(timeout=settings.rasa_timeout_s))
     from api.conversation import return_to_bot
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from knowledge_base import io, store
+from knowledge_base.card import is_home_page, review_state
 from knowledge_base.changes import redis_announcer
 from knowledge_base.models import STATUSES, Entry
 from knowledge_base.service import KnowledgeBaseService
@@ -36,8 +37,10 @@ def _service() -> KnowledgeBaseService:
 
     engine = get_engine()
     upgrade(engine)
-    client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=1)
-    return KnowledgeBaseService(engine, redis_announcer(client))
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1)
+    return KnowledgeBaseService(engine, redis_announcer(client),
+                                review_max_age_days=settings.kb_review_max_age_days)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -153,3 +156,22 @@ def archive(entry_id: str, by: str | None = ByOption) -> None:
     except store.KnowledgeBaseError as exc:
         _fail(exc.message)
     _done(entry)
+
+
+@app.command("stale")
+def stale(all_statuses: bool = typer.Option(False, "--all",
+                                            help="drafts and archived entries too")) -> None:
+    """Entries to check against their source: never reviewed, or not for longer than
+    XIAOBAO_KB_REVIEW_MAX_AGE_DAYS (default 180). Exits 0; lists nothing when all are current."""
+    service = _service()
+    rows = service.needing_review(status=None if all_statuses else "published")
+    table = Table("id", "status", "核对 review", "by", "question", "link")
+    for e in rows:
+        state = review_state(e.reviewed_on, service.review_max_age_days)
+        said = "未核对 never" if state == "unreviewed" else f"{e.reviewed_on} 超期 overdue"
+        link = "需深链接 home page" if is_home_page(e.source_url) else ""
+        table.add_row(e.id, e.status, said, e.reviewed_by, e.question, link)
+    if rows:
+        out.print(table)
+    out.print(f"待核对 {len(rows)} 条 / {len(rows)} entries need review "
+              f"(>{service.review_max_age_days} 天 days or never)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -124,6 +125,11 @@ def read_rows(path: Path, data: bytes | None = None) -> list[tuple[int, Any]]:
             [RowError(name, 0, "file", f"无法解析文件 / cannot parse file: {exc}")]) from None
 
 
+def stable_id(question: str) -> str:
+    """The id of a row given without one: the same question gets the same id on re-import."""
+    return "kb-q" + hashlib.sha1(question.strip().encode("utf-8")).hexdigest()[:10]
+
+
 def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
     """Validate every row of a file; raise ImportFailed listing every problem."""
     errors: list[RowError] = []
@@ -138,7 +144,9 @@ def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
                                    "应为字段映射 / must be a mapping of fields"))
             continue
         # Empty CSV/XLSX cells mean "not given".
-        raw = {k.strip(): v for k, v in raw.items() if k and v is not None and v != ""}
+        raw = {str(k).strip(): v for k, v in raw.items() if k and v is not None and v != ""}
+        if "id" not in raw and isinstance(raw.get("question"), str) and raw["question"].strip():
+            raw["id"] = stable_id(raw["question"])  # a plain FAQ list: question and answer only
         try:
             entry = EntryData.model_validate(raw)
         except ValidationError as exc:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaobao.db import Base, utcnow
 
 STATUSES = ("draft", "published", "archived")
-
 
 
 class Entry(Base):
@@ -27,6 +26,9 @@ class Entry(Base):
     source_url: Mapped[str] = mapped_column(String(512), default="")
     effective_from: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     expires_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    long_term: Mapped[bool] = mapped_column(Boolean, default=False)  # the only 长期有效 claim
+    reviewed_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
+    reviewed_by: Mapped[str] = mapped_column(String(64), default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="published", index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from knowledge_base.models import STATUSES
 
 FIELDS = ("id", "question", "similar_questions", "answer", "category", "department", "source",
-          "source_url", "effective_from", "expires_on", "tags", "status")
+          "source_url", "effective_from", "expires_on", "long_term", "reviewed_on", "reviewed_by",
+          "tags", "status")
 LIST_FIELDS = ("similar_questions", "tags")
 REQUIRED = ("id", "question", "answer")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -39,6 +40,9 @@ class EntryData(BaseModel):
     source_url: str = Field(default="", max_length=512)
     effective_from: dt.date | None = None
     expires_on: dt.date | None = None
+    long_term: bool = False  # says 长期有效: only when the source document says so
+    reviewed_on: dt.date | None = None  # last checked against its source by an editor
+    reviewed_by: str = Field(default="", max_length=64)
     tags: list[str] = Field(default_factory=list)
     status: str = "published"
 
@@ -65,7 +69,22 @@ class EntryData(BaseModel):
             raise ValueError("列表项不能含 “|”（表格中用它分隔） / list items must not contain '|'")
         return list(dict.fromkeys(items))  # keep order, drop duplicates
 
-    @field_validator("effective_from", "expires_on", mode="before")
+    @field_validator("long_term", mode="before")
+    @classmethod
+    def _flag(cls, v: Any) -> Any:
+        """Spreadsheets say 是/否, true/false, 1/0 or leave the cell empty."""
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return False
+        if isinstance(v, str):
+            word = v.strip().lower()
+            if word in ("是", "true", "yes", "y", "1", "长期", "长期有效"):
+                return True
+            if word in ("否", "false", "no", "n", "0"):
+                return False
+            raise ValueError(f"应为 是/否（true/false） / must be true or false: {v!r}")
+        return v
+
+    @field_validator("effective_from", "expires_on", "reviewed_on", mode="before")
     @classmethod
     def _date(cls, v: Any) -> Any:
         if v is None or (isinstance(v, str) and not v.strip()):
@@ -92,6 +111,8 @@ class EntryData(BaseModel):
     def _dates_in_order(self) -> EntryData:
         if self.effective_from and self.expires_on and self.expires_on < self.effective_from:
             raise ValueError("失效日期早于生效日期 / expires_on is before effective_from")
+        if self.long_term and self.expires_on:
+            raise ValueError("长期有效的条目不能有失效日期 / a long_term entry has no expires_on")
         return self
 
     def to_record(self) -> dict:

@@ -9,14 +9,16 @@ changed nothing. Callers (the CLI, the editor API) pass the announcer they want
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from knowledge_base import io, store
+from knowledge_base import drafts, io, store
 from knowledge_base.changes import Announce
 from knowledge_base.models import Entry, EntryVersion
 from knowledge_base.schema import EntryData
@@ -26,9 +28,11 @@ log = logging.getLogger(__name__)
 
 
 class KnowledgeBaseService:
-    def __init__(self, engine: Engine, announce: Announce | None = None):
+    def __init__(self, engine: Engine, announce: Announce | None = None,
+                 review_max_age_days: int = 180):
         self.engine = engine
         self._announce_to = announce
+        self.review_max_age_days = review_max_age_days
 
     def _announce(self, entry_ids: list[str]) -> None:
         # The change is committed: a failing announcer must not make it look as if it was not.
@@ -65,6 +69,34 @@ class KnowledgeBaseService:
             self._announce([data.id])
         return outcome
 
+    def create(self, fields: dict[str, Any], actor: str) -> Entry:
+        """A new entry from an editor's form: the server assigns the id when none is given,
+        and it starts as a draft unless ``status`` says otherwise."""
+        fields = {"status": "draft", **fields}
+        if not fields.get("id"):
+            fields["id"] = store.new_entry_id()
+        data = EntryData.model_validate(fields)
+        with session_scope(self.engine) as session:
+            if session.get(Entry, data.id) is not None:
+                raise store.VersionConflict(
+                    f"条目 {data.id} 已存在，请换一个编号或编辑原条目 / entry {data.id} exists")
+            store.save_entry(session, data, actor, action="create")
+            entry = store.get_entry(session, data.id)
+        self._announce([data.id])
+        return entry
+
+    def update(self, entry_id: str, fields: dict[str, Any], actor: str,
+               expected_version: int) -> Entry:
+        """Replace an entry's content, if it is still at ``expected_version`` (else 409)."""
+        data = EntryData.model_validate({**fields, "id": entry_id})
+        with session_scope(self.engine) as session:
+            store.get_entry(session, entry_id)
+            outcome = store.save_entry(session, data, actor, expected_version=expected_version)
+            entry = store.get_entry(session, entry_id)
+        if outcome != "unchanged":
+            self._announce([entry_id])
+        return entry
+
     def import_entries(self, items: list[EntryData], actor: str,
                        action: str = "import") -> store.ChangeSummary:
         """Save many entries all-or-nothing (one transaction); idempotent by id."""
@@ -88,7 +120,42 @@ class KnowledgeBaseService:
         """Make an earlier version's content current again, as a new version."""
         return self._change_entry(entry_id, lambda s: store.rollback(s, entry_id, version, actor))
 
+    def accept_draft(self, draft_id: str, actor: str,
+                     edits: dict[str, Any] | None = None) -> Entry:
+        """Accept a helper's proposal: the entry it amends gets a new version, or a new entry
+        is published; returns that entry."""
+        with session_scope(self.engine) as session:
+            target_id, _ = drafts.accept(session, draft_id, actor, edits)
+            entry = store.get_entry(session, target_id)
+        self._announce([target_id, draft_id])
+        return entry
+
+    def reject_draft(self, draft_id: str, actor: str, reason: str) -> Entry:
+        with session_scope(self.engine) as session:
+            draft = drafts.reject(session, draft_id, actor, reason)
+        return draft  # drafts are never indexed: nothing to announce
+
     # --- reads (no announcement; each in its own short transaction) ------------------------
+
+    def find(self, *, offset: int = 0, limit: int | None = None,
+             today: dt.date | None = None, **filters: Any) -> tuple[list[Entry], int]:
+        """Entries by filter (see :func:`store.find_entries`) and the number matching."""
+        with session_scope(self.engine) as session:
+            return store.find_entries(session, offset=offset, limit=limit, today=today,
+                                      max_age_days=self.review_max_age_days, **filters)
+
+    def needing_review(self, today: dt.date | None = None,
+                       status: str | None = "published") -> list[Entry]:
+        """Entries never reviewed or reviewed longer ago than the configured age."""
+        return self.find(needs_review=True, status=status, today=today)[0]
+
+    def pending_drafts(self) -> list[Entry]:
+        with session_scope(self.engine) as session:
+            return drafts.pending(session)
+
+    def audit(self, entry_id: str | None = None, limit: int = 200) -> list:
+        with session_scope(self.engine) as session:
+            return store.audit_log(session, entry_id, limit)
 
     def get(self, entry_id: str) -> Entry:
         with session_scope(self.engine) as session:

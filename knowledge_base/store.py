@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -74,16 +75,54 @@ def get_entry(session: Session, entry_id: str) -> Entry:
     return entry
 
 
+def new_entry_id() -> str:
+    """An id for an entry created without one (the editor's form, an accepted draft)."""
+    return f"kb-{uuid.uuid4().hex[:10]}"
+
+
 def list_entries(session: Session, *, status: str | None = None, category: str | None = None,
                  query: str | None = None) -> list[Entry]:
+    return find_entries(session, status=status, category=category, words=query)[0]
+
+
+def _words_match(entry: Entry, terms: list[str]) -> bool:
+    text = " ".join([entry.id, entry.question, *entry.similar_questions, entry.answer,
+                     entry.source, *entry.tags]).lower()
+    return all(t in text for t in terms)
+
+
+def find_entries(session: Session, *, status: str | None = None, category: str | None = None,
+                 department: str | None = None, words: str | None = None,
+                 needs_review: bool | None = None, max_age_days: int = 180,
+                 today: dt.date | None = None, tag: str | None = None,
+                 offset: int = 0, limit: int | None = None) -> tuple[list[Entry], int]:
+    """Entries matching every filter given, by id, and how many match in all.
+
+    ``words``: every whitespace-separated term appears in the id, questions, answer, source or
+    tags. ``needs_review``: never reviewed, or reviewed more than ``max_age_days`` ago.
+    """
     stmt = select(Entry).order_by(Entry.id)
     if status:
         stmt = stmt.where(Entry.status == status)
     if category:
         stmt = stmt.where(Entry.category == category)
-    if query:
-        stmt = stmt.where(Entry.question.contains(query) | Entry.answer.contains(query))
-    return list(session.scalars(stmt))
+    if department:
+        stmt = stmt.where(Entry.department == department)
+    if needs_review is not None:
+        cutoff = (today or dt.date.today()) - dt.timedelta(days=max_age_days)
+        overdue = Entry.reviewed_on.is_(None) | (Entry.reviewed_on < cutoff)
+        stmt = stmt.where(overdue if needs_review else ~overdue)
+    terms = [t for t in (words or "").lower().split() if t]
+    if not terms and tag is None:
+        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        if limit is not None:
+            stmt = stmt.offset(offset).limit(limit)
+        return list(session.scalars(stmt)), total
+    # Similar questions and tags are JSON: matched here, the same on SQLite and PostgreSQL.
+    rows = [e for e in session.scalars(stmt)
+            if (not terms or _words_match(e, terms)) and (tag is None or tag in e.tags)]
+    end = None if limit is None else offset + limit
+    return rows[offset:end], len(rows)
 
 
 def _snapshot(session: Session, entry: Entry, actor: str, action: str, detail: str = "") -> None:
@@ -95,7 +134,7 @@ def _snapshot(session: Session, entry: Entry, actor: str, action: str, detail: s
 
 
 def save_entry(session: Session, data: EntryData, actor: str, *, action: str | None = None,
-               expected_version: int | None = None) -> str:
+               expected_version: int | None = None, detail: str = "") -> str:
     """Create or update one entry. Returns ``created``, ``updated`` or ``unchanged``.
 
     ``expected_version`` (from an editor's form) guards against overwriting a
@@ -109,7 +148,7 @@ def save_entry(session: Session, data: EntryData, actor: str, *, action: str | N
         entry = Entry(**data.model_dump(), version=1, updated_by=actor, updated_at=now)
         session.add(entry)
         session.flush()
-        _snapshot(session, entry, actor, action or "create")
+        _snapshot(session, entry, actor, action or "create", detail)
         return "created"
     if expected_version is not None and entry.version != expected_version:
         raise VersionConflict(
@@ -127,7 +166,7 @@ def save_entry(session: Session, data: EntryData, actor: str, *, action: str | N
     if result.rowcount != 1:
         raise VersionConflict(f"条目 {data.id} 正被他人修改，请重试 / concurrent edit of {data.id}")
     session.refresh(entry)
-    _snapshot(session, entry, actor, action or "update")
+    _snapshot(session, entry, actor, action or "update", detail)
     return "updated"
 
 
@@ -175,7 +214,7 @@ def _version(session: Session, entry_id: str, version: int) -> EntryVersion:
 def diff(session: Session, entry_id: str, old: int, new: int) -> str:
     """A unified diff, one field a line, between two versions."""
     def lines(v: EntryVersion) -> list[str]:
-        return [f"{k}: {json.dumps(v.data[k], ensure_ascii=False)}" for k in FIELDS]
+        return [f"{k}: {json.dumps(v.data.get(k), ensure_ascii=False)}" for k in FIELDS]
 
     a, b = _version(session, entry_id, old), _version(session, entry_id, new)
     return "\n".join(difflib.unified_diff(lines(a), lines(b), f"{entry_id}@v{old}",

@@ -88,7 +88,9 @@ def _hit(c: Candidate, data: EntryData) -> Hit:
                source_url=data.source_url,
                effective_from=data.effective_from.isoformat() if data.effective_from else None,
                expires_on=data.expires_on.isoformat() if data.expires_on else None,
-               dense=round(c.dense, 4), sparse=round(c.sparse, 4))
+               dense=round(c.dense, 4), sparse=round(c.sparse, 4), long_term=data.long_term,
+               reviewed_on=data.reviewed_on.isoformat() if data.reviewed_on else None,
+               reviewed_by=data.reviewed_by)
 
 
 class Retriever:
@@ -281,7 +283,9 @@ class Retriever:
         decision = self.config.decide(p)
         hits = [_hit(c, self._entries[c.id].data) for c in ranked[:top_k]]
         reason = f"p={p:.3f} " + " ".join(f"{k}={v:.3f}" for k, v in feats.items())
-        return SearchResult(query=query, decision=decision, hits=hits, reason=reason), feats
+        return SearchResult(query=query, decision=decision, hits=hits, reason=reason,
+                            probability=round(p, 4),
+                            features={k: round(v, 4) for k, v in feats.items()}), feats
 
     def search(self, query: str, top_k: int = 5, today: dt.date | None = None) -> SearchResult:
         """Raises QueryError for empty, over-long or text-less queries."""

@@ -21,6 +21,9 @@ class Hit:
     expires_on: str | None  # ISO date
     dense: float = 0.0  # best cosine of the query to the entry's questions
     sparse: float = 0.0  # BM25, normalised by the top BM25 of the query
+    long_term: bool = False
+    reviewed_on: str | None = None  # ISO date
+    reviewed_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class SearchResult:
     decision: Decision
     hits: list[Hit] = field(default_factory=list)
     reason: str = ""  # why the decision was taken (for logs and `xiaobao eval`)
+    probability: float = 0.0  # the decision model's belief that the top hit is right
+    features: dict[str, float] = field(default_factory=dict)  # what it weighed (the hit test)
 
     @property
     def top(self) -> Hit | None:

@@ -6,11 +6,12 @@ export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UB
 say() { printf '\033[1;34m[test]\033[0m %s\n' "$*"; }
 
 bash scripts/ensure_redis.sh
-# Browser tests drive Debian's Chromium (never a downloaded browser).
-if [ ! -x /usr/bin/chromium ]; then
-  say "installing Debian's chromium for the browser tests"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+# Browser tests drive Debian's Chromium (never a downloaded browser); the CJK fonts make
+# Chinese readable in their screenshots.
+if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+  say "installing Debian's chromium and fonts-noto-cjk for the browser tests"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 fi
 # The same database tests run on PostgreSQL when one answers (CI has one on 5432).
 if [ -z "${XIAOBAO_TEST_POSTGRES_URL:-}" ] && .venv/bin/python -c \

@@ -39,6 +39,8 @@ class EventKind(StrEnum):
     MESSAGE_ANSWERED = "message_answered"
     HELPER_KB_ANSWER = "helper_kb_answer"
     KB_DRAFT_PROPOSED = "kb_draft_proposed"
+    KB_DRAFT_ACCEPTED = "kb_draft_accepted"
+    KB_DRAFT_REJECTED = "kb_draft_rejected"
     RATING = "rating"
     LOGIN = "login"
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # Limits shared by retrieval and chat.
     max_message_chars: int = 2000
 
+    # Knowledge base: entries not checked against their source for longer than this are
+    # flagged in the editor and listed by `xiaobao kb stale`.
+    kb_review_max_age_days: int = 180
+
     # Rasa server (its own process, .venv-rasa) and the gateway.
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = SECRET_DEFAULTS["rasa_token"]  # Rasa's HTTP API (--auth-token)

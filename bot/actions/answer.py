@@ -8,10 +8,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -19,36 +17,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import deps
 from bot.actions.deps import ActionServices
-from knowledge_base.card import answer_card
+from bot.replies import HUMAN_BUTTONS, MAX_SUGGESTIONS, answer_message, reply_for
 from retrieval.types import QueryError
 from xiaobao.events import EventKind
 
 logger = logging.getLogger(__name__)
 
-MAX_SUGGESTIONS = 3
 UNHELPFUL_BEFORE_HUMAN = 2
-
-HUMAN_BUTTONS = [
-    {"title": "人工帮办", "payload": "/request_human"},
-    {"title": "12345回电", "payload": "/request_12345_call"},
-]
-
-
-def payload(intent: str, **entities: str) -> str:
-    """A button payload in Rasa's ``/intent{json}`` form (the gateway's allow-list key)."""
-    if not entities:
-        return f"/{intent}"
-    return f"/{intent}{json.dumps(entities, ensure_ascii=False, separators=(',', ':'))}"
-
-
-def answer_message(hit: Any) -> dict:
-    """The answer card (:func:`knowledge_base.card.answer_card`) and its feedback buttons."""
-    buttons = [
-        {"title": "有帮助", "payload": payload("feedback", helpful="yes", entry_id=hit.id)},
-        {"title": "没帮助", "payload": payload("feedback", helpful="no", entry_id=hit.id)},
-        {"title": "转人工", "payload": "/request_human"},
-    ]
-    return {"text": answer_card(hit), "buttons": buttons}
 
 
 def candidates_of(hits: list) -> list[dict]:
@@ -120,21 +95,11 @@ class ActionAnswerQuestion(Action):
             SlotSet("candidates", candidates_of(hits)),
         ]
         top = hits[0] if hits else None
+        dispatcher.utter_message(**reply_for(result))
         if result.decision == "answer" and top is not None:
-            dispatcher.utter_message(**answer_message(top))
             events += [SlotSet("last_entry_id", top.id), SlotSet("human_offered", False)]
-        elif result.decision == "suggest" and hits:
-            buttons = [{"title": h.question, "payload": payload("choose_entry", entry_id=h.id)}
-                       for h in hits[:MAX_SUGGESTIONS]]
-            buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
-            dispatcher.utter_message(text="您是不是想问：", buttons=buttons)
-            events.append(SlotSet("human_offered", False))
         else:
-            dispatcher.utter_message(
-                text="抱歉，这个问题我在知识库里没有找到可靠的答案，不想给您不准确的信息。"
-                     "您可以转人工帮办，或请12345热线给您回电。",
-                buttons=HUMAN_BUTTONS)
-            events.append(SlotSet("human_offered", True))
+            events.append(SlotSet("human_offered", result.decision != "suggest" or not hits))
         await deps.record_event_async(
             self.services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
             decision=result.decision, entry_id=top.id if top else "", query=text[:500],

@@ -32,6 +32,7 @@ from api.main import create_app
 from api.services import Services
 from handoff.config import DEFAULT_PATH, packaged_config
 from handoff.context import HandoffContext
+from tests.api.browser import browser, stack  # noqa: F401  (fixtures for the browser tests)
 from tests.api.support import SAME_ORIGIN
 from tests.redis_server import redis_server_binary
 from xiaobao.accounts import create_account

@@ -4,168 +4,18 @@ Rasa model, a Redis of our own and the seeded knowledge base in a temp home.
 One user and one helper go through a whole conversation: a question answered from the
 knowledge base with its source, a typed Rasa command shown as text, a handoff with the
 queue position, the live chat both ways, resolution, and the 好差评 rating. Screenshots
-are written to /tmp/xiaobao_page_*.png.
+are written to results/screenshots/xiaobao_page_*.png.
 
 Chromium is Debian's (/usr/bin/chromium); Playwright only drives it (never `playwright install`).
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.redis_server import redis_server_binary
-from xiaobao.settings import REPO_ROOT, get_settings
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-RASA = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
-RASA_TOKEN = "browser-test-rasa-token-0123456789"
-ACTION_TOKEN = "browser-test-action-token-0123456789"
-VENV_BIN = Path(sys.executable).parent
-SHOTS = Path("/tmp")
-HELPER, HELPER_PASSWORD = "ann", "helper-pass-1"
+from tests.api.browser import HELPER, HELPER_PASSWORD, SHOTS, Stack, say
 
 pytestmark = pytest.mark.rasa
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, timeout_s: float, what: str, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"{what} not ready after {timeout_s:.0f} s")
-
-
-class Stack:
-    """Redis, gateway and Rasa as subprocesses, stopped in reverse order."""
-
-    def __init__(self, home: Path):
-        self.home = home
-        self.procs: list[subprocess.Popen] = []
-        self.logs: list[Path] = []
-        self.redis_port, self.gateway_port, self.rasa_port = free_port(), free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.gateway_port}"
-        model_dir = get_settings().model_dir
-        self.env = {
-            **os.environ,
-            "XIAOBAO_HOME": str(home),
-            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-            "XIAOBAO_EMBEDDING_MODEL_DIR": str(model_dir),
-            "XIAOBAO_RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
-            "XIAOBAO_GATEWAY_PORT": str(self.gateway_port),  # where the call simulator posts
-            "XIAOBAO_RASA_TOKEN": RASA_TOKEN, "XIAOBAO_ACTION_TOKEN": ACTION_TOKEN,
-            "RASA_TELEMETRY_ENABLED": "false",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        }
-        self.env.pop("XIAOBAO_DATABASE_URL", None)
-
-    def start(self, name: str, args: list[str]) -> subprocess.Popen:
-        log = self.home / f"{name}.log"
-        self.logs.append(log)
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env=self.env, stdout=log.open("wb"),
-                                stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def run(self, args: list[str]) -> None:
-        subprocess.run(args, cwd=REPO_ROOT, env=self.env, check=True, capture_output=True,
-                       timeout=300)
-
-    def up(self) -> None:
-        self.start("redis", [redis_server_binary(), "--port",
-                             str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"])
-        self.run([str(VENV_BIN / "xiaobao"), "kb", "seed"])
-        self.run([str(VENV_BIN / "xiaobao"), "users", "add", HELPER, "--role", "helper",
-                  "--department", "综合窗口", "--department", "区市场监管局",
-                  "--display-name", "王帮办", "--password", HELPER_PASSWORD])
-        endpoints = self.home / "endpoints.yml"
-        endpoints.write_text(
-            f'action_endpoint:\n  url: "{self.base}/webhook"\n  token: "{ACTION_TOKEN}"\n'
-            f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {self.redis_port}\n"
-            f"  db: 1\n  key_prefix: xiaobao\n"
-            f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {self.redis_port}\n"
-            f"  db: 1\n  key_prefix: xiaobao\n", encoding="utf-8")
-        gateway = self.start("gateway", [str(VENV_BIN / "uvicorn"), "--factory",
-                                         "api.main:create_app", "--host", "127.0.0.1",
-                                         "--port", str(self.gateway_port)])
-        rasa = self.start("rasa", [str(RASA), "run", "--enable-api", "--auth-token",
-                                   RASA_TOKEN, "--endpoints", str(endpoints),
-                                   "--credentials", "credentials.yml", "--model", "models",
-                                   "--port", str(self.rasa_port), "--interface", "127.0.0.1"])
-        wait_until(lambda: httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200,
-                   300, "gateway", gateway)
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{self.rasa_port}/status",
-                                     params={"token": RASA_TOKEN},
-                                     timeout=5).status_code == 200, 400, "rasa", rasa)
-
-    def down(self) -> None:
-        for proc in reversed(self.procs):
-            proc.terminate()
-        for proc in reversed(self.procs):
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    def tail(self) -> str:
-        return "\n".join(f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
-                         for log in self.logs if log.exists())
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    assert Path(CHROMIUM).exists(), "apt-get install -y chromium"
-    assert RASA.exists() and list((REPO_ROOT / "models").glob("*.tar.gz")), \
-        "Rasa and a trained model are needed: make train"
-    running = Stack(tmp_path_factory.mktemp("xiaobao-home"))
-    try:
-        running.up()
-    except Exception:
-        print(running.tail())
-        running.down()
-        raise
-    yield running
-    running.down()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def say(page: Page, text: str) -> None:
-    """Type a message and wait for the bot's next reply (or an error line)."""
-    before = page.locator(".msg.bot, .msg.error").count()
-    page.fill("#input", text)
-    page.press("#input", "Enter")
-    expect(page.locator(".msg.bot, .msg.error")).to_have_count(before + 1, timeout=60_000)
 
 
 def test_portal_and_console_through_a_whole_conversation(stack: Stack, browser) -> None:
@@ -181,6 +31,7 @@ def test_portal_and_console_through_a_whole_conversation(stack: Stack, browser) 
     answer = user.locator(".msg.bot").last
     expect(answer).to_contain_text("来源")
     expect(answer.locator("button.option")).to_contain_text(["有帮助", "没帮助", "转人工"])
+    SHOTS.mkdir(parents=True, exist_ok=True)
     user.screenshot(path=str(SHOTS / "xiaobao_page_portal_answer.png"))
 
     # A typed Rasa command and markup: shown as the text typed, never run or parsed.

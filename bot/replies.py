@@ -1,0 +1,52 @@
+"""What the bot says for a search result: the one wording, used by the bot's answer action and
+by the editor's hit test (``POST /api/kb/hit-test``), so the test shows exactly the chat's reply.
+
+No Rasa import here: the gateway reads it too.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from knowledge_base.card import answer_card
+from retrieval.types import SearchResult
+
+MAX_SUGGESTIONS = 3
+
+HUMAN_BUTTONS = [
+    {"title": "人工帮办", "payload": "/request_human"},
+    {"title": "12345回电", "payload": "/request_12345_call"},
+]
+SUGGEST_TEXT = "您是不是想问："
+ABSTAIN_TEXT = ("抱歉，这个问题我在知识库里没有找到可靠的答案，不想给您不准确的信息。"
+                "您可以转人工帮办，或请12345热线给您回电。")
+
+
+def payload(intent: str, **entities: str) -> str:
+    """A button payload in Rasa's ``/intent{json}`` form (the gateway's allow-list key)."""
+    if not entities:
+        return f"/{intent}"
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False, separators=(',', ':'))}"
+
+
+def answer_message(hit: Any) -> dict:
+    """The answer card (:func:`knowledge_base.card.answer_card`) and its feedback buttons."""
+    buttons = [
+        {"title": "有帮助", "payload": payload("feedback", helpful="yes", entry_id=hit.id)},
+        {"title": "没帮助", "payload": payload("feedback", helpful="no", entry_id=hit.id)},
+        {"title": "转人工", "payload": "/request_human"},
+    ]
+    return {"text": answer_card(hit), "buttons": buttons}
+
+
+def reply_for(result: SearchResult) -> dict:
+    """The message (``text``, ``buttons``) the bot sends for this result."""
+    hits = list(result.hits)
+    if result.decision == "answer" and hits:
+        return answer_message(hits[0])
+    if result.decision == "suggest" and hits:
+        buttons = [{"title": h.question, "payload": payload("choose_entry", entry_id=h.id)}
+                   for h in hits[:MAX_SUGGESTIONS]]
+        buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
+        return {"text": SUGGEST_TEXT, "buttons": buttons}
+    return {"text": ABSTAIN_TEXT, "buttons": list(HUMAN_BUTTONS)}
