@@ -19,8 +19,7 @@ async def test_answer_carries_source_validity_and_feedback_buttons(services, eve
     [msg] = dispatcher.messages
     assert msg["text"].startswith("增值税发票怎么申领的答案")
     assert "来源：上海市宝山区税务局\n" in msg["text"]  # department already named
-    assert msg["text"].endswith(
-        "有效期：2024-01-01 起施行（未注明截止日期，请以发布部门最新规定为准）")
+    assert msg["text"].endswith("有效期：自2024-01-01起施行\n以最新文件和窗口受理意见为准")
     assert [b["title"] for b in msg["buttons"]] == ["有帮助", "没帮助", "转人工"]
     assert json.loads(msg["buttons"][0]["payload"].removeprefix("/feedback")) == {
         "helpful": "yes", "entry_id": "kb-tax-003"}
@@ -38,7 +37,8 @@ def test_the_answer_is_the_knowledge_bases_answer_card(kb):
     for hit in kb.entries.values():
         assert answer_message(hit)["text"] == answer_card(hit)
     undated = answer_message(kb.entries["kb-reg-007"])["text"]
-    assert undated.endswith("有效期：未注明（请以发布部门最新规定为准）")
+    assert "有效期" not in undated  # no dates on record: no validity claimed at all
+    assert undated.endswith("\n以最新文件和窗口受理意见为准")
     assert "长期有效" not in undated
     licence = answer_message(kb.entries["kb-reg-001"])["text"]
     assert "来源：宝山区市场监督管理局（区市场监管局）\n" in licence  # the department is added
@@ -87,7 +87,7 @@ async def test_clicked_suggestion_answers_with_that_entry(services, events, trac
     out = await ActionChooseEntry(services).run(dispatcher, t, {})
     [msg] = dispatcher.messages
     assert "营业执照遗失怎么补办的答案" in msg["text"]
-    assert "有效期：2023-05-01 至 2026-12-31" in msg["text"]
+    assert "有效期：自2023-05-01起施行，有效期至2026-12-31" in msg["text"]
     assert slots(out)["last_entry_id"] == "kb-reg-001"
     assert events()[0]["chosen"] is True
 
@@ -163,7 +163,7 @@ async def test_the_real_index_answers_a_seed_question_with_its_card(seeded_retri
     entry = seeded_retriever.get_entry("kb-startup-001")
     [msg] = dispatcher.messages
     assert msg["text"] == answer_card(entry)
-    assert "有效期：2022-03-01 起施行（未注明截止日期，请以发布部门最新规定为准）" in msg["text"]
+    assert "有效期：自2022-03-01起施行" in msg["text"] and "长期有效" not in msg["text"]
     assert slots(out)["last_entry_id"] == "kb-startup-001"
     assert events()[0]["entry_id"] == "kb-startup-001"
 

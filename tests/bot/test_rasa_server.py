@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from handoff.config import packaged_config
 from handoff.queue import queue_key
-from knowledge_base.card import validity_text
+from knowledge_base.card import card_lines
+from knowledge_base.schema import EntryData
 from tests.bot.stack import REPO, BotStack, start_stack
 from xiaobao.enums import Channel
 
@@ -46,10 +47,10 @@ def test_a_chinese_question_gets_the_answer_with_its_source(stack):
     replies = stack.say(sender(), entry["question"])
     reply = texts(replies)
     assert entry["answer"].splitlines()[0][:40] in reply
-    assert f"来源：{entry['source']}" in reply
-    # The knowledge base's answer card: a start date without an end date says so.
-    assert f"有效期：{validity_text(entry['effective_from'], entry.get('expires_on'))}" in reply
-    assert entry.get("expires_on") or "未注明截止日期" in reply
+    # The knowledge base's answer card, line for line: source, entry point, validity, review.
+    for line in card_lines(EntryData.model_validate(entry)):
+        assert line in reply
+    assert entry.get("long_term") or "长期有效" not in reply
     buttons = [b["title"] for r in replies for b in r.get("buttons", [])]
     assert buttons == ["有帮助", "没帮助", "转人工"]
 

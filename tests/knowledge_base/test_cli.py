@@ -100,3 +100,22 @@ def test_search_batch_json_and_eval(env, tmp_path):
     assert {"mrr@5", "answer_precision", "abstain_recall", "latency_p95_ms"} <= set(report)
     too_long = run(env, "kb", "search", "问" * 2001, check=False)
     assert too_long.returncode == 1 and "问题过长" in too_long.stderr
+
+
+def test_stale_lists_entries_never_or_long_ago_reviewed(env, tmp_path):
+    import datetime as dt
+
+    old = (dt.date.today() - dt.timedelta(days=200)).isoformat()
+    recent = (dt.date.today() - dt.timedelta(days=10)).isoformat()
+    rows = [ENTRIES[0] | {"reviewed_on": old, "reviewed_by": "alice"},
+            ENTRIES[1] | {"reviewed_on": recent, "source_url": "https://www.shgjj.com/"},
+            {"id": "kb-never", "question": "从未核对？", "answer": "答。"}]
+    kb = tmp_path / "kb.yaml"
+    kb.write_text(yaml.safe_dump(rows, allow_unicode=True), "utf-8")
+    run(env, "kb", "import", kb)
+    out = run(env, "kb", "stale").stdout
+    assert "kb-licence" in out and "超期" in out and "kb-never" in out and "未核对" in out
+    assert "kb-fund" not in out  # reviewed 10 days ago
+    assert "待核对 2 条" in out
+    strict = run(env | {"XIAOBAO_KB_REVIEW_MAX_AGE_DAYS": "5"}, "kb", "stale").stdout
+    assert "kb-fund" in strict and "待核对 3 条" in strict

@@ -149,3 +149,22 @@ def test_export_csv_header_lists_every_field(engine, tmp_path):
         io.export_file(s, tmp_path / "out.csv")
     header = (tmp_path / "out.csv").read_text("utf-8-sig").splitlines()[0]
     assert header.split(",") == list(FIELDS)
+
+
+def test_a_plain_faq_list_gets_stable_ids_and_flags_read_from_words(tmp_path):
+    csv_file = tmp_path / "faq.csv"
+    csv_file.write_text("question,answer,long_term,reviewed_on\n"
+                        "营业执照怎么办？,一网通办。,是,2026-11-30\n"
+                        "发票怎么领？,电子税务局。,,\n", "gb18030")
+    first = io.parse_entries(csv_file)
+    again = io.parse_entries(csv_file)
+    assert [e.id for e in first] == [e.id for e in again]  # re-import updates, never duplicates
+    assert all(e.id.startswith("kb-q") for e in first) and first[0].id != first[1].id
+    assert first[0].long_term is True and str(first[0].reviewed_on) == "2026-11-30"
+    assert first[1].long_term is False and first[1].reviewed_on is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,answer,long_term,expires_on\n问？,答。,也许,\n问2？,答。,是,2027-01-01\n",
+                   "utf-8")
+    with pytest.raises(io.ImportFailed) as failed:
+        io.parse_entries(bad)
+    assert [(e.row, e.field) for e in failed.value.errors] == [(2, "long_term"), (3, "entry")]

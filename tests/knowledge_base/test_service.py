@@ -125,3 +125,43 @@ def test_without_an_announcer_changes_still_commit(engine):
     kb = KnowledgeBaseService(engine)
     kb.import_entries([entry()], "alice")
     assert kb.count() == 1
+
+
+# --- the editor's operations ------------------------------------------------------------------
+
+def test_create_assigns_an_id_and_starts_as_a_draft(kb, announced):
+    created = kb.create({"question": "新问题？", "answer": "新答案。"}, "edna")
+    assert created.id.startswith("kb-") and created.status == "draft" and created.version == 1
+    assert announced.calls == [[created.id]]
+    with pytest.raises(store.VersionConflict):
+        kb.create({"id": created.id, "question": "又一个", "answer": "答"}, "edna")
+
+
+def test_update_names_the_version_it_read(kb):
+    kb.create({"id": "kb-9", "question": "问？", "answer": "答一。", "status": "published"}, "a")
+    first = kb.update("kb-9", {"question": "问？", "answer": "答二。"}, "a", expected_version=1)
+    assert first.version == 2 and first.answer == "答二。"
+    with pytest.raises(store.VersionConflict) as conflict:
+        kb.update("kb-9", {"question": "问？", "answer": "答三。"}, "b", expected_version=1)
+    assert "已被他人修改" in conflict.value.message
+    assert kb.get("kb-9").answer == "答二。"  # the first editor's change is kept
+    with pytest.raises(store.EntryNotFound):
+        kb.update("kb-none", {"question": "问？", "answer": "答"}, "a", expected_version=1)
+
+
+def test_find_filters_and_pages(kb):
+    import datetime as dt
+
+    today = dt.date(2026, 12, 1)
+    kb.import_entries([
+        entry(id="kb-a", department="区税务局", reviewed_on=today),
+        entry(id="kb-b", question="公积金怎么缴？", answer="到公积金中心。",
+              similar_questions=["单位公积金开户"], reviewed_on=today - dt.timedelta(days=200)),
+        entry(id="kb-c", question="社保登记", answer="一网通办。", status="draft"),
+    ], "seed")
+    assert [e.id for e in kb.find(department="区税务局")[0]] == ["kb-a"]
+    assert [e.id for e in kb.find(words="单位公积金")[0]] == ["kb-b"]  # a similar question
+    assert [e.id for e in kb.find(needs_review=True, today=today)[0]] == ["kb-b", "kb-c"]
+    assert [e.id for e in kb.needing_review(today=today)] == ["kb-b"]  # published only
+    page, total = kb.find(offset=1, limit=1)
+    assert total == 3 and [e.id for e in page] == ["kb-b"]

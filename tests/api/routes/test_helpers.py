@@ -209,7 +209,9 @@ def test_answer_with_a_kb_entry_in_one_click(user, helper_client):
     text = sent.json()["message"]["text"]
     assert text.startswith("登录一网通办") and "来源：宝山区市场监管局" in text
     # Only a start date on record: said so, never "长期有效".
-    assert "有效期：2026-01-01 起施行（未注明截止日期，请以发布部门最新规定为准）" in text
+    assert "有效期：自2026-01-01起施行\n" in text and "长期有效" not in text
+    assert "办理入口：上海“一网通办”（https://zwdt.sh.gov.cn/）" in text  # a home page is no source
+    assert text.endswith("以最新文件和窗口受理意见为准")  # never reviewed
     assert ann.post(f"/api/helper/tickets/{ticket_id}/answer",
                     json={"entry_id": "kb-old"}).status_code == 409
     assert ann.post(f"/api/helper/tickets/{ticket_id}/answer",
