@@ -48,3 +48,13 @@ def test_index_at_scale_quick():
     print("\nindex at 20,000 entries:", figures)
     assert figures["flat"]["search_p95_ms"] < 100
     assert figures["ivf"]["recall@1_vs_flat"] >= 0.8
+
+
+def test_edit_reaches_the_answer_quickly(tmp_path):
+    """The quick version of `make bench`'s edit-to-answer figure (goal ≤ 1 s; gate 5 s)."""
+    from tests.bench import bench_kb
+
+    figures = bench_kb.edit_to_answer(tmp_path, edits=3, entries=30)
+    print("\nedit → answer:", figures)
+    assert figures["edits"] == 3 and figures["missed"] == 0
+    assert figures["max_ms"] < 5000
