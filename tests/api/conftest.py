@@ -263,9 +263,9 @@ class GatewayProcess:
 
     secret_key: str = "test-secret"  # the gateway's settings.secret_key (see ``env``)
 
-    def conversation_of(self, browser: httpx.Client) -> str:
+    def conversation_of(self, visitor: httpx.Client) -> str:
         """The conversation id a browser's visitor cookie names on this gateway."""
-        return conversation_id_for(browser.cookies["xiaobao_visitor"], self.secret_key)
+        return conversation_id_for(visitor.cookies["xiaobao_visitor"], self.secret_key)
 
     @property
     def ctx(self) -> HandoffContext:
