@@ -209,5 +209,20 @@ HelperAccount = Annotated[Account, Depends(require(policy.works_tickets, "帮办
 LeaderAccount = Annotated[Account, Depends(require(policy.is_leader, "部门领导", "leader"))]
 
 
+def edits_knowledge(account: Account) -> bool:
+    return policy.has_role(account, "editor")
+
+
+EditorAccount = Annotated[Account, Depends(require(edits_knowledge, "知识库编辑", "editor"))]
+
+
+def reads_knowledge_gaps(account: Account) -> bool:
+    return policy.has_role(account, "editor", "supervisor")
+
+
+GapsReaderAccount = Annotated[Account, Depends(require(reads_knowledge_gaps, "知识库编辑或督导",
+                                                       "editor or supervisor"))]
+
+
 def raise_denied(exc: policy.Denied) -> None:
     raise ApiError(exc.status, exc.code, exc.message) from None

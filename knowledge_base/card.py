@@ -26,7 +26,7 @@ SITE_NAMES = {
     "shanghai.chinatax.gov.cn": "国家税务总局上海市税务局",
     "etax.shanghai.chinatax.gov.cn": "上海市电子税务局",
     "www.shgjj.com": "上海住房公积金网",
-    "www.shbsq.gov.cn": "上海宝山（宝山区人民政府门户网站）",
+    "www.shbsq.gov.cn": "上海宝山门户网站",
     "www.gov.cn": "中国政府网",
     "rsj.sh.gov.cn": "上海市人力资源和社会保障局",
     "zzlz.gsxt.gov.cn": "电子营业执照系统",

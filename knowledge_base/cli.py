@@ -54,12 +54,16 @@ ByOption = typer.Option(None, "--by", help="who makes the change (default: the s
 
 @app.command("import")
 def import_(files: list[Path] = typer.Argument(..., help="YAML, JSON Lines, CSV or XLSX files"),
-            by: str | None = ByOption) -> None:
+            by: str | None = ByOption,
+            dry_run: bool = typer.Option(False, "--dry-run",
+                                         help="check and report what would change; write "
+                                              "nothing")) -> None:
     """Import entries (all files in one transaction: all or nothing, idempotent by id)."""
-    _import(files, by or getpass.getuser())
+    _import(files, by or getpass.getuser(), dry_run=dry_run)
 
 
-def _import(files: list[Path], actor: str, service: KnowledgeBaseService | None = None) -> None:
+def _import(files: list[Path], actor: str, service: KnowledgeBaseService | None = None, *,
+            dry_run: bool = False) -> None:
     """Validate every file before the database is touched; then one all-or-nothing import."""
     for f in files:
         if not f.is_file():
@@ -69,9 +73,14 @@ def _import(files: list[Path], actor: str, service: KnowledgeBaseService | None 
         dupes = {i for i, n in Counter(e.id for e in entries).items() if n > 1}
         if dupes:
             _fail(f"多个文件含相同 id / the same id in several files: {', '.join(sorted(dupes))}")
-        summary = (service or _service()).import_entries(entries, actor)
+        summary = (service or _service()).import_entries(entries, actor, dry_run=dry_run)
     except store.KnowledgeBaseError as exc:
         _fail(exc.message)
+    if dry_run:
+        out.print(f"预检通过，未写入 / dry run, nothing written: 将新增 would create "
+                  f"{len(summary.created)}, 将更新 would update {len(summary.updated)}, 未变 "
+                  f"unchanged {len(summary.unchanged)}", soft_wrap=True)
+        return
     out.print(f"导入完成 / imported: 新增 created {len(summary.created)}, 更新 updated "
               f"{len(summary.updated)}, 未变 unchanged {len(summary.unchanged)}")
 

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from knowledge_base import drafts, io, store
 from knowledge_base.changes import Announce
 from knowledge_base.models import Entry, EntryVersion
 from knowledge_base.schema import EntryData
-from xiaobao.db import session_scope
+from xiaobao.db import session_factory, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,19 @@ class KnowledgeBaseService:
             self._announce([entry_id])
         return entry
 
-    def import_entries(self, items: list[EntryData], actor: str,
-                       action: str = "import") -> store.ChangeSummary:
-        """Save many entries all-or-nothing (one transaction); idempotent by id."""
+    def import_entries(self, items: list[EntryData], actor: str, action: str = "import", *,
+                       dry_run: bool = False) -> store.ChangeSummary:
+        """Save many entries all-or-nothing (one transaction); idempotent by id.
+
+        ``dry_run``: the same writes in a transaction that is rolled back, so the summary says
+        what an import would create, update or leave unchanged; nothing is kept or announced.
+        """
+        if dry_run:
+            with session_factory(self.engine)() as session:
+                try:
+                    return store.save_entries(session, items, actor, action=action)
+                finally:
+                    session.rollback()
         with session_scope(self.engine) as session:
             summary = store.save_entries(session, items, actor, action=action)
         self._announce(summary.changed_ids)
@@ -168,6 +178,13 @@ class KnowledgeBaseService:
     def diff(self, entry_id: str, old: int, new: int) -> str:
         with session_scope(self.engine) as session:
             return store.diff(session, entry_id, old, new)
+
+    def distinct_values(self) -> dict[str, list[str]]:
+        """The categories and departments entries use (sorted, empty ones left out)."""
+        with session_scope(self.engine) as session:
+            return {name: sorted(v for v in session.scalars(select(column).distinct()) if v)
+                    for name, column in (("categories", Entry.category),
+                                         ("departments", Entry.department))}
 
     def count(self, status: str | None = None) -> int:
         with session_scope(self.engine) as session:

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
@@ -29,7 +30,7 @@ from api.deps import (
 from api.errors import ApiError, error_responses
 from api.services import Services
 from handoff import claims, closing, duty, escalation, left_messages, outbox, relay, transfer, views
-from knowledge_base.card import answer_card
+from knowledge_base.card import Answerable, answer_card
 from knowledge_base.schema import EntryData
 from knowledge_base.store import EntryNotFound, get_entry, is_answerable, save_entry
 from xiaobao import policy
@@ -121,9 +122,30 @@ def my_tickets(account: HelperAccount, ctx: HandoffDep) -> dict:
 
 @router.get("/tickets/{ticket_id}")
 def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
-                  ctx: HandoffDep) -> dict:
-    """The context pack: the conversation, intent and entities, KB candidates, company."""
-    return views.context_pack(ticket_id, account, ctx=ctx)
+                  session: SessionDep, ctx: HandoffDep) -> dict:
+    """The context pack: the conversation, intent and entities, KB candidates, company.
+
+    Each candidate carries ``card``, the text its one-click answer sends (the bot's answer card:
+    source, link, validity, review), and ``answerable``; an entry deleted since the handoff
+    has an empty card and is not answerable."""
+    pack = views.context_pack(ticket_id, account, ctx=ctx)
+    pack["candidates"] = [_with_card(session, c, ctx.max_chars) for c in pack["candidates"]]
+    return pack
+
+
+def _with_card(session: Session, candidate: dict, max_chars: int) -> dict:
+    try:
+        entry = get_entry(session, str(candidate.get("id", "")))
+    except EntryNotFound:
+        return {**candidate, "card": "", "answerable": False}
+    return {**candidate, "card": _card_text(entry, max_chars),
+            "answerable": is_answerable(entry)}
+
+
+def _card_text(entry: Answerable, max_chars: int) -> str:
+    """What a one-click answer sends, and the console shows beforehand: the answer card, cut
+    to a message's length."""
+    return answer_card(entry)[:max_chars]
 
 
 # --- the leader's escalation queue (领导干部+工作人员帮办) ----------------------------------------
@@ -179,7 +201,7 @@ def answer_with_entry(ticket_id: TicketInMyDepartments, body: AnswerIn, account:
         raise ApiError(409, "entry_not_answerable",
                        f"知识库条目{body.entry_id}未发布或不在有效期内。"
                        f" / Entry {body.entry_id} is not published or not in force.")
-    text = answer_card(entry)[:ctx.max_chars]
+    text = _card_text(entry, ctx.max_chars)
     return {"message": relay.send_helper_message(ticket_id, account, text, ctx=ctx,
                                                  kb_entry_id=entry.id)}
 

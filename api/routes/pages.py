@@ -1,4 +1,5 @@
-"""The three web pages: the portal chat (/), the helper console (/console) and its login (/login).
+"""The web pages: the portal chat (/), the helper console (/console), the knowledge editors'
+workbench (/editor) and the staff login (/login).
 
 Pages are static shells: all data arrives through the JSON and WebSocket APIs and is
 inserted with ``textContent``, so nothing a user or helper types can become markup.
@@ -28,6 +29,12 @@ def portal(request: Request, settings: SettingsDep) -> Response:
 @router.get("/console", response_class=HTMLResponse)
 def console(request: Request) -> Response:
     return templates.TemplateResponse(request, "console.html", {"page": "console"})
+
+
+@router.get("/editor", response_class=HTMLResponse)
+def editor(request: Request) -> Response:
+    """The knowledge editors' workbench; who may use it is checked by the JSON API it calls."""
+    return templates.TemplateResponse(request, "editor.html", {"page": "editor"})
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -17,7 +17,9 @@
   const errorLine = document.getElementById("composer-error");
   const banner = document.getElementById("mode-banner");
   const $leaveRow = document.getElementById("leave-row");
-  const leaveDialog = document.getElementById("dlg-leave");
+  const leaveOpen = document.getElementById("leave-open");
+  const leaveForm = document.getElementById("form-leave");
+  const leaveError = document.getElementById("leave-error");
 
   let socket = null;
   let socketReady = false;
@@ -25,7 +27,13 @@
   let mode = "bot";
   let queuePoll = null;
 
-  function scrollDown() { list.scrollTop = list.scrollHeight; }
+  function scrollDown() {
+    list.scrollTop = list.scrollHeight;
+    // In 长辈模式 the page scrolls instead of the list (see style.css).
+    if (document.documentElement.classList.contains("elder")) {
+      window.scrollTo(0, document.documentElement.scrollHeight);
+    }
+  }
 
   function disableButtons(group) {
     group.querySelectorAll("button").forEach((b) => { b.disabled = true; });
@@ -114,6 +122,7 @@
     const waiting = ticket && (ticket.status === "queued" || ticket.status === "transferred");
     // 留言 instead of waiting for a helper; a booked 12345 call-back needs no one online.
     $leaveRow.hidden = !(waiting && !ticket.helpers_on_duty && ticket.channel !== "hotline_12345");
+    if ($leaveRow.hidden) showLeaveForm(false);
     if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
       queuePoll = setInterval(refreshQueue, 10000);
     } else if (mode === "bot" && queuePoll) {
@@ -220,28 +229,57 @@
     chip.addEventListener("click", () => send(chip.dataset.text));
   });
 
-  // 留言咨询: the notice on personal information comes before the phone field.
-  document.getElementById("leave-open").addEventListener("click", async () => {
+  // 留言咨询: a form in the page (never a pop-up), the notice on personal information before
+  // the phone field. An error keeps the form open with what was typed.
+  function showLeaveError(text) {
+    leaveError.textContent = text;
+    leaveError.hidden = !text;
+  }
+
+  function showLeaveForm(open) {
+    if (leaveForm.hidden === !open) return;
+    leaveForm.hidden = !open;
+    leaveOpen.setAttribute("aria-expanded", open ? "true" : "false");
+    showLeaveError("");
+  }
+
+  leaveOpen.addEventListener("click", async () => {
+    if (!leaveForm.hidden) { document.getElementById("leave-text").focus(); return; }
     try {
       const data = await api("GET", "/api/chat/left-messages");
       document.getElementById("leave-notice").textContent = data.phone_notice;
     } catch (err) { /* the form still works without the notice text */ }
-    document.getElementById("leave-error").hidden = true;
-    leaveDialog.showModal();
+    showLeaveForm(true);
+    document.getElementById("leave-text").focus();
   });
-  leaveDialog.addEventListener("close", async () => {
-    if (leaveDialog.returnValue !== "ok") return;
+  leaveForm.querySelector("button[value=cancel]").addEventListener("click", () => {
+    showLeaveForm(false);
+    leaveOpen.focus();
+  });
+  leaveForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = document.getElementById("leave-text");
+    if (!text.value.trim()) {
+      showLeaveError("请填写留言内容。");
+      text.focus();
+      return;
+    }
+    const submit = leaveForm.querySelector("button[type=submit]");
+    submit.disabled = true;
     try {
       await api("POST", "/api/chat/leave-message", {
-        text: document.getElementById("leave-text").value,
+        text: text.value,
         phone: document.getElementById("leave-phone").value.trim(),
       });
       addMessage({ role: "notice", text: "留言已提交，工作人员答复后，您再次打开本页即可看到。" });
-      document.getElementById("leave-text").value = "";
+      text.value = "";
       mode = "bot";  // the ticket was closed by leaving the message: no "service ended" notice
       setState("bot", null);
+      input.focus();
     } catch (err) {
-      addMessage({ role: "error", text: err.message });
+      showLeaveError(err.message);
+    } finally {
+      submit.disabled = false;
     }
   });
 

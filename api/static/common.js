@@ -40,7 +40,9 @@ const XB = (() => {
 
   async function api(method, url, body) {
     const init = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body;  // a file upload: the browser sets the multipart Content-Type
+    } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -54,8 +56,10 @@ const XB = (() => {
     try { data = await response.json(); } catch (err) { data = null; }
     if (!response.ok) {
       const e = (data && data.error) || {};
-      throw new ApiError(response.status, e.code || "http_error",
+      const failure = new ApiError(response.status, e.code || "http_error",
         e.message || ("请求失败（" + response.status + "）"));
+      failure.body = data;  // the whole answer, e.g. the per-row errors of an import
+      throw failure;
     }
     return data;
   }

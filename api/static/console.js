@@ -18,7 +18,7 @@
 
   function toast(text, isError) {
     const node = el("div", "toast" + (isError ? " error" : ""), text);
-    document.body.appendChild(node);
+    ($("toasts") || document.body).appendChild(node);
     setTimeout(() => node.remove(), 3500);
   }
 
@@ -58,13 +58,19 @@
     $("no-tickets").hidden = tickets.length > 0;
     $("mine-count").textContent = String(tickets.length);
     tickets.forEach((t) => {
-      const item = el("li", t.id === selected ? "active" : "");
-      const title = el("div");
+      const item = el("li", "ticket" + (t.id === selected ? " active" : ""));
+      item.dataset.ticket = t.id;
+      // A button, so a keyboard reaches and opens the ticket too.
+      const open = el("button", "ticket-open");
+      open.type = "button";
+      if (t.id === selected) open.setAttribute("aria-current", "true");
+      const title = el("span", "ticket-title");
       title.appendChild(el("span", "status-tag " + t.status, STATUS[t.status] || t.status));
       title.appendChild(document.createTextNode(" " + (t.topic || t.summary || "（未填写事项）")));
-      item.appendChild(title);
-      item.appendChild(el("div", "tid", (CHANNELS[t.channel] || t.channel) + " · " + (t.company || "未提供企业") + " · " + t.id));
-      item.addEventListener("click", () => select(t.id));
+      open.appendChild(title);
+      open.appendChild(el("span", "tid", (CHANNELS[t.channel] || t.channel) + " · " + (t.company || "未提供企业") + " · " + t.id));
+      open.addEventListener("click", () => select(t.id));
+      item.appendChild(open);
       list.appendChild(item);
     });
   }
@@ -160,8 +166,19 @@
       const on = tab.dataset.tab === id;
       tab.classList.toggle("active", on);
       tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;  // one tab stop; the arrow keys move between tabs
       $(tab.dataset.tab).hidden = !on;
     });
+  }
+
+  function moveTab(event) {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    const tabs = Array.from(document.querySelectorAll(".tab")).filter((t) => !t.hidden);
+    const next = tabs[(tabs.indexOf(event.currentTarget) + step + tabs.length) % tabs.length];
+    event.preventDefault();
+    showTab(next.dataset.tab);
+    next.focus();
   }
 
   async function loadSide() {
@@ -216,9 +233,20 @@
       const card = el("div", "candidate");
       card.appendChild(el("div", "q", c.question));
       card.appendChild(el("div", "score", (c.category || "") + " · 相关度 " + Number(c.score || 0).toFixed(2) + " · " + c.id));
+      // The server's answer card: exactly what the one-click answer (and the bot) sends.
+      if (c.card) {
+        const text = el("div", "a");
+        text.appendChild(richText(c.card));
+        card.appendChild(text);
+      }
+      if (c.answerable === false) {
+        card.appendChild(el("div", "score", c.card ? "该条目未发布或不在有效期内，不能一键答复" : "该条目已不在知识库中"));
+      }
       const send = el("button", "option", "一键答复");
       send.type = "button";
-      send.disabled = !["claimed", "in_conversation"].includes(t.status) || t.helper !== me.username;
+      send.setAttribute("aria-label", "一键答复：" + c.question);
+      send.disabled = c.answerable === false || !["claimed", "in_conversation"].includes(t.status) ||
+        t.helper !== me.username;
       send.addEventListener("click", async () => {
         try {
           await api("POST", "/api/helper/tickets/" + encodeURIComponent(t.id) + "/answer", { entry_id: c.id });
@@ -250,7 +278,12 @@
       $("reply").hidden = !mine;
       pack.transcript.forEach(addTranscript);
       renderContext(pack);
-      document.querySelectorAll("#my-tickets li").forEach((li) => li.classList.toggle("active", li.textContent.includes(ticketId)));
+      document.querySelectorAll("#my-tickets li").forEach((li) => {
+        const on = li.dataset.ticket === ticketId;
+        li.classList.toggle("active", on);
+        const open = li.querySelector(".ticket-open");
+        if (on) open.setAttribute("aria-current", "true"); else open.removeAttribute("aria-current");
+      });
     } catch (err) {
       toast(err.message, true);
     }
@@ -385,6 +418,7 @@
 
     document.querySelectorAll(".tab").forEach((tab) => {
       tab.addEventListener("click", () => showTab(tab.dataset.tab));
+      tab.addEventListener("keydown", moveTab);
     });
     $("dlg-answer").addEventListener("close", async () => {
       if ($("dlg-answer").returnValue !== "ok" || !answering) return;

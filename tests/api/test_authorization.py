@@ -68,10 +68,12 @@ def CLOSED(code: int) -> str:  # reads as a constant in the table
 # leader A/admin on messages/answer: only the holder talks to the user (a leader may close,
 # transfer or take over, not speak as the holder).
 W = CLOSED(4401)
+KB = (401, 401, 403, 403, 403, 200, 403, 200)  # the knowledge editors' routes
 MATRIX: dict[tuple[str, str], tuple] = {
     # pages and documents: public
     ("GET", "/"):                          (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/console"):                   (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/editor"):                    (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/login"):                     (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/openapi.json"):              (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/healthz"):                   (200, 200, 200, 200, 200, 200, 200, 200),
@@ -118,6 +120,26 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/helper/left-messages/{message_id}/answer"):
                                            (401, 401, 200, 403, 200, 403, 403, 200),
     ("WS", "/ws/console"):                 (W, W, ACCEPT, ACCEPT, ACCEPT, W, W, ACCEPT),
+    # the knowledge editors' API: editor and admin (policy.has_role(account, "editor"))
+    ("GET", "/api/kb/entries"):            KB,
+    ("POST", "/api/kb/entries"):           (401, 401, 403, 403, 403, 201, 403, 201),
+    ("GET", "/api/kb/meta"):               KB,
+    ("GET", "/api/kb/entries/{entry_id}"): KB,
+    ("PUT", "/api/kb/entries/{entry_id}"): KB,
+    ("POST", "/api/kb/entries/{entry_id}/publish"): KB,
+    ("POST", "/api/kb/entries/{entry_id}/archive"): KB,
+    ("GET", "/api/kb/entries/{entry_id}/history"): KB,
+    ("GET", "/api/kb/entries/{entry_id}/diff"): KB,
+    ("POST", "/api/kb/entries/{entry_id}/rollback"): KB,
+    ("POST", "/api/kb/preview"):           KB,
+    ("POST", "/api/kb/import"):            KB,
+    ("GET", "/api/kb/export"):             KB,
+    ("POST", "/api/kb/hit-test"):          KB,
+    ("GET", "/api/kb/drafts"):             KB,
+    ("POST", "/api/kb/drafts/{draft_id}/accept"): KB,
+    ("POST", "/api/kb/drafts/{draft_id}/reject"): KB,
+    # knowledge gaps: editors and supervisors (and admin)
+    ("GET", "/api/kb/gaps"):               (401, 401, 403, 403, 403, 200, 200, 200),
     # machines: a signed call-back, Rasa's token — whatever the caller's role
     ("POST", "/api/calls/callback"):       (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/webhook"):                  (404, 404, 404, 404, 404, 404, 404, 404),
@@ -134,6 +156,10 @@ class Call:
     ticket: str = ""  # "queued" or "held": a fresh ticket of department A
     message: str = ""  # "own": the visitor's 留言 with a phone; "open": a fresh 留言 of A
     fresh_session: bool = False
+    entry: str = ""  # "fresh": a new published knowledge-base entry (version 1)
+    draft: str = ""  # "pending": a helper's proposal no editor has decided on
+    params: dict | None = None  # the query string
+    files: dict | None = None  # a multipart upload
 
 
 LOGIN = {"username": "matrix-login", "password": "correct-horse"}
@@ -162,6 +188,21 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/helper/left-messages/{message_id}/answer"): Call(
         body={"answer": "请带营业执照到窗口办理。"}, message="open"),
     ("POST", "/api/calls/callback"): Call(body={"call_id": "nope", "status": "completed"}),
+    ("GET", "/api/kb/entries/{entry_id}"): Call(entry="fresh"),
+    ("PUT", "/api/kb/entries/{entry_id}"): Call(entry="fresh",
+                                                body={"answer": "新的答案。", "version": 1}),
+    ("POST", "/api/kb/entries"): Call(body={"question": "矩阵新建", "answer": "答案。"}),
+    ("POST", "/api/kb/entries/{entry_id}/publish"): Call(entry="fresh"),
+    ("POST", "/api/kb/entries/{entry_id}/archive"): Call(entry="fresh"),
+    ("GET", "/api/kb/entries/{entry_id}/history"): Call(entry="fresh"),
+    ("GET", "/api/kb/entries/{entry_id}/diff"): Call(entry="fresh", params={"from": 1, "to": 1}),
+    ("POST", "/api/kb/entries/{entry_id}/rollback"): Call(entry="fresh", body={"version": 1}),
+    ("POST", "/api/kb/preview"): Call(body={"question": "预览", "answer": "答案。"}),
+    ("POST", "/api/kb/import"): Call(params={"dry_run": "true"}, files={"file": (
+        "matrix.yaml", "- {id: kb-matrix-import, question: 问, answer: 答}\n".encode())}),
+    ("POST", "/api/kb/hit-test"): Call(body={"query": "如何办理营业执照"}),
+    ("POST", "/api/kb/drafts/{draft_id}/accept"): Call(draft="pending"),
+    ("POST", "/api/kb/drafts/{draft_id}/reject"): Call(draft="pending", body={"reason": "不准确"}),
     ("POST", "/webhook"): Call(body={"next_action": "action_answer_question"}),
 }
 
@@ -282,19 +323,31 @@ class World:
         return left_messages.leave_message(f"matrix-{uuid.uuid4().hex[:12]}", "想咨询食品经营许可",
                                            department=DEPT, ctx=self.services.handoff).id
 
+    def entry(self, kind: str) -> str:
+        """A fresh published entry, or a helper's pending proposal ("pending")."""
+        entry_id = f"kb-matrix-{uuid.uuid4().hex[:12]}"
+        proposal = {"status": "draft", "tags": ["helper_proposal"]} if kind == "pending" else {}
+        with session_scope(self.services.engine) as session:
+            save_entry(session, EntryData.model_validate({
+                "id": entry_id, "question": "矩阵条目", "answer": "答案。", **proposal}), "test")
+        return entry_id
+
     def outcome(self, method: str, path: str, role: str) -> tuple[int | str, str]:
         """What ``role`` gets from the route: a status or a WebSocket outcome, and the body."""
         call = CALLS.get((method, path), Call())
         self.use(self.fresh_cookies(role) if call.fresh_session else self.cookies[role])
         url = path.format(ticket_id=self.ticket(call.ticket) if call.ticket else "",
-                          message_id=self.message(call.message) if call.message else "")
+                          message_id=self.message(call.message) if call.message else "",
+                          entry_id=self.entry(call.entry) if call.entry else "",
+                          draft_id=self.entry(call.draft) if call.draft else "")
         if method == "WS":
             try:
                 with self.client.websocket_connect(url, headers={"Origin": ORIGIN}):
                     return ACCEPT, ""
             except WebSocketDisconnect as exc:
                 return CLOSED(exc.code), exc.reason or ""
-        response = self.client.request(method, url, json=call.body)
+        response = self.client.request(method, url, json=call.body, params=call.params,
+                                       files=call.files)
         return response.status_code, response.text[:300]
 
 

@@ -10,9 +10,10 @@ Requests go through the app's own ``TestClient`` (one lifespan, one event loop f
 async clients), logged in as an admin of department A with a visitor cookie, and with
 ``Origin: http://testserver``. Log-in and log-out are sent without those cookies so they
 cannot end the session. About half the generated ticket and 留言 ids are replaced by real
-ones (a fresh ticket of department A held by the admin, a fresh open 留言), so the routes'
-success paths are fuzzed too, not only their 404s. The abuse limits are lifted: the limits
-have their own tests, and a fuzzer hitting 429 would test nothing else.
+ones (a fresh ticket of department A held by the admin, a fresh open 留言, a fresh
+knowledge-base entry or helper's proposal), so the routes' success paths are fuzzed too, not
+only their 404s. The abuse limits are lifted: the limits have their own tests, and a fuzzer
+hitting 429 would test nothing else.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 from api.main import create_app
 from handoff import claims, left_messages
 from handoff.requests import request_handoff
+from knowledge_base.schema import EntryData
 from tests.api.support import DEPT, handoff_request
 from xiaobao.accounts import create_account
 from xiaobao.db import session_scope
@@ -71,6 +73,15 @@ class Fuzz:
                                            department=DEPT,
                                            ctx=self.client.app.state.services.handoff).id
 
+    def entry(self, *, proposal: bool) -> str:
+        """A fresh published entry, or a helper's pending proposal."""
+        entry_id = f"kb-fuzz-{uuid.uuid4().hex[:12]}"
+        extra = {"status": "draft", "tags": ["helper_proposal"]} if proposal else {}
+        self.client.app.state.services.kb.save(EntryData.model_validate(
+            {"id": entry_id, "question": "如何办理营业执照", "answer": "到窗口办理。", **extra}),
+            "fuzz")
+        return entry_id
+
     def real_ids(self, case) -> None:
         """Swap about half the generated ids (by the value, so a case replays the same) for
         real ones of the kind the route wants."""
@@ -84,6 +95,8 @@ class Fuzz:
                 params[name] = self.own_message
             elif name == "message_id":
                 params[name] = self.open_message()
+            elif name in ("entry_id", "draft_id"):
+                params[name] = self.entry(proposal=name == "draft_id")
 
     def send(self, case):
         """The case as schemathesis would send it, through the app's TestClient."""
@@ -99,10 +112,16 @@ class Fuzz:
             data = kwargs.pop("data")
             request["content" if isinstance(data, (bytes, str)) else "data"] = data
         if "files" in kwargs:
-            request["files"] = kwargs.pop("files")
+            # A generated "file" may be a number; what a client sends is its text.
+            request["files"] = [
+                (name, (filename, value if isinstance(value, (bytes, str)) else str(value),
+                        *rest))
+                for name, (filename, value, *rest) in kwargs.pop("files") or ()] or None
         assert not kwargs, f"transport arguments not handled: {sorted(kwargs)}"
         if (method.upper(), case.path) not in SESSION_CHANGING:
-            return self.client.request(method, url, **request)
+            response = self.client.request(method, url, **request)
+            response.request.read()  # an upload's body is a stream; schemathesis reads it
+            return response
         saved = list(self.client.cookies.jar)
         self.client.cookies.clear()
         try:

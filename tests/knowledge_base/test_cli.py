@@ -45,6 +45,9 @@ def run(env, *args, check=True):
 def test_import_export_history_rollback(env, tmp_path):
     kb = tmp_path / "kb.yaml"
     kb.write_text(yaml.safe_dump(ENTRIES, allow_unicode=True), "utf-8")
+    dry = run(env, "kb", "import", kb, "--dry-run").stdout
+    assert "dry run, nothing written" in dry and "would create 2" in dry
+    assert "would create 2" in run(env, "kb", "import", kb, "--dry-run").stdout  # nothing kept
     assert "新增 created 2" in run(env, "kb", "import", kb, "--by", "alice").stdout
     assert "未变 unchanged 2" in run(env, "kb", "import", kb).stdout
     changed = [ENTRIES[0] | {"answer": "到区行政服务中心窗口办理。"}, ENTRIES[1]]

@@ -165,3 +165,23 @@ def test_find_filters_and_pages(kb):
     assert [e.id for e in kb.needing_review(today=today)] == ["kb-b"]  # published only
     page, total = kb.find(offset=1, limit=1)
     assert total == 3 and [e.id for e in page] == ["kb-b"]
+
+
+def test_a_dry_run_import_reports_what_would_change_and_keeps_nothing(kb, announced):
+    kb.import_entries([entry(id="kb-1"), entry(id="kb-2")], "alice")
+    announced.calls.clear()
+    items = [entry(id="kb-1"), entry(id="kb-2", answer="到窗口办理。"), entry(id="kb-3")]
+    summary = kb.import_entries(items, "bob", dry_run=True)
+    assert (summary.created, summary.updated, summary.unchanged) == (["kb-3"], ["kb-2"], ["kb-1"])
+    assert announced.calls == []
+    assert kb.count() == 2 and kb.get("kb-2").version == 1 and len(kb.history("kb-2")) == 1
+    assert [a.actor for a in kb.audit()] == ["alice", "alice"]  # no audit row of the dry run
+    real = kb.import_entries(items, "bob")  # the same answer when it is done for real
+    assert (real.created, real.updated, real.unchanged) == (["kb-3"], ["kb-2"], ["kb-1"])
+
+
+def test_distinct_values_are_the_categories_and_departments_in_use(kb):
+    kb.import_entries([entry(id="kb-1", department="区税务局"), entry(id="kb-2", category="税务"),
+                       entry(id="kb-3", category="")], "alice")
+    assert kb.distinct_values() == {"categories": ["企业开办与变更", "税务"],
+                                    "departments": ["区税务局"]}

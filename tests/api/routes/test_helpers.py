@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handoff.config import packaged_config
+from handoff.requests import Candidate
 from handoff.store import Ticket
 from knowledge_base.schema import EntryData
 from knowledge_base.store import get_entry, save_entry
@@ -201,12 +202,21 @@ def test_answer_with_a_kb_entry_in_one_click(user, helper_client):
             source_url="https://zwdt.sh.gov.cn/", effective_from="2026-01-01"), "test")
         save_entry(session, EntryData(id="kb-old", question="旧问题", answer="旧答案",
                                       status="archived"), "test")
-    ticket_id = hand_off(user)
+    ticket_id = hand_off(user, candidates=[
+        Candidate(id=entry_id, question=question, category=CATEGORY, score=0.4)
+        for entry_id, question in (("kb-001", "如何办理营业执照"), ("kb-old", "旧问题"),
+                                   ("kb-gone", "已删除的问题"))])
     ann = helper_client("ann")
     ann.post("/api/helper/claim", json={})
+    # The console shows each candidate's answer card before it is sent.
+    cards = {c["id"]: c for c in ann.get(f"/api/helper/tickets/{ticket_id}").json()["candidates"]}
+    assert cards["kb-001"]["answerable"] and cards["kb-001"]["card"].startswith("登录一网通办")
+    assert not cards["kb-old"]["answerable"] and cards["kb-old"]["card"].startswith("旧答案")
+    assert cards["kb-gone"]["card"] == "" and cards["kb-gone"]["answerable"] is False
     sent = ann.post(f"/api/helper/tickets/{ticket_id}/answer", json={"entry_id": "kb-001"})
     assert sent.status_code == 200
     text = sent.json()["message"]["text"]
+    assert text == cards["kb-001"]["card"]  # exactly what the console showed
     assert text.startswith("登录一网通办") and "来源：宝山区市场监管局" in text
     # Only a start date on record: said so, never "长期有效".
     assert "有效期：自2026-01-01起施行\n" in text and "长期有效" not in text
