@@ -46,3 +46,18 @@ def test_rasa_reads_the_action_token_from_the_environment():
                          capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["from-the-environment-123", "token"]
+
+
+def test_the_call_back_question_states_the_configured_service_hours():
+    """The bot's words about call-back hours are the dispatch calendar's (handoff/config.yaml)."""
+    import yaml
+
+    from handoff.config import packaged_config
+
+    domain = yaml.safe_load((REPO / "bot" / "domain.yml").read_text("utf-8"))
+    [asked] = [r["text"] for r in domain["responses"]["utter_ask_time_window"]]
+    weekly = packaged_config().hours.weekly
+    for day in range(1, 7):
+        for start, end in weekly[day]:
+            assert f"{start:%H:%M}–{end:%H:%M}" in asked, day
+    assert not weekly[7] and "法定节假日除外" in asked
