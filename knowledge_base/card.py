@@ -41,14 +41,21 @@ SITE_NAMES = {
 
 
 class Answerable(Protocol):
-    """An entry or a search hit: what the card reads."""
+    """An entry, its validated data or a search hit: what the card reads (read-only, so a
+    date or an ISO string both fit)."""
 
-    answer: str
-    source: str
-    source_url: str
-    department: str
-    effective_from: dt.date | str | None
-    expires_on: dt.date | str | None
+    @property
+    def answer(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def source_url(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def effective_from(self) -> dt.date | str | None: ...
+    @property
+    def expires_on(self) -> dt.date | str | None: ...
 
 
 def _date(value: dt.date | str | None) -> str:
