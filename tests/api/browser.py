@@ -155,7 +155,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     running.down()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and pytest-asyncio's tests in later modules would find it there.
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
