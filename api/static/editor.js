@@ -48,6 +48,7 @@
   // --- small helpers ---------------------------------------------------------------------------
 
   let statusTimer = null;
+  let readOnly = false;      // a supervisor: the knowledge gaps only, nothing to change
   function say(text, isError) {
     const line = $("status");
     line.textContent = "";
@@ -160,6 +161,7 @@
     const view = slash < 0 ? raw : raw.slice(0, slash);
     let arg = slash < 0 ? "" : raw.slice(slash + 1);
     try { arg = decodeURIComponent(arg); } catch (err) { arg = ""; }
+    if (readOnly) return { view: "gaps", arg: "" };  // a supervisor reads the gaps only
     return { view: VIEWS.includes(view) ? view : "list", arg };
   }
 
@@ -1182,7 +1184,7 @@
         const near = el("ul", "examples");
         c.nearest.forEach((n) => {
           const li = el("li");
-          li.appendChild(editLink(n.id, n.question));
+          li.appendChild(readOnly ? el("span", "", n.question) : editLink(n.id, n.question));
           li.appendChild(document.createTextNode("（" + n.id + "，相关度 " + Number(n.score || 0).toFixed(2) + "）"));
           near.appendChild(li);
         });
@@ -1190,6 +1192,7 @@
       } else {
         item.appendChild(el("p", "subtle", "没有相近的已有条目。"));
       }
+      if (readOnly) return item;  // supervisors read; editors act
       const actions = el("div", "draft-actions");
       actions.appendChild(button("新建条目", "primary", () => {
         form.startNew(c.draft || { question: c.examples[0] || "", similar_questions: (c.examples || []).slice(1) });
@@ -1256,6 +1259,19 @@
       location.assign("/login?next=/editor");
     });
     const roles = me.roles || [];
+    readOnly = !roles.includes("editor") && !roles.includes("admin") && roles.includes("supervisor");
+    if (readOnly) {
+      // Supervisors read the knowledge gaps (the same API the dashboard uses); editing is not theirs.
+      document.querySelectorAll("#editor-nav a").forEach((a) => {
+        if (a.dataset.view !== "gaps") a.parentElement.hidden = true;
+      });
+      $("readonly-note").hidden = false;
+      gaps.wire();
+      $("loading").hidden = true;
+      $("editor-nav").hidden = false;
+      show(parseHash(), false);
+      return;
+    }
     if (!roles.includes("editor") && !roles.includes("admin")) {
       deny("您的账号（" + me.username + "）没有知识库编辑权限。知识库编辑工作台只对“知识库编辑”角色开放，" +
         "如需使用，请联系系统管理员开通。帮办人员请使用帮办工作台（/console）。");

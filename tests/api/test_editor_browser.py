@@ -29,6 +29,8 @@ from tests.api.browser import (
     EDITOR_PASSWORD,
     HELPER,
     HELPER_PASSWORD,
+    SUPERVISOR,
+    SUPERVISOR_PASSWORD,
     Stack,
     login,
     say,
@@ -484,3 +486,25 @@ def test_a_knowledge_gap_becomes_an_entry_the_portal_answers(
     expect(editor.locator("#e-status")).to_have_text("已发布")
     said = ask_until(portal, asked[0], lambda t: t.startswith(answer))
     assert said.startswith(answer)
+
+
+def test_a_supervisor_reads_the_gaps_and_changes_nothing(stack: Stack, browser: Browser,
+                                                          portal: Page) -> None:
+    say(portal, "公司组织员工去南极科考需要哪些审批？")  # nothing in the knowledge base says
+    assert "来源：" not in last_bot_text(portal)
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    login(page, stack.base, SUPERVISOR, SUPERVISOR_PASSWORD, "/editor")
+    expect(page.locator("#view-gaps")).to_be_visible()
+    expect(page.locator("#readonly-note")).to_be_visible()
+    expect(page.locator("#editor-nav a:visible")).to_have_count(1)
+    page.evaluate("() => { location.hash = '#edit'; }")  # no way into the other views
+    expect(page.locator("#view-gaps")).to_be_visible()
+    assert page.locator("#view-edit").is_hidden()
+    page.click("#gaps-form button[type=submit]")
+    expect(page.locator("#gaps-summary")).to_contain_text("归为", timeout=30_000)  # clustered
+    cluster = page.locator("#gaps-list > li", has_text="南极")
+    expect(cluster).to_have_count(1)
+    assert cluster.get_by_role("button", name="新建条目", exact=False).count() == 0
+    audit(page, "gaps_supervisor")
+    context.close()
