@@ -175,6 +175,16 @@ def say(page: Page, text: str) -> None:
 
 
 
+def hand_off(page: Page) -> None:
+    """Ask for a person and answer the form's questions with 跳过 until the queue banner shows."""
+    say(page, "转人工")
+    for _ in range(4):
+        if page.locator("#mode-banner").is_visible():
+            break
+        say(page, "跳过")
+    expect(page.locator("#mode-banner")).to_contain_text("转接人工帮办")
+
+
 def login(page: Page, base: str, username: str, password: str, next_path: str) -> None:
     """Log in through the login page and land on ``next_path``."""
     page.goto(f"{base}/login?next={next_path}")

@@ -20,6 +20,7 @@ from tests.api.browser import (
     HELPER_PASSWORD,
     VENV_BIN,
     Stack,
+    hand_off,
     login,
     say,
     screenshot,
@@ -198,12 +199,7 @@ def test_portal_login_and_console_pass_axe_in_every_state(stack: Stack, browser,
     expect(user.get_by_role("button", name="长辈模式")).to_have_attribute("aria-pressed", "false")
 
     # --- a handoff: the queue banner, and the 留言 form inline in the page ---------------------
-    say(user, "转人工")
-    for _ in range(4):
-        if user.locator("#mode-banner").is_visible():
-            break
-        say(user, "跳过")
-    expect(user.locator("#mode-banner")).to_contain_text("转接人工帮办")
+    hand_off(user)
     expect(user.locator("#leave-row")).to_be_visible()
     check_in_both_modes(user, "handoff", viewport)
     user.click("#leave-open")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.api.browser import HELPER, HELPER_PASSWORD, SHOTS, Stack, say
+from tests.api.browser import HELPER, HELPER_PASSWORD, SHOTS, Stack, hand_off, say
 
 pytestmark = pytest.mark.rasa
 
@@ -48,12 +48,7 @@ def test_portal_and_console_through_a_whole_conversation(stack: Stack, browser) 
     user.fill("#input", "")
 
     # Hand off: answer the form's questions with 跳过 until the queue banner shows.
-    say(user, "转人工")
-    for _ in range(4):
-        if user.locator("#mode-banner").is_visible():
-            break
-        say(user, "跳过")
-    expect(user.locator("#mode-banner")).to_contain_text("转接人工帮办")
+    hand_off(user)
     # Nobody on duty yet: 留言咨询 is offered, with the personal-information notice first.
     expect(user.locator("#leave-row")).to_be_visible()
     user.screenshot(path=str(SHOTS / "xiaobao_page_portal_waiting.png"))
