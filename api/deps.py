@@ -224,5 +224,9 @@ GapsReaderAccount = Annotated[Account, Depends(require(reads_knowledge_gaps, "�
                                                        "editor or supervisor"))]
 
 
+ReportReaderAccount = Annotated[Account, Depends(require(policy.reads_reports, "督导或部门领导",
+                                                        "supervisor or leader"))]
+
+
 def raise_denied(exc: policy.Denied) -> None:
     raise ApiError(exc.status, exc.code, exc.message) from None

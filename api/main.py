@@ -27,7 +27,22 @@ from rasa_sdk.executor import ActionExecutor
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import actions, auth, calls, chat, gaps, health, helpers, kb, left_messages, pages
+from api.routes import (
+    actions,
+    auth,
+    bad_ratings,
+    calls,
+    chat,
+    gaps,
+    health,
+    helpers,
+    kb,
+    left_messages,
+    pages,
+    report_clusters,
+    report_targets,
+    reports,
+)
 from api.services import Services, build_services
 from api.timers import gateway_jobs, run_jobs, simulator_adapter
 from api.web_security import WebGuard
@@ -118,6 +133,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (pages.router, auth.router, chat.router, left_messages.router, helpers.router,
                    helpers.socket_router, calls.router, actions.router, health.router,
-                   kb.router, gaps.router):
+                   kb.router, gaps.router, report_clusters.router,
+                   report_targets.router, bad_ratings.router,
+                   reports.router):
         app.include_router(router)
     return app

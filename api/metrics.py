@@ -6,9 +6,12 @@ create series without end. The ``*_label`` functions map anything unexpected to 
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 
 from prometheus_client import Counter, Histogram
+
+from xiaobao.enums import CHANNELS, RATINGS, Channel
 
 OTHER = "other"
 
@@ -26,9 +29,26 @@ ACTION_RUNS = Counter(
     ["action", "outcome"])
 CALL_CALLBACKS = Counter(
     "xiaobao_call_callbacks_total", "12345 call status call-backs, by outcome", ["outcome"])
+# What the service rates count (reports/rates.py computes the rates from the record; these
+# are the live view).
+BOT_DECISIONS = Counter(
+    "xiaobao_bot_decisions_total", "The bot's decisions on questions, by decision",
+    ["decision"])
+HANDOFFS = Counter(
+    "xiaobao_handoffs_total", "Handoffs to people the bot requested, by channel", ["channel"])
+QUEUE_WAIT = Histogram(
+    "xiaobao_queue_wait_seconds", "Seconds a ticket waited in its queue before a helper "
+    "claimed it, by channel", ["channel"],
+    buckets=(10, 30, 60, 120, 180, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600))
+RATINGS_GIVEN = Counter(
+    "xiaobao_ratings_total", "好差评 ratings recorded, by level", ["level"])
 
 RASA_FAILURE_KINDS = frozenset({"timeout", "unreachable", "bad_json", "empty_reply", "resume",
                                 "status_4xx", "status_5xx"})
+DECISIONS = frozenset({"answer", "suggest", "abstain"})
+# The action that hands a conversation over, and where to.
+HANDOFF_ACTIONS = {"action_handoff": Channel.ONLINE_HELPER.value,
+                   "action_request_12345_call": Channel.HOTLINE_12345.value}
 CALL_CALLBACK_OUTCOMES = frozenset({"applied", "too_large", "callback_rejected",
                                     "handoff_error", "illegal_transition", "unknown_ticket",
                                     "ticket_closed", "not_allowed"})
@@ -51,3 +71,24 @@ def rasa_failure_label(kind: str) -> str:
 def action_label(name: str, registered: Collection[str]) -> str:
     """An action's name when it is one the gateway registered, else ``unknown``."""
     return name if name in registered else "unknown"
+
+
+def count_action_outcome(name: str, events: list) -> None:
+    """What a custom action did, read from the slots it set: the bot's decision on a question,
+    a handoff made (its ticket), a rating recorded."""
+    slots = {e.get("name"): e.get("value") for e in events
+             if isinstance(e, dict) and e.get("event") == "slot"}
+    if name == "action_answer_question" and slots.get("decision"):
+        BOT_DECISIONS.labels(bounded(str(slots["decision"]), DECISIONS)).inc()
+    elif name in HANDOFF_ACTIONS and slots.get("handoff_ticket_id"):
+        HANDOFFS.labels(HANDOFF_ACTIONS[name]).inc()
+    elif name == "action_record_rating" and slots.get("rating"):
+        RATINGS_GIVEN.labels(bounded(str(slots["rating"]), RATINGS)).inc()
+
+
+def observe_queue_wait(channel: str, queued_at: dt.datetime | None,
+                       claimed_at: dt.datetime | None) -> None:
+    """A helper claimed a ticket: how long it waited in its (current) queue."""
+    if queued_at is not None and claimed_at is not None:
+        QUEUE_WAIT.labels(bounded(channel, CHANNELS)).observe(
+            max(0.0, (claimed_at - queued_at).total_seconds()))

@@ -17,11 +17,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import redis as redis_lib
 from sqlalchemy import select
@@ -126,6 +128,23 @@ def verify(body: bytes, headers: dict[str, str], *, redis: redis_lib.Redis, secr
 
 # --- the call's life ----------------------------------------------------------------------------
 
+# The bot's form writes a window as "2026-12-01（周二）14:00–16:00" (bot.actions.validators).
+_WINDOW_START = re.compile(r"(\d{4}-\d{2}-\d{2})\D{0,12}?(\d{1,2}:\d{2})")
+
+
+def window_start(time_window: str, config: HandoffConfig) -> dt.datetime | None:
+    """The start of a booked call-back window (Shanghai time), or None when the text names
+    none: the 响应率's clock of a 12345 call-back starts there, not at the booking."""
+    m = _WINDOW_START.search(time_window or "")
+    if m is None:
+        return None
+    try:
+        day, start = dt.date.fromisoformat(m.group(1)), dt.time.fromisoformat(
+            m.group(2).zfill(5))
+    except ValueError:
+        return None
+    return dt.datetime.combine(day, start, tzinfo=ZoneInfo(config.hours.timezone))
+
 def create_call(s: Session, ticket: Ticket, config: HandoffConfig,
                 now: dt.datetime | None = None) -> Call:
     """A call for a hotline ticket, in the caller's transaction; scheduled only inside hours."""
@@ -173,6 +192,8 @@ def start_call(call_id: str, adapter: CallAdapter, *, ctx: HandoffContext, actor
             if not move_call(s, c, DIALLING, actor, attempts=c.attempts + 1):
                 raise HandoffError(f"通话{call_id}状态已变化。 / Call {call_id} changed "
                                    f"meanwhile.")
+            record_event(s, EventKind.CALL_STATUS, conversation_id=t.conversation_id,
+                         ticket_id=t.id, actor=actor, status=DIALLING, attempts=c.attempts)
             s.flush()
             info = _info(s.get(Call, call_id))
             phone = t.phone

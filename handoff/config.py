@@ -44,6 +44,9 @@ class HandoffConfig:
     retention_days: int = 180
     calls: CallSettings = CallSettings()
     hours: ServiceCalendar = ServiceCalendar()
+    # 响应率: service seconds from queueing to the first human response (12345: the call
+    # connected) that count as "in time"; not the reclaim threshold above.
+    response_service_level_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def departments(self) -> list[str]:
@@ -56,6 +59,10 @@ class HandoffConfig:
 
     def level(self, channel: str) -> float:
         return float(self.service_level_s.get(channel, 60))
+
+    def response_level(self, channel: str) -> float:
+        """The 响应率 service level of ``channel`` in service seconds (180 unless configured)."""
+        return float(self.response_service_level_s.get(channel, 180))
 
     def replace(self, **changes: object) -> HandoffConfig:
         return dataclasses.replace(self, **changes)
@@ -95,6 +102,8 @@ def parse_config(raw: dict) -> HandoffConfig:
         central_department=str(raw.get("central_department", "综合窗口")),
         routing={str(k): str(v) for k, v in (raw.get("routing") or {}).items()},
         service_level_s={str(k): float(v) for k, v in (raw.get("service_level_s") or {}).items()},
+        response_service_level_s={str(k): float(v) for k, v in
+                                  (raw.get("response_service_level_s") or {}).items()},
         concurrency_cap=int(raw.get("concurrency_cap", 3)),
         heartbeat_ttl_s=float(raw.get("heartbeat_ttl_s", 30)),
         average_handle_s=float(raw.get("average_handle_s", 240)),

@@ -56,3 +56,24 @@ def next_open(at: dt.datetime | None, config: HandoffConfig | ServiceCalendar) -
             if candidate > local:
                 return candidate
     raise ValueError("no opening hours within 400 days: check handoff/config.yaml 'hours'")
+
+
+def open_seconds(start: dt.datetime, end: dt.datetime,
+                 config: HandoffConfig | ServiceCalendar) -> float:
+    """Seconds of opening hours between ``start`` and ``end`` (0 when ``end`` is not later):
+    the clock of the 响应率, which does not run while the centre is closed."""
+    cal = _calendar(config)
+    begin, finish = _local(start, cal), _local(end, cal)
+    if finish <= begin:
+        return 0.0
+    tz = begin.tzinfo
+    total = 0.0
+    day = begin.date()
+    while day <= finish.date():
+        for open_at, close_at in opening_spans(day, cal):
+            lo = max(begin, dt.datetime.combine(day, open_at, tzinfo=tz))
+            hi = min(finish, dt.datetime.combine(day, close_at, tzinfo=tz))
+            if hi > lo:
+                total += (hi - lo).total_seconds()
+        day += dt.timedelta(days=1)
+    return total

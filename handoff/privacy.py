@@ -10,6 +10,8 @@ removes. What expires, ``retention_days`` after:
 * bot-mode turns said before the cutoff in a conversation with no open ticket (deleted);
 * a 留言 left before the cutoff, answered or not: its ``text``, ``phone`` and ``answer``
   (blanked; department, status and times stay);
+* a 差评 work order opened before the cutoff (:mod:`xiaobao.bad_ratings`): the user's reason
+  and the staff's notes (blanked; rating, verdict, steps and times stay);
 * an event recorded before the cutoff in a conversation with no open ticket: the values that
   carry what someone wrote (:data:`PERSONAL_EVENT_KEYS`: the user's query of ``bot_answer``,
   the ``reason`` of a ``rating``, the ``note`` of a ticket change or a ``kb_draft_proposed``
@@ -41,6 +43,8 @@ from handoff.context import HandoffContext
 from handoff.outbox import RELAY, OutboxRow
 from handoff.store import Call, LeftMessage, Ticket, Transition, utcnow
 from xiaobao import conversations
+from xiaobao.bad_ratings import TEXT_FIELDS as CASE_TEXT_FIELDS
+from xiaobao.bad_ratings import BadRatingCase
 from xiaobao.db import session_scope
 from xiaobao.events import Event
 
@@ -58,7 +62,8 @@ _CHUNK = 500
 DEFAULT_TRACKER_PREFIX = "xiaobao"  # endpoints.yml: tracker_store.key_prefix
 
 REPORT_KEYS = ("tickets", "messages_deleted", "calls_cleared", "transition_notes_cleared",
-               "left_messages_cleared", "events_cleared", "outbox_rows_deleted",
+               "left_messages_cleared", "bad_rating_cases_cleared", "events_cleared",
+               "outbox_rows_deleted",
                "conversations", "trackers_deleted")
 
 
@@ -159,6 +164,16 @@ def purge_expired_transcripts(retention_days: int, *, ctx: HandoffContext,
                   .values(status="expired").execution_options(synchronize_session=False))
         report["left_messages_cleared"] = s.execute(
             update(LeftMessage).where(*left_old).values(text="", phone="", answer="")
+            .execution_options(synchronize_session=False)).rowcount or 0
+
+        # 差评 work orders: the reason and the notes.
+        case_open = exists().where(Ticket.open_conversation_id == BadRatingCase.conversation_id)
+        case_old = (BadRatingCase.opened_at < cutoff, ~case_open,
+                    or_(*[getattr(BadRatingCase, f) != "" for f in CASE_TEXT_FIELDS]))
+        touched.update(s.scalars(select(BadRatingCase.conversation_id).where(*case_old)
+                                 .distinct()))
+        report["bad_rating_cases_cleared"] = s.execute(
+            update(BadRatingCase).where(*case_old).values(dict.fromkeys(CASE_TEXT_FIELDS, ""))
             .execution_options(synchronize_session=False)).rowcount or 0
 
         report["events_cleared"] = _purge_events(s, cutoff)

@@ -25,6 +25,8 @@ from xiaobao.db import session_scope, utcnow
 from xiaobao.enums import CHANNELS, Channel
 from xiaobao.phone import is_callable
 
+TRIGGERS = ("user", "unhelpful", "abstention")  # why a conversation went to people
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -54,6 +56,9 @@ class HandoffRequest:
     # The portal visitor's conversation id (derived from the cookie, never the cookie's
     # secret): a returning user finds their 留言 answers.
     visitor_id: str = ""
+    # Why the conversation goes to people (recorded on the handoff_requested event): the user
+    # asked ("user"), repeated 没帮助 ("unhelpful"), or the bot could not answer ("abstention").
+    trigger: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,13 @@ def _create(s, req: HandoffRequest, ctx: HandoffContext, now: dt.datetime | None
     s.add(ticket)
     s.flush()
     reason = "complaint" if req.complaint else ("after unresolved ticket" if priority else "")
-    transitions.open_ticket(s, ticket, actor="bot", reason=reason)
+    clock_from = None
+    if req.channel == Channel.HOTLINE_12345:
+        from handoff.calls import window_start
+
+        clock_from = window_start(req.time_window, ctx.config)
+    transitions.open_ticket(s, ticket, actor="bot", reason=reason, clock_from=clock_from,
+                            trigger=req.trigger if req.trigger in TRIGGERS else "")
     if req.channel == Channel.HOTLINE_12345:
         from handoff.calls import create_call
 

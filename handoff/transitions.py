@@ -22,6 +22,8 @@ Callers use :func:`handoff.outbox.transaction`, so the outbox is published after
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -70,14 +72,22 @@ def set_mode(session: Session, conversation_id: str, mode: Mode | str, ticket_id
 
 
 def open_ticket(session: Session, ticket: Ticket, *, actor: str, reason: str = "",
-                **event_data: object) -> Ticket:
-    """A new ticket, already added to ``session`` in ``queued``: history, mode, event, queue."""
+                clock_from: dt.datetime | None = None, **event_data: object) -> Ticket:
+    """A new ticket, already added to ``session`` in ``queued``: history, mode, events, queue.
+
+    ``clock_from`` is when the 响应率's clock starts (a 12345 call-back booked for a window:
+    the window's start), recorded on the ``ticket_queued`` event; by default the queueing."""
     record_transition(session, "ticket", ticket.id, "", QUEUED, actor, reason)
     set_mode(session, ticket.conversation_id, Mode.WAITING, ticket.id)
     record_event(session, EventKind.HANDOFF_REQUESTED, conversation_id=ticket.conversation_id,
                  ticket_id=ticket.id, actor=actor, channel=ticket.channel,
                  department=ticket.department, priority=bool(ticket.priority),
                  complaint=bool(ticket.complaint), **event_data)
+    queued_at = ticket.queued_at or utcnow()
+    record_event(session, EventKind.TICKET_QUEUED, conversation_id=ticket.conversation_id,
+                 ticket_id=ticket.id, actor=actor, channel=ticket.channel,
+                 department=ticket.department,
+                 clock_from=max(queued_at, clock_from or queued_at).astimezone(dt.UTC).isoformat())
     outbox.add(session, ticket.conversation_id, outbox.ENQUEUE, ticket_id=ticket.id,
                channel=ticket.channel, department=ticket.department, high=bool(ticket.priority))
     return ticket

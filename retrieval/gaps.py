@@ -14,8 +14,9 @@ A question asked twice in one conversation counts once, under its strongest sign
 (handoff > unhelpful > abstain > suggest) and when it was first flagged.
 
 :func:`cluster` embeds the questions with the retriever's own model and groups them by average
-linkage on cosine distance (:data:`DISTANCE_THRESHOLD`), then proposes a new entry for each
-group from its most central question and the nearest existing entries.
+linkage on cosine distance (:data:`DISTANCE_THRESHOLD`; :func:`group_by_meaning`, which the
+reports' ticket clusters reuse), then proposes a new entry for each group from its most central
+question and the nearest existing entries.
 
 >>> questions = collect(engine, since, until)
 >>> [c.to_dict() for c in cluster(questions, retriever)]
@@ -43,6 +44,7 @@ from xiaobao.enums import Speaker
 from xiaobao.events import Event, EventKind
 
 if TYPE_CHECKING:
+    from retrieval.embedder import Embedder
     from retrieval.service import Retriever
 
 REASONS = ("abstain", "suggest", "unhelpful", "handoff")
@@ -249,6 +251,29 @@ def group(vectors: np.ndarray, threshold: float = DISTANCE_THRESHOLD) -> np.ndar
     return np.asarray(model.fit_predict(vectors))
 
 
+def group_by_meaning(texts: Sequence[str], embedder: Embedder, *,
+                     threshold: float = DISTANCE_THRESHOLD) -> list[list[int]]:
+    """The indices of ``texts`` grouped by meaning, each group's most central text first; a
+    text alone is a group of one. Texts are normalised and embedded as queries with the
+    retriever's model (each distinct text once), then grouped by :func:`group`. The knowledge
+    gaps and the reports' ticket clusters (:mod:`reports.clusters`) share it, so one recurring
+    problem is one group in both."""
+    if not texts:
+        return []
+    normalised = [normalize(t) for t in texts]
+    unique = list(dict.fromkeys(normalised))
+    row = {t: i for i, t in enumerate(unique)}
+    vectors = embedder.encode_queries(unique)[[row[t] for t in normalised]]
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, label in enumerate(group(vectors, threshold)):
+        members[int(label)].append(i)
+    groups = []
+    for idx in members.values():
+        centroid = vectors[idx].mean(axis=0)
+        groups.append([i for _, i in sorted(zip(-(vectors[idx] @ centroid), idx))])
+    return groups
+
+
 def cluster(questions: Sequence[GapQuestion], retriever: Retriever, *,
             threshold: float = DISTANCE_THRESHOLD) -> list[GapCluster]:
     """Questions grouped by meaning, biggest first (then the most recently seen); a question
@@ -256,20 +281,13 @@ def cluster(questions: Sequence[GapQuestion], retriever: Retriever, *,
     if not questions:
         return []
     texts = [normalize(q.text) for q in questions]
-    unique = list(dict.fromkeys(texts))
-    row = {t: i for i, t in enumerate(unique)}
-    vectors = retriever.embedder.encode_queries(unique)[[row[t] for t in texts]]
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, label in enumerate(group(vectors, threshold)):
-        members[int(label)].append(i)
-
     grouped = []  # (members, their distinct texts as typed, the most central first)
-    for idx in members.values():
-        centroid = vectors[idx].mean(axis=0)
+    for ordered in group_by_meaning([q.text for q in questions], retriever.embedder,
+                                    threshold=threshold):
         distinct: dict[str, str] = {}  # normalised → as typed
-        for _, i in sorted(zip(-(vectors[idx] @ centroid), idx)):
+        for i in ordered:
             distinct.setdefault(texts[i].lower(), questions[i].text)
-        grouped.append((idx, list(distinct.values())))
+        grouped.append((sorted(ordered), list(distinct.values())))
     # The bot's own search of each central question (one more encoding pass, of one text per
     # cluster): its ranking gives the nearest entries, its decision says whether they are close.
     searched = retriever.search_many([d[0] for _, d in grouped], top_k=NEAREST)

@@ -10,12 +10,13 @@ import pytest
 
 from xiaobao.settings import REPO_ROOT
 
-PACKAGES = ("xiaobao", "knowledge_base", "retrieval", "handoff", "bot", "api")
+PACKAGES = ("xiaobao", "knowledge_base", "retrieval", "handoff", "reports", "bot", "api")
 FORBIDDEN = {
-    "xiaobao": {"knowledge_base", "retrieval", "handoff", "bot", "api"},
-    "knowledge_base": {"retrieval", "handoff", "bot", "api"},
-    "retrieval": {"handoff", "bot", "api"},
-    "handoff": {"bot", "api"},
+    "xiaobao": {"knowledge_base", "retrieval", "handoff", "reports", "bot", "api"},
+    "knowledge_base": {"retrieval", "handoff", "reports", "bot", "api"},
+    "retrieval": {"handoff", "reports", "bot", "api"},
+    "handoff": {"reports", "bot", "api"},
+    "reports": {"bot", "api"},
     "bot": {"api"},
 }
 ROOTS = {Path("xiaobao/cli.py")}  # the command-line root gathers every package's commands

@@ -24,9 +24,11 @@ class EventKind(StrEnum):
 
     MESSAGE_RECEIVED = "message_received"
     BOT_ANSWER = "bot_answer"
+    SUGGESTION_CLICKED = "suggestion_clicked"
     BOT_FAILURE = "bot_failure"
     ANSWER_FEEDBACK = "answer_feedback"
     HANDOFF_REQUESTED = "handoff_requested"
+    TICKET_QUEUED = "ticket_queued"
     TICKET_CLAIMED = "ticket_claimed"
     TICKET_FIRST_RESPONSE = "ticket_first_response"
     TICKET_REQUEUED = "ticket_requeued"
@@ -42,6 +44,11 @@ class EventKind(StrEnum):
     KB_DRAFT_ACCEPTED = "kb_draft_accepted"
     KB_DRAFT_REJECTED = "kb_draft_rejected"
     RATING = "rating"
+    BAD_RATING_OPENED = "bad_rating_opened"
+    BAD_RATING_SUPERSEDED = "bad_rating_superseded"
+    BAD_RATING_REVIEWED = "bad_rating_reviewed"
+    BAD_RATING_OVERTURNED = "bad_rating_overturned"
+    BAD_RATING_RECTIFIED = "bad_rating_rectified"
     LOGIN = "login"
 
 

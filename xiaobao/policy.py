@@ -35,6 +35,7 @@ TICKET_ROLES = frozenset({"helper", "leader"})  # who works handoff tickets
 LOOK_EVERYWHERE_ROLES = frozenset({"supervisor", "admin"})
 EDITOR_ROLES = frozenset({"editor"})
 SUPERVISOR_ROLES = frozenset({"supervisor"})
+REPORT_ROLES = frozenset({"supervisor", "leader"})  # who reads the rates and reviews 差评
 
 
 def _roles(actor: Actor) -> set[str]:
@@ -53,6 +54,11 @@ def is_admin(actor: Actor) -> bool:
 
 def is_leader(actor: Actor) -> bool:
     return "leader" in _roles(actor) or is_admin(actor)
+
+
+def reads_reports(actor: Actor) -> bool:
+    """The rates, the dashboard and the 差评 queue: supervisors, leaders (and admin)."""
+    return has_role(actor, *REPORT_ROLES)
 
 
 def works_tickets(actor: Actor) -> bool:

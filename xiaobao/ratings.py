@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from xiaobao.bad_ratings import is_bad, rating_recorded
 from xiaobao.enums import Rating
 from xiaobao.events import Event, EventKind, record_event
 
@@ -25,13 +26,35 @@ def latest_rating(session: Session, conversation_id: str, ticket_id: str = "") -
     return next((e for e in rows if (e.data or {}).get("case") == case), None)
 
 
+class ReasonRequired(ValueError):
+    """不满意 and 非常不满意 must say why (the 差评 work order starts from the reason)."""
+
+    status = 422
+    code = "reason_required"
+    message = "请说明不满意的原因。 / Please say why you are dissatisfied."
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
 def record_rating(session: Session, conversation_id: str, rating: Rating | str, *,
-                  ticket_id: str = "", actor: str = "user", reason: str = "") -> Event:
-    """Append a rating of the case; an earlier rating of the same case is replaced (kept)."""
+                  ticket_id: str = "", actor: str = "user", reason: str = "",
+                  department: str = "", handler: str = "") -> Event:
+    """Append a rating of the case; an earlier rating of the same case is replaced (kept).
+
+    A 差评 (the bottom two levels) needs a ``reason`` (else ReasonRequired) and opens a work
+    order (:mod:`xiaobao.bad_ratings`) in the same transaction; ``department`` and
+    ``handler`` are the rated ticket's, given by the caller (this package reads no ticket)."""
     rating = Rating(rating)
+    reason = reason.strip()
+    if is_bad(rating) and not reason:
+        raise ReasonRequired()
     previous = latest_rating(session, conversation_id, ticket_id)
-    return record_event(session, EventKind.RATING, conversation_id=conversation_id,
-                        ticket_id=ticket_id, actor=actor, rating=rating.value,
-                        target="human" if ticket_id else "bot",
-                        case=case_of(conversation_id, ticket_id),
-                        replaces=previous.pk if previous is not None else None, reason=reason)
+    event = record_event(session, EventKind.RATING, conversation_id=conversation_id,
+                         ticket_id=ticket_id, actor=actor, rating=rating.value,
+                         target="human" if ticket_id else "bot",
+                         case=case_of(conversation_id, ticket_id),
+                         replaces=previous.pk if previous is not None else None, reason=reason)
+    session.flush()  # the work order points at the event
+    rating_recorded(session, event, department=department, handler=handler)
+    return event

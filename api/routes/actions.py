@@ -20,7 +20,7 @@ from rasa_sdk.interfaces import (
 )
 from starlette.exceptions import HTTPException
 
-from api.metrics import ACTION_RUNS, action_label
+from api.metrics import ACTION_RUNS, action_label, count_action_outcome
 
 log = logging.getLogger("api.actions")
 
@@ -67,7 +67,10 @@ async def run_action(request: Request) -> JSONResponse:
         return JSONResponse({"error": f"action {name} failed", "action_name": name},
                             status_code=500)
     ACTION_RUNS.labels(label, "ok").inc()
-    return JSONResponse(result.model_dump() if result else None)
+    body = result.model_dump() if result else None
+    if body:
+        count_action_outcome(name, body.get("events") or [])
+    return JSONResponse(body)
 
 
 @router.get("/webhook/actions")

@@ -28,6 +28,7 @@ from api.deps import (
     session_token,
 )
 from api.errors import ApiError, error_responses
+from api.metrics import observe_queue_wait
 from api.services import Services
 from handoff import claims, closing, duty, escalation, left_messages, outbox, relay, transfer, views
 from knowledge_base.card import Answerable, answer_card
@@ -105,6 +106,8 @@ class ClaimIn(BaseModel):
 def claim_next(body: ClaimIn, account: HelperAccount, ctx: HandoffDep) -> dict:
     """The next ticket of the helper's departments, or ``{"ticket": null}`` (none, or at cap)."""
     ticket = claims.claim_next_ticket(account, channel=body.channel, ctx=ctx)
+    if ticket is not None:
+        observe_queue_wait(ticket.channel, ticket.queued_at, ticket.claimed_at)
     return {"ticket": ticket.to_dict() if ticket else None}
 
 
@@ -112,7 +115,9 @@ def claim_next(body: ClaimIn, account: HelperAccount, ctx: HandoffDep) -> dict:
 def claim_named(ticket_id: TicketInMyDepartments, account: HelperAccount,
                 ctx: HandoffDep) -> dict:
     """Take one ticket by id: a leader taking an escalated ticket, or picking from the list."""
-    return {"ticket": claims.claim_ticket(ticket_id, account, ctx=ctx).to_dict()}
+    ticket = claims.claim_ticket(ticket_id, account, ctx=ctx)
+    observe_queue_wait(ticket.channel, ticket.queued_at, ticket.claimed_at)
+    return {"ticket": ticket.to_dict()}
 
 
 @router.get("/tickets")

@@ -42,7 +42,9 @@
   function renderButtons(message, bubble) {
     const buttons = message.buttons || [];
     if (!buttons.length) return;
-    const isRating = buttons.every((b) => (b.payload || "").startsWith(RATING_PREFIX));
+    // The five levels make the rating bar; reason buttons after a 差评 carry a "reason".
+    const isRating = buttons.every((b) => (b.payload || "").startsWith(RATING_PREFIX)
+      && !(b.payload || "").includes('"reason"'));
     const group = el("div", isRating ? "rating" : "buttons");
     if (isRating) group.appendChild(el("span", "rating-label", "好差评"));
     buttons.forEach((b, i) => {

@@ -460,6 +460,8 @@
     me.username = me.account.username;
     $("who-name").textContent = me.account.display_name || me.account.username;
     $("who-depts").textContent = (me.account.departments || []).join("、");
+    $("dashboard-link").hidden = !["supervisor", "leader", "admin"].some(
+      (r) => (me.account.roles || []).includes(r));  // the rates and the 差评 queue
     renderDuty(me.status);
     renderTickets(me.tickets || []);
     wire();

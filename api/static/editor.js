@@ -1259,6 +1259,7 @@
       location.assign("/login?next=/editor");
     });
     const roles = me.roles || [];
+    $("dashboard-link").hidden = !["supervisor", "leader", "admin"].some((r) => roles.includes(r));
     readOnly = !roles.includes("editor") && !roles.includes("admin") && roles.includes("supervisor");
     if (readOnly) {
       // Supervisors read the knowledge gaps (the same API the dashboard uses); editing is not theirs.

@@ -103,7 +103,7 @@ class ActionAnswerQuestion(Action):
         await deps.record_event_async(
             self.services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
             decision=result.decision, entry_id=top.id if top else "", query=text[:500],
-            score=round(top.score, 4) if top else 0.0)
+            score=round(top.score, 4) if top else 0.0, category=top.category if top else "")
         return events
 
 
@@ -132,9 +132,12 @@ class ActionChooseEntry(Action):
             dispatcher.utter_message(text="抱歉，这条内容已更新或下线了，请您重新提问。")
             return []
         dispatcher.utter_message(**answer_message(hit))
+        await deps.record_event_async(self.services, EventKind.SUGGESTION_CLICKED,
+                                      conversation_id=tracker.sender_id, entry_id=hit.id,
+                                      category=hit.category)
         await deps.record_event_async(self.services, EventKind.BOT_ANSWER,
                                       conversation_id=tracker.sender_id, decision="answer",
-                                      entry_id=hit.id, chosen=True)
+                                      entry_id=hit.id, chosen=True, category=hit.category)
         return [SlotSet("decision", "answer"), SlotSet("last_entry_id", hit.id),
                 SlotSet("human_offered", False)]
 

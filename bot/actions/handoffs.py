@@ -90,6 +90,21 @@ def visitor_id_of(tracker: Tracker) -> str:
     return str(metadata.get("visitor_id") or tracker.sender_id or "")[:96]
 
 
+_BOT_STEPS = ("action_answer_question", "action_choose_entry", "action_record_feedback")
+
+
+def trigger_of(tracker: Tracker) -> str:
+    """Why the conversation goes to people, for the handoff_requested event: the bot offered
+    a person after an abstention ("abstention") or after repeated 没帮助 ("unhelpful"), else
+    the user asked ("user")."""
+    if not tracker.get_slot("human_offered"):
+        return "user"
+    last = next((e.get("name") for e in reversed(tracker.events)
+                 if e.get("event") == "action" and e.get("name") in _BOT_STEPS), "")
+    return {"action_answer_question": "abstention",
+            "action_record_feedback": "unhelpful"}.get(last, "user")
+
+
 def build_request(tracker: Tracker, channel: Channel) -> HandoffRequest:
     from handoff.requests import Candidate, HandoffRequest
 
@@ -120,6 +135,7 @@ def build_request(tracker: Tracker, channel: Channel) -> HandoffRequest:
         intent=(latest.get("intent") or {}).get("name") or "",
         entities=entities,
         visitor_id=visitor_id_of(tracker),
+        trigger=trigger_of(tracker),
         complaint=bool(re.search(r"投诉|举报|不满|差评", topic + " ".join(
             t["text"] for t in last_turns(tracker) if t["role"] == "user"))),
     )

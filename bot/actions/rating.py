@@ -1,24 +1,35 @@
 """好差评: the user's rating of the human service after a handoff, else of the bot.
 
 Answers themselves are rated 有帮助/没帮助 (bot/actions/answer.py); this is the
-five-level 好差评 of the service as a whole.
+five-level 好差评 of the service as a whole. 不满意 and 非常不满意 must say why: the reason is
+what the user typed beside the level ("不满意，等了很久"), or the one a reason button carries
+(``/rate_service{"rating": …, "reason": …}``; Rasa drops the unknown entity, the action reads
+it from the payload). Without one, nothing is recorded and the bot asks for it.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.deps import ActionServices
-from handoff.views import is_closed_ticket_of
+from handoff.views import is_closed_ticket_of, ticket
 from xiaobao.db import session_scope
 from xiaobao.enums import RATINGS, Rating
-from xiaobao.ratings import record_rating
+from xiaobao.ratings import is_bad, record_rating
 
 logger = logging.getLogger(__name__)
+
+COMMON_REASONS = ("等待时间太长", "问题没有解决", "答复不准确", "服务态度不好")
+MAX_REASON_CHARS = 500
+# Words that rate without saying why: what is left of "我要给差评" is no reason.
+_NO_REASON = re.compile(r"我要给|我给|给个|给你|评个|打分|评价|我觉得|我对这次服务|刚才的人工服务|"
+                        r"差评|好评|一星|五星|[吧了的啊呢呀哦]|[\s\W_]")
 
 
 def rating_of(tracker: Tracker) -> Rating | None:
@@ -31,6 +42,29 @@ def rating_of(tracker: Tracker) -> Rating | None:
         if level in text:
             return level
     return None
+
+
+def reason_of(tracker: Tracker) -> str:
+    """Why the user rated so: a reason button's ``reason``, else the typed words beside the
+    level; "" when there are none."""
+    text = str((tracker.latest_message or {}).get("text") or "").strip()
+    if text.startswith("/"):
+        try:
+            data = json.loads(text[text.index("{"):])
+        except ValueError:
+            return ""
+        reason = data.get("reason") if isinstance(data, dict) else None
+        return str(reason).strip()[:MAX_REASON_CHARS] if reason else ""
+    for level in sorted(Rating, key=len, reverse=True):
+        text = text.replace(level, "")
+    text = re.sub(r"\s+", " ", text).strip(" ，,。.！!；;：:、")
+    return text[:MAX_REASON_CHARS] if len(_NO_REASON.sub("", text)) >= 2 else ""
+
+
+def reason_buttons(rating: Rating) -> list[dict]:
+    return [{"title": reason, "payload": "/rate_service" + json.dumps(
+        {"rating": rating.value, "reason": reason}, ensure_ascii=False)}
+        for reason in COMMON_REASONS]
 
 
 class ActionRecordRating(Action):
@@ -47,8 +81,16 @@ class ActionRecordRating(Action):
         if rating is None:
             dispatcher.utter_message(response="utter_ask_rating")
             return []
+        reason = reason_of(tracker) if is_bad(rating) else ""
+        if is_bad(rating) and not reason:
+            dispatcher.utter_message(
+                text=f"抱歉让您{rating}。请告诉我们原因，我们会认真核实整改："
+                     f"点选下面的原因，或直接输入，例如“{rating}，等了很久没人回复”。",
+                buttons=reason_buttons(rating))
+            return []
         await asyncio.to_thread(self._record, tracker.sender_id,
-                                str(tracker.get_slot("handoff_ticket_id") or ""), rating)
+                                str(tracker.get_slot("handoff_ticket_id") or ""), rating,
+                                reason)
         if rating.is_satisfied:
             dispatcher.utter_message(text=f"感谢您的评价（{rating}）！祝您办事顺利。")
         else:
@@ -57,16 +99,23 @@ class ActionRecordRating(Action):
                      "如果问题还没解决，可以说“转人工”或请12345热线回电。")
         return [SlotSet("rating", rating.value), SlotSet("handoff_ticket_id", None)]
 
-    def _record(self, conversation_id: str, ticket_id: str, rating: Rating) -> None:
+    def _record(self, conversation_id: str, ticket_id: str, rating: Rating,
+                reason: str) -> None:
         """A rating of human service names a closed ticket of this same conversation; any other
-        ticket id (a stale or forged slot) makes it a rating of the bot."""
+        ticket id (a stale or forged slot) makes it a rating of the bot. A 差评's work order
+        gets the ticket's department and handler (its helper)."""
         try:
+            department = handler = ""
             if ticket_id and not is_closed_ticket_of(conversation_id, ticket_id,
                                                      ctx=self.services.handoff):
                 logger.warning("rating names a ticket that is not a closed ticket of %s",
                                conversation_id[:8])
                 ticket_id = ""
+            if ticket_id:
+                rated = ticket(ticket_id, ctx=self.services.handoff)
+                department, handler = rated.department, rated.helper or ""
             with session_scope(self.services.engine) as session:
-                record_rating(session, conversation_id, rating, ticket_id=ticket_id)
+                record_rating(session, conversation_id, rating, ticket_id=ticket_id,
+                              reason=reason, department=department, handler=handler)
         except Exception:  # the thanks matter more than the log line
             logger.exception("could not record the rating of %s", conversation_id[:8])

@@ -29,8 +29,10 @@ from handoff.requests import request_handoff
 from knowledge_base.schema import EntryData
 from knowledge_base.store import save_entry
 from tests.api.support import CATEGORY, DEPT, OTHER, handoff_request
+from xiaobao import bad_ratings
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope
+from xiaobao.ratings import record_rating
 
 try:  # FastAPI ≥ 0.13x keeps included routers as one entry of app.routes each
     from fastapi.routing import iter_route_contexts
@@ -74,6 +76,8 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/"):                          (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/console"):                   (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/editor"):                    (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/dashboard"):                 (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/vendor/chart.umd.min.js"):   (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/login"):                     (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/openapi.json"):              (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/healthz"):                   (200, 200, 200, 200, 200, 200, 200, 200),
@@ -140,6 +144,22 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/kb/drafts/{draft_id}/reject"): KB,
     # knowledge gaps: editors and supervisors (and admin)
     ("GET", "/api/kb/gaps"):               (401, 401, 403, 403, 403, 200, 200, 200),
+    # 工单聚类分析: supervisors, leaders and admin (policy.reads_reports)
+    ("GET", "/api/reports/clusters"):      (401, 401, 403, 403, 200, 403, 200, 200),
+    ("GET", "/api/reports/targets"):       (401, 401, 403, 403, 200, 403, 200, 200),
+    # the service rates: supervisors, leaders and admin (policy.reads_reports)
+    ("GET", "/api/reports/summary"):       (401, 401, 403, 403, 200, 403, 200, 200),
+    ("GET", "/api/reports/series"):        (401, 401, 403, 403, 200, 403, 200, 200),
+    ("GET", "/api/reports/export"):        (401, 401, 403, 403, 200, 403, 200, 200),
+    # the 差评 queue: supervisors, leaders (their departments) and admin; overturning a
+    # 不属实 review: leaders and admin. The case is a 差评 of a department A ticket of helper A.
+    ("GET", "/api/reports/bad-ratings"):   (401, 401, 403, 403, 200, 403, 200, 200),
+    ("POST", "/api/reports/bad-ratings/{case_id}/review"):
+                                           (401, 401, 403, 403, 200, 403, 200, 200),
+    ("POST", "/api/reports/bad-ratings/{case_id}/overturn"):
+                                           (401, 401, 403, 403, 200, 403, 403, 200),
+    ("POST", "/api/reports/bad-ratings/{case_id}/rectification"):
+                                           (401, 401, 403, 403, 200, 403, 200, 200),
     # machines: a signed call-back, Rasa's token — whatever the caller's role
     ("POST", "/api/calls/callback"):       (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/webhook"):                  (404, 404, 404, 404, 404, 404, 404, 404),
@@ -160,6 +180,7 @@ class Call:
     draft: str = ""  # "pending": a helper's proposal no editor has decided on
     params: dict | None = None  # the query string
     files: dict | None = None  # a multipart upload
+    bad_rating: str = ""  # "fresh": a new 差评 case; "unfounded": one reviewed 不属实
 
 
 LOGIN = {"username": "matrix-login", "password": "correct-horse"}
@@ -204,6 +225,18 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/kb/drafts/{draft_id}/accept"): Call(draft="pending"),
     ("POST", "/api/kb/drafts/{draft_id}/reject"): Call(draft="pending", body={"reason": "不准确"}),
     ("POST", "/webhook"): Call(body={"next_action": "action_answer_question"}),
+    ("GET", "/api/reports/summary"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
+                                                  "by": "department"}),
+    ("GET", "/api/reports/series"): Call(params={"from": "2026-11-30", "to": "2026-12-01",
+                                                 "metric": "response_rate"}),
+    ("GET", "/api/reports/export"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
+                                                 "format": "csv"}),
+    ("POST", "/api/reports/bad-ratings/{case_id}/review"): Call(
+        bad_rating="fresh", body={"verdict": "不属实", "note": "录音显示已按流程答复"}),
+    ("POST", "/api/reports/bad-ratings/{case_id}/overturn"): Call(
+        bad_rating="unfounded", body={"note": "复听录音，用户反映属实"}),
+    ("POST", "/api/reports/bad-ratings/{case_id}/rectification"): Call(
+        bad_rating="fresh", body={"stage": "contacted", "note": "已电话联系用户"}),
 }
 
 
@@ -332,6 +365,20 @@ class World:
                 "id": entry_id, "question": "矩阵条目", "answer": "答案。", **proposal}), "test")
         return entry_id
 
+    def bad_rating(self, kind: str) -> int:
+        """A fresh 差评 of a department A ticket handled by helper A ("unfounded": reviewed
+        不属实 by a supervisor, as an overturn needs)."""
+        conversation = f"matrix-{uuid.uuid4().hex[:12]}"
+        with session_scope(self.services.engine) as session:
+            rating = record_rating(session, conversation, "不满意", ticket_id=uuid.uuid4().hex,
+                                   reason="等了很久", department=DEPT, handler="matrix-helper_a")
+            case = bad_ratings.cases_for(session, [rating.data["case"]])[-1]
+            if kind == "unfounded":
+                supervisor = session.scalar(select(Account).where(
+                    Account.username == "matrix-supervisor"))
+                bad_ratings.review(session, case.id, supervisor, "不属实", "已按流程答复")
+            return case.id
+
     def outcome(self, method: str, path: str, role: str) -> tuple[int | str, str]:
         """What ``role`` gets from the route: a status or a WebSocket outcome, and the body."""
         call = CALLS.get((method, path), Call())
@@ -339,7 +386,8 @@ class World:
         url = path.format(ticket_id=self.ticket(call.ticket) if call.ticket else "",
                           message_id=self.message(call.message) if call.message else "",
                           entry_id=self.entry(call.entry) if call.entry else "",
-                          draft_id=self.entry(call.draft) if call.draft else "")
+                          draft_id=self.entry(call.draft) if call.draft else "",
+                          case_id=self.bad_rating(call.bad_rating) if call.bad_rating else 0)
         if method == "WS":
             try:
                 with self.client.websocket_connect(url, headers={"Origin": ORIGIN}):

@@ -29,7 +29,7 @@ async def test_answer_carries_source_validity_and_feedback_buttons(services, eve
     assert [c["id"] for c in s["candidates"]] == ["kb-tax-003", "kb-reg-001"]
     assert events() == [{"kind": "bot_answer", "conversation_id": "conv-1", "ticket_id": "",
                          "decision": "answer", "entry_id": "kb-tax-003", "query": "发票怎么领",
-                         "score": 0.92}]
+                         "score": 0.92, "category": "税务"}]
 
 
 def test_the_answer_is_the_knowledge_bases_answer_card(kb):
@@ -89,7 +89,9 @@ async def test_clicked_suggestion_answers_with_that_entry(services, events, trac
     assert "营业执照遗失怎么补办的答案" in msg["text"]
     assert "有效期：自2023-05-01起施行，有效期至2026-12-31" in msg["text"]
     assert slots(out)["last_entry_id"] == "kb-reg-001"
-    assert events()[0]["chosen"] is True
+    clicked, answered = events()
+    assert clicked["kind"] == "suggestion_clicked" and clicked["entry_id"] == "kb-reg-001"
+    assert answered["kind"] == "bot_answer" and answered["chosen"] is True
 
 
 async def test_a_lost_event_log_does_not_cost_the_answer(services, tracker, dispatcher,

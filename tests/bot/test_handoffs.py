@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.actions.handoffs import ActionHandoff, ActionRequest12345Call, summary_of
+from bot.actions.handoffs import ActionHandoff, ActionRequest12345Call, summary_of, trigger_of
 from handoff import duty
 from handoff.config import ServiceCalendar
 from handoff.context import HandoffContext
@@ -237,3 +237,19 @@ async def test_visitor_id_comes_from_the_message_metadata(metadata, visitor, ser
     await ActionHandoff(services).run(dispatcher, t, {})
     [ticket] = tickets(engine)
     assert ticket.visitor_id == visitor
+
+
+def _ran(*names: str) -> list[dict]:
+    return [{"event": "action", "name": name} for name in names]
+
+
+@pytest.mark.parametrize("offered,ran,expected", [
+    (False, _ran("action_answer_question"), "user"),  # typed 转人工 after an answer
+    (True, _ran("action_answer_question"), "abstention"),  # offered after an abstention
+    (True, _ran("action_answer_question", "action_record_feedback",
+                "validate_handoff_form"), "unhelpful"),  # offered after 没帮助 twice
+    (True, [], "user"),
+])
+def test_the_handoff_says_why(tracker, offered, ran, expected):
+    t = tracker("转人工", intent="request_human", slots={"human_offered": offered}, events=ran)
+    assert trigger_of(t) == expected

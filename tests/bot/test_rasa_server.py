@@ -152,6 +152,31 @@ def test_rating_after_a_conversation(stack):
     engine.dispose()
 
 
+def test_a_bad_rating_asks_why_and_a_reason_button_records_it(stack):
+    """Through the trained model: 不满意 alone records nothing and offers reason buttons; the
+    button's payload (whose ``reason`` Rasa drops as an unknown entity) records the 差评 with
+    that reason and opens its work order; a typed level with words records those words."""
+    from xiaobao.bad_ratings import BadRatingCase
+    from xiaobao.db import make_engine, session_scope
+    from xiaobao.events import Event
+
+    conv, typed = sender(), sender()
+    [asked] = [r for r in stack.say(conv, "不满意") if r.get("buttons")]
+    assert "原因" in asked["text"]
+    button = asked["buttons"][0]
+    assert "已记录您的评价（不满意）" in texts(stack.say(conv, button["payload"]))
+    assert "已记录您的评价（非常不满意）" in texts(stack.say(typed, "非常不满意，窗口让我跑了三次"))
+    engine = make_engine(stack.db_url)
+    with session_scope(engine) as s:
+        rated = {e.conversation_id: e.data["reason"] for e in s.scalars(
+            select(Event).where(Event.kind == "rating",
+                                Event.conversation_id.in_([conv, typed])))}
+        assert rated == {conv: button["title"], typed: "窗口让我跑了三次"}
+        cases = {c.case_key: c.reason for c in s.scalars(select(BadRatingCase))}
+        assert cases[f"bot:{conv}"] == button["title"]
+    engine.dispose()
+
+
 def test_each_answer_is_logged(stack):
     from xiaobao.db import make_engine, session_scope
     from xiaobao.events import Event

@@ -1,14 +1,22 @@
 """好差评 from the bot: a rating of human service names a closed ticket of the same
 conversation (a real ticket, on a real handoff context); anything else rates the bot; rating
-the same case again replaces the earlier rating and keeps it in the history."""
+the same case again replaces the earlier rating and keeps it in the history. 不满意 and
+非常不满意 need a reason, typed or chosen from buttons, and open a 差评 work order with the
+ticket's department and handler."""
+import json
 import uuid
 
 import pytest
 
 from bot.actions.rating import ActionRecordRating
-from handoff.closing import abandon_ticket
+from handoff import claims
+from handoff.closing import abandon_ticket, resolve_ticket
 from handoff.context import HandoffContext
 from handoff.requests import HandoffRequest, request_handoff
+from handoff.views import ticket_department
+from tests.handoff.conftest import on_duty
+from xiaobao.bad_ratings import BadRatingCase
+from xiaobao.db import session_scope
 from xiaobao.enums import Rating
 
 
@@ -26,9 +34,20 @@ def closed_ticket(ctx: HandoffContext, conversation_id: str) -> str:
     return receipt.ticket_id
 
 
-def rate(tracker, level: str, ticket: str | None):
-    return tracker(level, intent="rate_service", entities=[{"entity": "rating", "value": level}],
+REASON = "等了很久没人回复"
+
+
+def rate(tracker, level: str, ticket: str | None, reason: str = REASON):
+    """The user's message naming ``level``; a 差评 says why (``reason``) unless told not to."""
+    text = f"{level}，{reason}" if reason and not Rating(level).is_satisfied else level
+    return tracker(text, intent="rate_service", entities=[{"entity": "rating", "value": level}],
                    slots={"handoff_ticket_id": ticket})
+
+
+def cases(engine) -> list[tuple]:
+    with session_scope(engine) as s:
+        return [(c.case_key, c.rating, c.reason, c.department, c.handler, c.status)
+                for c in s.query(BadRatingCase).order_by(BadRatingCase.id)]
 
 
 async def test_a_closed_ticket_of_this_conversation_is_rated(rating_services, events, tracker,
@@ -84,9 +103,10 @@ async def test_every_level_is_recorded_and_answered_in_kind(level, services, eve
 
 
 async def test_rating_named_in_text_without_entity(services, events, tracker, dispatcher):
-    t = tracker("我觉得非常不满意", intent="rate_service")
+    t = tracker("我觉得非常不满意，材料清单没说清楚", intent="rate_service")
     await ActionRecordRating(services).run(dispatcher, t, {})
     assert events()[0]["rating"] == "非常不满意"  # the longest level named, not 满意
+    assert events()[0]["reason"] == "我觉得，材料清单没说清楚"
     assert "改进" in dispatcher.messages[0]["text"]
 
 
@@ -94,3 +114,52 @@ async def test_no_level_asks_for_one(services, events, tracker, dispatcher):
     t = tracker("评价", intent="rate_service")
     assert await ActionRecordRating(services).run(dispatcher, t, {}) == []
     assert dispatcher.messages[0]["response"] == "utter_ask_rating" and events() == []
+
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("不满意", "不满意"), ("我觉得非常不满意", "非常不满意"),
+    ("我要给差评！", "非常不满意"), ("打分一星吧", "非常不满意")])
+async def test_a_bad_rating_without_a_reason_asks_for_one(text, level, services, events,
+                                                          tracker, dispatcher, engine):
+    t = tracker(text, "rate_service", entities=[{"entity": "rating", "value": level}])
+    out = await ActionRecordRating(services).run(dispatcher, t, {})
+    assert out == [] and events() == [] and cases(engine) == []  # nothing recorded yet
+    asked = dispatcher.messages[0]
+    assert "原因" in asked["text"] and level in asked["text"]
+    payloads = [json.loads(b["payload"].removeprefix("/rate_service"))
+                for b in asked["buttons"]]
+    assert len(payloads) == 4 and all(p["rating"] == level and p["reason"] for p in payloads)
+
+
+async def test_a_reason_button_records_the_rating_with_its_reason(services, events, tracker,
+                                                                  dispatcher, engine):
+    action = ActionRecordRating(services)
+    await action.run(dispatcher, tracker("非常不满意", "rate_service"), {})
+    button = dispatcher.messages[0]["buttons"][1]
+    # Rasa keeps the payload as the text and drops the entity it does not know ("reason").
+    click = tracker(button["payload"], "rate_service",
+                    entities=[{"entity": "rating", "value": "非常不满意"}])
+    await action.run(dispatcher, click, {})
+    assert [(e["rating"], e["reason"]) for e in events() if e["kind"] == "rating"] == [
+        ("非常不满意", button["title"])]
+    assert cases(engine) == [("bot:conv-1", "非常不满意", button["title"], "", "", "open")]
+    assert "改进" in dispatcher.messages[1]["text"]
+
+
+async def test_a_bad_rating_of_a_ticket_opens_a_case_with_its_department_and_handler(
+        rating_services, events, tracker, dispatcher, engine):
+    ctx = rating_services.handoff
+    receipt = request_handoff(HandoffRequest(request_id=uuid.uuid4().hex,
+                                             conversation_id="conv-1",
+                                             channel="online_helper"), ctx=ctx)
+    department = ticket_department(receipt.ticket_id, ctx=ctx)
+    ann = on_duty(ctx, "ann", depts=(department,))
+    assert claims.claim_next_ticket(ann, ctx=ctx).id == receipt.ticket_id
+    resolve_ticket(receipt.ticket_id, ann, "已答复", ctx=ctx)
+    action = ActionRecordRating(rating_services)
+    await action.run(dispatcher, rate(tracker, "不满意", receipt.ticket_id), {})
+    assert cases(engine) == [(f"ticket:{receipt.ticket_id}", "不满意", REASON, department,
+                              "ann", "open")]
+    # Rated again, satisfied: the work order is superseded, kept.
+    await action.run(dispatcher, rate(tracker, "满意", receipt.ticket_id), {})
+    assert [c[-1] for c in cases(engine)] == ["superseded"]
