@@ -1,20 +1,31 @@
-"""Answer, suggest or abstain: a calibrated decision on more evidence than one cosine.
+"""Answer, suggest or abstain: two calibrated models over evidence that any knowledge base has.
 
-With one cosine threshold, questions the knowledge base does not cover (宠物犬登记)
-scored like covered ones (0.87-0.93) and got a wrong entry's answer. So the
-decision is a logistic model, fitted by `xiaobao tune` on the tuning half of the
-evaluation set, over features that separate "right entry" from "look-alike":
+A centre's own FAQ list usually has a question and an answer per entry and no similar
+questions. Evidence such as "the best of an entry's many question cosines" grows with the
+number of similar questions, so a model fitted on the curated seed abstained on a plain
+list. The features read an entry's **question and answer**, never its similar questions,
+and the ranking's margin:
 
-- ``cosine``, ``dense``, ``passage``: the top entry's best question cosine, the
-  mean of its two best, and its passage cosine;
-- ``margin``: how far its fused score is ahead of the runner-up entry's;
-- ``coverage``: the IDF-weighted share of the query's content words that occur in
-  the top entry (a question about 养犬 rarely shares its key word with any entry);
-- ``coverage_q``: the same, in the entry's questions only;
-- ``sparse``: the top entry's raw BM25 per query word.
+- ``question``: cosine of the query to the entry's question;
+- ``passage``: cosine to the entry's question + answer embedded as an e5 passage;
+- ``margin``: how far the top entry's fused score is ahead of the runner-up's. A difference
+  of two scores of the same kind, so it means the same with or without similar questions
+  (measured on held-out folds: a margin of question + passage cosines alone, leaving the
+  ranking out, answered a third as often at the same precision); a near tie means "two
+  entries look right";
+- ``coverage``: the IDF-weighted share of the query's content words found in the entry's
+  question and answer, a colloquial word counting as found when its official term is
+  (``retrieval.terms``);
+- ``coverage_q``: the same, in the entry's question only.
 
-Its output is P(the top entry is the right answer). ``answer`` above one
-threshold, ``suggest`` above a lower one, ``abstain`` below.
+Two logistic models read them, both fitted by ``retrieval.evaluate.tune`` on training folds:
+
+- ``right``: P(the top entry is the right answer) → ``answer`` at ``answer_threshold``;
+- ``plausible``: P(the right entry is among the top three) → ``suggest`` (您是不是想问) at
+  ``suggest_threshold``; below it nothing is plausible and the bot abstains (人工帮办, 12345).
+
+Two entries nearly tied (``margin`` < ``tie_margin``: 怎么办理营业执照 — 个体户 or 公司?) are
+always offered side by side, never answered with one.
 """
 from __future__ import annotations
 
@@ -25,27 +36,52 @@ from pathlib import Path
 
 from retrieval.types import Decision
 
-FEATURES = ("cosine", "dense", "passage", "margin", "coverage", "coverage_q", "sparse")
+FEATURES = ("question", "passage", "margin", "coverage", "coverage_q")
 DEFAULT_PATH = Path(__file__).parent / "data" / "decision.json"
+
+
+@dataclass
+class Logistic:
+    """``1 / (1 + exp(-(intercept + Σ coef · (x - mean) / scale)))`` over :data:`FEATURES`."""
+
+    coefficients: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 1.0))
+    intercept: float = 0.0
+    means: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 0.0))
+    scales: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 1.0))
+
+    def __call__(self, feats: dict[str, float]) -> float:
+        z = self.intercept + sum(
+            self.coefficients[f] * (feats[f] - self.means[f]) / (self.scales[f] or 1.0)
+            for f in FEATURES)
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def _default_right() -> Logistic:
+    # Hand-set before any fit: cosines near 0.9 with a clear margin mean "right".
+    return Logistic({"question": 8.0, "passage": 8.0, "margin": 4.0, "coverage": 2.0,
+                     "coverage_q": 1.0}, -14.0)
 
 
 @dataclass
 class DecisionConfig:
     passage_weight: float = 0.5
-    sparse_weight: float = 0.03
-    coefficients: dict[str, float] = field(default_factory=lambda: {
-        "cosine": 10.0, "dense": 10.0, "passage": 0.0, "margin": 10.0, "coverage": 4.0,
-        "coverage_q": 2.0, "sparse": 0.2})
-    intercept: float = -21.0
-    means: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 0.0))
-    scales: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 1.0))
+    sparse_weight: float = 0.05
+    right: Logistic = field(default_factory=_default_right)
+    plausible: Logistic = field(default_factory=_default_right)
     answer_threshold: float = 0.6
     suggest_threshold: float = 0.3
+    tie_margin: float = 0.005
     fitted_on: str = "defaults"
 
     def __post_init__(self) -> None:
-        if not 0 <= self.suggest_threshold <= self.answer_threshold <= 1:
-            raise ValueError("thresholds must satisfy 0 <= suggest <= answer <= 1")
+        if isinstance(self.right, dict):
+            self.right = Logistic(**self.right)
+        if isinstance(self.plausible, dict):
+            self.plausible = Logistic(**self.plausible)
+        if not 0 <= self.suggest_threshold <= 1 or not 0 <= self.answer_threshold <= 1:
+            raise ValueError("thresholds must lie in [0, 1]")
+        if self.tie_margin < 0:
+            raise ValueError("tie_margin must not be negative")
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PATH) -> DecisionConfig:
@@ -57,14 +93,17 @@ class DecisionConfig:
         path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n", "utf-8")
 
     def probability(self, feats: dict[str, float]) -> float:
-        z = self.intercept + sum(
-            self.coefficients[f] * (feats[f] - self.means[f]) / (self.scales[f] or 1.0)
-            for f in FEATURES)
-        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        """P(the top entry is right)."""
+        return self.right(feats)
 
-    def decide(self, probability: float) -> Decision:
-        if probability >= self.answer_threshold:
+    def plausibility(self, feats: dict[str, float]) -> float:
+        """P(the right entry is among the top three)."""
+        return self.plausible(feats)
+
+    def decide(self, probability: float, plausibility: float = 1.0,
+               margin: float = 1.0) -> Decision:
+        if probability >= self.answer_threshold and margin >= self.tie_margin:
             return "answer"
-        if probability >= self.suggest_threshold:
+        if plausibility >= self.suggest_threshold or probability >= self.answer_threshold:
             return "suggest"
         return "abstain"

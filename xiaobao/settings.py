@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # Embedding model: converted once by `xiaobao model install` into <home>/models/.
     embedding_model_dir: Path | None = None
     embedding_batch_size: int = 32
+    # The adapted encoder (`xiaobao model adapt`) is used when it beat the base model on
+    # held-out entries; off: always the base model.
+    use_adapted_model: bool = True
+    adapted_models_root: Path | None = None
     # torch threads for encoding. One: measured on 2 cores, a second OpenMP thread halves
     # single-query latency on an idle machine (27 → 16 ms) but multiplies it under load
     # (p95 112 → 816 ms) and slows batches, and the gateway shares the cores with Rasa.
@@ -46,6 +50,9 @@ class Settings(BaseSettings):
     # Vectors above which the dense index is approximate (FAISS IVF) instead of exact: `make
     # bench` measured exact search at ~15 ms for 100,000 vectors (linear), so ~45 ms here.
     approximate_index_above: int = 300_000
+    # Colloquial → official words (饭馆 → 餐饮) for BM25 and the decision's coverage features;
+    # reloaded when the file changes (retrieval/terms.py).
+    term_map_path: Path = REPO_ROOT / "retrieval" / "data" / "term_map.tsv"
 
     # Limits shared by retrieval and chat.
     max_message_chars: int = 2000
@@ -143,6 +150,12 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.embedding_model_dir or self.home / "models" / "multilingual-e5-small"
+
+    @property
+    def adapted_models_dir(self) -> Path:
+        """Encoders fine-tuned by `xiaobao model adapt`, by the hash of their inputs, and
+        ``current.json`` naming the one in use (if it beat the base model)."""
+        return self.adapted_models_root or self.home / "models" / "adapted"
 
     @property
     def index_dir(self) -> Path:

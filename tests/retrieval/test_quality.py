@@ -1,7 +1,10 @@
-"""Quality gates on the shipped seed knowledge base and the held-out test half of the eval set.
+"""Quality gates on held-out entries: one fold of `make bench`'s group 5-fold, both forms of the
+seed (with its similar questions, and without them, as a centre's own FAQ list looks).
 
-Weights and thresholds were fitted on the tuning half (`xiaobao tune`); these
-numbers are measured on queries the fit never saw.
+Nothing measured here was fitted on: the fold's entries and their queries are kept from the
+fusion weights, the decision and the encoder's adaptation (the fold's adapted encoder is the one
+`xiaobao model adapt` trained for its own held-out check, cached). The targets (README, "Answer
+quality") are the bench's; the gates leave a margin for one fold's ~80 queries.
 """
 from __future__ import annotations
 
@@ -9,16 +12,18 @@ from collections import Counter
 
 import pytest
 
-from retrieval.evaluate import load_examples, metrics
-from tests.bench.bench_retrieval import EVAL_FILES, SEED_FILES
+from retrieval.adapt import read_record
+from retrieval.evaluate import load_examples
+from tests.bench.bench_retrieval import EVAL_FILES, FROZEN_FILES, SEED_FILES, heldout
+from xiaobao.settings import get_settings
 
 
 @pytest.fixture(scope="module")
-def test_half(seeded_retriever):
-    examples = load_examples(EVAL_FILES, "test")
-    results = seeded_retriever.search_many([e.query for e in examples])
-    report = metrics(examples, results)
-    print("\ntest-half retrieval:", report)
+def fold0():
+    record = read_record(get_settings().adapted_models_dir) or {}
+    report = heldout([0], adapt=bool(record.get("use")))
+    for form in ("seed", "bare"):
+        print(f"\nheld-out fold 0, {form}:", report[form]["folds"][0])
     return report
 
 
@@ -32,33 +37,50 @@ def test_seed_knowledge_base_is_complete():
     assert len(Counter(e.category for e in entries)) >= 12
 
 
-def test_evaluation_set_is_large_enough_and_split():
+def test_evaluation_set_is_large_and_has_every_style():
     examples = load_examples(EVAL_FILES)
     kinds = Counter(e.kind for e in examples)
-    assert kinds["in_scope"] >= 300 and kinds["out_of_scope"] >= 40 and kinds["near_domain"] >= 40
-    assert {e.split for e in examples} == {"tune", "test"}
-    tune = {e.query for e in examples if e.split == "tune"}
-    assert not tune & {e.query for e in examples if e.split == "test"}
+    assert kinds["in_scope"] >= 500 and kinds["out_of_scope"] >= 40
+    assert kinds["near_domain"] >= 100
+    frozen = load_examples(FROZEN_FILES)
+    assert all(e.frozen for e in frozen)
+    styles = Counter(e.style for e in frozen)
+    for style in ("short", "rambling", "typo", "traditional", "abbreviation"):
+        assert styles[style] >= 40, style
+    assert styles["enterprise"] == 60
+    assert all(3 <= len(e.query) <= 6 for e in frozen if e.style == "short")
 
 
-def test_in_scope_top1_on_the_test_half(test_half):
-    assert test_half["top1"] >= 0.85
+@pytest.mark.parametrize("form", ["seed", "bare"])
+def test_answers_given_are_right(fold0, form):
+    assert fold0[form]["folds"][0]["answer_precision"] >= 0.90  # target 0.95
 
 
-def test_out_of_scope_is_not_answered(test_half):
-    assert test_half["out_of_scope_answered"] <= 0.10
+@pytest.mark.parametrize("form", ["seed", "bare"])
+def test_in_scope_questions_are_answered_or_offered_the_right_entry(fold0, form):
+    assert fold0[form]["folds"][0]["in_scope_served"] >= 0.80  # target 0.85
 
 
-def test_near_domain_questions_rarely_get_a_wrong_answer(test_half):
-    # Aim is below 10%; the gate leaves a margin for the test half's 30 questions.
-    assert test_half["near_domain_answered"] <= 0.15
+@pytest.mark.parametrize("form", ["seed", "bare"])
+def test_the_bot_rarely_abstains_when_it_ranked_the_right_entry_first(fold0, form):
+    assert fold0[form]["folds"][0]["abstained_right_first"] <= 0.12  # target 0.08
 
 
-def test_answers_given_are_mostly_right(test_half):
-    assert test_half["answer_precision"] >= 0.90
+@pytest.mark.parametrize("form", ["seed", "bare"])
+def test_uncovered_questions_are_not_answered(fold0, form):
+    figures = fold0[form]["folds"][0]
+    assert figures["out_of_scope_answered"] == 0
+    assert figures["near_domain_answered"] <= 0.15  # target 0.05 (one fold: ~20 such queries)
 
 
 @pytest.mark.parametrize("query", ["宠物犬登记在哪里办", "养狗要办什么证", "明天宝山天气怎么样",
                                    "给我讲个笑话"])
-def test_uncovered_questions_are_not_answered(seeded_retriever, query):
+def test_uncovered_questions_get_no_answer_from_the_shipped_decision(seeded_retriever, query):
     assert seeded_retriever.search(query).decision != "answer"
+
+
+def test_a_small_restaurant_finds_the_catering_licence(seeded_retriever):
+    """The issue's example: 饭馆 is not 餐饮 to BM25 without the term map."""
+    result = seeded_retriever.search("我想开个小饭馆，要办什么证")
+    assert result.decision in ("answer", "suggest")
+    assert "kb-licence-001" in [h.id for h in result.hits[:3]]

@@ -180,3 +180,47 @@ def test_other_gateways_hear_of_changes_over_redis(retriever, kb, embedder, tmp_
         assert time.perf_counter() - t0 < 1.0
     finally:
         stop.set()
+
+
+def test_term_map_lets_a_colloquial_word_find_its_entry_and_reloads_when_changed(
+        kb, embedder, tmp_path):
+    """BM25 sees 营业执照 for 营业直照 once the map says so; an edited file is picked up within a
+    second, by file watch, without a rebuild."""
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("# test map\n公积金\t住房公积金\n", "utf-8")
+    r = Retriever(kb, embedder, None, term_map_path=terms)
+    r.build()
+    before = set(r.query_tokens("营业直照补办"))
+    assert "营业执照" not in before
+    terms.write_text("公积金\t住房公积金\n营业直照\t营业执照\n", "utf-8")
+    time.sleep(1.1)  # the file is looked at once a second at most
+    r.search("营业直照补办")  # the search notices the change
+    assert len(r.terms) == 2
+    assert "营业执照" in r.query_tokens("营业直照补办")
+    result = r.search("营业直照补办")
+    assert result.top.id == "kb-licence"
+    # A broken file is refused and the map in use is kept.
+    terms.write_text("坏行没有制表符\n", "utf-8")
+    assert r.reload_terms() is False and len(r.terms) == 2
+
+
+def test_term_map_reload_is_announced_to_other_gateways(kb, embedder, tmp_path, r):
+    from retrieval.terms import TERMS_CHANNEL
+
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("公积金\t住房公积金\n", "utf-8")
+    other = Retriever(kb, embedder, None, term_map_path=terms)
+    other.build()
+    stop = start_listener(other, r)
+    try:
+        time.sleep(0.3)
+        terms.write_text("公积金\t住房公积金\n老板\t法定代表人\n", "utf-8")
+        other._terms_checked = time.monotonic() + 3600  # no file watch: only the message
+        r.publish(TERMS_CHANNEL, "new")
+        t0 = time.perf_counter()
+        while len(other.terms) != 2 and time.perf_counter() - t0 < 5:
+            time.sleep(0.02)
+        assert len(other.terms) == 2
+        assert time.perf_counter() - t0 < 1.0
+    finally:
+        stop.set()
