@@ -424,7 +424,7 @@ def hit_test(body: HitTestIn, services: ServicesDep, _: EditorAccount) -> dict:
     top = result.top
     return {
         "query": body.query, "decision": result.decision, "probability": result.probability,
-        "features": result.features,
+        "plausibility": result.plausibility, "features": result.features,
         "candidates": [{"id": h.id, "question": h.question, "category": h.category,
                         "department": h.department, "score": round(h.score, 4),
                         "dense": round(h.dense, 4), "sparse": round(h.sparse, 4)}

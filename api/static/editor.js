@@ -27,9 +27,8 @@
     reject: "不采纳", seed: "初始导入",
   };
   const FEATURES = {
-    cosine: "问法相似度（最相近两条的平均）", dense: "最相近问法的相似度", passage: "问答整体相似度",
-    margin: "领先第二名的分差", coverage: "关键词覆盖（全文）", coverage_q: "关键词覆盖（问法）",
-    sparse: "词面匹配（BM25）",
+    question: "与标准问法的相似度", passage: "与问答整体的相似度", margin: "领先第二名的分差",
+    coverage: "关键词覆盖（问答，含口语映射）", coverage_q: "关键词覆盖（标准问法）",
   };
   // The form's inputs by field name (similar_questions is the list below them).
   const INPUTS = {
@@ -909,6 +908,8 @@
         decision.className = "decision " + data.decision;
         const p = Number(data.probability || 0);
         $("hit-probability").textContent = p.toFixed(3) + "（" + Math.round(p * 100) + "%）";
+        const q = Number(data.plausibility || 0);
+        $("hit-plausibility").textContent = q.toFixed(3) + "（" + Math.round(q * 100) + "%）";
         const entryCell = $("hit-entry");
         entryCell.replaceChildren();
         if (data.entry_id) entryCell.appendChild(editLink(data.entry_id));

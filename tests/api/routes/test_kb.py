@@ -582,7 +582,8 @@ def test_the_hit_test_decides_as_the_chat_does(ed):
         decisions.add(result["decision"])
     assert "answer" in decisions and decisions - {"answer"}
     first = hit_test(ed, seed[0].question)
-    assert set(first["features"]) >= {"cosine", "coverage", "margin"}
+    assert set(first["features"]) == {"question", "passage", "margin", "coverage", "coverage_q"}
+    assert 0 <= first["plausibility"] <= 1
     assert 0 <= first["probability"] <= 1
     assert set(first["candidates"][0]) == {"id", "question", "category", "department", "score",
                                            "dense", "sparse"}
