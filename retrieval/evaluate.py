@@ -27,6 +27,7 @@ from retrieval.tokenize import words
 from retrieval.types import Decision, QueryError, SearchResult
 
 ANSWER_PRECISION = 0.97  # answers right this often on the training folds (target 0.95)
+NEAR_DOMAIN_ANSWERED = 0.03  # near-domain questions answered at most this often (target 0.05)
 SUGGEST_SLOTS = 3  # suggestions the bot offers (bot.replies.MAX_SUGGESTIONS)
 
 
@@ -227,7 +228,8 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray) -> tuple[Logistic, np.ndarray]:
 
 def tune(retriever, examples: list[Example],
          prepared: list[Prepared | QueryError] | None = None,
-         answer_precision: float = ANSWER_PRECISION) -> tuple[DecisionConfig, dict]:
+         answer_precision: float = ANSWER_PRECISION,
+         near_domain_answered: float = NEAR_DOMAIN_ANSWERED) -> tuple[DecisionConfig, dict]:
     """Choose the fusion weights (best top-1), fit the two decision models and thresholds.
 
     Everything is computed on ``examples`` only (the training folds'); frozen examples are
@@ -268,10 +270,17 @@ def tune(retriever, examples: list[Example],
     plausible, p_plaus = _fit_logistic(Xa, yp)
     thresholds = np.round(np.linspace(0.05, 0.99, 95), 3)
     # answer: the lowest threshold at which the answers given on the training folds are right
-    # ANSWER_PRECISION of the time (the target is 0.95: the rest is a margin for new data).
-    answer_t = next((float(t) for t in thresholds
-                     if (p_right >= t).sum() and yr[p_right >= t].mean() >= answer_precision),
-                    float(thresholds[-1]))
+    # ANSWER_PRECISION of the time and at most NEAR_DOMAIN_ANSWERED of the near-domain
+    # questions get an answer (targets 0.95 and 0.05: the rest is a margin for new data).
+    near = np.array([e.kind == "near_domain" for e, _ in rows])
+
+    def acceptable(t: float) -> bool:
+        given = p_right >= t
+        if not given.sum() or yr[given].mean() < answer_precision:
+            return False
+        return not near.sum() or given[near].mean() <= near_domain_answered
+
+    answer_t = next((float(t) for t in thresholds if acceptable(t)), float(thresholds[-1]))
     # suggest: the right entry among the suggestions counts 1, suggestions for a question
     # the knowledge base does not cover cost 1 (an off-topic question shown look-alikes).
     unanswerable = np.array([not e.expected for e, _ in rows])
