@@ -300,11 +300,11 @@ def cluster(questions: Sequence[GapQuestion], retriever: Retriever, *,
 def _cluster(members: list[GapQuestion], distinct: list[str],
              result: SearchResult | QueryError) -> GapCluster:
     hits = result.hits if isinstance(result, SearchResult) else []
-    # The nearest entry lends its category and department only when retrieval would answer
-    # with it: e5 puts unrelated questions of this domain at cosines of 0.9, and a suggestion's
-    # entry is often another topic (one of 您是不是想问's near misses).
+    # The nearest entry lends its category and department only when the decision believes it
+    # more likely right than not: e5 puts unrelated questions of this domain at cosines of 0.9,
+    # and a suggestion's entry is often another topic (one of 您是不是想问's near misses).
     close = hits[0] if hits and isinstance(result, SearchResult) \
-        and result.decision == "answer" else None
+        and result.decision != "abstain" and result.probability >= 0.5 else None
     reasons = dict.fromkeys(REASONS, 0)
     for q in members:
         reasons[q.reason] += 1
