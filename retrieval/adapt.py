@@ -153,7 +153,7 @@ def train(base_dir: Path, triplets: list[Triplet], out_dir: Path,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
-    from sentence_transformers.sentence_transformer.losses import (  # type: ignore[import-not-found]
+    from sentence_transformers.sentence_transformer.losses import (
         MultipleNegativesRankingLoss,
     )
     from transformers.utils import logging as hf_logging
