@@ -88,14 +88,9 @@ class Judged:
 
 def prepare(retriever, queries: list[str]) -> list[Prepared | QueryError]:
     """Dense and BM25 candidates of every query (one encoding pass)."""
-    from retrieval.service import validate_query
+    from retrieval.service import validate_queries
 
-    texts: list[str | QueryError] = []
-    for q in queries:
-        try:
-            texts.append(validate_query(q, retriever.max_chars))
-        except QueryError as exc:
-            texts.append(exc)
+    texts = validate_queries(queries, retriever.max_chars)
     good = [t for t in texts if isinstance(t, str)]
     vecs = iter(retriever.embedder.encode_queries(good)) if good else iter(())
     out: list[Prepared | QueryError] = []

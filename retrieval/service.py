@@ -93,6 +93,17 @@ def validate_query(query: str, max_chars: int) -> str:
     return text
 
 
+def validate_queries(queries: list[str], max_chars: int) -> list[str | QueryError]:
+    """Each query normalised, or the QueryError that says what is wrong with it."""
+    out: list[str | QueryError] = []
+    for q in queries:
+        try:
+            out.append(validate_query(q, max_chars))
+        except QueryError as exc:
+            out.append(exc)
+    return out
+
+
 def _hit(c: Candidate, data: EntryData) -> Hit:
     return Hit(id=data.id, score=round(c.fused, 4), question=data.question, answer=data.answer,
                category=data.category, department=data.department, source=data.source,
@@ -371,12 +382,7 @@ class Retriever:
                     with_features: bool = False) -> list:
         """Batch search (one encoding pass). Bad queries come back as their QueryError."""
         today = today or dt.date.today()
-        texts: list[str | QueryError] = []
-        for q in queries:
-            try:
-                texts.append(validate_query(q, self.max_chars))
-            except QueryError as exc:
-                texts.append(exc)
+        texts = validate_queries(queries, self.max_chars)
         good = [t for t in texts if isinstance(t, str)]
         vecs = iter(self.embedder.encode_queries(good)) if good else iter(())
         out: list[SearchResult | QueryError | tuple[SearchResult, dict[str, float]]] = []

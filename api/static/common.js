@@ -81,5 +81,37 @@ const XB = (() => {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   }
 
-  return { el, richText, api, ApiError, formatWait, formatTime, wsUrl };
+  // XB.api for a page behind the login: back to the login page (and here again after it)
+  // when the session has ended meanwhile.
+  function pageApi(page) {
+    return async function call(method, url, body) {
+      try {
+        return await api(method, url, body);
+      } catch (err) {
+        if (err.status === 401) location.assign("/login?next=" + encodeURIComponent(page));
+        throw err;
+      }
+    };
+  }
+
+  // One status line (role=status / aria-live) per page, announced even when a message
+  // repeats: the text goes in as a fresh node after a tick.
+  function statusLine(id) {
+    let timer = null;
+    function say(text, isError) {
+      const line = document.getElementById(id);
+      line.textContent = "";
+      line.classList.toggle("error", !!isError);
+      clearTimeout(timer);
+      timer = setTimeout(() => { line.textContent = text; }, 30);
+    }
+    // Silence the line (and a message still on its way): it belonged to another view.
+    say.clear = () => {
+      clearTimeout(timer);
+      document.getElementById(id).textContent = "";
+    };
+    return say;
+  }
+
+  return { el, richText, api, pageApi, statusLine, ApiError, formatWait, formatTime, wsUrl };
 })();

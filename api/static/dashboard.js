@@ -50,24 +50,8 @@
 
   // --- small helpers ---------------------------------------------------------------------------
 
-  let statusTimer = null;
-  function say(text, isError) {
-    const line = $("status");
-    line.textContent = "";
-    line.classList.toggle("error", !!isError);
-    clearTimeout(statusTimer);
-    // A fresh text node after a tick: screen readers announce even a repeated message.
-    statusTimer = setTimeout(() => { line.textContent = text; }, 30);
-  }
-
-  async function call(method, url, body) {
-    try {
-      return await api(method, url, body);
-    } catch (err) {
-      if (err.status === 401) location.assign("/login?next=/dashboard");
-      throw err;
-    }
-  }
+  const say = XB.statusLine("status");
+  const call = XB.pageApi("/dashboard");
 
   // Days are the centre's (Asia/Shanghai), whatever the browser's zone: as the API counts them.
   function daysAgo(n) {
@@ -376,22 +360,9 @@
       });
       form.appendChild(group);
       const noteId = "review-note-" + c.id;
-      const field = el("div", "field");
-      const label = el("label", "", "复核说明（认定不属实须写明理由）");
-      label.htmlFor = noteId;
-      const note = el("textarea");
-      note.id = noteId;
-      note.rows = 2;
-      note.maxLength = 2000;
-      field.append(label, note);
-      form.appendChild(field);
-      const error = el("p", "field-error");
-      error.setAttribute("role", "alert");
-      form.appendChild(error);
-      const submit = el("button", "primary", "提交复核");
-      submit.type = "submit";
-      submit.setAttribute("aria-label", "提交复核：差评 " + c.id);
-      form.appendChild(submit);
+      const note = noteField(form, noteId, "复核说明（认定不属实须写明理由）");
+      const { error, submit } = errorAndSubmit(form, "primary", "提交复核",
+        "提交复核：差评 " + c.id);
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         const chosen = form.querySelector("input[type=radio]:checked");
@@ -413,15 +384,7 @@
       const form = el("form", "case-form");
       form.setAttribute("aria-label", action + "：差评 " + c.id);
       const noteId = "rect-note-" + c.id;
-      const field = el("div", "field");
-      const label = el("label", "", name + "情况");
-      label.htmlFor = noteId;
-      const note = el("textarea");
-      note.id = noteId;
-      note.rows = 2;
-      note.maxLength = 2000;
-      field.append(label, note);
-      form.appendChild(field);
+      const note = noteField(form, noteId, name + "情况");
       let complexity = null;
       if (stage !== "followed_up") {
         const cid = "complexity-" + c.id;
@@ -439,13 +402,8 @@
         cfield.append(clabel, complexity);
         form.appendChild(cfield);
       }
-      const error = el("p", "field-error");
-      error.setAttribute("role", "alert");
-      form.appendChild(error);
-      const submit = el("button", "primary", action);
-      submit.type = "submit";
-      submit.setAttribute("aria-label", action + "：差评 " + c.id);
-      form.appendChild(submit);
+      const { error, submit } = errorAndSubmit(form, "primary", action,
+        action + "：差评 " + c.id);
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         if (!note.value.trim()) { error.textContent = "请写明" + name + "的情况。"; note.focus(); return; }
@@ -456,12 +414,10 @@
       return form;
     }
 
-    function overturnForm(c) {
-      const form = el("form", "case-form");
-      form.setAttribute("aria-label", "推翻不属实认定：差评 " + c.id);
-      const noteId = "overturn-note-" + c.id;
+    // A labelled note (textarea) appended to a case form.
+    function noteField(form, noteId, labelText) {
       const field = el("div", "field");
-      const label = el("label", "", "推翻理由");
+      const label = el("label", "", labelText);
       label.htmlFor = noteId;
       const note = el("textarea");
       note.id = noteId;
@@ -469,13 +425,28 @@
       note.maxLength = 2000;
       field.append(label, note);
       form.appendChild(field);
+      return note;
+    }
+
+    // The form's error line (role=alert) and its submit button, named for the case.
+    function errorAndSubmit(form, buttonClass, buttonText, ariaLabel) {
       const error = el("p", "field-error");
       error.setAttribute("role", "alert");
       form.appendChild(error);
-      const submit = el("button", "danger", "推翻不属实认定");
+      const submit = el("button", buttonClass, buttonText);
       submit.type = "submit";
-      submit.setAttribute("aria-label", "推翻不属实认定：差评 " + c.id);
+      submit.setAttribute("aria-label", ariaLabel);
       form.appendChild(submit);
+      return { error, submit };
+    }
+
+    function overturnForm(c) {
+      const form = el("form", "case-form");
+      form.setAttribute("aria-label", "推翻不属实认定：差评 " + c.id);
+      const noteId = "overturn-note-" + c.id;
+      const note = noteField(form, noteId, "推翻理由");
+      const { error, submit } = errorAndSubmit(form, "danger", "推翻不属实认定",
+        "推翻不属实认定：差评 " + c.id);
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         if (!note.value.trim()) { error.textContent = "请写明推翻的理由。"; note.focus(); return; }

@@ -46,26 +46,9 @@
 
   // --- small helpers ---------------------------------------------------------------------------
 
-  let statusTimer = null;
   let readOnly = false;      // a supervisor: the knowledge gaps only, nothing to change
-  function say(text, isError) {
-    const line = $("status");
-    line.textContent = "";
-    line.classList.toggle("error", !!isError);
-    clearTimeout(statusTimer);
-    // A fresh text node after a tick: screen readers announce even a repeated message.
-    statusTimer = setTimeout(() => { line.textContent = text; }, 30);
-  }
-
-  // XB.api, and back to the login page when the session has ended meanwhile.
-  async function call(method, url, body) {
-    try {
-      return await api(method, url, body);
-    } catch (err) {
-      if (err.status === 401) location.assign("/login?next=/editor");
-      throw err;
-    }
-  }
+  const say = XB.statusLine("status");
+  const call = XB.pageApi("/editor");
 
   function errorDetails(err) {
     const body = err.body || {};
@@ -181,8 +164,7 @@
 
   function show(next, moveFocus) {
     route = next;
-    clearTimeout(statusTimer);
-    $("status").textContent = "";  // a message belongs to the view it was said in
+    say.clear();  // a message belongs to the view it was said in
     VIEWS.forEach((v) => { $("view-" + v).hidden = v !== next.view; });
     document.querySelectorAll("#editor-nav a").forEach((a) => {
       if (a.dataset.view === next.view) a.setAttribute("aria-current", "page");

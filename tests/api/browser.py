@@ -185,6 +185,14 @@ def hand_off(page: Page) -> None:
     expect(page.locator("#mode-banner")).to_contain_text("转接人工帮办")
 
 
+def staff_client(stack: Stack, username: str, password: str) -> httpx.Client:
+    """A logged-in API client of the stack that sends the same-origin header browsers send."""
+    client = httpx.Client(base_url=stack.base, headers={"Origin": stack.base}, timeout=60)
+    response = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return client
+
+
 def login(page: Page, base: str, username: str, password: str, next_path: str) -> None:
     """Log in through the login page and land on ``next_path``."""
     page.goto(f"{base}/login?next={next_path}")

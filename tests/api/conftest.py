@@ -217,6 +217,25 @@ def make_account(client: TestClient):
 
 
 @pytest.fixture
+def staff(app, client, make_account):
+    """``staff("sam", "supervisor")``: a browser of its own (its own cookies), logged in with
+    that role; ``departments`` for a helper or leader."""
+    opened = []
+
+    def make(username: str, role: str, departments: list[str] | None = None) -> TestClient:
+        password = make_account(username, roles=[role], departments=departments or [])
+        own = TestClient(app, headers=SAME_ORIGIN)
+        opened.append(own)
+        response = own.post("/api/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return own
+
+    yield make
+    for opened_client in opened:
+        opened_client.close()
+
+
+@pytest.fixture
 def login(client: TestClient, make_account):
     """Create an account and log the test client in as it."""
 

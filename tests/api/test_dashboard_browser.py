@@ -41,6 +41,7 @@ from tests.api.browser import (
     say,
     screenshot,
     serious_axe_violations,
+    staff_client,
 )
 from xiaobao.bad_ratings import BadRatingCase
 from xiaobao.db import make_engine, session_scope
@@ -59,14 +60,6 @@ RATES = ("satisfaction_rate", "unfounded_rate", "first_contact_resolution_rate",
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-def staff_client(stack: Stack, username: str, password: str) -> httpx.Client:
-    """A logged-in API client that sends the same-origin header browsers send."""
-    client = httpx.Client(base_url=stack.base, headers={"Origin": stack.base}, timeout=60)
-    response = client.post("/api/auth/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return client
-
 
 def shown(value: float | None) -> str:
     """A rate as the page writes it."""

@@ -8,32 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.api.support import DEPT, OTHER, SAME_ORIGIN
+from tests.api.support import DEPT, OTHER
 from xiaobao.bad_ratings import BadRatingCase
 from xiaobao.db import session_scope, utcnow
 from xiaobao.events import Event
 from xiaobao.ratings import record_rating
 
 URL = "/api/reports/bad-ratings"
-
-
-@pytest.fixture
-def staff(app, client, make_account):
-    """``staff("sue", "supervisor")``: a browser of its own, logged in with that role."""
-    opened = []
-
-    def make(username: str, role: str, departments: list[str] | None = None) -> TestClient:
-        password = make_account(username, roles=[role], departments=departments or [])
-        browser = TestClient(app, headers=SAME_ORIGIN)
-        opened.append(browser)
-        response = browser.post("/api/auth/login",
-                                json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return browser
-
-    yield make
-    for browser in opened:
-        browser.close()
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 
 from handoff.requests import request_handoff
 from retrieval import gaps
-from tests.api.support import SAME_ORIGIN, handoff_request
+from tests.api.support import handoff_request
 from xiaobao import conversations
 from xiaobao.db import session_scope
 from xiaobao.enums import Speaker
@@ -24,25 +23,6 @@ def app_with_seed(app, client, services, seeded_retriever):
     """The started app (its schema migrated) answering from the shipped seed."""
     services.use_retriever(seeded_retriever)
     return app
-
-
-@pytest.fixture
-def staff(app_with_seed, client, make_account):
-    """``staff("ed", "editor")``: a browser of its own, logged in with that role."""
-    opened = []
-
-    def make(username: str, role: str) -> TestClient:
-        password = make_account(username, roles=[role], departments=[])
-        browser = TestClient(app_with_seed, headers=SAME_ORIGIN)
-        opened.append(browser)
-        response = browser.post("/api/auth/login",
-                                json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return browser
-
-    yield make
-    for browser in opened:
-        browser.close()
 
 
 def bot_answered(services, conversation_id: str, text: str, decision: str,

@@ -7,11 +7,9 @@ import csv
 import io
 
 import pytest
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from reports import rates
-from tests.api.support import SAME_ORIGIN
 from tests.reports import scenario
 
 DAY = {"from": "2026-12-01", "to": "2026-12-01"}
@@ -21,25 +19,6 @@ DAY = {"from": "2026-12-01", "to": "2026-12-01"}
 def built(client, services):
     """The scripted day, in the started app's database (its schema migrated)."""
     return scenario.build(services.engine, services.handoff.redis)
-
-
-@pytest.fixture
-def staff(app, client, make_account):
-    """``staff("sam", "supervisor")``: a browser of its own, logged in with that role."""
-    opened = []
-
-    def make(username: str, role: str, departments: list[str] | None = None) -> TestClient:
-        password = make_account(username, roles=[role], departments=departments or [])
-        browser = TestClient(app, headers=SAME_ORIGIN)
-        opened.append(browser)
-        response = browser.post("/api/auth/login",
-                                json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return browser
-
-    yield make
-    for browser in opened:
-        browser.close()
 
 
 def test_the_summary_is_the_rates_of_the_day(built, services, staff):
