@@ -164,7 +164,7 @@ def test_portal_login_and_console_pass_axe_in_every_state(stack: Stack, browser,
     assert "maximum-scale" not in viewport_meta and "user-scalable" not in viewport_meta
     check_in_both_modes(user, "load", viewport)
 
-    say(user, "怎么办理营业执照？")
+    say(user, "个体工商户怎么办理营业执照？")
     answer = user.locator(".msg.bot").last
     expect(answer).to_contain_text("来源")
     expect(answer.locator("button.option")).to_contain_text(["有帮助", "没帮助", "转人工"])

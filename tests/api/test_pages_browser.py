@@ -27,7 +27,7 @@ def test_portal_and_console_through_a_whole_conversation(stack: Stack, browser) 
     expect(user.locator(".msg.bot").first).to_contain_text("企业管家小宝")
 
     # A question answered from the knowledge base, with its source and the feedback buttons.
-    say(user, "怎么办理营业执照？")
+    say(user, "个体工商户怎么办理营业执照？")
     answer = user.locator(".msg.bot").last
     expect(answer).to_contain_text("来源")
     expect(answer.locator("button.option")).to_contain_text(["有帮助", "没帮助", "转人工"])
