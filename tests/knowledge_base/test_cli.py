@@ -100,7 +100,8 @@ def test_search_batch_json_and_eval(env, tmp_path):
                   '{"query": "今天天气怎么样", "expected": null}\n', "utf-8")
     report = json.loads(run(env, "eval", ev, "--json").stdout.splitlines()[-1])
     assert report["top1"] == 1.0 and report["queries"] == 2
-    assert {"mrr@5", "answer_precision", "abstain_recall", "latency_p95_ms"} <= set(report)
+    assert {"mrr@5", "answer_precision", "in_scope_served", "abstained_right_first",
+            "latency_p95_ms"} <= set(report)
     too_long = run(env, "kb", "search", "问" * 2001, check=False)
     assert too_long.returncode == 1 and "问题过长" in too_long.stderr
 
