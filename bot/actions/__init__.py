@@ -22,7 +22,6 @@ from bot.actions.forms import (
     ActionResetFormSlots,
     ValidateCall12345Form,
     ValidateHandoffForm,
-    ValidateSlotMappings,
 )
 from bot.actions.handoffs import ActionHandoff, ActionRequest12345Call
 from bot.actions.rating import ActionRecordRating
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 # Every action and slot-validation class of the bot.
 ACTION_CLASSES = (
     ActionAnswerQuestion, ActionChooseEntry, ActionRecordFeedback,
-    ValidateHandoffForm, ValidateCall12345Form, ValidateSlotMappings, ActionResetFormSlots,
+    ValidateHandoffForm, ValidateCall12345Form, ActionResetFormSlots,
     ActionHandoff, ActionRequest12345Call,
     ActionRecordRating,
 )

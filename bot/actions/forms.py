@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker, ValidationAction
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.deps import ActionServices
-from bot.actions.validators import parse_time_window, parse_uscc, service_hours
+from bot.actions.validators import parse_time_window, service_hours
 from xiaobao.phone import parse_phone
 
 # A form slot the user chose not to fill. Stored instead of None so the form
@@ -93,22 +93,6 @@ class ValidateCall12345Form(FormValidationAction):
         dispatcher.utter_message(
             text=f"{reason}。请告诉我{hours.describe()}之间您方便接听的时间，比如“明天上午”。")
         return {"time_window": None}
-
-
-class ValidateSlotMappings(ValidationAction):
-    """Slots filled from entities anywhere in the conversation."""
-
-    def __init__(self, services: ActionServices) -> None:
-        super().__init__()
-        self.services = services
-
-    def validate_uscc(self, value: Any, dispatcher: CollectingDispatcher,
-                      tracker: Tracker, domain: dict) -> dict:
-        code, reason = parse_uscc(str(value or ""))
-        if code:
-            return {"uscc": code}
-        dispatcher.utter_message(text=f"{reason}，请核对后再发一次。")
-        return {"uscc": None}
 
 
 class ActionResetFormSlots(Action):

@@ -3,7 +3,6 @@ from bot.actions.forms import (
     ActionResetFormSlots,
     ValidateCall12345Form,
     ValidateHandoffForm,
-    ValidateSlotMappings,
 )
 
 
@@ -54,14 +53,6 @@ def test_optional_slots_can_be_skipped(services, tracker, dispatcher):
         "handoff_topic": SKIPPED}
     assert form.validate_handoff_topic(" 股权  转让 ", dispatcher, tracker(), {}) == {
         "handoff_topic": "股权 转让"}
-
-
-def test_uscc_entity_is_checked(services, tracker, dispatcher):
-    check = ValidateSlotMappings(services)
-    assert check.validate_uscc("91310113ay4cl12th0", dispatcher, tracker(), {}) == {
-        "uscc": "91310113AY4CL12TH0"}
-    assert check.validate_uscc("91310113AY4CL12TH1", dispatcher, tracker(), {}) == {"uscc": None}
-    assert "校验位" in dispatcher.messages[0]["text"]
 
 
 async def test_cancel_forgets_the_form(services, tracker, dispatcher):
