@@ -12,9 +12,14 @@ Every message is checked and normalised here, before Rasa or a helper sees it:
 
 Every turn — the user's, the bot's, the helper's — is a row of the conversation's one record
 (:mod:`xiaobao.conversations`), written before it is routed, so a failure of Rasa or of the
-action endpoint loses nothing: the user gets a polite error. When a ticket closes, whatever
-closed it, :func:`return_to_bot` (the handoff context's hook) resumes the bot, which asks for
-the 好差评 rating.
+action endpoint loses nothing. While Rasa is unavailable the gateway answers from the knowledge
+base itself (:mod:`api.fallback`); only a failure of that too gives the user a polite error.
+When a ticket closes, whatever closed it, :func:`return_to_bot` (the handoff context's hook)
+resumes the bot, which asks for the 好差评 rating.
+
+Redis down costs the chat no turn: the offered payloads are read from the record's last bot
+reply, the mode from SQL (:func:`handoff.relay.get_mode`), rate limits let messages through,
+and ticket changes wait in the handoff outbox.
 """
 from __future__ import annotations
 
@@ -23,11 +28,18 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+import redis as redis_lib
 from starlette.concurrency import run_in_threadpool
 
-from api import rasa_client
+from api import fallback, rasa_client
 from api.errors import ApiError
-from api.metrics import CHAT_MESSAGES, CHAT_REFUSED, RASA_FAILURES, rasa_failure_label
+from api.metrics import (
+    CHAT_MESSAGES,
+    CHAT_REFUSED,
+    RASA_FAILURES,
+    REDIS_DEGRADED,
+    rasa_failure_label,
+)
 from api.services import Services
 from handoff import left_messages, outbox, relay, views
 from handoff.context import Returned
@@ -93,17 +105,56 @@ def load_offered(redis, conversation_id: str) -> dict[str, str]:
     return redis.hgetall(offered_key(conversation_id)) or {}
 
 
+def offered_to(services: Services, conversation_id: str, raw: str) -> dict[str, str]:
+    """The payloads the bot's last reply offered (payload → title), for the slash guard.
+
+    Redis first; a slash message Redis does not know — Redis down, restarted empty, or it
+    missed the last reply while down — is checked against the record's last bot reply, whose
+    buttons are stored with it, so a 转人工 click never degrades into text."""
+    try:
+        offered = load_offered(services.redis, conversation_id)
+    except redis_lib.RedisError as exc:
+        REDIS_DEGRADED.labels("offered_read").inc()
+        log.warning("offered payloads of %s read from SQL: Redis unavailable (%s)",
+                    conversation_id, exc)
+        offered = {}
+    if raw.strip().startswith("/") and raw.strip() not in offered:
+        offered = offered_in_record(services, conversation_id)
+    return offered
+
+
+def offered_in_record(services: Services, conversation_id: str) -> dict[str, str]:
+    """The buttons of the record's last bot reply: the bot's and notices' turns after the last
+    turn of anyone else."""
+    with session_scope(services.engine) as s:
+        rows = conversations.conversation(s, conversation_id, limit=10)
+        offered: dict[str, str] = {}
+        for m in reversed(rows):
+            if m.role not in (Speaker.BOT, Speaker.NOTICE):
+                break
+            for b in (m.data or {}).get("buttons", []):
+                if isinstance(b, dict) and b.get("payload"):
+                    offered.setdefault(str(b["payload"]), str(b.get("title", "")))
+        return offered
+
+
 def store_offered(redis, conversation_id: str, messages: list[dict]) -> None:
-    """Remember the payloads of the bot's last reply (and only those) for the slash guard."""
+    """Remember the payloads of the bot's last reply (and only those) for the slash guard.
+    Redis down: skipped (the record keeps the buttons, :func:`offered_in_record`)."""
     offered = {b["payload"]: b.get("title", "") for m in messages for b in m.get("buttons", [])
                if b.get("payload")}
     key = offered_key(conversation_id)
-    with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(key)
-        if offered:
-            pipe.hset(key, mapping=offered)
-            pipe.expire(key, OFFERED_TTL_S)
-        pipe.execute()
+    try:
+        with redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            if offered:
+                pipe.hset(key, mapping=offered)
+                pipe.expire(key, OFFERED_TTL_S)
+            pipe.execute()
+    except redis_lib.RedisError as exc:
+        REDIS_DEGRADED.labels("offered_write").inc()
+        log.warning("offered payloads of %s not cached: Redis unavailable (%s)",
+                    conversation_id, exc)
 
 
 def bot_messages(replies: list[dict]) -> list[dict]:
@@ -205,7 +256,7 @@ class TurnResult:
 async def handle_user_message(services: Services, http, conversation_id: str,
                               raw: str) -> TurnResult:
     settings = services.settings
-    offered = await run_in_threadpool(load_offered, services.redis, conversation_id)
+    offered = await run_in_threadpool(offered_to, services, conversation_id, raw)
     user_text = check_user_text(raw, offered, settings.max_message_chars)
     state = await run_in_threadpool(conversation_state, services, conversation_id)
 
@@ -225,26 +276,49 @@ async def handle_user_message(services: Services, http, conversation_id: str,
     CHAT_MESSAGES.labels("bot").inc()
     await run_in_threadpool(record_user_turn, services, conversation_id, user_text)
     try:
-        replies = await rasa_client.ask(http, settings, conversation_id, user_text.for_route)
-        messages = bot_messages(replies)
-        if not messages and await run_in_threadpool(_hand_back_now, services, conversation_id):
-            # A paused conversation answers nothing: its ticket closed and the hand-back
-            # still waited in the outbox (Rasa was down then). Handed back now; ask again.
-            messages = bot_messages(await rasa_client.ask(http, settings, conversation_id,
-                                                          user_text.for_route))
-        if not messages:
-            raise rasa_client.BotUnavailable("empty_reply")
+        messages = await _ask_rasa(services, http, conversation_id, user_text)
     except rasa_client.BotUnavailable as exc:
-        RASA_FAILURES.labels(rasa_failure_label(exc.kind)).inc()
+        if exc.kind != rasa_client.CIRCUIT_OPEN:  # not asked: not a failure of Rasa's
+            RASA_FAILURES.labels(rasa_failure_label(exc.kind)).inc()
         log.warning("bot turn failed for %s: %s", conversation_id, exc.kind)
         await run_in_threadpool(record_failure, services, conversation_id, exc.kind)
-        message = BOT_NO_REPLY if exc.kind == "empty_reply" else BOT_UNAVAILABLE
-        raise ApiError(503, "bot_unavailable", message) from None
+        # An empty reply is how Rasa's REST channel reports its own failure (its lock or
+        # tracker store — Redis — or the action endpoint): answered here like the rest.
+        messages = await _fallback(services, conversation_id, user_text, exc.kind)
 
     await run_in_threadpool(store_offered, services.redis, conversation_id, messages)
     await run_in_threadpool(record_bot_turns, services, conversation_id, messages)
     state = await run_in_threadpool(conversation_state, services, conversation_id)
     return TurnResult(conversation_id, state["mode"], messages, state["ticket"])
+
+
+async def _ask_rasa(services: Services, http, conversation_id: str, text: UserText
+                    ) -> list[dict]:
+    """Rasa's reply as the page shows it; BotUnavailable when there is none."""
+    settings, breaker = services.settings, services.rasa_breaker
+    replies = await rasa_client.ask(http, settings, conversation_id, text.for_route,
+                                    breaker=breaker)
+    messages = bot_messages(replies)
+    if not messages and await run_in_threadpool(_hand_back_now, services, conversation_id):
+        # A paused conversation answers nothing: its ticket closed and the hand-back
+        # still waited in the outbox (Rasa was down then). Handed back now; ask again.
+        messages = bot_messages(await rasa_client.ask(http, settings, conversation_id,
+                                                      text.for_route, breaker=breaker))
+    if not messages:
+        raise rasa_client.BotUnavailable("empty_reply")
+    return messages
+
+
+async def _fallback(services: Services, conversation_id: str, text: UserText,
+                    failure: str) -> list[dict]:
+    """The gateway's own answer (:mod:`api.fallback`); the polite 503 if even that fails."""
+    try:
+        return await run_in_threadpool(fallback.serve, services, conversation_id,
+                                       text.for_route, text.payload, failure)
+    except Exception:
+        log.exception("fallback answer failed for %s", conversation_id)
+        message = BOT_NO_REPLY if failure == "empty_reply" else BOT_UNAVAILABLE
+        raise ApiError(503, "bot_unavailable", message) from None
 
 
 def _hand_back_now(services: Services, conversation_id: str) -> bool:
@@ -272,8 +346,14 @@ def return_to_bot(services: Services, returned: Returned) -> bool:
     store_offered(services.redis, conversation_id, messages)
     record_bot_turns(services, conversation_id, messages)
     if messages:
-        relay.publish_event(services.handoff, conversation_id,
-                            {"type": BOT_MESSAGES_EVENT, "messages": messages})
+        try:
+            relay.publish_event(services.handoff, conversation_id,
+                                {"type": BOT_MESSAGES_EVENT, "messages": messages})
+        except redis_lib.RedisError as exc:
+            # Done and recorded: retrying would resume Rasa and ask for the rating twice.
+            # The page shows the question from the record when it next loads.
+            log.warning("bot's words to %s not pushed live: Redis unavailable (%s)",
+                        conversation_id, exc)
     return True
 
 

@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from api.errors import ApiError
+from api.metrics import REDIS_DEGRADED
 from api.services import Services
 from handoff.context import HandoffContext
 from xiaobao import limits, policy, sessions
@@ -62,7 +63,10 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": committed before the response is sent (FastAPI's default runs a yield
+# dependency's exit after it), so the client's next request sees what this one wrote (a login's
+# session, an edit).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 HandoffDep = Annotated[HandoffContext, Depends(get_handoff)]
 
@@ -146,8 +150,12 @@ ClientIp = Annotated[str, Depends(client_ip)]
 async def enforce_limit(services: Services, name: str, key: str, limit: int, window_s: float,
                         what: str) -> None:
     """One abuse limit (:func:`xiaobao.limits.enforce`, off the event loop); over it,
-    ``LimitExceeded`` becomes 429 with ``Retry-After`` (:mod:`api.errors`)."""
-    await run_in_threadpool(limits.enforce, services.redis, name, key, limit, window_s, what)
+    ``LimitExceeded`` becomes 429 with ``Retry-After`` (:mod:`api.errors`). While Redis is
+    down the limit lets the request through (logged, and counted on ``/metrics``)."""
+    verdict = await run_in_threadpool(limits.enforce, services.redis, name, key, limit,
+                                      window_s, what)
+    if verdict.degraded:
+        REDIS_DEGRADED.labels("rate_limit").inc()
 
 
 # --- accounts and roles ------------------------------------------------------------------------

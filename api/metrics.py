@@ -24,6 +24,12 @@ RASA_LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
 RASA_FAILURES = Counter(
     "xiaobao_rasa_failures_total", "Rasa turns that failed, by kind", ["kind"])
+FALLBACK_TURNS = Counter(
+    "xiaobao_fallback_turns_total", "User messages the gateway answered itself while Rasa was "
+    "unavailable (api/fallback.py), by what it did", ["served"])
+REDIS_DEGRADED = Counter(
+    "xiaobao_redis_degraded_total", "Chat-path Redis calls that failed and were served another "
+    "way (read from SQL, skipped, or a rate limit let through), by what", ["what"])
 ACTION_RUNS = Counter(
     "xiaobao_action_runs_total", "Custom actions run for Rasa, by action and outcome",
     ["action", "outcome"])
@@ -46,6 +52,9 @@ RATINGS_GIVEN = Counter(
 RASA_FAILURE_KINDS = frozenset({"timeout", "unreachable", "bad_json", "empty_reply", "resume",
                                 "status_4xx", "status_5xx"})
 DECISIONS = frozenset({"answer", "suggest", "abstain"})
+FALLBACK_SERVED = frozenset({"answer", "suggest", "abstain", "query_error", "choose_entry",
+                             "entry_gone", "feedback", "handoff", "handoff_failed",
+                             "call_back_redirected", "needs_bot"})
 # The action that hands a conversation over, and where to.
 HANDOFF_ACTIONS = {"action_handoff": Channel.ONLINE_HELPER.value,
                    "action_request_12345_call": Channel.HOTLINE_12345.value}

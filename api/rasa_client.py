@@ -3,11 +3,13 @@ a paused conversation back to the bot after its ticket closed.
 
 ``ask`` is async (the chat's request path); ``resume`` is synchronous because it runs in the
 handoff outbox's publisher, in a worker thread, with the services' own ``httpx.Client``.
+:class:`RasaBreaker` keeps a Rasa that times out from costing every turn its timeout.
 """
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
@@ -18,6 +20,8 @@ from xiaobao.settings import Settings
 RATING_RESPONSE = "utter_ask_rating"
 RESUME_EVENT = {"event": "resume"}
 LISTEN_EVENT = {"event": "action", "name": "action_listen"}
+CONNECT_TIMEOUT_S = 1.0  # Rasa is on loopback or the same network: a connect never takes long
+CIRCUIT_OPEN = "circuit_open"  # BotUnavailable.kind of a turn the breaker did not send
 log = logging.getLogger("api.rasa_client")
 
 
@@ -27,18 +31,62 @@ class BotUnavailable(Exception):
         self.kind = kind
 
 
+@dataclass
+class RasaBreaker:
+    """After Rasa timed out, the next turns skip it for ``first_s`` (doubling with each further
+    timeout, at most ``max_s``) instead of each waiting out the timeout again; any answer from
+    Rasa closes it. A fast failure (connection refused or an error status: Rasa down, or still
+    loading its model) does not open it: trying costs milliseconds, and the first turn after
+    Rasa is back goes to Rasa. Used from the event loop only (no lock)."""
+
+    first_s: float = 2.0
+    max_s: float = 30.0
+    skip_until: float = 0.0
+    timeouts: int = 0
+
+    def allows(self) -> bool:
+        return time.monotonic() >= self.skip_until
+
+    def record(self, failure: str | None) -> None:
+        """A turn's outcome: None when Rasa answered, else the ``BotUnavailable`` kind."""
+        if failure is None:
+            self.timeouts, self.skip_until = 0, 0.0
+        elif failure == "timeout":
+            self.timeouts += 1
+            wait = min(self.max_s, self.first_s * 2 ** (self.timeouts - 1))
+            self.skip_until = time.monotonic() + wait
+
+
 async def ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str, text: str,
-              *, visitor_id: str = "") -> list[dict]:
-    """One turn through Rasa's REST channel; raises :class:`BotUnavailable` on any failure.
+              *, visitor_id: str = "", breaker: RasaBreaker | None = None) -> list[dict]:
+    """One turn through Rasa's REST channel; raises :class:`BotUnavailable` on any failure
+    (kind ``circuit_open``, without calling Rasa, while ``breaker`` says to skip it).
 
     The visitor id travels as message metadata, so a handoff knows the returning visitor.
     """
+    if breaker is not None and not breaker.allows():
+        raise BotUnavailable(CIRCUIT_OPEN)
+    try:
+        replies = await _ask(http, settings, conversation_id, text, visitor_id)
+    except BotUnavailable as exc:
+        if breaker is not None:
+            breaker.record(exc.kind)
+        raise
+    if breaker is not None:
+        breaker.record(None)
+    return replies
+
+
+async def _ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str, text: str,
+               visitor_id: str) -> list[dict]:
     url = f"{settings.rasa_url.rstrip('/')}/webhooks/rest/webhook"
     body = {"sender": conversation_id, "message": text,
             "metadata": {"visitor_id": visitor_id or conversation_id}}
+    timeout = httpx.Timeout(settings.rasa_timeout_s,
+                            connect=min(CONNECT_TIMEOUT_S, settings.rasa_timeout_s))
     started = time.perf_counter()
     try:
-        response = await http.post(url, json=body, timeout=settings.rasa_timeout_s)
+        response = await http.post(url, json=body, timeout=timeout)
     except httpx.TimeoutException:
         raise BotUnavailable("timeout") from None
     except httpx.HTTPError:

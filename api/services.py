@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING
 import httpx
 import redis
 import redis.asyncio as aredis
+import redis.asyncio.retry
+import redis.retry
+from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy import Engine
 
+from api.rasa_client import RasaBreaker
 from handoff.config import HandoffConfig, load_config
 from handoff.context import HandoffContext
 from knowledge_base.changes import redis_announcer
@@ -33,6 +37,8 @@ class Services:
     handoff: HandoffContext
     kb: KnowledgeBaseService
     rasa_http: httpx.Client  # the return-to-bot hook runs in worker threads
+    # Skips a Rasa that keeps timing out for a while (the chat answers from api/fallback.py).
+    rasa_breaker: RasaBreaker = field(default_factory=RasaBreaker)
     _retriever: Retriever | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # At most settings.concurrent_password_checks argon2 checks at once in this process
@@ -70,19 +76,42 @@ class Services:
         self.engine.dispose()
 
 
+# A Redis that is down must cost a chat turn milliseconds, not seconds: redis-py's defaults
+# wait 5 s to connect and retry a refused connection 10 times with back-off (about 4 s a call
+# on this machine). One quick retry still rides over a connection Redis closed on restart.
+REDIS_CONNECT_TIMEOUT_S = 0.5
+REDIS_READ_TIMEOUT_S = 2.0  # no gateway call blocks in Redis; pub/sub reads pass their own
+
+
+def _redis_backoff() -> ExponentialWithJitterBackoff:
+    return ExponentialWithJitterBackoff(base=0.05, cap=0.25)
+
+
+def redis_clients(url: str) -> tuple[redis.Redis, aredis.Redis]:
+    """The gateway's Redis clients (blocking and asyncio), failing fast while Redis is down."""
+    client = redis.Redis.from_url(
+        url, decode_responses=True, retry=redis.retry.Retry(_redis_backoff(), 1),
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S)
+    async_client = aredis.Redis.from_url(
+        url, decode_responses=True, retry=redis.asyncio.retry.Retry(_redis_backoff(), 1),
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S)
+    return client, async_client
+
+
 def build_services(settings: Settings) -> Services:
     if settings.database_url is None:
         settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client, async_client = redis_clients(settings.redis_url)
     handoff = HandoffContext(engine=engine, redis=client,
                              config=load_config(settings.handoff_config),
                              max_chars=settings.max_message_chars,
                              handoffs_per_visitor_per_hour=settings.handoffs_per_visitor_per_hour,
-                             callbacks_per_phone_per_day=settings.callbacks_per_phone_per_day)
+                             callbacks_per_phone_per_day=settings.callbacks_per_phone_per_day,
+                             call_adapter_timeout_s=settings.call_adapter_timeout_s)
     services = Services(
         settings=settings, engine=engine, redis=client,
-        aredis=aredis.Redis.from_url(settings.redis_url, decode_responses=True),
+        aredis=async_client,
         handoff=handoff,
         kb=KnowledgeBaseService(engine, redis_announcer(client),
                                 review_max_age_days=settings.kb_review_max_age_days),

@@ -10,6 +10,11 @@ Signature: ``X-Xiaobao-Timestamp`` (unix seconds), ``X-Xiaobao-Nonce`` and
 the call-back secret (``settings.call_callback_secret``). Stale or future timestamps are
 refused, and a nonce is
 accepted once (kept in Redis for the freshness window, so a replay is refused).
+
+An adapter that raises, or does not return within ``ctx.call_adapter_timeout_s``, ends the
+attempt like a ``no_answer``: retried once after ``retry_delay_s``, then the call has
+``failed`` and the ticket is unresolved. Call-backs name the call, not the attempt, so a real
+adapter should give the provider ``(call.id, call.attempts)`` as its idempotency key.
 """
 from __future__ import annotations
 
@@ -17,8 +22,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +66,7 @@ from xiaobao.db import session_scope, utcnow
 from xiaobao.events import EventKind, record_event
 from xiaobao.phone import is_callable
 
+log = logging.getLogger(__name__)
 CALLBACK_STATUSES = (RINGING, ANSWERED, THREE_WAY_CONNECTED, COMPLETED, NO_ANSWER, FAILED)
 TS_HEADER, NONCE_HEADER, SIG_HEADER = "X-Xiaobao-Timestamp", "X-Xiaobao-Nonce", \
     "X-Xiaobao-Signature"
@@ -67,6 +75,13 @@ TS_HEADER, NONCE_HEADER, SIG_HEADER = "X-Xiaobao-Timestamp", "X-Xiaobao-Nonce", 
 class CallbackRejected(HandoffError):
     code = "callback_rejected"
     status = 401
+
+
+class DialFailed(HandoffError):
+    """The adapter raised or timed out; the call is rescheduled or failed (already saved)."""
+
+    code = "dial_failed"
+    status = 502
 
 
 @dataclass(frozen=True)
@@ -199,16 +214,76 @@ def start_call(call_id: str, adapter: CallAdapter, *, ctx: HandoffContext, actor
             phone = t.phone
     if refused:
         raise HandoffError(f"通话{call_id}已取消。 / Call {call_id} was cancelled.")
-    external = adapter.start_call(info, phone)
+    try:
+        external = _dial(adapter, info, phone, ctx.call_adapter_timeout_s)
+    except Exception as exc:
+        reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        log.warning("12345 call %s attempt %s: adapter %s", call_id, info.attempts, reason)
+        after = _after_failed_dial(info, reason, ctx=ctx)
+        if after.status in (SCHEDULED, FAILED):
+            raise DialFailed(f"12345拨号失败（{reason}），" + (
+                "稍后重拨。" if after.status == SCHEDULED else "通话失败。")
+                + f" / Dialling call {call_id} failed ({reason}).") from exc
+        return after  # call-backs moved it on meanwhile: the dial went through after all
     with session_scope(ctx.engine) as s:
         c = s.get(Call, call_id)
         c.external_id = external or c.external_id
         return _info(c)
 
 
+def _dial(adapter: CallAdapter, info: CallInfo, phone: str, timeout_s: float) -> str:
+    """``adapter.start_call`` within ``timeout_s``, else TimeoutError. A daemon thread, not an
+    executor's: a provider that never answers must hold neither the timer's worker nor the
+    process at exit (an executor joins its threads then); its late answer is dropped."""
+    answers: list[str] = []
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            answers.append(adapter.start_call(info, phone))
+        except Exception as exc:  # handed to the caller's thread below
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name=f"dial-{info.id[:8]}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise TimeoutError(f"call adapter gave no answer within {timeout_s} s")
+    if errors:
+        raise errors[0]
+    return answers[0] if answers else ""
+
+
+def _after_failed_dial(info: CallInfo, reason: str, *, ctx: HandoffContext) -> CallInfo:
+    """The attempt ``info`` did not go through: retry it like a ``no_answer`` while attempts
+    remain, else the call failed and the ticket follows (unresolved, back to the bot). A
+    compare-and-set on the attempt still dialling: a call-back or a cancel that came first
+    wins, and nothing is written."""
+    with outbox.transaction(ctx) as s:
+        c = s.get(Call, info.id)
+        if c is None or c.status != DIALLING or c.attempts != info.attempts:
+            return _info(c) if c is not None else info
+        if c.attempts < ctx.config.calls.max_attempts:
+            retry_at = utcnow() + dt.timedelta(seconds=ctx.config.calls.retry_delay_s)
+            moved = move_call(s, c, SCHEDULED, "system", f"拨号失败（{reason}），稍后重拨 / "
+                              f"dial failed, retry", scheduled_for=retry_at)
+        else:
+            moved = move_call(s, c, FAILED, "system", f"拨号失败（{reason}） / dial failed")
+        c = s.get(Call, info.id)
+        if not moved:
+            return _info(c)
+        t = s.get(Ticket, c.ticket_id)
+        record_event(s, EventKind.CALL_STATUS, conversation_id=t.conversation_id if t else "",
+                     ticket_id=c.ticket_id, actor="system", status=c.status,
+                     attempts=c.attempts, dial_error=reason)
+        _follow_ticket(s, t, c)
+        return _info(c)
+
+
 def start_due_calls(adapter: CallAdapter, *, ctx: HandoffContext,
                     now: dt.datetime | None = None) -> list[str]:
-    """Dial every call whose time has come (first try, or a retry after no answer)."""
+    """Dial every call whose time has come (first try, or a retry after no answer or a
+    failed dial); one call's failure does not keep the others from being dialled."""
     if not is_open(now, ctx.config):
         return []
     moment = (now or utcnow()).astimezone(dt.UTC)

@@ -9,9 +9,11 @@ that is reconnecting; the record does not, so a client re-reads it after reconne
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import redis as redis_lib
 from sqlalchemy.exc import IntegrityError
 
 from handoff import outbox, queue, transitions
@@ -34,6 +36,7 @@ from xiaobao.events import EventKind, record_event
 
 __all__ = ["relay_channel", "get_mode", "send_user_message", "send_helper_message",
            "transcript", "subscribe", "publish_event"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,29 @@ class ConversationState:
 
 
 def get_mode(conversation_id: str, *, ctx: HandoffContext) -> ConversationState:
-    """Who answers this conversation now. Redis first; on a miss SQL, which is the record."""
-    cached = ctx.redis.get(queue.mode_key(conversation_id))
+    """Who answers this conversation now. Redis first; on a miss, or while Redis is down, SQL,
+    which is the record (the outbox refreshes the cache when Redis is back)."""
+    try:
+        cached = ctx.redis.get(queue.mode_key(conversation_id))
+    except redis_lib.RedisError as exc:
+        log.warning("mode of %s read from SQL: Redis unavailable (%s)", conversation_id, exc)
+        return _mode_in_sql(conversation_id, ctx)
     if cached:
         mode, _, ticket_id = queue._s(cached).partition("|")
         return ConversationState(mode, ticket_id)
+    state = _mode_in_sql(conversation_id, ctx)
+    try:
+        queue.set_mode(ctx.redis, conversation_id, state.mode, state.ticket_id)
+    except redis_lib.RedisError as exc:
+        log.warning("mode of %s not cached: Redis unavailable (%s)", conversation_id, exc)
+    return state
+
+
+def _mode_in_sql(conversation_id: str, ctx: HandoffContext) -> ConversationState:
     with session_scope(ctx.engine) as s:
         row = s.get(ConversationMode, conversation_id)
-        state = ConversationState(row.mode, row.ticket_id) if row else \
+        return ConversationState(row.mode, row.ticket_id) if row else \
             ConversationState(Mode.BOT.value, "")
-    queue.set_mode(ctx.redis, conversation_id, state.mode, state.ticket_id)
-    return state
 
 
 def publish_event(ctx: HandoffContext, conversation_id: str, payload: dict) -> None:

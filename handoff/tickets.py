@@ -47,7 +47,9 @@ CANCELLED = "cancelled"
 CALL_TRANSITIONS: dict[str, frozenset[str]] = {
     REQUESTED: frozenset({SCHEDULED, CANCELLED}),
     SCHEDULED: frozenset({DIALLING, CANCELLED}),
-    DIALLING: frozenset({RINGING, NO_ANSWER, FAILED, CANCELLED}),
+    # dialling -> scheduled: the adapter failed or timed out (calls.start_call), retried like a
+    # no answer
+    DIALLING: frozenset({RINGING, NO_ANSWER, FAILED, CANCELLED, SCHEDULED}),
     RINGING: frozenset({ANSWERED, NO_ANSWER, FAILED, CANCELLED}),
     ANSWERED: frozenset({THREE_WAY_CONNECTED, COMPLETED, FAILED}),
     THREE_WAY_CONNECTED: frozenset({COMPLETED, FAILED}),

@@ -240,6 +240,15 @@ def adapt_command(
         _fail(f"嵌入模型未安装 / base model not installed at {base_dir}: run `xiaobao model "
               "install`")
     cache = settings.adapted_models_dir
+    inputs = adapt.check_inputs_hash(base_dir, entries, pairs, "live" if live else "seed")
+    if (done := adapt.recorded_verdict(cache, inputs)) is not None:
+        if as_json:
+            typer.echo(json.dumps(done, ensure_ascii=False))
+        else:
+            typer.echo("适配检查已完成，输入未变 / already checked on these inputs: "
+                       f"{'in use' if done.get('use') else 'not used'} (held-out top-1: base "
+                       f"{done.get('base_top1')}, adapted {done.get('adapted_top1')})")
+        return
     base = Embedder(base_dir, threads=settings.torch_threads or None)
     folds = assign_folds([(e.id, e.category) for e in entries])
     held_out = {i for i, f in folds.items() if f == 0}
@@ -251,7 +260,8 @@ def adapt_command(
     use = fold_top1 - base_top1 >= adapt.MIN_GAIN
     record = {"use": use, "held_out_queries": len(queries), "base_top1": round(base_top1, 4),
               "adapted_top1": round(fold_top1, 4), "check_model": check_dir.name,
-              "source": "live" if live else "seed", "entries": len(entries)}
+              "source": "live" if live else "seed", "entries": len(entries),
+              "inputs": inputs}
     if use:
         final_dir, _ = adapt.adapted_model(base_dir, adapt.training_triplets(entries, pairs,
                                                                              base), cache)

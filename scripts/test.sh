@@ -7,11 +7,12 @@ say() { printf '\033[1;34m[test]\033[0m %s\n' "$*"; }
 
 bash scripts/ensure_redis.sh
 # Browser tests drive Debian's Chromium (never a downloaded browser); the CJK fonts make
-# Chinese readable in their screenshots.
-if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
-  say "installing Debian's chromium and fonts-noto-cjk for the browser tests"
+# Chinese readable in their screenshots. The two-machine test (tests/deploy) runs Debian's nginx
+# as its own process with deploy/nginx.conf.example (the system service is not used).
+if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || [ ! -x /usr/sbin/nginx ]; then
+  say "installing Debian's chromium, fonts-noto-cjk and nginx for the browser and layout tests"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-cjk nginx >/dev/null
 fi
 # The same database tests run on PostgreSQL when one answers (CI has one on 5432).
 if [ -z "${XIAOBAO_TEST_POSTGRES_URL:-}" ] && .venv/bin/python -c \

@@ -26,6 +26,8 @@ class EventKind(StrEnum):
     BOT_ANSWER = "bot_answer"
     SUGGESTION_CLICKED = "suggestion_clicked"
     BOT_FAILURE = "bot_failure"
+    # Rasa unavailable: the gateway served the turn itself (api/fallback.py); ``served`` says how.
+    FALLBACK_TURN = "fallback_turn"
     ANSWER_FEEDBACK = "answer_feedback"
     HANDOFF_REQUESTED = "handoff_requested"
     TICKET_QUEUED = "ticket_queued"

@@ -64,6 +64,7 @@ def _now_ms() -> int:
 class Verdict:
     allowed: bool
     retry_after_s: int = 0
+    degraded: bool = False  # Redis was unavailable: let through without counting
 
 
 class LimitExceeded(Exception):
@@ -94,18 +95,19 @@ def hit(r: redis_lib.Redis, name: str, key: str, limit: int, window_s: float) ->
                                   f"{now_ms}-{secrets.token_hex(4)}")
     except redis_lib.RedisError as exc:
         log.warning("rate limiter: Redis unavailable (%s); letting %s through", exc, name)
-        return Verdict(True)
+        return Verdict(True, degraded=True)
     return Verdict(bool(allowed), int(math.ceil(int(wait_ms) / 1000)) if not allowed else 0)
 
 
 def enforce(r: redis_lib.Redis, name: str, key: str, limit: int, window_s: float,
-            what: str) -> None:
+            what: str) -> Verdict:
     """:func:`hit`, raising :class:`LimitExceeded` with a Chinese/English message when over."""
     verdict = hit(r, name, key, limit, window_s)
     if not verdict.allowed:
         raise LimitExceeded(f"{what}过于频繁，请{wait_text(verdict.retry_after_s)}后再试。"
                             f" / Too many requests ({name}); retry in {verdict.retry_after_s} s.",
                             verdict.retry_after_s)
+    return verdict
 
 
 def wait_text(seconds: int) -> str:

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # Publish ticket changes that could not reach Redis (or the bot) at once.
     outbox_interval_s: float = 1.0
 
+    # 12345: the longest the call adapter's start_call may take; past it the attempt counts as
+    # failed and is retried per handoff/config.yaml ``calls`` (handoff.calls.start_call).
+    call_adapter_timeout_s: float = Field(default=10.0, gt=0)
+
     # Handoff: dispatch configuration file (routing, service levels, hours);
     # the packaged default if unset.
     handoff_config: Path | None = None

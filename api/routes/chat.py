@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
+import redis
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -39,6 +41,7 @@ from xiaobao.limits import LimitExceeded
 router = APIRouter(tags=["chat"], responses=error_responses(400, 403, 413, 422, 429, 503))
 log = logging.getLogger("api.chat")
 QUEUE_PUSH_S = 2.0
+LIVE_RETRY_S = 2.0
 
 
 class MessageIn(BaseModel):
@@ -162,6 +165,23 @@ async def _push_queue_moves(services: Services, conversation_id: str, send, show
 
 
 async def _push_live_events(services: Services, conversation_id: str, send) -> None:
+    """:func:`_forward_live_events` for as long as the socket is open: while Redis is down the
+    socket still carries the user's messages and their replies, and the subscription is tried
+    again every ``LIVE_RETRY_S`` (its ``subscribed`` event then re-sends the state)."""
+    last_failure = 0.0
+    while True:
+        try:
+            await _forward_live_events(services, conversation_id, send)
+        except redis.RedisError as exc:
+            now = time.monotonic()
+            if now - last_failure > 3 * LIVE_RETRY_S:  # once an outage, not every retry
+                log.warning("live events of %s paused: Redis unavailable (%s)",
+                            conversation_id, exc)
+            last_failure = now
+        await asyncio.sleep(LIVE_RETRY_S)
+
+
+async def _forward_live_events(services: Services, conversation_id: str, send) -> None:
     """Forward what the handoff relay publishes for this conversation: the helper's messages,
     the bot's messages after a ticket closed, answers to 留言, and state changes (claimed,
     transferred, resolved)."""

@@ -9,6 +9,7 @@ console shows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -16,6 +17,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -351,12 +353,12 @@ async def console_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     pubsub = services.aredis.pubsub()
-    await pubsub.subscribe("xiaobao:console:noop")  # get_message needs a subscription
     subscribed: dict[str, str] = {}  # relay channel -> ticket id
     sync_now = asyncio.Event()
     receiver = asyncio.create_task(_drain(websocket, sync_now))
     last_sync = 0.0
     try:
+        await pubsub.subscribe("xiaobao:console:noop")  # get_message needs a subscription
         while not receiver.done():
             now = asyncio.get_running_loop().time()
             if now - last_sync >= RESYNC_S or sync_now.is_set():
@@ -392,9 +394,16 @@ async def console_socket(websocket: WebSocket) -> None:
                     last_sync = 0.0  # a state change: refresh the lists now
     except WebSocketDisconnect:
         pass
+    except RedisError as exc:
+        # Live events come through Redis: without it the console cannot be kept current.
+        # 1013 (try again later) without a traceback; the console reconnects with back-off.
+        log.warning("console socket closed, Redis unavailable: %s", type(exc).__name__)
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=1013, reason="redis unavailable")
     finally:
         receiver.cancel()
-        await pubsub.aclose()
+        with contextlib.suppress(RedisError):
+            await pubsub.aclose()
 
 
 async def _drain(websocket: WebSocket, sync_now: asyncio.Event) -> None:

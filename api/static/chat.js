@@ -20,9 +20,13 @@
   const leaveOpen = document.getElementById("leave-open");
   const leaveForm = document.getElementById("form-leave");
   const leaveError = document.getElementById("leave-error");
+  const leaveWhy = $leaveRow.querySelector("span");
+  const LEAVE_WAITING = leaveWhy.textContent;
+  const LEAVE_NO_BOT = "小宝暂时只能回答知识库中的问题。您可以留言（留下电话，答复后可预约12345回电），下次打开本页即可看到答复。";
 
   let socket = null;
   let socketReady = false;
+  const reconnect = XB.reconnectDelays();
   let pending = [];          // resolvers waiting for a reply over the socket, in order
   let mode = "bot";
   let queuePoll = null;
@@ -124,6 +128,7 @@
     const waiting = ticket && (ticket.status === "queued" || ticket.status === "transferred");
     // 留言 instead of waiting for a helper; a booked 12345 call-back needs no one online.
     $leaveRow.hidden = !(waiting && !ticket.helpers_on_duty && ticket.channel !== "hotline_12345");
+    leaveWhy.textContent = LEAVE_WAITING;
     if ($leaveRow.hidden) showLeaveForm(false);
     if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
       queuePoll = setInterval(refreshQueue, 10000);
@@ -143,6 +148,11 @@
   function applyReply(data) {
     (data.messages || []).forEach(addMessage);
     setState(data.mode, data.ticket);
+    // The gateway answering without the bot offers 留言 (api/fallback.py).
+    if ((data.messages || []).some((m) => m.custom && m.custom.leave_message)) {
+      leaveWhy.textContent = LEAVE_NO_BOT;
+      $leaveRow.hidden = false;
+    }
   }
 
   function sendOverSocket(text) {
@@ -181,11 +191,12 @@
 
   function connect() {
     try { socket = new WebSocket(wsUrl("/ws/chat")); } catch (err) { return; }
-    socket.addEventListener("open", () => { socketReady = true; });
+    socket.addEventListener("open", () => { socketReady = true; reconnect.reset(); });
     socket.addEventListener("close", () => {
       socketReady = false;
       pending.splice(0).forEach((p) => p.reject(new XB.ApiError(0, "network", "连接中断，请重试。")));
-      setTimeout(connect, 3000);
+      // Meanwhile messages go over REST (send()); the socket comes back by itself.
+      setTimeout(connect, reconnect.next());
     });
     socket.addEventListener("message", (event) => {
       let data;

@@ -113,5 +113,21 @@ const XB = (() => {
     return say;
   }
 
-  return { el, richText, api, pageApi, statusLine, ApiError, formatWait, formatTime, wsUrl };
+  // Delays between a WebSocket's reconnection attempts: 1 s, 2 s, 4 s … at most 30 s, each
+  // with ±25 % jitter so pages cut off together (a gateway or Redis restart) do not all come
+  // back at the same instant; reset() once the socket works again.
+  function reconnectDelays(firstMs = 1000, maxMs = 30000) {
+    let next = firstMs;
+    return {
+      next() {
+        const delay = next;
+        next = Math.min(maxMs, next * 2);
+        return Math.round(delay * (0.75 + Math.random() * 0.5));
+      },
+      reset() { next = firstMs; },
+    };
+  }
+
+  return { el, richText, api, pageApi, statusLine, ApiError, formatWait, formatTime, wsUrl,
+    reconnectDelays };
 })();

@@ -15,6 +15,7 @@
   let selected = null;       // ticket id shown in the workspace
   let shownPks = new Set();  // transcript messages already on screen
   let socket = null;
+  const reconnect = XB.reconnectDelays();
 
   function toast(text, isError) {
     const node = el("div", "toast" + (isError ? " error" : ""), text);
@@ -317,6 +318,7 @@
       let data;
       try { data = JSON.parse(event.data); } catch (err) { return; }
       if (data.type === "snapshot") {
+        reconnect.reset();  // the gateway and Redis answer again
         renderQueues(data.queues || []);
         renderTickets(data.tickets || []);
       } else if (data.type === "event" && data.ticket_id === selected) {
@@ -326,9 +328,12 @@
     });
     socket.addEventListener("close", (event) => {
       if (event.code === 4401) { location.assign("/login?next=/console"); return; }
-      setTimeout(connect, 3000);
+      // A gateway restart or Redis outage closes the socket: back off and reconnect.
+      setTimeout(connect, reconnect.next());
     });
   }
+
+  let unsent = null;  // {ticket, text, id}: the reply whose send has not succeeded yet
 
   function newId() {
     return "h-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
@@ -365,9 +370,15 @@
       event.preventDefault();
       const text = input.value.trim();
       if (!text || !selected) return;
+      // A send that failed (the connection dropped, perhaps after the gateway saved it) is
+      // sent again with the same id, so the user gets it once.
+      if (!unsent || unsent.ticket !== selected || unsent.text !== text) {
+        unsent = { ticket: selected, text, id: newId() };
+      }
       try {
         const data = await api("POST", "/api/helper/tickets/" + encodeURIComponent(selected) + "/messages",
-          { text, message_id: newId() });
+          { text, message_id: unsent.id });
+        unsent = null;
         addTranscript(data.message);
         input.value = "";
         input.dispatchEvent(new Event("input"));

@@ -4,12 +4,16 @@
 有帮助 / 没帮助 / 转人工.
 ``suggest``: up to three 您是不是想问 buttons, each answering when clicked.
 ``abstain``: said plainly, with 人工帮办 and 12345 offered.
+
+:func:`answer_question` and :func:`choose_entry` are the actions' one way to answer and record
+it; the gateway calls them too when Rasa is unavailable (:mod:`api.fallback`).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -18,12 +22,59 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions import deps
 from bot.actions.deps import ActionServices
 from bot.replies import HUMAN_BUTTONS, MAX_SUGGESTIONS, answer_message, reply_for
-from retrieval.types import QueryError
+from retrieval.types import Hit, QueryError, SearchResult
 from xiaobao.events import EventKind
 
 logger = logging.getLogger(__name__)
 
 UNHELPFUL_BEFORE_HUMAN = 2
+ENTRY_GONE = "抱歉，这条内容已更新或下线了，请您重新提问。"
+FEEDBACK_THANKS = "感谢您的反馈！还有什么可以帮您？"
+FEEDBACK_SORRY = "抱歉没帮上忙。您可以换个说法再问一次，我再找找；也可以随时说“转人工”。"
+
+
+# --- the one way to answer, shared with the gateway's degraded mode (api/fallback.py) ---------
+
+@dataclass(frozen=True)
+class Answer:
+    result: SearchResult
+    message: dict  # text and buttons (bot.replies.reply_for)
+
+    @property
+    def top(self) -> Hit | None:
+        return self.result.hits[0] if self.result.hits else None
+
+
+def answer_question(services: ActionServices, conversation_id: str, text: str,
+                    **event_data: object) -> Answer:
+    """Search, the reply for the result, and its ``bot_answer`` event: what the answer action
+    does, and what the gateway does itself while Rasa is unavailable, so both say and record
+    the same. Raises ``QueryError`` (and whatever a broken retriever raises); a failing event
+    log never costs the answer. Synchronous: run it in a thread from an event loop."""
+    result = deps.search(services, text, 5)
+    answer = Answer(result, reply_for(result))
+    top = answer.top
+    deps.record_event(
+        services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
+        decision=result.decision, entry_id=top.id if top else "", query=text[:500],
+        score=round(top.score, 4) if top else 0.0, category=top.category if top else "",
+        **event_data)
+    return answer
+
+
+def choose_entry(services: ActionServices, conversation_id: str, entry_id: str,
+                 **event_data: object) -> Hit | None:
+    """A clicked 您是不是想问 entry, recorded (``suggestion_clicked``, then its ``bot_answer``);
+    None when it is no longer answerable. Shared like :func:`answer_question`."""
+    hit = deps.get_entry(services, entry_id)
+    if hit is None:
+        return None
+    deps.record_event(services, EventKind.SUGGESTION_CLICKED, conversation_id=conversation_id,
+                      entry_id=hit.id, category=hit.category, **event_data)
+    deps.record_event(services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
+                      decision="answer", entry_id=hit.id, chosen=True, category=hit.category,
+                      **event_data)
+    return hit
 
 
 def candidates_of(hits: list) -> list[dict]:
@@ -77,7 +128,8 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(text="请输入您想咨询的问题，比如“营业执照怎么补办”。")
             return []
         try:
-            result = await asyncio.to_thread(deps.search, self.services, text, 5)
+            answer = await asyncio.to_thread(answer_question, self.services, conversation_id,
+                                             text)
         except QueryError as exc:
             dispatcher.utter_message(text=getattr(exc, "message", str(exc)))
             return [SlotSet("human_offered", False)]
@@ -88,22 +140,18 @@ class ActionAnswerQuestion(Action):
                 buttons=HUMAN_BUTTONS)
             return [SlotSet("human_offered", True)]
 
+        result, top = answer.result, answer.top
         hits = list(result.hits)
         events: list[EventType] = [
             SlotSet("decision", result.decision),
             SlotSet("last_question", text),
             SlotSet("candidates", candidates_of(hits)),
         ]
-        top = hits[0] if hits else None
-        dispatcher.utter_message(**reply_for(result))
+        dispatcher.utter_message(**answer.message)
         if result.decision == "answer" and top is not None:
             events += [SlotSet("last_entry_id", top.id), SlotSet("human_offered", False)]
         else:
             events.append(SlotSet("human_offered", result.decision != "suggest" or not hits))
-        await deps.record_event_async(
-            self.services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
-            decision=result.decision, entry_id=top.id if top else "", query=text[:500],
-            score=round(top.score, 4) if top else 0.0, category=top.category if top else "")
         return events
 
 
@@ -125,19 +173,14 @@ class ActionChooseEntry(Action):
         hit = None
         if entry_id:
             try:
-                hit = await asyncio.to_thread(deps.get_entry, self.services, str(entry_id))
+                hit = await asyncio.to_thread(choose_entry, self.services, tracker.sender_id,
+                                              str(entry_id))
             except Exception:
                 logger.exception("get_entry(%s) failed", entry_id)
         if hit is None:
-            dispatcher.utter_message(text="抱歉，这条内容已更新或下线了，请您重新提问。")
+            dispatcher.utter_message(text=ENTRY_GONE)
             return []
         dispatcher.utter_message(**answer_message(hit))
-        await deps.record_event_async(self.services, EventKind.SUGGESTION_CLICKED,
-                                      conversation_id=tracker.sender_id, entry_id=hit.id,
-                                      category=hit.category)
-        await deps.record_event_async(self.services, EventKind.BOT_ANSWER,
-                                      conversation_id=tracker.sender_id, decision="answer",
-                                      entry_id=hit.id, chosen=True, category=hit.category)
         return [SlotSet("decision", "answer"), SlotSet("last_entry_id", hit.id),
                 SlotSet("human_offered", False)]
 
@@ -161,7 +204,7 @@ class ActionRecordFeedback(Action):
                                       conversation_id=tracker.sender_id,
                                       entry_id=str(entry_id), helpful=is_helpful)
         if is_helpful:
-            dispatcher.utter_message(text="感谢您的反馈！还有什么可以帮您？")
+            dispatcher.utter_message(text=FEEDBACK_THANKS)
             return [SlotSet("unhelpful_count", 0), SlotSet("human_offered", False)]
         count = int(tracker.get_slot("unhelpful_count") or 0) + 1
         if count >= UNHELPFUL_BEFORE_HUMAN:
@@ -169,6 +212,5 @@ class ActionRecordFeedback(Action):
                 text="看来我没能帮上忙，很抱歉。要不要转人工帮办，或请12345热线给您回电？",
                 buttons=HUMAN_BUTTONS)
             return [SlotSet("unhelpful_count", 0), SlotSet("human_offered", True)]
-        dispatcher.utter_message(
-            text="抱歉没帮上忙。您可以换个说法再问一次，我再找找；也可以随时说“转人工”。")
+        dispatcher.utter_message(text=FEEDBACK_SORRY)
         return [SlotSet("unhelpful_count", count), SlotSet("human_offered", False)]

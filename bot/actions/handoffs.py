@@ -21,13 +21,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions import deps
 from bot.actions.deps import ActionServices
 from bot.actions.forms import SKIPPED
-from bot.actions.validators import service_hours
+from bot.actions.validators import parse_uscc, service_hours
 from xiaobao.enums import Channel
 from xiaobao.limits import LimitExceeded
 from xiaobao.phone import is_callable, mask_phone
 
 if TYPE_CHECKING:
-    from handoff.requests import HandoffRequest
+    from handoff.requests import HandoffReceipt, HandoffRequest
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +63,20 @@ def user_questions(tracker: Tracker) -> list[str]:
 
 def summary_of(tracker: Tracker, topic: str, company: str) -> str:
     """One line for the helper or the 12345 operator: what it is about, for whom."""
-    about = topic or "；".join(user_questions(tracker)[-2:]) or "未说明具体事项"
-    line = re.sub(r"\s+", " ", f"咨询：{about}").strip()
+    return summary_line(topic or "；".join(user_questions(tracker)[-2:]), company)
+
+
+def summary_line(about: str, company: str) -> str:
+    """:func:`summary_of` from plain text (the gateway's degraded mode has no tracker)."""
+    line = re.sub(r"\s+", " ", f"咨询：{about or '未说明具体事项'}").strip()
     if company:
         line += f"（企业：{company}）"
     return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
+
+
+def is_complaint(text: str) -> bool:
+    """A complaint is queued ahead of normal (:func:`handoff.requests.request_handoff`)."""
+    return bool(re.search(r"投诉|举报|不满|差评", text))
 
 
 def request_id_of(tracker: Tracker, channel: str) -> str:
@@ -118,7 +127,10 @@ def build_request(tracker: Tracker, channel: Channel) -> HandoffRequest:
     latest = tracker.latest_message or {}
     entities = [{"entity": e.get("entity"), "value": e.get("value")}
                 for e in latest.get("entities") or []]
-    uscc = _slot(tracker, "uscc")
+    # The uscc slot fills from any message; an invalid code (its check character wrong) is
+    # left out rather than handed to the helper as a company's identity. Checked here, not
+    # by a slot-validation action, which Rasa would call on every user message.
+    uscc, _ = parse_uscc(_slot(tracker, "uscc"))
     if uscc:
         entities.append({"entity": "uscc", "value": uscc})
     return HandoffRequest(
@@ -136,8 +148,8 @@ def build_request(tracker: Tracker, channel: Channel) -> HandoffRequest:
         entities=entities,
         visitor_id=visitor_id_of(tracker),
         trigger=trigger_of(tracker),
-        complaint=bool(re.search(r"投诉|举报|不满|差评", topic + " ".join(
-            t["text"] for t in last_turns(tracker) if t["role"] == "user"))),
+        complaint=is_complaint(topic + " ".join(
+            t["text"] for t in last_turns(tracker) if t["role"] == "user")),
     )
 
 
@@ -189,21 +201,25 @@ async def hand_off(services: ActionServices, channel: Channel, dispatcher: Colle
                  f"工单号 {receipt.ticket_id}。届时请保持电话畅通；如需补充情况，可直接在这里留言，"
                  f"帮办人员会看到。")
         return done + [ConversationPaused()]
+    dispatcher.utter_message(text=online_receipt_text(services, receipt))
+    return done + [ConversationPaused()]
+
+
+def online_receipt_text(services: ActionServices, receipt: HandoffReceipt) -> str:
+    """What the user is told of a new 人工帮办 ticket (the gateway's degraded mode says the
+    same)."""
     if not receipt.in_service_hours:
-        text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。现在不是服务时间"
+        return (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。现在不是服务时间"
                 f"（{service_hours(services).describe()}），您可以在这里直接留言说明情况，"
                 f"工作人员上班后会尽快回复您。")
-    elif receipt.offer_message:  # open, but nobody of the department on duty
-        text = (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。工作人员暂时都不在线，"
+    if receipt.offer_message:  # open, but nobody of the department on duty
+        return (f"已为您登记人工帮办（工单号 {receipt.ticket_id}）。工作人员暂时都不在线，"
                 f"您可以在这里直接留言说明情况，工作人员会尽快回复您。")
-    else:
-        # queue_position: 1 = next in line, 0 = a helper has the ticket already.
-        minutes = max(1, round(receipt.estimated_wait_s / 60))
-        wait = (f"您现在排在第 {receipt.queue_position} 位，预计等待约 {minutes} 分钟"
-                if receipt.queue_position else "马上为您接通")
-        text = f"已为您转接人工帮办（工单号 {receipt.ticket_id}），{wait}，请稍候。"
-    dispatcher.utter_message(text=text)
-    return done + [ConversationPaused()]
+    # queue_position: 1 = next in line, 0 = a helper has the ticket already.
+    minutes = max(1, round(receipt.estimated_wait_s / 60))
+    wait = (f"您现在排在第 {receipt.queue_position} 位，预计等待约 {minutes} 分钟"
+            if receipt.queue_position else "马上为您接通")
+    return f"已为您转接人工帮办（工单号 {receipt.ticket_id}），{wait}，请稍候。"
 
 
 class ActionHandoff(Action):

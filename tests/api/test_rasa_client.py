@@ -1,6 +1,8 @@
 """The Rasa server as the gateway talks to it (api/rasa_client.py), against the stand-in Rasa."""
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -41,6 +43,37 @@ async def test_ask_of_an_unreachable_rasa(settings):
     with pytest.raises(BotUnavailable) as failed:
         await ask(down)
     assert failed.value.kind == "unreachable"
+
+
+async def test_after_a_timeout_the_breaker_skips_rasa_for_a_while(settings, rasa):
+    """The gateway answers from the knowledge base meanwhile (api/fallback.py) instead of
+    making every user wait out the timeout again."""
+    breaker = rasa_client.RasaBreaker(first_s=0.3, max_s=1.0)
+    rasa.delay_s = 1.5  # the test settings' timeout is 1 s
+    with pytest.raises(BotUnavailable) as failed:
+        await ask(settings, breaker=breaker)
+    assert failed.value.kind == "timeout"
+    rasa.delay_s = 0.0
+    with pytest.raises(BotUnavailable) as skipped:
+        await ask(settings, breaker=breaker)
+    assert skipped.value.kind == rasa_client.CIRCUIT_OPEN and len(rasa.received) == 1
+    await asyncio.sleep(0.35)
+    assert await ask(settings, breaker=breaker) == rasa.replies  # tried again, and closed
+    assert breaker.allows() and breaker.timeouts == 0
+
+
+async def test_a_fast_failure_does_not_open_the_breaker(settings, rasa):
+    """Refused or an error status (Rasa down or loading its model): milliseconds to find out,
+    so every turn tries, and the first one after Rasa is back gets Rasa."""
+    breaker = rasa_client.RasaBreaker()
+    down = settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"})
+    rasa.status = 503
+    for attempt in (down, settings):
+        with pytest.raises(BotUnavailable):
+            await ask(attempt, breaker=breaker)
+        assert breaker.allows()
+    rasa.status = 200
+    assert await ask(settings, breaker=breaker) == rasa.replies
 
 
 def test_resume_appends_the_resume_event_then_has_the_bot_ask_for_a_rating(settings, rasa):

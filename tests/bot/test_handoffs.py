@@ -253,3 +253,16 @@ def _ran(*names: str) -> list[dict]:
 def test_the_handoff_says_why(tracker, offered, ran, expected):
     t = tracker("转人工", intent="request_human", slots={"human_offered": offered}, events=ran)
     assert trigger_of(t) == expected
+
+
+@pytest.mark.parametrize(("typed", "kept"), [
+    ("91310113ay4cl12th0", "91310113AY4CL12TH0"),  # valid: normalised
+    ("91310113AY4CL12TH1", None),  # check character wrong: left out
+])
+def test_the_ticket_carries_only_a_valid_credit_code(tracker, typed, kept):
+    from bot.actions.handoffs import build_request
+
+    request = build_request(tracker("转人工", intent="request_human", slots={"uscc": typed}),
+                            Channel.ONLINE_HELPER)
+    codes = [e["value"] for e in request.entities if e["entity"] == "uscc"]
+    assert codes == ([kept] if kept else [])

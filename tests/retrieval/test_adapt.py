@@ -88,6 +88,27 @@ def test_the_model_in_use_follows_the_record(tmp_path):
     assert adapt.model_in_use(base, tmp_path) == base  # a missing folder falls back
 
 
+def test_a_check_on_the_same_inputs_is_not_run_again(tmp_path):
+    """`make setup` runs `xiaobao model adapt` every time: with nothing changed it reuses the
+    recorded verdict instead of embedding the knowledge base again."""
+    base = get_settings().model_dir
+    inputs = adapt.check_inputs_hash(base, ENTRIES, PAIRS, "seed")
+    assert inputs == adapt.check_inputs_hash(base, list(reversed(ENTRIES)), PAIRS, "seed")
+    edited = ENTRIES[0].model_copy(update={"answer": "改了"})
+    for other in (adapt.check_inputs_hash(base, [edited, *ENTRIES[1:]], PAIRS, "seed"),
+                  adapt.check_inputs_hash(base, ENTRIES, PAIRS[:-1], "seed"),
+                  adapt.check_inputs_hash(base, ENTRIES, PAIRS, "live")):
+        assert other != inputs
+    (tmp_path / "check").mkdir()
+    (tmp_path / "check" / "modules.json").write_text("[]")
+    adapt.write_record(tmp_path, {"use": False, "check_model": "check", "inputs": inputs})
+    assert adapt.recorded_verdict(tmp_path, inputs)["check_model"] == "check"
+    assert adapt.recorded_verdict(tmp_path, "changed") is None
+    adapt.write_record(tmp_path, {"use": True, "check_model": "check", "model": "gone",
+                                  "inputs": inputs})
+    assert adapt.recorded_verdict(tmp_path, inputs) is None  # its model is missing: run again
+
+
 def test_setup_ran_the_held_out_check_and_the_command_reports_it():
     """`make setup` runs `xiaobao model adapt`; run again it is all cache (seconds) and says
     the same."""

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from api.conversation import ESCAPED_SLASH, offered_key
+from api.fallback import NOTICE as FALLBACK_NOTICE
 from tests.api.support import (
     DEPT,
     RATING_QUESTION,
@@ -156,40 +157,66 @@ def test_payload_with_extra_text_is_not_a_payload(client, rasa):
     assert rasa.received[-1]["message"].startswith(ESCAPED_SLASH)
 
 
-def test_rasa_down_gives_a_polite_error_and_keeps_the_message(client, rasa, services, monkeypatch):
+def test_rasa_down_the_gateway_answers_and_keeps_the_message(client, rasa, services,
+                                                              monkeypatch, seeded_retriever):
+    """The gateway's degraded mode (api/fallback.py; tests/api/test_faults.py end to end)."""
+    services.use_retriever(seeded_retriever)
+    monkeypatch.setattr(services, "settings",
+                        services.settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"}))
+    response = client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
+    assert response.status_code == 200
+    notice, reply = response.json()["messages"]
+    assert notice["role"] == "notice" and notice["text"] == FALLBACK_NOTICE
+    assert reply["role"] == "bot" and reply["text"]
+    conv = conversation_of(client)
+    assert (conv, "营业执照怎么办") in [(m.conversation_id, m.text) for m in user_turns(client)]
+    assert events(client, "bot_failure")[-1] == (conv, {"failure": "unreachable"})
+
+
+def test_rasa_down_and_no_knowledge_base_gives_a_polite_error(client, rasa, services,
+                                                              monkeypatch):
+    class Broken:
+        def search(self, text, top_k=5):
+            raise RuntimeError("index gone")
+
+    services.use_retriever(Broken())
     monkeypatch.setattr(services, "settings",
                         services.settings.model_copy(update={"rasa_url": "http://127.0.0.1:9"}))
     response = client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "bot_unavailable" and "您的消息已保存" in error["message"]
-    conv = conversation_of(client)
-    assert (conv, "营业执照怎么办") in [(m.conversation_id, m.text) for m in user_turns(client)]
-    assert events(client, "bot_failure")[-1] == (conv, {"failure": "unreachable"})
+    assert "营业执照怎么办" in [m.text for m in user_turns(client)]
 
 
-def test_rasa_timeout_gives_a_polite_error_and_keeps_the_message(client, rasa):
+def test_rasa_timeout_is_answered_by_the_gateway_and_keeps_the_message(client, rasa, services,
+                                                                       seeded_retriever):
+    services.use_retriever(seeded_retriever)
     rasa.delay_s = 1.5  # the test settings' timeout is 1 s
     response = client.post("/api/chat/messages", json={"text": "公积金怎么交"})
-    assert response.status_code == 503
-    assert "小宝暂时无法回复" in response.json()["error"]["message"]
+    assert response.status_code == 200
+    assert response.json()["messages"][0]["text"] == FALLBACK_NOTICE
     assert "公积金怎么交" in [m.text for m in user_turns(client)]
     assert events(client, "bot_failure")[-1][1]["failure"] == "timeout"
 
 
-def test_rasa_error_status_gives_a_polite_error(client, rasa):
+def test_rasa_error_status_is_answered_by_the_gateway(client, rasa, services, seeded_retriever):
+    services.use_retriever(seeded_retriever)
     rasa.status = 500
     response = client.post("/api/chat/messages", json={"text": "你好"})
-    assert response.status_code == 503
+    assert response.status_code == 200
+    assert response.json()["messages"][0]["text"] == FALLBACK_NOTICE
     assert events(client, "bot_failure")[-1][1]["failure"] == "status_500"
 
 
-def test_empty_reply_after_a_failed_action_gives_a_polite_error(client, rasa):
-    # Rasa answers 200 with no messages when the action endpoint failed.
+def test_empty_reply_is_answered_by_the_gateway(client, rasa, services, seeded_retriever):
+    # Rasa answers 200 with no messages when something inside it failed (the action endpoint,
+    # its Redis lock or tracker store).
+    services.use_retriever(seeded_retriever)
     rasa.replies = []
     response = client.post("/api/chat/messages", json={"text": "你好"})
-    assert response.status_code == 503
-    assert "没能给出回复" in response.json()["error"]["message"]
+    assert response.status_code == 200
+    assert response.json()["messages"][0]["text"] == FALLBACK_NOTICE
     assert events(client, "bot_failure")[-1][1]["failure"] == "empty_reply"
 
 
