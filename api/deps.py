@@ -191,6 +191,11 @@ def session_account(session: Session, token: str | None, settings: Settings) -> 
 def get_current_account(request: Request, session: SessionDep) -> Account:
     settings = request.app.state.services.settings
     account = session_account(session, session_token(request, settings), settings)
+    # Commit the session's touch (last_seen_at, once a minute) now, not when the route ends:
+    # the route's handoff functions write through connections of their own, and on SQLite a
+    # write left pending here holds the lock they would wait for, 30 s, then fail ("database
+    # is locked": every helper request stalled once a minute under load).
+    session.commit()
     if account is None:
         raise ApiError(401, "not_authenticated", "请先登录 / Please log in")
     return account

@@ -5,10 +5,10 @@ import json
 import sys
 import time
 
-from tests.bench import bench_bot, bench_handoff, bench_kb, bench_retrieval
+from tests.bench import bench_bot, bench_handoff, bench_kb, bench_load, bench_retrieval
 
 BENCHES = {"retrieval": bench_retrieval, "kb": bench_kb, "handoff": bench_handoff,
-           "bot": bench_bot}
+           "bot": bench_bot, "load": bench_load}
 
 
 def main(argv: list[str]) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 import time
 
+import pytest
+
 from retrieval.evaluate import load_examples
 from tests.bench import bench_retrieval as bench
 
@@ -58,3 +60,30 @@ def test_edit_reaches_the_answer_quickly(tmp_path):
     print("\nedit → answer:", figures)
     assert figures["edits"] == 3 and figures["missed"] == 0
     assert figures["max_ms"] < 5000
+
+
+@pytest.mark.rasa
+def test_chat_under_load_loses_and_repeats_nothing():
+    """The quick version of `make bench`'s load curve: 5 browsers for 20 s on a real stack
+    (questions, suggestions, 没帮助, handoffs with helpers answering, 12345 call-backs,
+    ratings), then every message and ticket reconciled against the SQL record. Latency is
+    gated only with a wide margin (p95 measured 0.2-0.5 s at 5 conversations; gate 5 s).
+    Its 20 s end before the helpers' console sessions are first touched (once a minute),
+    which under load has stalled SQLite for 30 s (README, "Chat under load"): only the full
+    run (`make bench`) meets that."""
+    from tests.bench import bench_load
+
+    result = bench_load.run(quick=True)
+    [level] = result["levels"]
+    reconciliation = result["reconciliation"]
+    print("\nload:", {k: level[k] for k in ("turns", "turns_per_s", "p50_ms", "p95_ms",
+                                           "statuses", "by_kind")},
+          "\nreconciliation:", reconciliation)
+    assert reconciliation["discrepancies"] == 0, reconciliation["examples"]
+    assert reconciliation["after_errors"] == 0, reconciliation["after_error_examples"]
+    counts = reconciliation["counts"]
+    assert counts["user_rows"] >= 20 and counts["bot_replies_matched"] >= 20
+    assert counts["receipts"] >= 1 and counts["helper_messages_sent"] >= 1  # handoffs happened
+    assert result["tickets_left_open"] == 0 and result["outbox_left"] == 0
+    assert level["errors_5xx"] == 0 and level["no_response"] == 0
+    assert level["p95_ms"] < 5000

@@ -133,8 +133,10 @@ LOAD_TEST_LIMITS = ("chat_per_visitor_per_minute", "chat_per_ip_per_minute",
                     "logins_per_ip_per_15_minutes")
 
 
-def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
-    """Start Redis, seed the knowledge base and build its index, then the two servers."""
+def start_stack(home: Path, log_dir: Path | None = None,
+                env: dict[str, str] | None = None) -> BotStack:
+    """Start Redis, seed the knowledge base and build its index, then the two servers
+    (``env``: settings of the caller's on top of these, e.g. the load's handoff hours)."""
     if not MODEL.exists():
         raise FileNotFoundError(f"{MODEL} missing: run `make train` first")
     from xiaobao.settings import Settings
@@ -158,6 +160,7 @@ def start_stack(home: Path, log_dir: Path | None = None) -> BotStack:
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        **(env or {}),
     }
 
     def spawn(args: list, name: str) -> subprocess.Popen:

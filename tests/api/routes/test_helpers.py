@@ -493,3 +493,26 @@ def test_console_socket_accepts_an_admin_without_departments(user, helper_client
     assert snapshot["type"] == "snapshot"
     assert [t["id"] for t in snapshot["tickets"]] == [ticket_id]
     assert {q["department"] for q in snapshot["queues"]} == set(packaged_config().departments)
+
+
+def test_a_session_touch_does_not_hold_the_database_while_the_route_writes(user, helper_client):
+    """The once-a-minute touch of the console session (last_seen_at) is committed before the
+    route runs: left pending in the request's transaction, on SQLite it held the write lock the
+    route's own handoff writes wait for (30 s, then "database is locked")."""
+    from sqlalchemy import update
+
+    from xiaobao.sessions import WebSession
+
+    ann = helper_client("ann")
+    ticket_id = hand_off(user)
+    engine = user.app.state.services.engine
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    with session_scope(engine) as s:
+        s.execute(update(WebSession).values(last_seen_at=long_ago))
+    for path in ("/api/helper/status", "/api/helper/claim"):
+        body = {"status": "on_duty"} if path.endswith("status") else {}
+        response = ann.post(path, json=body)
+        assert response.status_code == 200, response.text
+        with session_scope(engine) as s:
+            s.execute(update(WebSession).values(last_seen_at=long_ago))
+    assert response.json()["ticket"]["id"] == ticket_id
