@@ -5,10 +5,19 @@ import json
 import sys
 import time
 
-from tests.bench import bench_bot, bench_handoff, bench_kb, bench_load, bench_retrieval
+from tests.bench import (
+    bench_bot,
+    bench_faq_peer,
+    bench_handoff,
+    bench_kb,
+    bench_layout,
+    bench_load,
+    bench_retrieval,
+)
 
 BENCHES = {"retrieval": bench_retrieval, "kb": bench_kb, "handoff": bench_handoff,
-           "bot": bench_bot, "load": bench_load}
+           "bot": bench_bot, "load": bench_load, "layout": bench_layout,
+           "faq_peer": bench_faq_peer}  # faq_peer: Rasa's ResponseSelector FAQ, edit → answer
 
 
 def main(argv: list[str]) -> int:
