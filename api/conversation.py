@@ -338,7 +338,7 @@ def return_to_bot(services: Services, returned: Returned) -> bool:
     conversation_id = returned.conversation_id
     try:
         replies = rasa_client.resume(services.rasa_http, services.settings, conversation_id,
-                                     ask_rating=True)
+                                     ask_rating=True, ticket_id=returned.ticket_id)
     except rasa_client.BotUnavailable as exc:
         log.warning("could not hand %s back to the bot: %s", conversation_id, exc)
         return False

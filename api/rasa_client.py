@@ -20,6 +20,7 @@ from xiaobao.settings import Settings
 RATING_RESPONSE = "utter_ask_rating"
 RESUME_EVENT = {"event": "resume"}
 LISTEN_EVENT = {"event": "action", "name": "action_listen"}
+TICKET_SLOT = "handoff_ticket_id"  # bot/domain.yml: the ticket a rating is about
 CONNECT_TIMEOUT_S = 1.0  # Rasa is on loopback or the same network: a connect never takes long
 CIRCUIT_OPEN = "circuit_open"  # BotUnavailable.kind of a turn the breaker did not send
 log = logging.getLogger("api.rasa_client")
@@ -105,9 +106,13 @@ async def _ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str
 
 
 def resume(http: httpx.Client, settings: Settings, conversation_id: str, *,
-           ask_rating: bool) -> list[dict]:
+           ask_rating: bool, ticket_id: str = "") -> list[dict]:
     """Resume the paused conversation (``ConversationResumed``) and, when asked, have the bot
     ask for the 好差评 rating; returns the bot's replies. Raises BotUnavailable.
+
+    ``ticket_id`` (the ticket that closed) is set in the ``handoff_ticket_id`` slot, so the
+    rating names it even when the bot never saw the handoff (opened by the gateway's fallback
+    while Rasa was down: the rating was recorded as the bot's before).
 
     Rasa's ``/execute`` runs the action without the ``action_listen`` its own prediction loop
     would end with (nor does a paused loop end with one), so that is appended last: without
@@ -117,7 +122,11 @@ def resume(http: httpx.Client, settings: Settings, conversation_id: str, *,
     base = f"{settings.rasa_url.rstrip('/')}/conversations/{quote(conversation_id, safe='')}"
     params = {"token": settings.rasa_token}
     try:
-        events = [RESUME_EVENT] if ask_rating else [RESUME_EVENT, LISTEN_EVENT]
+        events = [RESUME_EVENT]
+        if ticket_id:
+            events.append({"event": "slot", "name": TICKET_SLOT, "value": ticket_id})
+        if not ask_rating:
+            events.append(LISTEN_EVENT)
         response = http.post(f"{base}/tracker/events", params=params, json=events)
         response.raise_for_status()
         if not ask_rating:

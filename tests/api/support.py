@@ -87,5 +87,9 @@ def hand_back_calls(rasa, conversation_id: str) -> list[tuple[str, object]]:
 
 
 # One hand-back to the bot: resume, ask for the rating, then listen (as Rasa's own loop ends).
-ONE_HAND_BACK = [("events", [{"event": "resume"}]), ("execute", {"name": "utter_ask_rating"}),
-                 ("events", [{"event": "action", "name": "action_listen"}])]
+def one_hand_back(ticket_id: str) -> list[tuple[str, object]]:
+    """The Rasa API calls of one hand-back: resumed, the closed ticket named, the rating asked."""
+    return [("events", [{"event": "resume"},
+                        {"event": "slot", "name": "handoff_ticket_id", "value": ticket_id}]),
+            ("execute", {"name": "utter_ask_rating"}),
+            ("events", [{"event": "action", "name": "action_listen"}])]

@@ -23,7 +23,6 @@ from handoff.requests import request_handoff
 from handoff.store import Ticket
 from tests.api.support import (
     DEPT,
-    ONE_HAND_BACK,
     RATING_QUESTION,
     SAME_ORIGIN,
     conversation_of,
@@ -31,6 +30,7 @@ from tests.api.support import (
     hand_back_calls,
     hand_off,
     handoff_request,
+    one_hand_back,
 )
 from xiaobao.db import session_scope
 from xiaobao.phone import PHONE_NOTICE
@@ -240,13 +240,13 @@ def test_every_close_hands_the_conversation_back_to_the_bot_once(gateway, close)
     ticket_id, bot_resumed = close(g)
     assert ticket_status(g.services, ticket_id) == CLOSED_AS[close]
     assert bot_resumed in (True, None)
-    assert hand_back_calls(g.rasa, g.conversation_id) == ONE_HAND_BACK
+    assert hand_back_calls(g.rasa, g.conversation_id) == one_hand_back(ticket_id)
     assert outbox.pending(g.services.handoff, g.conversation_id) == 0
     assert rating_questions(g) == 1
     # Whatever drains later finds nothing to hand back again.
     expire_outbox_claims(g.services.engine)
     assert outbox.drain(g.services.handoff) == 0
-    assert hand_back_calls(g.rasa, g.conversation_id) == ONE_HAND_BACK
+    assert hand_back_calls(g.rasa, g.conversation_id) == one_hand_back(ticket_id)
     # The rating buttons are offered: a click reaches Rasa as the command.
     g.user.post("/api/chat/messages", json={"text": '/rate_service{"rating": "非常满意"}'})
     assert g.rasa.received[-1]["message"] == '/rate_service{"rating": "非常满意"}'
@@ -271,12 +271,12 @@ def test_a_close_while_rasa_fails_succeeds_and_is_handed_back_once_rasa_recovers
     g.rasa.api_calls.clear()
     expire_outbox_claims(g.services.engine)
     assert outbox.drain(g.services.handoff) >= 1
-    assert hand_back_calls(g.rasa, g.conversation_id) == ONE_HAND_BACK
+    assert hand_back_calls(g.rasa, g.conversation_id) == one_hand_back(ticket_id)
     assert outbox.pending(g.services.handoff, g.conversation_id) == 0
     assert rating_questions(g) == 1
     expire_outbox_claims(g.services.engine)
     assert outbox.drain(g.services.handoff) == 0
-    assert hand_back_calls(g.rasa, g.conversation_id) == ONE_HAND_BACK
+    assert hand_back_calls(g.rasa, g.conversation_id) == one_hand_back(ticket_id)
 
 
 def test_the_bot_messages_after_a_close_reach_the_users_socket(gateway):
@@ -305,7 +305,7 @@ def test_a_users_message_to_a_paused_bot_hands_the_conversation_back_first(gatew
     assert sent.status_code == 200, sent.text
     assert sent.json()["mode"] == "bot"
     assert [m["text"] for m in sent.json()["messages"]] == ["请问还有什么可以帮您？"]
-    assert hand_back_calls(g.rasa, g.conversation_id) == ONE_HAND_BACK
+    assert hand_back_calls(g.rasa, g.conversation_id) == one_hand_back(ticket_id)
     assert [r["message"] for r in g.rasa.received][-2:] == ["还有一个问题", "还有一个问题"]
     history = [(m["role"], m["text"]) for m in g.user.get("/api/chat/history").json()["messages"]]
     assert history[-3:] == [("user", "还有一个问题"), ("bot", RATING_QUESTION),

@@ -78,12 +78,16 @@ async def test_a_fast_failure_does_not_open_the_breaker(settings, rasa):
 
 def test_resume_appends_the_resume_event_then_has_the_bot_ask_for_a_rating(settings, rasa):
     with httpx.Client() as http:
-        replies = rasa_client.resume(http, settings, "conv/1", ask_rating=True)
+        replies = rasa_client.resume(http, settings, "conv/1", ask_rating=True,
+                                     ticket_id="T-1")
         assert replies == rasa.executed_replies
         assert rasa_client.resume(http, settings, "conv-2", ask_rating=False) == []
     listen = {"event": "action", "name": "action_listen"}
     assert rasa.api_calls == [
-        ("/conversations/conv%2F1/tracker/events", [{"event": "resume"}]),
+        # The closed ticket is named in the slot the rating reads (also when the bot never saw
+        # the handoff: one the gateway's fallback opened while Rasa was down).
+        ("/conversations/conv%2F1/tracker/events",
+         [{"event": "resume"}, {"event": "slot", "name": "handoff_ticket_id", "value": "T-1"}]),
         ("/conversations/conv%2F1/execute", {"name": rasa_client.RATING_RESPONSE}),
         # Rasa's /execute does not end with action_listen: without it the user's answer does
         # not follow a listen and the rule rate_service → action_record_rating never applies.

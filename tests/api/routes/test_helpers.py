@@ -13,13 +13,13 @@ from knowledge_base.store import get_entry, save_entry
 from tests.api.support import (
     CATEGORY,
     DEPT,
-    ONE_HAND_BACK,
     OTHER,
     RATING_QUESTION,
     SAME_ORIGIN,
     conversation_of,
     hand_back_calls,
     hand_off,
+    one_hand_back,
 )
 from xiaobao.db import session_scope
 
@@ -115,7 +115,7 @@ def test_full_online_handoff_round_trip(user, rasa, helper_client):
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["ticket"]["status"] == "resolved" and resolved.json()["bot_resumed"]
     conv = conversation_of(user)
-    assert hand_back_calls(rasa, conv) == ONE_HAND_BACK
+    assert hand_back_calls(rasa, conv) == one_hand_back(ticket_id)
     assert rasa.api_calls[0][0] == f"/conversations/{conv}/tracker/events"
 
     # Back with the bot: the rating question is in the history and its buttons are offered.
