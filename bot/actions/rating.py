@@ -17,6 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.answer import ActionAnswerQuestion
 from bot.actions.deps import ActionServices
 from handoff.views import is_closed_ticket_of, ticket
 from xiaobao.db import session_scope
@@ -42,6 +43,34 @@ def rating_of(tracker: Tracker) -> Rating | None:
         if level in text:
             return level
     return None
+
+
+# A question about 好差评 itself names a level without giving one: "好评差评制度到底是啥".
+_QUESTION = re.compile(r"[?？]|什么|啥|怎么|如何|吗|哪|为什么|为啥|能不能|是不是|有没有")
+REASON_PROMPT = "请告诉我们原因"
+
+
+def rating_was_asked(tracker: Tracker) -> bool:
+    """Whether the bot's last turn asked for a rating, or for a 差评's reason."""
+    last_user = max((i for i, e in enumerate(tracker.events) if e.get("event") == "user"),
+                    default=len(tracker.events))
+    earlier_user = max((i for i, e in enumerate(tracker.events[:last_user])
+                        if e.get("event") == "user"), default=-1)
+    for e in tracker.events[earlier_user + 1:last_user]:
+        if e.get("event") != "bot":
+            continue
+        if (e.get("metadata") or {}).get("utter_action") == "utter_ask_rating" \
+                or REASON_PROMPT in str(e.get("text") or ""):
+            return True
+    return False
+
+
+def is_question_about_rating(tracker: Tracker) -> bool:
+    """Typed words that ask something, when no rating was asked for: a question to answer
+    (the load test found 好差评 questions recorded as ratings), not a rating to record."""
+    text = str((tracker.latest_message or {}).get("text") or "")
+    return (not text.startswith("/") and bool(_QUESTION.search(text))
+            and not rating_was_asked(tracker))
 
 
 def reason_of(tracker: Tracker) -> str:
@@ -77,6 +106,10 @@ class ActionRecordRating(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict) -> list[EventType]:
+        if is_question_about_rating(tracker):
+            # Answered here, as the answer action would: a follow-up action would leave the
+            # rules without a next step.
+            return await ActionAnswerQuestion(self.services).run(dispatcher, tracker, domain)
         rating = rating_of(tracker)
         if rating is None:
             dispatcher.utter_message(response="utter_ask_rating")
@@ -84,7 +117,7 @@ class ActionRecordRating(Action):
         reason = reason_of(tracker) if is_bad(rating) else ""
         if is_bad(rating) and not reason:
             dispatcher.utter_message(
-                text=f"抱歉让您{rating}。请告诉我们原因，我们会认真核实整改："
+                text=f"抱歉让您{rating}。{REASON_PROMPT}，我们会认真核实整改："
                      f"点选下面的原因，或直接输入，例如“{rating}，等了很久没人回复”。",
                 buttons=reason_buttons(rating))
             return []

@@ -163,3 +163,32 @@ async def test_a_bad_rating_of_a_ticket_opens_a_case_with_its_department_and_han
     # Rated again, satisfied: the work order is superseded, kept.
     await action.run(dispatcher, rate(tracker, "满意", receipt.ticket_id), {})
     assert [c[-1] for c in cases(engine)] == ["superseded"]
+
+
+ASKED = [{"event": "user", "text": "转人工", "timestamp": 1.0},
+         {"event": "bot", "text": "请您对本次服务评价", "timestamp": 2.0,
+          "metadata": {"utter_action": "utter_ask_rating"}}]
+
+
+async def test_a_question_about_ratings_is_answered_not_recorded(rating_services, events,
+                                                                 tracker, dispatcher):
+    """The load test's 好差评 questions were recorded as 满意: unasked, a question is answered."""
+    asking = tracker("那个好评差评制度到底是啥", intent="rate_service",
+                     entities=[{"entity": "rating", "value": "满意"}])
+    out = await ActionRecordRating(rating_services).run(dispatcher, asking, {})
+    assert [e for e in events() if e["kind"] == "rating"] == []
+    assert [e["kind"] for e in events()] == ["bot_answer"]  # what the answer action records
+    assert dispatcher.messages and "评价" not in dispatcher.messages[0]["text"][:6]
+    assert {"event": "slot", "name": "rating", "value": "满意", "timestamp": None} not in out
+
+
+async def test_after_the_rating_question_a_questioning_reason_is_still_a_rating(
+        rating_services, events, tracker, dispatcher):
+    ticket = closed_ticket(rating_services.handoff, "conv-1")
+    answer = tracker("不满意，怎么等了这么久？", intent="rate_service",
+                     entities=[{"entity": "rating", "value": "不满意"}],
+                     slots={"handoff_ticket_id": ticket}, events=ASKED)
+    await ActionRecordRating(rating_services).run(dispatcher, answer, {})
+    rated = [e for e in events() if e["kind"] == "rating"]
+    assert [(e["ticket_id"], e["rating"]) for e in rated] == [(ticket, "不满意")]
+    assert [c[1:3] for c in cases(rating_services.engine)] == [("不满意", "怎么等了这么久？")]
