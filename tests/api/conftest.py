@@ -24,16 +24,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import redis
-import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
 from api.services import Services
-from handoff.config import DEFAULT_PATH, packaged_config
+from handoff.config import packaged_config
 from handoff.context import HandoffContext
 from tests.api.browser import browser, stack  # noqa: F401  (fixtures for the browser tests)
 from tests.api.support import SAME_ORIGIN
+from tests.bot.stack import open_hours_config as write_open_hours_config
 from tests.redis_server import redis_server_binary
 from xiaobao.accounts import create_account
 from xiaobao.conversations import conversation_id_for
@@ -254,12 +254,7 @@ def login(client: TestClient, make_account):
 def open_hours_config(tmp_path) -> Path:
     """The packaged handoff configuration with the centre open around the clock, so a test
     that dials a 12345 call does not depend on the hour it runs at."""
-    raw = yaml.safe_load(DEFAULT_PATH.read_text("utf-8"))
-    raw["hours"]["weekly"] = {day: ["00:00-23:59"] for day in range(1, 8)}
-    raw["hours"]["holidays"] = []
-    path = tmp_path / "handoff-open.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
-    return path
+    return write_open_hours_config(tmp_path)
 
 
 @dataclass

@@ -26,13 +26,12 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-import yaml
 from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from api.fallback import CALL_BACK_NEEDS_BOT, NOTICE
-from handoff.config import DEFAULT_PATH, packaged_config
+from handoff.config import packaged_config
 from handoff.outbox import ENQUEUE, OutboxRow
 from handoff.store import Ticket
 from tests.bot.stack import (
@@ -46,6 +45,7 @@ from tests.bot.stack import (
     XIAOBAO,
     _endpoints,
     free_port,
+    open_hours_config,
     wait_until,
 )
 from tests.redis_server import RedisServer, redis_server_binary
@@ -112,17 +112,6 @@ class Layout:
 
     def log(self, name: str) -> str:
         return (self.home / f"{name}.log").read_text(errors="replace")[-3000:]
-
-
-def open_hours_config(home: Path) -> Path:
-    """The packaged handoff configuration, open around the clock (the hour of the run must not
-    decide what the user is told)."""
-    raw = yaml.safe_load(DEFAULT_PATH.read_text("utf-8"))
-    raw["hours"]["weekly"] = {day: ["00:00-23:59"] for day in range(1, 8)}
-    raw["hours"]["holidays"] = []
-    path = home / "handoff-open.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -34,12 +34,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
-import yaml
 
-from handoff.config import DEFAULT_PATH, load_config
+from handoff.config import load_config
 from knowledge_base.cli import SEED_DIR
 from knowledge_base.io import parse_entries
 from retrieval.evaluate import load_examples
+from tests.bot.stack import open_hours_config
 from xiaobao.accounts import create_account
 from xiaobao.db import make_engine, session_scope
 
@@ -521,17 +521,6 @@ def create_helpers(db_url: str, count: int, departments: list[str]) -> list[str]
     finally:
         engine.dispose()
     return names
-
-
-def open_hours_config(home: Path) -> Path:
-    """The packaged handoff configuration, open around the clock: a run at night or on a
-    holiday must meet helpers, not 留言."""
-    raw = yaml.safe_load(DEFAULT_PATH.read_text("utf-8"))
-    raw["hours"]["weekly"] = {day: ["00:00-23:59:59.999999"] for day in range(1, 8)}
-    raw["hours"]["holidays"] = []
-    path = home / "handoff-open.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
-    return path
 
 
 # --- measuring ---------------------------------------------------------------------------------

@@ -197,3 +197,20 @@ def start_stack(home: Path, log_dir: Path | None = None,
     except BaseException:
         stack.stop()
         raise
+
+
+def open_hours_config(directory: Path) -> Path:
+    """The packaged handoff configuration, open around the clock, written to ``directory``:
+    what a test or a load run is told must not depend on the hour or the day it runs at
+    (at night or on a holiday it would meet 留言, not helpers)."""
+    import yaml
+
+    from handoff.config import DEFAULT_PATH
+
+    raw = yaml.safe_load(DEFAULT_PATH.read_text("utf-8"))
+    raw["hours"]["weekly"] = {day: ["00:00-23:59:59.999999"] for day in range(1, 8)}
+    raw["hours"]["workday"] = ["00:00-23:59:59.999999"]  # a 调休 working day too
+    raw["hours"]["holidays"] = []
+    path = directory / "handoff-open.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
+    return path

@@ -27,10 +27,8 @@ from pathlib import Path
 from string import Template
 
 import httpx
-import yaml
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from handoff.config import DEFAULT_PATH
 from tests.bot.stack import (
     LOAD_TEST_LIMITS,
     MODEL,
@@ -39,6 +37,7 @@ from tests.bot.stack import (
     UVICORN,
     XIAOBAO,
     free_port,
+    open_hours_config,
     wait_until,
 )
 from tests.redis_server import RedisServer
@@ -229,17 +228,6 @@ def fresh_database(home: Path) -> tuple[str, Callable[[], None] | None]:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
 
 
-def open_hours_config(path: Path) -> Path:
-    """The packaged handoff configuration, open around the clock: what the bot says on a
-    handoff then does not depend on the hour the test runs."""
-    raw = yaml.safe_load(DEFAULT_PATH.read_text("utf-8"))
-    raw["hours"]["weekly"] = {day: ["00:00-23:59"] for day in range(1, 8)}
-    raw["hours"]["workday"] = ["00:00-23:59"]
-    raw["hours"]["holidays"] = []
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
-    return path
-
-
 def endpoints_yml(actions_url: str, redis_port: int) -> str:
     """Every Rasa server's endpoints: actions through the proxy; trackers and locks in the one
     Redis (the lock store is what keeps two servers off one conversation at once)."""
@@ -326,7 +314,7 @@ def start_layout(home: Path) -> Layout:
         "XIAOBAO_RASA_TOKEN": RASA_TOKEN, "XIAOBAO_ACTION_TOKEN": ACTION_TOKEN,
         "XIAOBAO_SECRET_KEY": SECRET_KEY,  # the same on every gateway: it derives the ids
         "XIAOBAO_TRUSTED_PROXY_HEADER": "X-Real-IP",
-        "XIAOBAO_HANDOFF_CONFIG": str(open_hours_config(home / "handoff-open.yaml")),
+        "XIAOBAO_HANDOFF_CONFIG": str(open_hours_config(home)),
         **{f"XIAOBAO_{name.upper()}": "0" for name in LOAD_TEST_LIMITS},
         "XIAOBAO_CHAT_PER_IP_PER_MINUTE": str(CHAT_PER_IP_PER_MINUTE),
         "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
