@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.bench import pct
 from tests.bot.stack import rss_mb, start_stack
 
 QUESTIONS = [
@@ -21,11 +22,6 @@ QUESTIONS = [
 ]
 PHRASES = QUESTIONS + ["你好", "转人工", "让12345给我回电话", "谢谢", "你是机器人吗",
                        "今天天气怎么样"]
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 1)
 
 
 def _timed_ms(fn) -> float:
@@ -51,10 +47,10 @@ def run(quick: bool = False) -> dict:
                 "rasa_start_s": round(stack.rasa_start_s, 1),
                 "rasa_rss_mb_idle": round(idle_mb),
                 "rasa_rss_mb_after": round(rss_mb(stack.rasa_proc.pid)),
-                "parse_ms": {"n": len(parse_ms), "p50": _pct(parse_ms, 50),
-                             "p95": _pct(parse_ms, 95),
+                "parse_ms": {"n": len(parse_ms), "p50": pct(parse_ms, 50),
+                             "p95": pct(parse_ms, 95),
                              "mean": round(statistics.mean(parse_ms), 1)},
-                "turn_ms": {"n": len(turn_ms), "p50": _pct(turn_ms, 50), "p95": _pct(turn_ms, 95),
+                "turn_ms": {"n": len(turn_ms), "p50": pct(turn_ms, 50), "p95": pct(turn_ms, 95),
                             "mean": round(statistics.mean(turn_ms), 1)},
             }
         finally:

@@ -13,15 +13,11 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.bench import pct
 from tests.redis_server import RedisServer
 
 POLL_S = 0.005
 GIVE_UP_S = 10.0
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 1)
 
 
 def edit_to_answer(home: Path, edits: int, entries: int | None = None) -> dict:
@@ -69,8 +65,8 @@ def edit_to_answer(home: Path, edits: int, entries: int | None = None) -> dict:
         server.stop()
         engine.dispose()
     return {"edits": len(timings), "missed": missed, "entries": retriever.size,
-            "p50_ms": _pct(timings, 50) if timings else None,
-            "p95_ms": _pct(timings, 95) if timings else None,
+            "p50_ms": pct(timings, 50) if timings else None,
+            "p95_ms": pct(timings, 95) if timings else None,
             "max_ms": round(max(timings), 1) if timings else None,
             "mean_ms": round(statistics.mean(timings), 1) if timings else None,
             "goal_ms": 1000}

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from tests.bench import pct
 from tests.bench.bench_bot import QUESTIONS
 from tests.bot.stack import rss_mb
 from tests.deploy.layout import Layout, start_layout
@@ -25,11 +26,6 @@ from xiaobao.conversations import conversation
 from xiaobao.db import session_scope
 
 CONVERSATIONS = 4
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 1)
 
 
 class Conversation(threading.Thread):
@@ -140,7 +136,7 @@ def run(quick: bool = False) -> dict:
         "minutes": minutes, "conversations": CONVERSATIONS,
         "turns": len(latencies),
         "turns_per_s": round(len(latencies) / wall_s, 2),
-        "turn_ms": {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95)} if latencies else {},
+        "turn_ms": {"p50": pct(latencies, 50), "p95": pct(latencies, 95)} if latencies else {},
         "errors": dict(collections.Counter(kind for _, kind in errors)),
         "errors_in_failover": sum(killed_at <= at <= back_at + 1 for at, _ in errors),
         "failover_restart_s": round(back_at - killed_at, 1),
