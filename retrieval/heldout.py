@@ -62,7 +62,8 @@ def fold_encoder(fold: int, entries: list[EntryData], base: Embedder, cache_root
     triplets = training_triplets(entries, load_pairs() if pairs is None else pairs, base,
                                  exclude=held_out)
     model_dir, _ = adapted_model(base.model_dir, triplets, cache_root, config)
-    return Embedder(model_dir, batch_size=base.batch_size)
+    return Embedder(model_dir, batch_size=base.batch_size, threads=base.threads,
+                    backend=base.backend)
 
 
 def evaluate_forms(entries: list[EntryData], examples: list[Example], base: Embedder, *,

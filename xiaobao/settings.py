@@ -10,6 +10,7 @@ import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,9 +44,12 @@ class Settings(BaseSettings):
     # held-out entries; off: always the base model.
     use_adapted_model: bool = True
     adapted_models_root: Path | None = None
-    # torch threads for encoding. One: measured on 2 cores, a second OpenMP thread halves
-    # single-query latency on an idle machine (27 → 16 ms) but multiplies it under load
-    # (p95 112 → 816 ms) and slows batches, and the gateway shares the cores with Rasa.
+    # What runs the encoder: "onnx" (ONNX Runtime on the exported graph, the same vectors at
+    # half the time per query) or "torch" (sentence-transformers).
+    encoder_backend: Literal["onnx", "torch"] = "onnx"
+    # Encoder threads (torch's or ONNX Runtime's). One: measured on 2 cores (torch), a second
+    # thread halves single-query latency on an idle machine (27 → 16 ms) but multiplies it
+    # under load (p95 112 → 816 ms) and slows batches; the gateway shares the cores with Rasa.
     torch_threads: int = 1
     # Vectors above which the dense index is approximate (FAISS IVF) instead of exact: `make
     # bench` measured exact search at ~15 ms for 100,000 vectors (linear), so ~45 ms here.

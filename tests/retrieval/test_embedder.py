@@ -1,12 +1,20 @@
 """The embedder on the real converted model (installed by `xiaobao model install`,
-or converted here on first use by get_embedder)."""
+or converted here on first use by get_embedder), on ONNX Runtime and on torch."""
 from __future__ import annotations
+
+import json
+import shutil
 
 import numpy as np
 import pytest
 
+from retrieval import onnx_export
 from retrieval.embedder import Embedder, get_embedder
 from xiaobao.settings import get_settings
+
+# Short, long, mixed-script and over-long (truncated at 512 tokens) texts.
+TEXTS = ["证", "怎么办理居住证？", "USCC是什么 CA证书过期了怎么办", "營業執照遺失補辦",
+         "我们公司去年在宝山开了一家小饭馆，现在想再开一家分店，" * 6, "税" * 700]
 
 
 @pytest.fixture(scope="module")
@@ -14,10 +22,71 @@ def embedder() -> Embedder:
     return get_embedder()
 
 
+@pytest.fixture(scope="module")
+def torch_embedder(embedder: Embedder) -> Embedder:
+    return Embedder(embedder.model_dir, threads=1, backend="torch")
+
+
 def test_get_embedder_is_loaded_once_for_the_settings_model_dir(embedder: Embedder) -> None:
     assert get_embedder() is embedder
     assert embedder.model_dir == get_settings().model_dir
     assert embedder.batch_size == get_settings().embedding_batch_size
+    assert embedder.backend == get_settings().encoder_backend == "onnx"
+
+
+@pytest.mark.parametrize("method", ["encode_queries", "encode_passages"])
+def test_onnx_runtime_gives_sentence_transformers_vectors(embedder: Embedder,
+                                                          torch_embedder: Embedder,
+                                                          method: str) -> None:
+    """The exported graph is the same function: prompts, mean pooling over the mask,
+    normalisation and truncation at 512 tokens included, batched or one by one."""
+    ours = getattr(embedder, method)(TEXTS)
+    reference = getattr(torch_embedder, method)(TEXTS)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    single = np.vstack([getattr(embedder, method)([t]) for t in TEXTS])
+    np.testing.assert_allclose(single, reference, atol=1e-5)
+
+
+def test_the_graph_is_exported_once_and_kept_beside_the_weights(embedder: Embedder) -> None:
+    graph = onnx_export.graph_path(embedder.model_dir)
+    assert graph.is_file() and graph.parent == embedder.model_dir / "onnx"
+    before = graph.stat().st_mtime_ns
+    assert onnx_export.onnx_graph(embedder.model_dir) == graph
+    assert graph.stat().st_mtime_ns == before
+    assert not list(graph.parent.glob("*.tmp"))
+
+
+def test_other_weights_or_configuration_get_another_graph(tmp_path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(bytes(range(256)) * 20_000)
+    (folder / "config.json").write_text('{"hidden_size": 384}')
+    first = onnx_export.fingerprint(folder)
+    assert onnx_export.fingerprint(folder) == first
+    weights = bytearray((folder / "model.safetensors").read_bytes())
+    weights[-1] ^= 0xFF  # retrained weights: the tail changed
+    (folder / "model.safetensors").write_bytes(bytes(weights))
+    second = onnx_export.fingerprint(folder)
+    assert second != first
+    (folder / "config.json").write_text('{"hidden_size": 768}')
+    assert onnx_export.fingerprint(folder) not in (first, second)
+
+
+def test_a_pipeline_the_graph_would_not_reproduce_is_refused(embedder: Embedder,
+                                                              tmp_path) -> None:
+    folder = tmp_path / "cls"
+    folder.mkdir()
+    for name in ("modules.json", "config.json"):
+        shutil.copy(embedder.model_dir / name, folder / name)
+    shutil.copytree(embedder.model_dir / "1_Pooling", folder / "1_Pooling")
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    pooling.write_text(json.dumps(config))
+    with pytest.raises(onnx_export.NotExportable, match="pooling"):
+        onnx_export.check_pipeline(folder)
+    with pytest.raises(ValueError, match="backend"):
+        Embedder(embedder.model_dir, backend="tensorflow")
 
 
 @pytest.mark.parametrize("method", ["encode_queries", "encode_passages"])
