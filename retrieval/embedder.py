@@ -82,7 +82,7 @@ class Embedder:
 
     def _load_onnx(self, model_dir: Path, threads: int | None) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
+        from tokenizers import Tokenizer
 
         from retrieval.onnx_export import onnx_graph
 
@@ -96,10 +96,16 @@ class Embedder:
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(graph), options,
                                              providers=["CPUExecutionProvider"])
-        self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        # The tokenizers library itself, not transformers: importing transformers (and torch
+        # under it) cost the gateway's start ~5 s for nothing the graph needs.
+        tokenizer_config = _read_json(model_dir / "tokenizer_config.json")
         # sentence-transformers 5 writes max_seq_length; 6 leaves it to the tokenizer's config.
-        limit = _read_json(model_dir / "sentence_bert_config.json").get("max_seq_length")
-        self._max_tokens = int(limit or min(self._tokenizer.model_max_length, 512))
+        limit = (_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length")
+                 or min(int(tokenizer_config.get("model_max_length", 512)), 512))
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=int(limit))
+        pad = str(tokenizer_config.get("pad_token", "<pad>"))
+        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad), pad_token=pad)
         self._dim = int(_read_json(model_dir / "config.json")["hidden_size"])
 
     @property
@@ -130,11 +136,10 @@ class Embedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            tokens = self._tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                     max_length=self._max_tokens, return_tensors="np")
+            tokens = self._tokenizer.encode_batch([texts[i] for i in batch])
             (vectors,) = self._session.run(None, {
-                "input_ids": tokens["input_ids"].astype(np.int64),
-                "attention_mask": tokens["attention_mask"].astype(np.int64)})
+                "input_ids": np.array([t.ids for t in tokens], dtype=np.int64),
+                "attention_mask": np.array([t.attention_mask for t in tokens], dtype=np.int64)})
             out[batch] = vectors
         return out
 
