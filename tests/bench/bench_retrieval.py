@@ -85,6 +85,36 @@ def encoding_throughput(embedder, n: int) -> float:
     return round(n / (time.perf_counter() - t0), 1)
 
 
+def _query_latency(encode, queries: list[str]) -> dict:
+    encode(queries[0])
+    lat = []
+    for q in queries:
+        t0 = time.perf_counter()
+        encode(q)
+        lat.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": _pct(lat, 50), "p95_ms": _pct(lat, 95)}
+
+
+def encoder_backends(embedder, queries: list[str]) -> dict:
+    """One query's encoding time on ONNX Runtime (what the gateway runs) and on torch."""
+    from retrieval.embedder import Embedder
+
+    torch_embedder = Embedder(embedder.model_dir, threads=embedder.threads, backend="torch")
+    return {name: _query_latency(lambda q, e=e: e.encode_queries([q]), queries)
+            for name, e in (("onnx", embedder), ("torch", torch_embedder))}
+
+
+def cross_encoder_cost(embedder, queries: list[str], candidates: list[str]) -> dict:
+    """The least a reranker of e5-small's size would add to a query: one forward pass over k
+    (query, candidate question) pairs, for k = 3 and 5 (a cross-encoder reads each pair
+    whole; nothing can be precomputed)."""
+    def pairs(q: str, k: int) -> list[str]:
+        return [f"{q} {candidates[(len(q) + i) % len(candidates)]}" for i in range(k)]
+
+    return {f"top{k}": _query_latency(lambda q, k=k: embedder.encode_queries(pairs(q, k)),
+                                      queries) for k in (3, 5)}
+
+
 def index_at_scale(n: int, dim: int = 384, queries: int = 200) -> dict:
     """Search latency and memory at n entries; random unit vectors stand in for embeddings."""
     from retrieval.dense import DenseIndex
@@ -155,6 +185,8 @@ def run(quick: bool = False) -> dict:
         if quick:
             test = test[::3]
         quality, _ = run_eval(retriever, test)
+        queries = [e.query for e in test][: 60 if quick else 300]
+        questions = [e.question for e in seed_entries()]
         folds = [0] if quick else None
         report = {
             "seed_index": build,
@@ -163,6 +195,8 @@ def run(quick: bool = False) -> dict:
             "heldout_base": heldout(folds, adapt=False, progress=print),
             "ranking_all_queries": ranking_by_component(retriever, test),
             "encode_texts_per_s": encoding_throughput(retriever.embedder, 64 if quick else 512),
+            "encoder_backends": encoder_backends(retriever.embedder, queries),
+            "cross_encoder_cost": cross_encoder_cost(retriever.embedder, queries, questions),
             "scale": index_at_scale(20_000 if quick else 100_000, queries=50 if quick else 200),
         }
     return report

@@ -24,6 +24,15 @@ def test_single_query_latency(seeded_retriever):
     assert p95 < 500  # measured ~40-80 ms on a quiet 2-core machine
 
 
+def test_onnx_runtime_encodes_a_query_faster_than_torch(seeded_retriever):
+    """The reason the gateway runs the exported graph (make bench: p50 ~20 ms against ~45)."""
+    queries = [e.query for e in load_examples(bench.EVAL_FILES, "test")][:60]
+    figures = bench.encoder_backends(seeded_retriever.embedder, queries)
+    print("\nencoder backends:", figures)
+    assert seeded_retriever.embedder.backend == "onnx"
+    assert figures["onnx"]["p50_ms"] < 0.8 * figures["torch"]["p50_ms"]
+
+
 def test_seed_index_build(seeded_retriever):
     figures = seeded_retriever.build_figures
     print("\nseed index:", figures)
