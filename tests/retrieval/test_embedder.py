@@ -53,7 +53,10 @@ def test_the_graph_is_exported_once_and_kept_beside_the_weights(embedder: Embedd
     before = graph.stat().st_mtime_ns
     assert onnx_export.onnx_graph(embedder.model_dir) == graph
     assert graph.stat().st_mtime_ns == before
-    assert not list(graph.parent.glob("*.tmp"))
+    # Nothing half-written left, and the weights in their own (mapped) file, not in the graph.
+    data = onnx_export.data_path(graph)
+    assert sorted(graph.parent.iterdir()) == sorted([graph, data])
+    assert data.stat().st_size > 100 * graph.stat().st_size
 
 
 def test_other_weights_or_configuration_get_another_graph(tmp_path) -> None:
