@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from api.deps import SettingsDep, ensure_visitor
+from api.deps import ServicesDep, SettingsDep, ensure_visitor
 from api.errors import ApiError
 from api.web_security import safe_next_path
 from xiaobao.settings import REPO_ROOT
@@ -22,28 +22,35 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 CHART_JS = REPO_ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
 
 
+def _page(request: Request, services: ServicesDep, name: str, **context: str) -> Response:
+    """A page's shell. It carries the centre's time zone: the pages' default days (today, the
+    last 30) are the centre's calendar days, as the API counts them, whatever the browser's."""
+    return templates.TemplateResponse(request, f"{name}.html", {
+        "page": name, "timezone": services.config.hours.timezone, **context})
+
+
 @router.get("/", response_class=HTMLResponse)
-def portal(request: Request, settings: SettingsDep) -> Response:
-    response = templates.TemplateResponse(request, "portal.html", {"page": "portal"})
+def portal(request: Request, services: ServicesDep, settings: SettingsDep) -> Response:
+    response = _page(request, services, "portal")
     ensure_visitor(request, response, settings)
     return response
 
 
 @router.get("/console", response_class=HTMLResponse)
-def console(request: Request) -> Response:
-    return templates.TemplateResponse(request, "console.html", {"page": "console"})
+def console(request: Request, services: ServicesDep) -> Response:
+    return _page(request, services, "console")
 
 
 @router.get("/editor", response_class=HTMLResponse)
-def editor(request: Request) -> Response:
+def editor(request: Request, services: ServicesDep) -> Response:
     """The knowledge editors' workbench; who may use it is checked by the JSON API it calls."""
-    return templates.TemplateResponse(request, "editor.html", {"page": "editor"})
+    return _page(request, services, "editor")
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request) -> Response:
+def dashboard(request: Request, services: ServicesDep) -> Response:
     """The supervisors' dashboard; who may use it is checked by the JSON API it calls."""
-    return templates.TemplateResponse(request, "dashboard.html", {"page": "dashboard"})
+    return _page(request, services, "dashboard")
 
 
 @router.get("/vendor/chart.umd.min.js")
@@ -58,8 +65,8 @@ def chart_js() -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> Response:
+def login_page(request: Request, services: ServicesDep) -> Response:
     """Where to go after logging in (``?next=``) is decided here, by the one rule
     (:func:`api.web_security.safe_next_path`): the page only follows it."""
     target = safe_next_path(request.query_params.get("next"))
-    return templates.TemplateResponse(request, "login.html", {"page": "login", "next": target})
+    return _page(request, services, "login", next=target)

@@ -113,6 +113,20 @@ const XB = (() => {
     return say;
   }
 
+  // The centre's time zone, which the page carries (<body data-timezone>): its calendar days are
+  // the API's, whatever the browser's zone.
+  function timeZone() {
+    return document.body.dataset.timezone || "Asia/Shanghai";
+  }
+
+  // The centre's calendar day ``daysBefore`` days before today, as YYYY-MM-DD.
+  function centreDay(daysBefore = 0) {
+    const today = new Date().toLocaleDateString("en-CA", { timeZone: timeZone() });
+    const day = new Date(today + "T00:00:00Z");
+    day.setUTCDate(day.getUTCDate() - daysBefore);
+    return day.toISOString().slice(0, 10);
+  }
+
   // Delays between a WebSocket's reconnection attempts: 1 s, 2 s, 4 s … at most 30 s, each
   // with ±25 % jitter so pages cut off together (a gateway or Redis restart) do not all come
   // back at the same instant; reset() once the socket works again.
@@ -129,5 +143,5 @@ const XB = (() => {
   }
 
   return { el, richText, api, pageApi, statusLine, ApiError, formatWait, formatTime, wsUrl,
-    reconnectDelays };
+    reconnectDelays, timeZone, centreDay };
 })();

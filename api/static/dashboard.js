@@ -41,7 +41,7 @@
   ];
   const NEXT_STAGE = { open: "contacted", contacted: "fixed", fixed: "followed_up" };
   const REASONS = { abstain: "未回答", suggest: "只给推荐", unhelpful: "没帮助", handoff: "转人工" };
-  const TZ = "Asia/Shanghai";
+  const TZ = XB.timeZone();
 
   let me = null;
   let targets = {};          // metric -> {value, direction, label}
@@ -53,10 +53,8 @@
   const say = XB.statusLine("status");
   const call = XB.pageApi("/dashboard");
 
-  // Days are the centre's (Asia/Shanghai), whatever the browser's zone: as the API counts them.
-  function daysAgo(n) {
-    return new Date(Date.now() - n * 86400000).toLocaleDateString("en-CA", { timeZone: TZ });
-  }
+  // Days are the centre's, whatever the browser's zone: as the API counts them.
+  const daysAgo = XB.centreDay;
 
   // A rate as the page shows it: one decimal, or 不可用 when nothing was counted (never 0%).
   function pct(value) {

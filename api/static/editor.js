@@ -55,18 +55,8 @@
     return (body.error && body.error.errors) || body.errors || [];
   }
 
-  function today() {
-    const d = new Date();
-    const pad = (n) => String(n).padStart(2, "0");
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
-  }
-
-  function daysAgo(n) {
-    const d = new Date();
-    d.setDate(d.getDate() - n);
-    const pad = (x) => String(x).padStart(2, "0");
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
-  }
+  // Days are the centre's, whatever the browser's zone: as the API counts them.
+  const today = () => XB.centreDay(0);
 
   function formatDateTime(iso) {
     if (!iso) return "";
@@ -1205,7 +1195,7 @@
     }
 
     function open() {
-      if (!$("gaps-from").value) $("gaps-from").value = daysAgo(30);
+      if (!$("gaps-from").value) $("gaps-from").value = XB.centreDay(29);  // the last 30 days, as the API's default
       if (!$("gaps-to").value) $("gaps-to").value = today();
       if (!loaded) load();
     }

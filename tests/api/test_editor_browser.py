@@ -9,6 +9,7 @@ Each test makes its own entries, on topics the seed does not cover.
 """
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -507,4 +508,23 @@ def test_a_supervisor_reads_the_gaps_and_changes_nothing(stack: Stack, browser: 
     expect(cluster).to_have_count(1)
     assert cluster.get_by_role("button", name="新建条目", exact=False).count() == 0
     audit(page, "gaps_supervisor")
+    context.close()
+
+
+def test_the_default_days_are_the_centres_whatever_the_browsers_zone(
+        stack: Stack, browser: Browser) -> None:
+    """At 20:00 UTC it is already tomorrow at the centre (Asia/Shanghai) and still today in Los
+    Angeles: the pages' default ranges are the centre's days, as the API counts them, or a
+    question asked a moment ago falls outside them."""
+    now = dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.UTC)
+    context = browser.new_context(viewport=DESKTOP, timezone_id="America/Los_Angeles")
+    page = context.new_page()
+    page.clock.set_fixed_time(now)
+    login(page, stack.base, SUPERVISOR, SUPERVISOR_PASSWORD, "/editor")
+    expect(page.locator("#view-gaps")).to_be_visible()
+    expect(page.locator("#gaps-to")).to_have_value("2026-12-02")
+    expect(page.locator("#gaps-from")).to_have_value("2026-11-03")  # 30 days, as the API's
+    page.goto(stack.base + "/dashboard")
+    expect(page.locator("#to")).to_have_value("2026-12-02")
+    expect(page.locator("#from")).to_have_value("2026-11-03")
     context.close()
