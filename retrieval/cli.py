@@ -163,8 +163,8 @@ def _kfold_report(examples, folds: list[int] | None, adapt: bool, as_json: bool)
     entries = _live_entries()
     if len(entries) < 10:
         _fail("已发布条目少于 10 条，无法分折评测 / fewer than 10 published entries to fold")
-    base = Embedder(settings.model_dir, threads=settings.torch_threads or None,
-                    backend=settings.encoder_backend)
+    # Every core: a batch job, not the gateway's one thread beside Rasa.
+    base = Embedder(settings.model_dir, backend=settings.encoder_backend)
     report = evaluate_forms(entries, examples, base, adapt=adapt,
                             cache_root=settings.adapted_models_dir, folds=folds,
                             progress=lambda m: typer.echo(m, err=True))
@@ -255,16 +255,16 @@ def adapt_command(
                        f"{'in use' if done.get('use') else 'not used'} (held-out top-1: base "
                        f"{done.get('base_top1')}, adapted {done.get('adapted_top1')})")
         return
-    base = Embedder(base_dir, threads=settings.torch_threads or None,
-                    backend=settings.encoder_backend)
+    base = Embedder(base_dir, backend=settings.encoder_backend)  # every core: a batch job
     folds = assign_folds([(e.id, e.category) for e in entries])
     held_out = {i for i, f in folds.items() if f == 0}
     queries = adapt.heldout_queries(entries, pairs, held_out)
     check_dir, _ = adapt.adapted_model(
         base_dir, adapt.training_triplets(entries, pairs, base, exclude=held_out), cache)
     base_top1 = adapt.heldout_top1(base, entries, queries)
-    fold_top1 = adapt.heldout_top1(Embedder(check_dir, backend=base.backend), entries,
-                                     queries)
+    # The check model on torch (loaded for the training anyway): the same vectors, without
+    # exporting a graph of a model that only this comparison uses.
+    fold_top1 = adapt.heldout_top1(Embedder(check_dir, backend="torch"), entries, queries)
     use = fold_top1 - base_top1 >= adapt.MIN_GAIN
     record = {"use": use, "held_out_queries": len(queries), "base_top1": round(base_top1, 4),
               "adapted_top1": round(fold_top1, 4), "check_model": check_dir.name,

@@ -166,8 +166,9 @@ def heldout(folds: list[int] | None = None, adapt: bool = True, progress=None) -
     from xiaobao.settings import get_settings
 
     settings = get_settings()
-    base = Embedder(settings.model_dir, threads=settings.torch_threads or None,
-                    backend=settings.encoder_backend)
+    # Every core: a batch job with the machine to itself (the gateway's one thread is for
+    # sharing the cores with Rasa); the figures do not depend on it.
+    base = Embedder(settings.model_dir, backend=settings.encoder_backend)
     t0 = time.perf_counter()
     out = evaluate_forms(seed_entries(), load_examples(EVAL_FILES), base, adapt=adapt,
                          cache_root=settings.adapted_models_dir, folds=folds,
