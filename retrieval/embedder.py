@@ -96,10 +96,11 @@ class Embedder:
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(graph), options,
                                              providers=["CPUExecutionProvider"])
-        # The memory arena stays (without it indexing took twice as long: 174 answers 13.5 s ->
-        # 23-30 s), but a batch hands its peak back when it ends: indexing's 32 passages × 512
-        # tokens of attention (~400 MB) were otherwise kept for the gateway's life. A single
-        # query keeps its small arena (shrinking it cost ~1 ms a query).
+        # The memory arena stays (without it indexing took 35-40% longer: the seed's 174
+        # answers 23-25 s -> 31-34 s on one thread), but a batch hands its peak back when it
+        # ends: indexing's 32 passages × 512 tokens of attention (~400 MB) were otherwise kept
+        # for the gateway's life. A single query keeps its small arena (shrinking it cost ~1 ms
+        # a query).
         self._shrink = ort.RunOptions()
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         # The tokenizers library itself, not transformers: importing transformers (and torch
