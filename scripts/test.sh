@@ -27,5 +27,8 @@ say "rasa data validate"
 .venv-rasa/bin/rasa data validate --config config.yml --domain bot/domain.yml --data bot/data --fail-on-warnings
 say "NLU gate: intent macro-F1 on held-out data"
 bash scripts/rasa_nlu_gate.sh
-say "pytest"
-.venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): much of the suite waits on servers starting (rasa run, gateways,
+# Chromium) and on timers, so the second core is idle in a single run. tests/conftest.py keeps
+# each file on one worker and the browser files together (they share one stack).
+say "pytest (two workers)"
+.venv/bin/python -m pytest -n "${XIAOBAO_TEST_WORKERS:-2}" --dist loadgroup --durations=30 "$@"

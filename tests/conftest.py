@@ -32,6 +32,20 @@ def _fresh_postgres() -> tuple[str, callable]:
     return url, drop
 
 
+# make test runs two pytest-xdist workers with --dist loadgroup. A file's tests stay on one
+# worker, so its module fixtures are built once; the browser files share one session stack (a
+# gateway and `rasa run`, a minute and a half to start), so they go to one worker together.
+BROWSER_STACK_FILES = {"test_accessibility_browser.py", "test_dashboard_browser.py",
+                       "test_editor_browser.py", "test_pages_browser.py"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        name = item.path.name
+        group = "browser-stack" if name in BROWSER_STACK_FILES else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(params=DB_KINDS)
 def engine(request, tmp_path) -> Iterator[Engine]:
     """A migrated, empty database: SQLite always, PostgreSQL too when
