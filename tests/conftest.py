@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -32,18 +33,26 @@ def _fresh_postgres() -> tuple[str, callable]:
     return url, drop
 
 
-# make test runs two pytest-xdist workers with --dist loadgroup. A file's tests stay on one
-# worker, so its module fixtures are built once; the browser files share one session stack (a
-# gateway and `rasa run`, a minute and a half to start), so they go to one worker together.
+# make test runs pytest twice (scripts/test.sh): the suite on two pytest-xdist workers, then the
+# tests marked ``quiet`` (they gate a duration) alone. On the workers a file's tests stay together,
+# so its module fixtures are built once and its tests keep their order; the browser files share
+# one session stack (a gateway and `rasa run`), so they go to one worker together. (A scheduler of
+# our own: xdist's loadgroup marks have no effect under pytest 9, which ignores the node id they
+# rewrite.)
 BROWSER_STACK_FILES = {"test_accessibility_browser.py", "test_dashboard_browser.py",
                        "test_editor_browser.py", "test_pages_browser.py"}
 
 
-def pytest_collection_modifyitems(items) -> None:
-    for item in items:
-        name = item.path.name
-        group = "browser-stack" if name in BROWSER_STACK_FILES else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "browser-stack" if Path(path).name in BROWSER_STACK_FILES else path
+
+    return ByFile(config, log)
 
 
 @pytest.fixture(params=DB_KINDS)

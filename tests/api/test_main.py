@@ -25,6 +25,9 @@ from tests.api.support import SAME_ORIGIN, conversation_of
 from xiaobao.db import session_scope, upgrade
 from xiaobao.settings import REPO_ROOT
 
+# The import-to-index budget (a second) is a time: make test runs this file alone.
+pytestmark = pytest.mark.quiet
+
 DEPT = "区市场监管局"
 CATEGORY = next(c for c, d in packaged_config().routing.items() if d == DEPT)
 LICENCE = EntryData(id="kb-licence", question="如何申请营业执照？",

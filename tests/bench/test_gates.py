@@ -10,6 +10,9 @@ import pytest
 from retrieval.evaluate import load_examples
 from tests.bench import bench_retrieval as bench
 
+# Every gate here but the smallest measures time: make test runs them alone (scripts/test.sh).
+pytestmark = pytest.mark.quiet
+
 
 def test_single_query_latency(seeded_retriever):
     queries = [e.query for e in load_examples(bench.EVAL_FILES, "test")][:60]
