@@ -209,6 +209,13 @@
       bubble.appendChild(richText(m.text));
       item.appendChild(bubble);
     }
+    // In the record's order whatever the order of arrival: a live message can land while the
+    // transcript is being re-read (after a claim or a resync), before the older lines it follows.
+    if (m.pk) {
+      item.dataset.pk = m.pk;
+      const later = Array.from(list.children).find((li) => li.dataset.pk && Number(li.dataset.pk) > m.pk);
+      if (later) { list.insertBefore(item, later); return; }
+    }
     list.appendChild(item);
     list.scrollTop = list.scrollHeight;
   }
@@ -264,12 +271,16 @@
     });
   }
 
+  let selecting = 0;  // the latest select(): an earlier one still loading must not draw
+
   async function select(ticketId) {
+    const call = ++selecting;
     selected = ticketId;
     shownPks = new Set();
     $("transcript").replaceChildren();
     try {
       const pack = await api("GET", "/api/helper/tickets/" + encodeURIComponent(ticketId));
+      if (call !== selecting) return;
       const t = pack.ticket;
       $("ws-title").textContent = (t.topic || "工单") + " · " + (t.company || "未提供企业");
       $("ws-status").textContent = STATUS[t.status] || t.status;

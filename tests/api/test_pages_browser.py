@@ -91,6 +91,26 @@ def test_portal_and_console_through_a_whole_conversation(stack: Stack, browser) 
     user.press("#input", "Enter")
     expect(staff.locator("#transcript .msg.helper").last).to_contain_text("需要带什么材料",
                                                                           timeout=15_000)
+
+    # A message that arrives live while the console re-reads the transcript (as after a claim
+    # or a resync) still shows last: the re-read's answer is held until the message is shown.
+    held = []
+    staff.route(lambda url: "/api/helper/tickets/" in url and url.count("/") == 6,
+                lambda route: held.append((route, route.fetch())))
+    staff.locator("#my-tickets .ticket-open").first.click()
+    for _ in range(100):
+        if held:
+            break
+        staff.wait_for_timeout(100)
+    assert held, "the console did not re-read the transcript"
+    user.fill("#input", "办理要收费吗？")
+    user.press("#input", "Enter")
+    expect(staff.locator("#transcript")).to_contain_text("办理要收费吗", timeout=15_000)
+    route, stale = held[0]
+    route.fulfill(response=stale)  # the older lines arrive after the newer one
+    expect(staff.locator("#transcript")).to_contain_text("转人工")
+    expect(staff.locator("#transcript li").last).to_contain_text("办理要收费吗")
+    staff.unroute_all()
     staff.screenshot(path=str(SHOTS / "xiaobao_page_console.png"))
     user.screenshot(path=str(SHOTS / "xiaobao_page_portal_human.png"))
 
