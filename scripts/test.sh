@@ -30,12 +30,13 @@ bash scripts/rasa_nlu_gate.sh
 # Two workers (pytest-xdist): much of the suite waits on servers starting (rasa run, gateways,
 # Chromium) and on timers, so a single run leaves the second core idle. tests/conftest.py keeps
 # each file on one worker and the browser files together (they share one stack). The tests that
-# gate a duration (marked quiet: latency, start-up and edit-to-answer budgets) run afterwards,
-# alone, so the other worker's load does not decide them.
+# gate a duration (latency, start-up and edit-to-answer budgets) run afterwards, alone, so the
+# other worker's load does not decide them; so do schemathesis's items, which share one node id
+# (xdist, which tells items apart by it, would run one of them). Both are marked serial.
 say "pytest: the suite on ${XIAOBAO_TEST_WORKERS:-2} workers"
 status=0
-.venv/bin/python -m pytest -n "${XIAOBAO_TEST_WORKERS:-2}" -m "not quiet" \
+.venv/bin/python -m pytest -n "${XIAOBAO_TEST_WORKERS:-2}" -m "not serial" \
   --durations=30 "$@" || status=$?
-say "pytest: the timed gates, alone"
-.venv/bin/python -m pytest -m quiet --durations=10 "$@" || { rc=$?; [ "$rc" = 5 ] || status=$rc; }
+say "pytest: the serial tests (duration gates, the schema fuzz), alone"
+.venv/bin/python -m pytest -m serial --durations=10 "$@" || { rc=$?; [ "$rc" = 5 ] || status=$rc; }
 exit "$status"

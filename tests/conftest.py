@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,11 +35,10 @@ def _fresh_postgres() -> tuple[str, callable]:
 
 
 # make test runs pytest twice (scripts/test.sh): the suite on two pytest-xdist workers, then the
-# tests marked ``quiet`` (they gate a duration) alone. On the workers a file's tests stay together,
-# so its module fixtures are built once and its tests keep their order; the browser files share
-# one session stack (a gateway and `rasa run`), so they go to one worker together. (A scheduler of
-# our own: xdist's loadgroup marks have no effect under pytest 9, which ignores the node id they
-# rewrite.)
+# tests marked ``serial`` alone. On the workers a file's tests stay together, so its module
+# fixtures are built once and its tests keep their order; the browser files share one session
+# stack (a gateway and `rasa run`), so they go to one worker together. (A scheduler of our own:
+# xdist's loadgroup marks have no effect under pytest 9, which ignores the node id they rewrite.)
 BROWSER_STACK_FILES = {"test_accessibility_browser.py", "test_dashboard_browser.py",
                        "test_editor_browser.py", "test_pages_browser.py"}
 
@@ -53,6 +53,16 @@ def pytest_xdist_make_scheduler(config, log):
             return "browser-stack" if Path(path).name in BROWSER_STACK_FILES else path
 
     return ByFile(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m reads the marks
+def pytest_collection_modifyitems(items) -> None:
+    """Items that share a node id run serially: xdist tells items apart by it and would run one
+    of them (schemathesis gives every API operation its test's id: 55 of 57 went unrun)."""
+    seen = Counter(item.nodeid for item in items)
+    for item in items:
+        if seen[item.nodeid] > 1:
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(params=DB_KINDS)

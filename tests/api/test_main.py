@@ -26,7 +26,7 @@ from xiaobao.db import session_scope, upgrade
 from xiaobao.settings import REPO_ROOT
 
 # The import-to-index budget (a second) is a time: make test runs this file alone.
-pytestmark = pytest.mark.quiet
+pytestmark = pytest.mark.serial
 
 DEPT = "区市场监管局"
 CATEGORY = next(c for c, d in packaged_config().routing.items() if d == DEPT)

@@ -11,7 +11,7 @@ from retrieval.evaluate import load_examples
 from tests.bench import bench_retrieval as bench
 
 # Every gate here but the smallest measures time: make test runs them alone (scripts/test.sh).
-pytestmark = pytest.mark.quiet
+pytestmark = pytest.mark.serial
 
 
 def test_single_query_latency(seeded_retriever):

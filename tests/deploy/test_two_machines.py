@@ -25,7 +25,7 @@ from xiaobao.db import session_scope
 from xiaobao.limits import limit_key
 
 # The layout's start-up and edit-to-answer budgets are times: make test runs this file alone.
-pytestmark = [pytest.mark.quiet, pytest.mark.rasa]
+pytestmark = [pytest.mark.serial, pytest.mark.rasa]
 
 START_BUDGET_S = 180  # issue 12: the layout comes up in under 3 minutes on 2 cores
 EDIT_BUDGET_S = 1.0  # an edit on one gateway answers on the other within a second
