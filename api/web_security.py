@@ -6,6 +6,11 @@
   too, for a TLS proxy in front). Without ``Origin``, the ``Referer``'s origin counts; with
   neither, 403 ``bad_origin``. Exempt: the HMAC-signed 12345 call-back and Rasa's
   token-guarded action endpoint, which no browser calls.
+- **Host**: a request (or handshake) whose ``Host`` names none of ``settings.allowed_hosts``
+  (a loopback address always passes) gets 400 ``bad_host``: the same-origin default above is
+  derived from ``Host``, so a rebinding name (``Host: evil.example`` with
+  ``Origin: http://evil.example``) must not reach it. A request with two ``Origin`` headers
+  is refused as cross-origin.
 - **Body caps**: a request body over ``settings.max_json_body_bytes`` gets 413 (by its
   ``Content-Length``, or counted as it streams in without one); ``multipart/form-data``
   uploads and Rasa's action calls (its trackers grow with the conversation) may reach
@@ -119,7 +124,27 @@ def allowed_origins(scope: Scope, headers: dict[str, str], settings: Settings) -
     return {o for o in own if o}
 
 
+def host_allowed(scope: Scope, settings: Settings) -> bool:
+    """``Host`` is a configured name (``*.example.cn`` matches subdomains) or a loopback address."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"host"), "")
+    try:
+        name = (urlsplit(f"//{host}").hostname or "").lower()
+    except ValueError:
+        return False
+    if not name:
+        return False
+    if _is_loopback(name):
+        return True
+    for allowed in settings.allowed_hosts:
+        allowed = allowed.strip().lower().strip("[]")
+        if name == allowed or (allowed.startswith("*.") and name.endswith(allowed[1:])):
+            return True
+    return False
+
+
 def origin_allowed(scope: Scope, settings: Settings) -> bool:
+    if sum(1 for k, _ in scope["headers"] if k.lower() == b"origin") > 1:
+        return False  # which one would the browser have meant? Neither.
     headers = _headers(scope)
     origin = request_origin(headers)
     return origin is not None and origin in allowed_origins(scope, headers, settings)
@@ -174,6 +199,15 @@ class WebGuard:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not host_allowed(scope, self.settings):
+            log.warning("%s %s refused: Host not allowed", scope["type"], scope["path"])
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": WS_BAD_ORIGIN,
+                            "reason": "host not allowed"})
+                return
+            await error_response(400, "bad_host", "请求的主机名不被允许。 / Host header not "
+                                 "allowed (XIAOBAO_ALLOWED_HOSTS).")(scope, receive, send)
+            return
         if scope["type"] == "websocket":
             if not origin_allowed(scope, self.settings):
                 log.warning("WebSocket %s refused: origin not allowed", scope["path"])

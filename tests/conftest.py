@@ -15,6 +15,8 @@ from tests.redis_server import RedisServer
 from xiaobao.db import make_engine, upgrade
 
 PG_URL = os.environ.get("XIAOBAO_TEST_POSTGRES_URL", "")
+# Starlette's test client says ``Host: testserver``; the gateway answers only names it is told of.
+os.environ.setdefault("XIAOBAO_ALLOWED_HOSTS", '["localhost", "testserver"]')
 DB_KINDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 

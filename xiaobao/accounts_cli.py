@@ -12,7 +12,14 @@ import typer
 from sqlalchemy import select
 
 from xiaobao import sessions
-from xiaobao.accounts import ROLES, Account, AccountError, create_account
+from xiaobao.accounts import (
+    ROLES,
+    Account,
+    AccountError,
+    create_account,
+    find_account,
+    set_password,
+)
 from xiaobao.db import get_engine, session_scope, upgrade
 from xiaobao.secrets import create_private_file
 from xiaobao.settings import get_settings
@@ -26,7 +33,8 @@ def add_user(
     role: Annotated[list[str], typer.Option(
         "--role", help=f"one of {', '.join(ROLES)}; repeatable")],
     password: Annotated[str, typer.Option("--password", prompt=True, hide_input=True,
-                                          confirmation_prompt=True, help="at least 8 characters")],
+                                          confirmation_prompt=True,
+                                          help="at least 8 characters, not a common one")],
     department: Annotated[list[str] | None, typer.Option(
         "--department", help="department whose tickets the account sees; repeatable")] = None,
     display_name: Annotated[str, typer.Option(
@@ -59,12 +67,36 @@ def list_users() -> None:
                        f"{','.join(account.departments) or '-'}\t{state}")
 
 
+@app.command("password")
+def change_password(
+    username: str,
+    password: Annotated[str, typer.Option("--password", prompt="New password", hide_input=True,
+                                          confirmation_prompt=True,
+                                          help="at least 8 characters, not a common one")],
+) -> None:
+    """Set an account's password; its open sessions end (whoever held them signs in again)."""
+    engine = get_engine()
+    upgrade(engine)
+    with session_scope(engine) as session:
+        account = find_account(session, username)
+        if account is None:
+            typer.echo(f"error: no account {username!r}", err=True)
+            raise typer.Exit(2)
+        try:
+            set_password(session, account, password)
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        ended = sessions.revoke_all_for(session, account.id)
+    typer.echo(f"password changed for {account.username}; ended {ended} open session(s)")
+
+
 def _set_active(username: str, active: bool) -> int:
     """Mark the account (in)active; deactivating ends its open sessions (returns how many)."""
     engine = get_engine()
     upgrade(engine)
     with session_scope(engine) as session:
-        account = session.scalar(select(Account).where(Account.username == username))
+        account = find_account(session, username)
         if account is None:
             typer.echo(f"error: no account {username!r}", err=True)
             raise typer.Exit(2)

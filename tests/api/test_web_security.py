@@ -287,3 +287,36 @@ def test_next_accepts_same_site_paths(value):
 def test_login_page_carries_the_checked_next(client, given, target):
     page = client.get("/login", params={"next": given}).text
     assert f'data-next="{target}"' in page
+
+
+# --- Host (DNS rebinding) and duplicated Origin --------------------------------------------------
+
+def test_a_host_not_configured_is_refused_even_with_its_own_origin(client, rasa):
+    """The same-origin default is derived from Host: a rebinding name must not pass it."""
+    client.get("/")
+    evil = {"Host": "evil.example", "Origin": "http://evil.example"}
+    response = client.post("/api/chat/messages", json={"text": "你好"}, headers=evil)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "bad_host" and "主机名" in error["message"]
+    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+    with pytest.raises(WebSocketDisconnect) as refused, \
+            client.websocket_connect("/ws/chat", headers=evil) as ws:
+        ws.receive_json()
+    assert refused.value.code == 4403
+
+
+def test_loopback_addresses_and_configured_names_pass(settings, redis_client):
+    app = create_app(settings.model_copy(update={"allowed_hosts": ["*.baoshan.gov.cn"]}))
+    with TestClient(app) as browser:
+        for host in ("127.0.0.1:8000", "[::1]:8000", "xiaobao.baoshan.gov.cn"):
+            assert browser.get("/healthz", headers={"Host": host}).status_code == 200, host
+        for host in ("testserver", "baoshan.gov.cn.evil.example", "evilbaoshan.gov.cn"):
+            assert browser.get("/healthz", headers={"Host": host}).status_code == 400, host
+
+
+def test_a_duplicated_origin_is_refused(client, rasa):
+    client.get("/")
+    headers = [("origin", "http://testserver"), ("origin", "https://evil.example")]
+    response = client.post("/api/chat/messages", json={"text": "你好"}, headers=headers)
+    assert response.status_code == 403

@@ -44,6 +44,12 @@ def test_password_prompt_with_confirmation(home):
 @pytest.mark.parametrize("args, message", [
     (["add", "x", "--role", "wizard", "--password", "long-password"], "unknown role"),
     (["add", "x", "--role", "helper", "--password", "short"], "at least 8"),
+    (["add", "x", "--role", "helper", "--password", "12345678"], "trivial"),
+    (["add", "x", "--role", "helper", "--password", "abcdefghij"], "trivial"),
+    (["add", "x", "--role", "helper", "--password", "12121212"], "trivial"),
+    (["add", "x", "--role", "helper", "--password", "aaaaaaaaaa"], "trivial"),
+    (["add", "x", "--role", "helper", "--password", "Password123"], "too common"),
+    (["add", "zhangsan", "--role", "helper", "--password", "ZhangSan2024"], "username"),
 ])
 def test_bad_accounts_are_refused(home, args, message):
     result = CliRunner().invoke(app, args)
@@ -123,3 +129,33 @@ def test_the_foundation_imports_no_other_package():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert name.split(".")[0] not in others, f"{path.name} imports {name}"
+
+
+def test_usernames_are_case_insensitive(home):
+    runner = CliRunner()
+    runner.invoke(app, ["add", "demo2", "--role", "helper", "--password", "long-password"])
+    again = runner.invoke(app, ["add", "Demo2", "--role", "helper", "--password", "long-password"])
+    assert again.exit_code == 2 and "taken" in again.output
+    with db.session_scope(db.get_engine()) as session:
+        assert authenticate(session, "DEMO2", "long-password").username == "demo2"
+        assert session.scalar(select(Account).where(Account.username == "Demo2")) is None
+
+
+def test_password_command_changes_the_password_and_ends_sessions(home):
+    from xiaobao import sessions
+
+    runner = CliRunner()
+    runner.invoke(app, ["add", "ann", "--role", "helper", "--password", "long-password"])
+    with db.session_scope(db.get_engine()) as session:
+        account = authenticate(session, "ann", "long-password")
+        sessions.create(session, account.id, settings.get_settings())
+    weak = runner.invoke(app, ["password", "ann", "--password", "11111111"])
+    assert weak.exit_code == 2 and "trivial" in weak.output
+    result = runner.invoke(app, ["password", "Ann", "--password", "new-long-secret"])
+    assert result.exit_code == 0, result.output
+    assert "ended 1 open session" in result.output
+    with db.session_scope(db.get_engine()) as session:
+        assert authenticate(session, "ann", "long-password") is None
+        assert authenticate(session, "ann", "new-long-secret") is not None
+    missing = runner.invoke(app, ["password", "nobody", "--password", "new-long-secret"])
+    assert missing.exit_code == 2 and "no account" in missing.output
