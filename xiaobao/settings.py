@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # one proxy header trusted for the client's address (empty: none, use the socket's), body
     # caps, and a token for /metrics and /openapi.json in production (empty: loopback only).
     allowed_origins: list[str] = Field(default_factory=list)
+    # Names the gateway answers to in ``Host`` (a loopback address always passes); a public
+    # gateway lists its own, e.g. ["xiaobao.baoshan.gov.cn"]. Anything else gets 400.
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost"])
     trusted_proxy_header: str = ""
     max_json_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
