@@ -52,6 +52,7 @@ class EventKind(StrEnum):
     BAD_RATING_OVERTURNED = "bad_rating_overturned"
     BAD_RATING_RECTIFIED = "bad_rating_rectified"
     LOGIN = "login"
+    PASSWORD_CHANGED = "password_changed"
 
 
 class Event(Base):

@@ -29,8 +29,8 @@ from api.deps import (
 from api.errors import ApiError, error_responses
 from api.services import Services
 from xiaobao import limits, sessions
-from xiaobao.accounts import Account, authenticate
-from xiaobao.events import record_event
+from xiaobao.accounts import Account, AccountError, authenticate, set_password
+from xiaobao.events import EventKind, record_event
 
 router = APIRouter(prefix="/api/auth", tags=["auth"],
                    responses=error_responses(400, 401, 403, 413, 422, 429, 503))
@@ -101,3 +101,26 @@ def logout(request: Request, response: Response, session: SessionDep,
 @router.get("/me")
 def me(account: CurrentAccount) -> dict:
     return {"account": account_out(account)}
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+@router.post("/password")
+def change_password(body: PasswordChangeIn, request: Request, response: Response,
+                    account: CurrentAccount, session: SessionDep, services: ServicesDep) -> dict:
+    """The signed-in account sets a new password: the current one is checked first, every
+    session of the account ends (other browsers sign in again) and this one gets a new one."""
+    if _check_password(services, session, account.username, body.current_password) is None:
+        raise ApiError(403, "bad_credentials", "当前密码不正确 / Current password is wrong")
+    try:
+        set_password(session, account, body.new_password)
+    except AccountError as exc:
+        raise ApiError(422, "weak_password", str(exc)) from None
+    settings = services.settings
+    sessions.revoke_all_for(session, account.id)
+    set_session_cookie(response, settings, sessions.create(session, account.id, settings))
+    record_event(session, EventKind.PASSWORD_CHANGED, actor=account.username)
+    return {"ok": True}

@@ -70,3 +70,10 @@ def login_page(request: Request, services: ServicesDep) -> Response:
     (:func:`api.web_security.safe_next_path`): the page only follows it."""
     target = safe_next_path(request.query_params.get("next"))
     return _page(request, services, "login", next=target)
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_page(request: Request, services: ServicesDep) -> Response:
+    """Staff change their own password here (``POST /api/auth/password``); signed out, the
+    page's form answers with the API's 401 and links to the login."""
+    return _page(request, services, "password")

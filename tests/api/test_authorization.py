@@ -79,6 +79,7 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/dashboard"):                 (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/vendor/chart.umd.min.js"):   (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/login"):                     (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/account/password"):          (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/openapi.json"):              (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/healthz"):                   (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/metrics"):                   (200, 200, 200, 200, 200, 200, 200, 200),
@@ -86,6 +87,8 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/auth/login"):           (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/auth/logout"):          (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/auth/me"):               (401, 401, 200, 200, 200, 200, 200, 200),
+    # a session is needed; the body's current password is wrong for everyone (403)
+    ("POST", "/api/auth/password"):        (401, 401, 403, 403, 403, 403, 403, 403),
     # the portal's chat: the visitor cookie only (a caller without one gets a new one)
     ("POST", "/api/chat/messages"):        (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/chat/history"):          (200, 200, 200, 200, 200, 200, 200, 200),
@@ -187,6 +190,9 @@ LOGIN = {"username": "matrix-login", "password": "correct-horse"}
 CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/auth/login"): Call(body=LOGIN, fresh_session=True),
     ("POST", "/api/auth/logout"): Call(fresh_session=True),
+    ("POST", "/api/auth/password"): Call(body={"current_password": "not-the-password",
+                                               "new_password": "a-new-secret-9"},
+                                         fresh_session=True),
     ("POST", "/api/chat/messages"): Call(body={"text": "你好"}),
     ("POST", "/api/chat/leave-message"): Call(body={"text": "想咨询食品经营许可"}),
     ("POST", "/api/chat/left-messages/{message_id}/callback"): Call(message="own"),

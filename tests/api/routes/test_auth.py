@@ -73,3 +73,39 @@ def test_missing_fields_get_the_error_shape(client):
     assert response.status_code == 422
     body = response.json()
     assert body["error"]["code"] == "invalid_request" and "password" in body["error"]["message"]
+
+
+def test_changing_the_password_checks_the_current_one_and_ends_other_sessions(
+        client, make_account, app):
+    from fastapi.testclient import TestClient
+
+    from tests.api.support import SAME_ORIGIN
+
+    password = make_account("ann", roles=["helper"])
+    with TestClient(app, headers=SAME_ORIGIN) as other:  # a second browser, signed in too
+        assert other.post("/api/auth/login", json={"username": "ann", "password": password}
+                          ).status_code == 200
+        assert client.post("/api/auth/login", json={"username": "Ann", "password": password}
+                           ).status_code == 200
+        wrong = client.post("/api/auth/password", json={"current_password": "nope-nope-1",
+                                                        "new_password": "a-new-secret-9"})
+        assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "bad_credentials"
+        weak = client.post("/api/auth/password", json={"current_password": password,
+                                                       "new_password": "12345678"})
+        assert weak.status_code == 422 and weak.json()["error"]["code"] == "weak_password"
+        assert "密码" in weak.json()["error"]["message"]
+        ok = client.post("/api/auth/password", json={"current_password": password,
+                                                     "new_password": "a-new-secret-9"})
+        assert ok.status_code == 200
+        assert client.get("/api/auth/me").status_code == 200  # this browser stays signed in
+        assert other.get("/api/auth/me").status_code == 401  # the other one is signed out
+    assert client.post("/api/auth/login", json={"username": "ann", "password": password}
+                       ).status_code == 401
+
+
+def test_the_password_page_posts_to_the_password_route(client):
+    page = client.get("/account/password")
+    assert page.status_code == 200 and "修改密码" in page.text
+    script = client.get("/static/password.js")
+    assert script.status_code == 200 and "/api/auth/password" in script.text
+    assert 'href="/account/password"' in client.get("/console").text
