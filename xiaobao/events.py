@@ -26,6 +26,8 @@ class EventKind(StrEnum):
     BOT_ANSWER = "bot_answer"
     SUGGESTION_CLICKED = "suggestion_clicked"
     BOT_FAILURE = "bot_failure"
+    # 结束会话 (a shared terminal): the visitor's secret was replaced; the old id is left behind.
+    CONVERSATION_ENDED = "conversation_ended"
     # Rasa unavailable: the gateway served the turn itself (api/fallback.py); ``served`` says how.
     FALLBACK_TURN = "fallback_turn"
     ANSWER_FEEDBACK = "answer_feedback"

@@ -35,7 +35,9 @@ from api.deps import (
 from api.errors import ApiError, error_response, error_responses
 from api.services import Services
 from handoff import relay
+from xiaobao.db import session_scope
 from xiaobao.enums import Mode, Speaker
+from xiaobao.events import EventKind, record_event
 from xiaobao.limits import LimitExceeded
 
 router = APIRouter(tags=["chat"], responses=error_responses(400, 403, 413, 422, 429, 503))
@@ -74,6 +76,25 @@ async def post_message(body: MessageIn, request: Request, services: ServicesDep,
         # under this conversation, and the user should find it again.
         response = error_response(exc.status, exc.code, exc.message)
     set_visitor_cookie(response, settings, secret)
+    return response
+
+
+def _record_end(services: Services, conversation_id: str) -> None:
+    with session_scope(services.engine) as session:
+        record_event(session, EventKind.CONVERSATION_ENDED, conversation_id=conversation_id)
+
+
+@router.post("/api/chat/end")
+async def end_conversation(request: Request, services: ServicesDep) -> Response:
+    """结束会话, for a service-hall kiosk or a family computer: the browser gets a new visitor
+    secret, so the next person at it starts a new conversation and can read nothing of this
+    one (the record keeps it, under its old id, for the rates and any open ticket)."""
+    settings = services.settings
+    old = conversation_id_from_cookies(request.cookies, settings)
+    if old:
+        await run_in_threadpool(_record_end, services, old)
+    response = JSONResponse({"ok": True, "ended": bool(old)})
+    set_visitor_cookie(response, settings, new_visitor_secret())
     return response
 
 

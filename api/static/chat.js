@@ -256,6 +256,19 @@
     showLeaveError("");
   }
 
+  // 结束会话 at a shared computer: the server gives this browser a new visitor secret, so a
+  // reload starts an empty conversation and the previous one cannot be read from here.
+  document.getElementById("end-conversation").addEventListener("click", async () => {
+    if (!window.confirm("结束本次会话？结束后本页将清空，下一位使用者看不到您的对话。")) return;
+    try {
+      await XB.api("POST", "/api/chat/end", {});
+      location.reload();
+    } catch (err) {
+      errorLine.textContent = err.message;
+      errorLine.hidden = false;
+    }
+  });
+
   leaveOpen.addEventListener("click", async () => {
     if (!leaveForm.hidden) { document.getElementById("leave-text").focus(); return; }
     try {

@@ -91,6 +91,7 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/auth/password"):        (401, 401, 403, 403, 403, 403, 403, 403),
     # the portal's chat: the visitor cookie only (a caller without one gets a new one)
     ("POST", "/api/chat/messages"):        (200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/chat/end"):             (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/chat/history"):          (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/chat/queue"):            (200, 200, 200, 200, 200, 200, 200, 200),
     ("WS", "/ws/chat"):                    (W, ACCEPT, W, W, W, W, W, W),

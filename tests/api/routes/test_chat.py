@@ -320,3 +320,24 @@ def test_websocket_without_visitor_cookie_is_closed(client):
     with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/ws/chat") as ws:
         ws.receive_json()
     assert info.value.code == 4401
+
+
+def test_ending_the_conversation_leaves_nothing_for_the_next_person(client, rasa):
+    """结束会话 at a kiosk: the next person at the browser starts afresh and sees nothing."""
+    rasa.replies = [{"recipient_id": "x", "text": "您好！我是小宝"}]
+    client.post("/api/chat/messages", json={"text": "我的电话是13812345678"})
+    before = conversation_of(client)
+    assert client.get("/api/chat/history").json()["messages"]
+    ended = client.post("/api/chat/end", json={})
+    assert ended.status_code == 200 and ended.json() == {"ok": True, "ended": True}
+    after = conversation_of(client)
+    assert after != before
+    history = client.get("/api/chat/history").json()
+    assert history["conversation_id"] == after and history["messages"] == []
+    assert events(client, "conversation_ended") == [(before, {})]
+    assert len(user_turns(client)) == 1  # the record keeps the old conversation
+
+
+def test_the_portal_offers_to_end_the_conversation(client):
+    assert 'id="end-conversation"' in client.get("/").text
+    assert "/api/chat/end" in client.get("/static/chat.js").text
