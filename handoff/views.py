@@ -20,7 +20,8 @@ from xiaobao import conversations, policy
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope, utcnow
 from xiaobao.enums import CHANNELS
-from xiaobao.phone import mask_phones_in, visible_phone
+from xiaobao.phone import visible_phone
+from xiaobao.redact import mask_personal_text
 
 CONTEXT_TURNS = 20  # turns before the handoff shown to the helper
 
@@ -84,14 +85,35 @@ class QueueSummary:
     helpers_on_duty: int
 
 
+def masked_context(context: dict) -> dict:
+    """The ticket's context as someone who does not handle it sees it: the recent turns' texts
+    and the entities' values through :func:`xiaobao.redact.mask_personal_text`."""
+    out = dict(context)
+    if isinstance(out.get("last_turns"), list):
+        out["last_turns"] = [
+            {**t, "text": mask_personal_text(t["text"])}
+            if isinstance(t, dict) and isinstance(t.get("text"), str) else t
+            for t in out["last_turns"]]
+    if isinstance(out.get("entities"), list):
+        out["entities"] = [
+            {**e, "value": mask_personal_text(e["value"])}
+            if isinstance(e, dict) and isinstance(e.get("value"), str) else e
+            for e in out["entities"]]
+    return out
+
+
 def ticket_info(ticket: Ticket, viewer: str | None = None) -> TicketInfo:
+    clear = policy.sees_full_phone(viewer, ticket.helper)
+    context = dict(ticket.context or {})
     return TicketInfo(
         id=ticket.id, conversation_id=ticket.conversation_id, channel=ticket.channel,
         department=ticket.department, status=ticket.status, priority=bool(ticket.priority),
         complaint=bool(ticket.complaint), helper=ticket.helper, topic=ticket.topic,
         company=ticket.company, phone=visible_phone(ticket.phone, viewer, ticket.helper),
-        time_window=ticket.time_window, summary=ticket.summary, note=ticket.note,
-        context=dict(ticket.context or {}), created_at=aware(ticket.created_at),
+        time_window=ticket.time_window,
+        summary=ticket.summary if clear else mask_personal_text(ticket.summary),
+        note=ticket.note, context=context if clear else masked_context(context),
+        created_at=aware(ticket.created_at),
         queued_at=aware(ticket.queued_at), claimed_at=aware(ticket.claimed_at),
         first_response_at=aware(ticket.first_response_at), closed_at=aware(ticket.closed_at))
 
@@ -208,7 +230,7 @@ def ticket_department(ticket_id: str, *, ctx: HandoffContext) -> str:
 def message_view(m: conversations.Message, names: dict[str, str], masked: bool) -> dict:
     return {"pk": m.pk, "role": m.role, "author": m.author,
             "author_name": names.get(m.author, ""),
-            "text": mask_phones_in(m.text) if masked else m.text,
+            "text": mask_personal_text(m.text) if masked else m.text,
             "ticket_id": m.ticket_id or "", "at": aware(m.at).isoformat()}
 
 

@@ -8,9 +8,9 @@ shows as one line — how often, in whose words, which departments, since when (
   neither superseded by a later rating nor upheld 不属实 (an unfounded complaint is no problem
   to fix): its reason. Its department is its ticket's; the bot's own service has none.
 
-Texts are redacted (:func:`xiaobao.redact.redact`: phone numbers and credit codes masked)
-before anything else sees them: the dashboard shows them to every supervisor. Text emptied by
-the retention purge is skipped.
+Texts are redacted (:func:`xiaobao.redact.mask_personal_text`: phone, ID card numbers and
+credit codes masked) before anything else sees them: the dashboard shows them to every
+supervisor. Text emptied by the retention purge is skipped.
 
 :func:`cluster` groups them with the knowledge gaps' own clustering
 (:func:`retrieval.gaps.group_by_meaning`: the retriever's model, average linkage, the same
@@ -36,7 +36,7 @@ from retrieval.normalize import normalize
 from xiaobao import bad_ratings
 from xiaobao.conversations import aware
 from xiaobao.db import session_scope
-from xiaobao.redact import redact
+from xiaobao.redact import mask_personal_text
 
 if TYPE_CHECKING:
     from retrieval.embedder import Embedder
@@ -93,7 +93,7 @@ def collect(engine: Engine, since: dt.datetime, until: dt.datetime, *,
 
 def _text(*candidates: str | None) -> str:
     text = next((c.strip() for c in candidates if c and c.strip()), "")
-    return redact(text[:_TEXT_MAX_CHARS])
+    return mask_personal_text(text[:_TEXT_MAX_CHARS])
 
 
 def _tickets(s: Session, since: dt.datetime, until: dt.datetime, limit: int) -> list[ClusterItem]:

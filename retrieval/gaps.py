@@ -42,6 +42,7 @@ from xiaobao.conversations import Message, aware
 from xiaobao.db import session_scope
 from xiaobao.enums import Speaker
 from xiaobao.events import Event, EventKind
+from xiaobao.redact import mask_personal_text
 
 if TYPE_CHECKING:
     from retrieval.embedder import Embedder
@@ -237,7 +238,9 @@ def _questions_of(s: Session, events: Sequence[Event]) -> Iterable[GapQuestion]:
         elif e.kind == EventKind.HANDOFF_REQUESTED:
             text, reason = context.handoff(conv, at), "handoff"
         if text:
-            yield GapQuestion(text=text, at=at, conversation_id=conv, reason=reason)
+            # Editors never see a user's phone, ID card number or credit code in clear.
+            yield GapQuestion(text=mask_personal_text(text), at=at, conversation_id=conv,
+                              reason=reason)
 
 
 # --- clustering ----------------------------------------------------------------------------------

@@ -19,7 +19,13 @@ _CANONICAL = re.compile(r"^(?:1[3-9]\d{9}|021-[2-9]\d{7})$")
 # A run of digits (half- or full-width) with single separators between them, optionally after
 # a plus sign: every way of writing a number that parse_phone reads.
 _DIGIT = r"[0-9０-９]"
-_RUN = re.compile(rf"[+＋]?{_DIGIT}(?:{_DIGIT}|[\s\-－—_.·](?={_DIGIT}))*")
+# Only a token on its own: not inside a longer run of letters or digits (a hex id, an order
+# number with a prefix), which a number never is.
+_WORD = "0-9A-Za-z０-９Ａ-Ｚａ-ｚ"
+_RUN = re.compile(rf"(?<![{_WORD}])[+＋]?{_DIGIT}(?:{_DIGIT}|[\s\-－—_.·](?={_DIGIT}))*"
+                  rf"(?![{_WORD}])")
+# An eight-digit calendar date (20261207, 2026-12-07) is a date, not a landline.
+_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 _MOBILE_RUN = re.compile(r"(?:0{0,2}86)?(1[3-9]\d{9})")
 _LANDLINE_RUN = re.compile(r"(?:0?21)?[2-9]\d{7}|0[3-9]\d{1,2}[2-9]\d{6,7}")
 
@@ -82,7 +88,7 @@ def _mask_run(match: re.Match) -> str:
     mobile = _MOBILE_RUN.fullmatch(digits)
     if mobile:
         return _mask_digits(mobile.group(1))
-    if _LANDLINE_RUN.fullmatch(digits):
+    if _LANDLINE_RUN.fullmatch(digits) and not _DATE.fullmatch(digits):
         return _mask_digits(digits)
     return match.group(0)
 
@@ -91,7 +97,9 @@ def mask_phones_in(text: str) -> str:
     """Every phone number inside ``text`` masked the same way (for what others see, and logs):
     mobiles with or without +86, landlines with or without area code, in half- or full-width
     digits, with spaces, dots or dashes between them. An eight-digit figure is masked too: it
-    could be a landline, and a masked figure costs less than a leaked number."""
+    could be a landline, and a masked figure costs less than a leaked number; but not one that
+    reads as a calendar date (``20261207``), nor a run of digits inside a longer token of
+    letters or digits (a hex id)."""
     return _RUN.sub(_mask_run, text or "")
 
 

@@ -7,7 +7,8 @@ writes it later, the clear number never reaches it. A traceback's text (``exc_te
 in by the first formatter) and ``stack_info`` are redacted too; ``exc_info`` stays as it is.
 
 The gateway installs it in ``create_app``, the command line at import (``xiaobao/cli.py``).
-What is masked: every number :func:`xiaobao.phone.parse_phone` reads (:func:`~xiaobao.phone.
+What is masked (:func:`mask_personal_text`, also what staff views use): every number
+:func:`xiaobao.phone.parse_phone` reads (:func:`~xiaobao.phone.
 mask_phones_in`), and 18-character credit codes (the alphabet of GB 32100: 0-9 and A-Z without
 I, O, S, V, Z), kept as their first two and last two characters. An 18-digit ID card number
 has the same shape and is masked the same way.
@@ -45,11 +46,20 @@ def mask_credit_codes_in(text: str) -> str:
     return _CREDIT_CODE.sub(lambda m: mask_credit_code(m.group(0)), text)
 
 
-def redact(text: str) -> str:
-    """Credit codes first (their digits would otherwise be read as a landline), then phones."""
+def mask_personal_text(text: str) -> str:
+    """The one redaction of free text shown to anyone who may not read it in clear (staff who
+    do not handle the ticket, editors, reports) and written to logs: 18-character ID card
+    numbers and 统一社会信用代码 first (their digits would otherwise be read as a landline),
+    then phone numbers. Each only as a token on its own, never inside a longer run of letters
+    or digits (a hex id, an order number)."""
     if not text:
         return text
     return mask_phones_in(mask_credit_codes_in(text))
+
+
+def redact(text: str) -> str:
+    """What logs keep of a text: :func:`mask_personal_text`."""
+    return mask_personal_text(text)
 
 
 class RedactingLogRecord(logging.LogRecord):

@@ -117,3 +117,27 @@ def test_context_pack_shows_bot_turns_then_live_turns_and_masks_phones(ctx):
     assert [m["text"] for m in relay.transcript(conv, ctx=ctx)][-1] == "请您对本次服务进行评价"
     assert [m["text"] for m in relay.transcript(ctx=ctx, ticket_id=receipt.ticket_id)] == [
         "您好，我是王帮办", "请打 021-62345678 或 13812345678 找我"]
+
+
+ID_NUMBER = "110101199003074578"
+CREDIT_CODE = "91310113MA1GL1234X"
+PERSONAL = f"电话13812345678，身份证{ID_NUMBER}，公司代码{CREDIT_CODE}"
+MASKED = "电话138****5678，身份证11**************78，公司代码91**************4X"
+
+
+def test_a_non_holder_sees_the_tickets_recent_turns_and_transcript_masked(ctx):
+    conv = "conv-personal"
+    with session_scope(ctx.engine) as s:
+        conversations.append(s, conv, "user", PERSONAL)
+    receipt = request_handoff(req(conversation_id=conv, phone="13812345678",
+                                  last_turns=[{"role": "user", "text": PERSONAL}]), ctx=ctx)
+    a, b = on_duty(ctx, "ha"), on_duty(ctx, "hb")
+    claims.claim_next_ticket(a, ctx=ctx)
+    mine = views.context_pack(receipt.ticket_id, a, ctx=ctx)
+    assert mine["ticket"]["context"]["last_turns"][0]["text"] == PERSONAL
+    assert mine["transcript"][0]["text"] == PERSONAL
+    theirs = views.context_pack(receipt.ticket_id, b, ctx=ctx)
+    assert theirs["ticket"]["context"]["last_turns"][0]["text"] == MASKED
+    assert theirs["transcript"][0]["text"] == MASKED
+    for text in (str(theirs["ticket"]), str(theirs["transcript"])):
+        assert "13812345678" not in text and ID_NUMBER not in text and CREDIT_CODE not in text

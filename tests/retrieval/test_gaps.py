@@ -237,3 +237,10 @@ def test_a_draft_never_carries_a_list_separator_or_an_overlong_question(seeded_r
     [c] = cluster([question("营业执照|税务登记" + "怎么办" * 300, 1)], seeded_retriever)
     assert "|" not in c.draft["question"] and len(c.draft["question"]) <= 500
     EntryData.model_validate({**c.draft, "id": "kb-x", "answer": "见窗口。"})
+
+
+def test_collected_questions_never_carry_a_phone_an_id_number_or_a_credit_code(engine):
+    answered(engine, "c-personal", "我是110101199003074578，电话13812345678，"
+                                   "公司91310113MA1GL1234X怎么办", "abstain", at(1))
+    [found] = collect(engine, SINCE, UNTIL)
+    assert found.text == "我是11**************78，电话138****5678，公司91**************4X怎么办"

@@ -147,3 +147,18 @@ def test_the_gateway_and_the_command_line_install_it():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                          text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "request c7d739c0ed9d4bc7abfbd3f8442120343d done",
+    "trace 0f3a9c2e13912345678ab", "批次 20261207 已导出", "截止 2026-12-07",
+    "file report_a91310113MA1GL1234X.csv", "hash 9a110101199003074578"])
+def test_hex_ids_dates_and_longer_tokens_are_not_masked(text):
+    assert redact.redact(text) == text
+
+
+def test_phones_id_numbers_and_credit_codes_on_their_own_are_masked():
+    from xiaobao.redact import mask_personal_text
+    assert mask_personal_text("电话13812345678，身份证110101199003074578，代码91310113MA1GL1234X"
+                              "，座机 62345678") == \
+        "电话138****5678，身份证11**************78，代码91**************4X，座机 623****5678"
