@@ -19,6 +19,8 @@
 - **Private documents in production**: ``/metrics`` and ``/openapi.json`` answer loopback
   clients or ``Authorization: Bearer <settings.metrics_token>``; anyone else gets 404.
 - **HSTS** on every response in production.
+- **No caching**: ``Cache-Control: no-store`` on every response but static files (unless the
+  route set its own): they carry personal data.
 
 Also here: :func:`safe_next_path`, the one rule for where the login page may send the
 browser afterwards.
@@ -47,6 +49,9 @@ LARGE_BODY_PATHS = frozenset({"/webhook"})  # Rasa's action calls carry the whol
 PRIVATE_DOCS = frozenset({"/metrics", "/openapi.json"})
 MAX_JSON_DEPTH = 32
 HSTS = "max-age=31536000; includeSubDomains"
+NO_STORE = "no-store"
+# Static files and the vendored chart library carry no personal data and may be cached.
+CACHEABLE_PREFIXES = ("/static/", "/vendor/")
 WS_BAD_ORIGIN = 4403  # the close code of a refused WebSocket handshake
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -224,6 +229,8 @@ class WebGuard:
         if production:
             send = _with_hsts(send)
         path, method = scope["path"], scope["method"]
+        if not path.startswith(CACHEABLE_PREFIXES):
+            send = _with_no_store(send)
         if production and path in PRIVATE_DOCS and not self._may_read_private(scope):
             await error_response(404, "not_found", "找不到该地址 / Not found")(scope, receive, send)
             return
@@ -324,6 +331,21 @@ class WebGuard:
         except BodyTooLarge:
             if not started:
                 await _too_large(cap)(scope, receive, send)
+
+
+def _with_no_store(send: Send) -> Send:
+    """``Cache-Control: no-store`` unless the route chose its own: answers and pages carry
+    personal data (chat history, tickets, transcripts, 留言, gaps, reports' examples), which no
+    browser or proxy cache may keep."""
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"cache-control" for k, _ in headers):
+                headers.append((b"cache-control", NO_STORE.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 def _with_hsts(send: Send) -> Send:
