@@ -80,13 +80,16 @@ class ProblemCluster:
 # --- collecting ----------------------------------------------------------------------------------
 
 def collect(engine: Engine, since: dt.datetime, until: dt.datetime, *,
-            limit: int = MAX_ITEMS) -> list[ClusterItem]:
+            limit: int = MAX_ITEMS, departments: list[str] | None = None) -> list[ClusterItem]:
     """The tickets created and the 差评 opened in ``[since, until)``, newest first, at most
-    ``limit`` of them."""
+    ``limit`` of them; only those of ``departments`` unless it is None
+    (:func:`xiaobao.policy.report_departments`)."""
     # SQLite keeps the UTC wall time without its offset: compare in UTC.
     since, until = since.astimezone(dt.UTC), until.astimezone(dt.UTC)
     with session_scope(engine) as s:
-        items = _tickets(s, since, until, limit) + _bad_ratings(s, since, until)
+        items = _tickets(s, since, until, limit, departments) + [
+            i for i in _bad_ratings(s, since, until)
+            if departments is None or i.department in departments]
     items.sort(key=lambda item: item.at, reverse=True)
     return items[:limit]
 
@@ -96,11 +99,14 @@ def _text(*candidates: str | None) -> str:
     return mask_personal_text(text[:_TEXT_MAX_CHARS])
 
 
-def _tickets(s: Session, since: dt.datetime, until: dt.datetime, limit: int) -> list[ClusterItem]:
-    rows = s.scalars(select(Ticket).where(
+def _tickets(s: Session, since: dt.datetime, until: dt.datetime, limit: int,
+             departments: list[str] | None = None) -> list[ClusterItem]:
+    query = select(Ticket).where(
         Ticket.created_at >= since, Ticket.created_at < until,
-        or_(Ticket.topic != "", Ticket.summary != "")).order_by(Ticket.created_at.desc())
-        .limit(limit))
+        or_(Ticket.topic != "", Ticket.summary != ""))
+    if departments is not None:
+        query = query.where(Ticket.department.in_(departments))
+    rows = s.scalars(query.order_by(Ticket.created_at.desc()).limit(limit))
     items = []
     for t in rows:
         text = _text(t.topic, t.summary)

@@ -77,6 +77,12 @@ def visible_departments(actor: Actor, all_departments: Iterable[str]) -> list[st
     return [d for d in all_departments if d in mine]
 
 
+def report_departments(actor: Actor) -> list[str] | None:
+    """The departments whose 差评 and reports' examples this account reads; None: all of them
+    (supervisors, admin). A department leader reads its own departments' only."""
+    return None if sees_all_departments(actor) else list(actor.departments or [])
+
+
 def can_see_department(actor: Actor, department: str) -> bool:
     return sees_all_departments(actor) or department in (actor.departments or [])
 

@@ -87,7 +87,7 @@ def list_bad_ratings(services: ServicesDep, session: SessionDep, account: Report
     (exclusive: the end of the N-th working day after opening, Asia/Shanghai), ``done_at``
     and ``overdue`` per step."""
     calendar, now = services.config.hours, utcnow()
-    departments = None if policy.sees_all_departments(account) else account.departments or []
+    departments = policy.report_departments(account)
     keep = FILTERS[status]
     shown = []
     for case in bad_ratings.list_cases(session, departments):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import ReportReaderAccount, ServicesDep
 from api.errors import ApiError, error_responses
 from reports import clusters, rates
+from xiaobao import policy
 
 router = APIRouter(prefix="/api/reports", tags=["reports"],
                    responses=error_responses(401, 403, 422))
@@ -18,7 +19,7 @@ DEFAULT_DAYS = 30
 
 
 @router.get("/clusters")
-def problem_clusters(services: ServicesDep, _: ReportReaderAccount,
+def problem_clusters(services: ServicesDep, account: ReportReaderAccount,
                      from_: dt.date | None = Query(None, alias="from",
                                                    description="First day, YYYY-MM-DD"),
                      to: dt.date | None = Query(None, description="Last day (included)")
@@ -38,7 +39,8 @@ def problem_clusters(services: ServicesDep, _: ReportReaderAccount,
         raise ApiError(422, "invalid_window", exc.message) from None
     window = rates.Window(first, last, tz)
     items = clusters.collect(services.engine, window.start, window.end,
-                             limit=clusters.MAX_ITEMS + 1)
+                             limit=clusters.MAX_ITEMS + 1,
+                             departments=policy.report_departments(account))
     truncated = len(items) > clusters.MAX_ITEMS
     items = items[:clusters.MAX_ITEMS]
     found = clusters.cluster(items, services.retriever.embedder) if items else []

@@ -86,3 +86,20 @@ def test_a_window_the_rates_refuse_is_refused(supervisor, params):
     response = supervisor.get("/api/reports/clusters", params=params)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_window"
+
+
+def test_a_department_leader_sees_only_its_own_departments_examples(client, services, login):
+    services.use_retriever(build_retriever(services.settings, services.engine,
+                                           embedder=get_embedder()))
+    other = "区税务局"
+    ticket(services, DOG[0])
+    invoice = ticket(services, "增值税发票怎么开")
+    with session_scope(services.engine) as s:
+        s.get(Ticket, invoice).department = other
+    seen = {}
+    for name, department in (("lead-a", DEPT), ("lead-b", other)):
+        leader = login(name, roles=["leader"], departments=[department])
+        response = leader.get("/api/reports/clusters")
+        assert response.status_code == 200, response.text
+        seen[department] = [e for c in response.json()["clusters"] for e in c["examples"]]
+    assert seen == {DEPT: [DOG[0]], other: ["增值税发票怎么开"]}
