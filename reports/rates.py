@@ -293,12 +293,19 @@ def figures(f: Facts) -> dict:
 # --- the reports ----------------------------------------------------------------------------------
 
 def summary(engine: Engine, first: dt.date, last: dt.date, *, config: HandoffConfig,
-            by: str | None = None, now: dt.datetime | None = None) -> dict:
-    """The window's figures; with ``by``, ``"breakdown": {"by", "rows": [{"key", ...}]}``."""
+            by: str | None = None, now: dt.datetime | None = None,
+            departments: list[str] | None = None) -> dict:
+    """The window's figures; with ``by``, ``"breakdown": {"by", "rows": [{"key", ...}]}``.
+    The per-helper breakdown holds only the work of ``departments`` unless it is None
+    (:func:`xiaobao.policy.report_departments`: a department leader sees its own helpers)."""
     facts = collect(engine, first, last, config=config, now=now)
     out = figures(facts)
     if by is not None:
-        out["breakdown"] = {"by": by, "rows": breakdown(facts, by, first, last)}
+        part = facts
+        if by == "helper" and departments is not None:
+            part = Facts(*([x for x in items if x.keys["department"] in departments]
+                           for items in facts._lists()))
+        out["breakdown"] = {"by": by, "rows": breakdown(part, by, first, last)}
     return out
 
 

@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from api.deps import ReportReaderAccount, ServicesDep
 from api.errors import ApiError, error_responses
 from reports import rates
+from xiaobao import policy
 
 router = APIRouter(prefix="/api/reports", tags=["reports"],
                    responses=error_responses(401, 403, 422))
@@ -39,11 +40,13 @@ def _checked(first: dt.date, last: dt.date) -> None:
 
 
 @router.get("/summary")
-def summary(services: ServicesDep, _: ReportReaderAccount, first: From, last: To,
+def summary(services: ServicesDep, account: ReportReaderAccount, first: From, last: To,
             by: Breakdown | None = None) -> dict:
-    """Every rate and duration of the window; with ``by``, the same figures per key."""
+    """Every rate and duration of the window; with ``by``, the same figures per key (per
+    helper: only the helpers' work in the departments the caller reads)."""
     _checked(first, last)
-    return rates.summary(services.engine, first, last, config=services.config, by=by)
+    return rates.summary(services.engine, first, last, config=services.config, by=by,
+                         departments=policy.report_departments(account))
 
 
 @router.get("/series")

@@ -116,3 +116,14 @@ def test_only_supervisors_leaders_and_admin(client, staff):
         got = browser.get("/api/reports/summary", params=DAY)
         assert got.status_code == 403 and got.json()["error"]["code"] == "forbidden"
     assert staff("ada", "admin").get("/api/reports/summary", params=DAY).status_code == 200
+
+
+def test_a_department_leader_sees_only_its_own_helpers_in_the_per_helper_summary(built, staff):
+    keys = {}
+    for name, department in (("lp", scenario.PERMITS), ("lt", scenario.TAX)):
+        got = staff(name, "leader", [department]).get(
+            "/api/reports/summary", params={**DAY, "by": "helper"})
+        assert got.status_code == 200, got.text
+        keys[department] = {row["key"] for row in got.json()["breakdown"]["rows"]}
+    assert "ann" in keys[scenario.PERMITS] and "bob" not in keys[scenario.PERMITS]
+    assert "bob" in keys[scenario.TAX] and "ann" not in keys[scenario.TAX]
