@@ -7,10 +7,8 @@ Chinese Excel writes); lists in CSV and XLSX cells are ``|``-separated.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base import store
 from knowledge_base.schema import FIELDS, LIST_FIELDS, EntryData, describe_errors
+from xiaobao import tabular
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".csv": "csv", ".xlsx": "xlsx"}
@@ -43,10 +42,14 @@ class ImportFailed(store.KnowledgeBaseError):
     status_code = 422
 
     def __init__(self, errors: list[RowError]):
-        self.errors = errors
-        head = (f"导入失败，共 {len(errors)} 处错误，未写入任何条目 / "
-                f"import failed with {len(errors)} error(s); nothing was written")
-        super().__init__(head + "\n" + "\n".join(str(e) for e in errors[:200]))
+        self.total = len(errors)
+        self.errors = errors[:tabular.MAX_ERRORS]  # the first ones; ``total`` counts them all
+        head = (f"导入失败，共 {self.total} 处错误，未写入任何条目 / "
+                f"import failed with {self.total} error(s); nothing was written")
+        more = (f"\n……另有 {self.total - len(self.errors)} 处错误未列出 / "
+                f"{self.total - len(self.errors)} more not shown"
+                if self.total > len(self.errors) else "")
+        super().__init__(head + "\n" + "\n".join(str(e) for e in self.errors) + more)
 
 
 def detect_format(path: Path) -> str:
@@ -85,7 +88,7 @@ def read_rows(path: Path, data: bytes | None = None) -> list[tuple[int, Any]]:
     raw = path.read_bytes() if data is None else data
     try:
         if fmt == "yaml":
-            doc = yaml.safe_load(raw.decode("utf-8-sig")) or []
+            doc = tabular.safe_yaml_load(raw.decode("utf-8-sig")) or []
             if isinstance(doc, dict) and "entries" in doc:
                 doc = doc["entries"]
             if not isinstance(doc, list):
@@ -102,21 +105,14 @@ def read_rows(path: Path, data: bytes | None = None) -> list[tuple[int, Any]]:
                         rows.append((n, exc))
             return rows
         if fmt == "csv":
-            reader = csv.DictReader(io.StringIO(_decode_csv(raw, name), newline=""))
-            return [(n, row) for n, row in enumerate(reader, start=2)]
-        from openpyxl import load_workbook
-
-        sheet = load_workbook(io.BytesIO(raw), read_only=True, data_only=True).worksheets[0]
-        it = sheet.iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(it, [])]
-        rows = []
-        for n, values in enumerate(it, start=2):
-            if all(v is None or str(v).strip() == "" for v in values):
-                continue
-            rows.append((n, {h: _clean_cell(v) for h, v in zip(header, values) if h}))
-        return rows
+            return list(tabular.read_csv_rows(_decode_csv(raw, name)))
+        header, values_rows = tabular.read_xlsx_rows(raw)
+        return [(n, {h: _clean_cell(v) for h, v in zip(header, values) if h})
+                for n, values in values_rows]
     except ImportFailed:
         raise
+    except tabular.TableTooLarge as exc:
+        raise ImportFailed([RowError(name, 0, "file", str(exc))]) from None
     except UnicodeDecodeError:
         raise ImportFailed(
             [RowError(name, 0, "file", "文件不是 UTF-8 编码 / file is not UTF-8")]) from None
@@ -145,6 +141,11 @@ def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
             continue
         # Empty CSV/XLSX cells mean "not given".
         raw = {str(k).strip(): v for k, v in raw.items() if k and v is not None and v != ""}
+        bad = [k for k, v in raw.items() if k == "id" and not isinstance(v, (str, int))]
+        if bad:
+            errors.append(RowError(path.name, n, "id",
+                                   "id 应为文字或数字 / id must be text or a number"))
+            continue
         if "id" not in raw and isinstance(raw.get("question"), str) and raw["question"].strip():
             raw["id"] = stable_id(raw["question"])  # a plain FAQ list: question and answer only
         try:
@@ -191,20 +192,10 @@ def export_entries(entries: list[EntryData], path: Path) -> None:
     elif fmt == "csv":
         # utf-8-sig: Excel opens a BOM-marked file as UTF-8 instead of the local code page.
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=FIELDS)
-            writer.writeheader()
-            for r in records:
-                writer.writerow({k: _cell(r, k) for k in FIELDS})
+            tabular.write_csv(fh, list(FIELDS), ({k: _cell(r, k) for k in FIELDS} for r in records))
     else:
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "knowledge_base"
-        ws.append(list(FIELDS))
-        for r in records:
-            ws.append([_cell(r, k) for k in FIELDS])
-        wb.save(path)
+        tabular.write_xlsx(path, "knowledge_base", list(FIELDS),
+                           ([_cell(r, k) for k in FIELDS] for r in records))
 
 
 def export_file(session: Session, path: Path, status: str | None = None) -> int:

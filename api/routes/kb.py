@@ -96,7 +96,8 @@ class KnowledgeBaseRoute(APIRoute):
                 return await handle(request)
             except io.ImportFailed as exc:
                 return _error(422, exc.code, exc.message.split("\n", 1)[0], errors=[
-                    {"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors])
+                    {"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors],
+                    total_errors=exc.total)
             except store.KnowledgeBaseError as exc:
                 return _error(exc.status_code, exc.code, exc.message)
             except ValidationError as exc:  # EntryData: the same words as an import's

@@ -6,18 +6,16 @@ ends before it starts, runs past 366 days or leaves 2000–2999 is refused with 
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from openpyxl import Workbook
 
 from api.deps import ReportReaderAccount, ServicesDep
 from api.errors import ApiError, error_responses
 from reports import rates
-from xiaobao import policy
+from xiaobao import policy, tabular
 
 router = APIRouter(prefix="/api/reports", tags=["reports"],
                    responses=error_responses(401, 403, 422))
@@ -81,20 +79,12 @@ def _columns(rows: list[dict]) -> list[str]:
 def _csv(rows: list[dict]) -> bytes:
     """UTF-8 with a byte-order mark, so that Excel shows the Chinese keys."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_columns(rows))
-    writer.writeheader()
-    writer.writerows(rows)
+    tabular.write_csv(out, _columns(rows), rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def _xlsx(rows: list[dict]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "service rates"
     columns = _columns(rows)
-    sheet.append(columns)
-    for row in rows:
-        sheet.append([row[c] for c in columns])
     out = io.BytesIO()
-    book.save(out)
+    tabular.write_xlsx(out, "service rates", columns, ([row[c] for c in columns] for row in rows))
     return out.getvalue()
