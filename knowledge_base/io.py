@@ -139,6 +139,10 @@ def parse_entries(path: Path, data: bytes | None = None) -> list[EntryData]:
             errors.append(RowError(path.name, n, "entry",
                                    "应为字段映射 / must be a mapping of fields"))
             continue
+        if not all(isinstance(k, (str, int)) for k in raw):  # never str() a nested key
+            errors.append(RowError(path.name, n, "entry",
+                                   "字段名应为文字 / field names must be text"))
+            continue
         # Empty CSV/XLSX cells mean "not given".
         raw = {str(k).strip(): v for k, v in raw.items() if k and v is not None and v != ""}
         bad = [k for k, v in raw.items() if k == "id" and not isinstance(v, (str, int))]

@@ -168,3 +168,19 @@ def test_a_plain_faq_list_gets_stable_ids_and_flags_read_from_words(tmp_path):
     with pytest.raises(io.ImportFailed) as failed:
         io.parse_entries(bad)
     assert [(e.row, e.field) for e in failed.value.errors] == [(2, "long_term"), (3, "entry")]
+
+
+def test_kb_exports_write_formula_like_cells_as_plain_text(tmp_path):
+    from openpyxl import load_workbook
+
+    entry = io.EntryData.model_validate({"id": "kb-f", "question": "=1+1",
+                                         "answer": "@SUM(A1)"})
+    io.export_entries([entry], tmp_path / "kb.xlsx")
+    sheet = load_workbook(tmp_path / "kb.xlsx").active
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value]
+    assert "=1+1" in [c.value for c in cells]
+    assert all(c.data_type != "f" for c in cells)
+    io.export_entries([entry], tmp_path / "kb.csv")
+    text = (tmp_path / "kb.csv").read_text("utf-8-sig")
+    assert "'=1+1" in text and "'@SUM(A1)" in text
+

@@ -673,3 +673,25 @@ def test_a_rejected_proposal_keeps_the_reason(ed, helper):
     assert twice.status_code == 409
     not_a_proposal = create(ed, id=new_id(), question="普通草稿", answer="答案。")
     assert ed.post(f"/api/kb/drafts/{not_a_proposal['id']}/accept").status_code == 404
+
+
+def test_an_alias_bomb_import_is_refused_quickly_and_stores_nothing(ed):
+    services = services_of(ed)
+    before = services.kb.count()
+    bomb = ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi"))).encode()
+    start = time.monotonic()
+    response = upload(ed, "bomb.yaml", bomb, False)
+    assert time.monotonic() - start < 1
+    assert response.status_code == 422, response.text
+    assert "别名" in response.text and len(response.content) < 2000
+    assert services.kb.count() == before
+
+
+def test_an_import_of_empty_csv_rows_returns_at_most_100_errors_and_a_count(ed):
+    data = ("id,question,answer\n" + "x,,\n" * 5000).encode()
+    response = upload(ed, "empty.csv", data, True)
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    assert len(error["errors"]) <= 100 and error["total_errors"] > 100
