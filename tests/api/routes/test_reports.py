@@ -127,3 +127,22 @@ def test_a_department_leader_sees_only_its_own_helpers_in_the_per_helper_summary
         keys[department] = {row["key"] for row in got.json()["breakdown"]["rows"]}
     assert "ann" in keys[scenario.PERMITS] and "bob" not in keys[scenario.PERMITS]
     assert "bob" in keys[scenario.TAX] and "ann" not in keys[scenario.TAX]
+
+
+def test_the_export_writes_formula_like_keys_as_plain_text():
+    import csv as csv_module
+    import io as io_module
+
+    from openpyxl import load_workbook
+
+    from api.routes import reports as reports_route
+
+    rows = [{"day": "2026-01-01", "by": "department", "key": "=HYPERLINK(\"http://x\")"},
+            {"day": "2026-01-02", "by": "department", "key": "@SUM(A1)"}]
+    sheet = load_workbook(io_module.BytesIO(reports_route._xlsx(rows))).active
+    cells = [row[2] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == [r["key"] for r in rows]
+    assert all(c.data_type != "f" for c in cells)
+    text = reports_route._csv(rows).decode("utf-8-sig")
+    keys = [r["key"] for r in csv_module.DictReader(io_module.StringIO(text))]
+    assert keys == ["'" + r["key"] for r in rows]
