@@ -254,7 +254,9 @@ class TurnResult:
 
 
 async def handle_user_message(services: Services, http, conversation_id: str,
-                              raw: str) -> TurnResult:
+                              raw: str, *, client_ip: str = "") -> TurnResult:
+    """``client_ip`` (:func:`api.deps.client_ip`) reaches whatever books a ticket or a 12345
+    call-back for this turn (the bot's actions, the fallback) for its per-address limits."""
     settings = services.settings
     offered = await run_in_threadpool(offered_to, services, conversation_id, raw)
     user_text = check_user_text(raw, offered, settings.max_message_chars)
@@ -276,7 +278,7 @@ async def handle_user_message(services: Services, http, conversation_id: str,
     CHAT_MESSAGES.labels("bot").inc()
     await run_in_threadpool(record_user_turn, services, conversation_id, user_text)
     try:
-        messages = await _ask_rasa(services, http, conversation_id, user_text)
+        messages = await _ask_rasa(services, http, conversation_id, user_text, client_ip)
     except rasa_client.BotUnavailable as exc:
         if exc.kind != rasa_client.CIRCUIT_OPEN:  # not asked: not a failure of Rasa's
             RASA_FAILURES.labels(rasa_failure_label(exc.kind)).inc()
@@ -284,7 +286,7 @@ async def handle_user_message(services: Services, http, conversation_id: str,
         await run_in_threadpool(record_failure, services, conversation_id, exc.kind)
         # An empty reply is how Rasa's REST channel reports its own failure (its lock or
         # tracker store — Redis — or the action endpoint): answered here like the rest.
-        messages = await _fallback(services, conversation_id, user_text, exc.kind)
+        messages = await _fallback(services, conversation_id, user_text, exc.kind, client_ip)
 
     await run_in_threadpool(store_offered, services.redis, conversation_id, messages)
     await run_in_threadpool(record_bot_turns, services, conversation_id, messages)
@@ -292,29 +294,31 @@ async def handle_user_message(services: Services, http, conversation_id: str,
     return TurnResult(conversation_id, state["mode"], messages, state["ticket"])
 
 
-async def _ask_rasa(services: Services, http, conversation_id: str, text: UserText
-                    ) -> list[dict]:
+async def _ask_rasa(services: Services, http, conversation_id: str, text: UserText,
+                    client_ip: str = "") -> list[dict]:
     """Rasa's reply as the page shows it; BotUnavailable when there is none."""
     settings, breaker = services.settings, services.rasa_breaker
     replies = await rasa_client.ask(http, settings, conversation_id, text.for_route,
-                                    breaker=breaker)
+                                    client_ip=client_ip, breaker=breaker)
     messages = bot_messages(replies)
     if not messages and await run_in_threadpool(_hand_back_now, services, conversation_id):
         # A paused conversation answers nothing: its ticket closed and the hand-back
         # still waited in the outbox (Rasa was down then). Handed back now; ask again.
         messages = bot_messages(await rasa_client.ask(http, settings, conversation_id,
-                                                      text.for_route, breaker=breaker))
+                                                      text.for_route, client_ip=client_ip,
+                                                      breaker=breaker))
     if not messages:
         raise rasa_client.BotUnavailable("empty_reply")
     return messages
 
 
 async def _fallback(services: Services, conversation_id: str, text: UserText,
-                    failure: str) -> list[dict]:
+                    failure: str, client_ip: str = "") -> list[dict]:
     """The gateway's own answer (:mod:`api.fallback`); the polite 503 if even that fails."""
     try:
-        return await run_in_threadpool(fallback.serve, services, conversation_id,
-                                       text.for_route, text.payload, failure)
+        return await run_in_threadpool(lambda: fallback.serve(
+            services, conversation_id, text.for_route, text.payload, failure,
+            client_ip=client_ip))
     except Exception:
         log.exception("fallback answer failed for %s", conversation_id)
         message = BOT_NO_REPLY if failure == "empty_reply" else BOT_UNAVAILABLE

@@ -72,15 +72,16 @@ _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.S)
 
 
 def serve(services: Services, conversation_id: str, text: str, payload: str,
-          failure: str) -> list[dict]:
+          failure: str, *, client_ip: str = "") -> list[dict]:
     """The reply to one user message while Rasa is unavailable (``failure``: why), as the
     page shows messages (``role``, ``text``, ``buttons``), :data:`NOTICE` first.
 
     ``text`` is the message as Rasa would have received it; ``payload`` the offered button
-    payload when the message is a click. Raises what a broken retriever raises (the caller
+    payload when the message is a click; ``client_ip`` counts a 转人工 against the per-address
+    limit. Raises what a broken retriever raises (the caller
     then says the bot is unavailable). Synchronous: run it in a worker thread.
     """
-    served, message = _reply(services, conversation_id, text, payload)
+    served, message = _reply(services, conversation_id, text, payload, client_ip)
     FALLBACK_TURNS.labels(bounded(served, FALLBACK_SERVED)).inc()
     with session_scope(services.engine) as s:
         record_event(s, EventKind.FALLBACK_TURN, conversation_id=conversation_id,
@@ -90,11 +91,11 @@ def serve(services: Services, conversation_id: str, text: str, payload: str,
     return [notice, {"role": Speaker.BOT.value, "buttons": [], **message}]
 
 
-def _reply(services: Services, conversation_id: str, text: str, payload: str
-           ) -> tuple[str, dict]:
+def _reply(services: Services, conversation_id: str, text: str, payload: str,
+           client_ip: str = "") -> tuple[str, dict]:
     intent, entities = parse_payload(payload)
     if intent == "request_human" or (not payload and _WANTS_HUMAN.search(text.strip())):
-        return hand_off(services, conversation_id, clicked=bool(payload))
+        return hand_off(services, conversation_id, clicked=bool(payload), client_ip=client_ip)
     if intent == "request_12345_call":
         return "call_back_redirected", {"text": CALL_BACK_NEEDS_BOT, "buttons": [HUMAN_BUTTON]}
     if intent == "choose_entry":
@@ -132,10 +133,11 @@ def parse_payload(payload: str) -> tuple[str, dict]:
 
 # --- 转人工 without Rasa --------------------------------------------------------------------------
 
-def hand_off(services: Services, conversation_id: str, *, clicked: bool) -> tuple[str, dict]:
+def hand_off(services: Services, conversation_id: str, *, clicked: bool,
+             client_ip: str = "") -> tuple[str, dict]:
     """Open (or find) the conversation's 人工帮办 ticket, as the handoff action would."""
     try:
-        req = handoff_request(services, conversation_id, clicked=clicked)
+        req = handoff_request(services, conversation_id, clicked=clicked, client_ip=client_ip)
         receipt = request_handoff(req, ctx=services.handoff)
     except LimitExceeded as exc:
         said = exc.message.split(" / ")[0]
@@ -148,8 +150,8 @@ def hand_off(services: Services, conversation_id: str, *, clicked: bool) -> tupl
     return "handoff", {"text": online_receipt_text(services, receipt)}
 
 
-def handoff_request(services: Services, conversation_id: str, *, clicked: bool
-                    ) -> HandoffRequest:
+def handoff_request(services: Services, conversation_id: str, *, clicked: bool,
+                    client_ip: str = "") -> HandoffRequest:
     """The request the handoff action would build, from the record instead of Rasa's tracker:
     the last turns, the last question the bot answered (the topic) and its top entry's
     category (the department)."""
@@ -176,6 +178,7 @@ def handoff_request(services: Services, conversation_id: str, *, clicked: bool
         candidates=candidates,
         intent="request_human",
         visitor_id=conversation_id,  # the portal's conversation id is its visitor id
+        client_ip=client_ip,
         # A click on the abstention's 人工帮办 is the bot sending the user to people.
         trigger="abstention" if clicked and asked.get("decision") == "abstain" else "user",
         complaint=is_complaint(topic + " " + users),

@@ -59,16 +59,19 @@ class RasaBreaker:
 
 
 async def ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str, text: str,
-              *, visitor_id: str = "", breaker: RasaBreaker | None = None) -> list[dict]:
+              *, visitor_id: str = "", client_ip: str = "",
+              breaker: RasaBreaker | None = None) -> list[dict]:
     """One turn through Rasa's REST channel; raises :class:`BotUnavailable` on any failure
     (kind ``circuit_open``, without calling Rasa, while ``breaker`` says to skip it).
 
-    The visitor id travels as message metadata, so a handoff knows the returning visitor.
+    The visitor id travels as message metadata, so a handoff knows the returning visitor, and
+    so does the client's address (:func:`api.deps.client_ip`), for the per-address limits on
+    the tickets and 12345 call-backs the bot's actions book.
     """
     if breaker is not None and not breaker.allows():
         raise BotUnavailable(CIRCUIT_OPEN)
     try:
-        replies = await _ask(http, settings, conversation_id, text, visitor_id)
+        replies = await _ask(http, settings, conversation_id, text, visitor_id, client_ip)
     except BotUnavailable as exc:
         if breaker is not None:
             breaker.record(exc.kind)
@@ -79,10 +82,12 @@ async def ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str,
 
 
 async def _ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str, text: str,
-               visitor_id: str) -> list[dict]:
+               visitor_id: str, client_ip: str = "") -> list[dict]:
     url = f"{settings.rasa_url.rstrip('/')}/webhooks/rest/webhook"
-    body = {"sender": conversation_id, "message": text,
-            "metadata": {"visitor_id": visitor_id or conversation_id}}
+    metadata = {"visitor_id": visitor_id or conversation_id}
+    if client_ip:
+        metadata["client_ip"] = client_ip
+    body = {"sender": conversation_id, "message": text, "metadata": metadata}
     timeout = httpx.Timeout(settings.rasa_timeout_s,
                             connect=min(CONNECT_TIMEOUT_S, settings.rasa_timeout_s))
     started = time.perf_counter()

@@ -108,6 +108,8 @@ def build_services(settings: Settings) -> Services:
                              max_chars=settings.max_message_chars,
                              handoffs_per_visitor_per_hour=settings.handoffs_per_visitor_per_hour,
                              callbacks_per_phone_per_day=settings.callbacks_per_phone_per_day,
+                             handoffs_per_ip_per_hour=settings.handoffs_per_ip_per_hour,
+                             callbacks_per_ip_per_hour=settings.callbacks_per_ip_per_hour,
                              call_adapter_timeout_s=settings.call_adapter_timeout_s)
     services = Services(
         settings=settings, engine=engine, redis=client,

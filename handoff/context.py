@@ -42,6 +42,10 @@ class HandoffContext:
     # Abuse limits on new tickets (0: none): per visitor an hour, per phone a day for 12345.
     handoffs_per_visitor_per_hour: int = 0
     callbacks_per_phone_per_day: int = 0
+    # The same per client address (HandoffRequest.client_ip; a request without one, e.g. from
+    # the command line, is not counted): new tickets an hour, 12345 call-backs an hour.
+    handoffs_per_ip_per_hour: int = 0
+    callbacks_per_ip_per_hour: int = 0
     # The longest a call adapter's ``start_call`` may take (settings.call_adapter_timeout_s).
     call_adapter_timeout_s: float = 10.0
 

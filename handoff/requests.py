@@ -56,6 +56,9 @@ class HandoffRequest:
     # The portal visitor's conversation id (derived from the cookie, never the cookie's
     # secret): a returning user finds their 留言 answers.
     visitor_id: str = ""
+    # The client's address as the gateway resolved it (api.deps.client_ip; the bot gets it in
+    # the message metadata): per-address abuse limits on new tickets. Never stored.
+    client_ip: str = ""
     # Why the conversation goes to people (recorded on the handoff_requested event): the user
     # asked ("user"), repeated 没帮助 ("unhelpful"), or the bot could not answer ("abstention").
     trigger: str = ""
@@ -160,6 +163,13 @@ def _enforce_limits(req: HandoffRequest, ctx: HandoffContext) -> None:
     if req.channel == Channel.HOTLINE_12345:
         limits.enforce(ctx.redis, "callback_phone", req.phone, ctx.callbacks_per_phone_per_day,
                        86400, "同一号码的回电预约")
+    # Per address as well: a visitor who drops the cookie is still the same client. The
+    # call-back window is the one the portal's 留言 call-back route counts in.
+    limits.enforce(ctx.redis, "handoff_ip", req.client_ip, ctx.handoffs_per_ip_per_hour, 3600,
+                   "转人工请求")
+    if req.channel == Channel.HOTLINE_12345:
+        limits.enforce(ctx.redis, "callback_ip", req.client_ip, ctx.callbacks_per_ip_per_hour,
+                       3600, "回电预约")
 
 
 def _create(s, req: HandoffRequest, ctx: HandoffContext, now: dt.datetime | None) -> Ticket:

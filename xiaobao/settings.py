@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     callbacks_per_phone_per_day: int = 2
     callbacks_per_ip_per_hour: int = 5
     left_messages_per_visitor_per_hour: int = 5
+    # Per client address too, so dropping the cookie does not reset a count: 留言, new handoff
+    # tickets (any channel) and 12345 call-backs (callbacks_per_ip_per_hour, whichever path
+    # books them: the 留言 route, the bot's form).
+    left_messages_per_ip_per_hour: int = 5
+    handoffs_per_ip_per_hour: int = 10
     logins_per_ip_per_15_minutes: int = 20
     login_failures_before_delay: int = 5
     concurrent_password_checks: int = 4  # argon2 uses ~64 MB each: bounded under a flood

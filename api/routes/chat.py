@@ -69,7 +69,7 @@ async def post_message(body: MessageIn, request: Request, services: ServicesDep,
     await check_chat_limits(services, conversation_id, ip)  # 429 with Retry-After over them
     try:
         result = await conversation.handle_user_message(services, request.app.state.http,
-                                                        conversation_id, body.text)
+                                                        conversation_id, body.text, client_ip=ip)
         response: Response = JSONResponse(result.to_dict())
     except ApiError as exc:
         # A refused or failed first message still leaves its cookie: the message was kept
@@ -157,7 +157,8 @@ async def chat_socket(websocket: WebSocket) -> None:
                 continue
             try:
                 result = await conversation.handle_user_message(services, app.state.http,
-                                                                conversation_id, text)
+                                                                conversation_id, text,
+                                                                client_ip=ip)
             except ApiError as exc:
                 await send({"type": "error", "error": {"code": exc.code, "message": exc.message}})
                 continue

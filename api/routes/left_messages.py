@@ -24,12 +24,15 @@ class LeaveMessageIn(BaseModel):
 
 @router.post("/leave-message", status_code=201)
 async def leave_message(body: LeaveMessageIn, conversation_id: VisitorId,
-                        services: ServicesDep) -> dict:
+                        services: ServicesDep, ip: ClientIp) -> dict:
     """Leaving one while waiting closes the waiting ticket (the user chose not to wait).
     The 留言 is kept under the conversation id derived from the visitor's cookie (``VisitorId``),
-    never under the cookie's secret. At most ``left_messages_per_visitor_per_hour`` (429)."""
+    never under the cookie's secret. At most ``left_messages_per_visitor_per_hour``, and
+    ``left_messages_per_ip_per_hour`` from one address whatever its cookies (429)."""
     await enforce_limit(services, "left_message_visitor", conversation_id,
                         services.settings.left_messages_per_visitor_per_hour, 3600, "留言")
+    await enforce_limit(services, "left_message_ip", ip,
+                        services.settings.left_messages_per_ip_per_hour, 3600, "留言")
     text = conversation.check_user_text(body.text, {}, services.settings.max_message_chars).shown
     info = await run_in_threadpool(
         lambda: left_messages.leave_message(conversation_id, text, phone=body.phone,

@@ -99,6 +99,13 @@ def visitor_id_of(tracker: Tracker) -> str:
     return str(metadata.get("visitor_id") or tracker.sender_id or "")[:96]
 
 
+def client_ip_of(tracker: Tracker) -> str:
+    """The client's address the gateway resolved for the latest message (its metadata), for
+    the per-address limits on tickets and 12345 call-backs; "" when not sent (not counted)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return str(metadata.get("client_ip") or "")[:64]
+
+
 _BOT_STEPS = ("action_answer_question", "action_choose_entry", "action_record_feedback")
 
 
@@ -147,6 +154,7 @@ def build_request(tracker: Tracker, channel: Channel) -> HandoffRequest:
         intent=(latest.get("intent") or {}).get("name") or "",
         entities=entities,
         visitor_id=visitor_id_of(tracker),
+        client_ip=client_ip_of(tracker),
         trigger=trigger_of(tracker),
         complaint=is_complaint(topic + " ".join(
             t["text"] for t in last_turns(tracker) if t["role"] == "user")),

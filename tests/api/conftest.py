@@ -166,6 +166,7 @@ def settings(tmp_path, redis_url: str, _rasa_server: StandInRasa) -> Settings:
 # are raised here; tests/api/test_limits.py runs the real defaults.
 GENEROUS_LIMITS = {"chat_per_visitor_per_minute": 10_000, "chat_per_ip_per_minute": 10_000,
                    "left_messages_per_visitor_per_hour": 10_000,
+                   "left_messages_per_ip_per_hour": 10_000, "handoffs_per_ip_per_hour": 10_000,
                    "callbacks_per_ip_per_hour": 10_000, "logins_per_ip_per_15_minutes": 10_000}
 
 

@@ -111,8 +111,28 @@ def test_left_messages_per_visitor_admit_5_an_hour_then_429(client):
     for _ in range(5):
         assert leave(client).status_code == 201
     assert_limited(leave(client), at_most_s=3600)
-    new_visitor(client)  # per visitor, not per address
-    assert leave(client).status_code == 201
+
+
+def test_left_messages_per_ip_admit_5_an_hour_whatever_the_cookies(client):
+    """The issue: a client that drops its cookie before every 留言 had no limit at all."""
+    assert Settings().left_messages_per_ip_per_hour == 5
+    for _ in range(5):
+        new_visitor(client)
+        assert leave(client).status_code == 201
+    new_visitor(client)
+    assert_limited(leave(client), at_most_s=3600)
+    assert "留言过于频繁" in leave(client).json()["error"]["message"]
+
+
+def test_another_address_has_its_own_left_message_count(settings, redis_client):
+    app = create_app(settings.model_copy(update={"trusted_proxy_header": "X-Real-IP"}))
+    with TestClient(app, headers=SAME_ORIGIN) as client:
+        for _ in range(5):
+            new_visitor(client)
+            assert leave(client, **{"X-Real-IP": "203.0.113.7"}).status_code == 201
+        new_visitor(client)
+        assert_limited(leave(client, **{"X-Real-IP": "203.0.113.7"}), at_most_s=3600)
+        assert leave(client, **{"X-Real-IP": "198.51.100.4"}).status_code == 201
 
 
 def ask_callback(client: TestClient, message_id: str, **headers):
@@ -414,3 +434,68 @@ def test_no_key_an_anonymous_request_creates_lives_without_a_ttl(client, rasa, r
         assert any(k.startswith(prefix) for k in keys), prefix  # the script reached it
     untimed = {k for k in keys if redis_client.pttl(k) <= 0 and not k.startswith(tuple(EXEMPT))}
     assert untimed == set()
+
+
+# --- tickets and 12345 call-backs booked by the bot (or the gateway's fallback), per address -----
+
+def bot_12345_booking(sender: str, phone: str, client_ip: str) -> dict:
+    """What Rasa posts to run ``action_request_12345_call`` after the form, with the message
+    metadata the gateway sent (api.rasa_client)."""
+    latest = {"text": "明天上午", "intent": {"name": "inform", "confidence": 0.9},
+              "entities": [], "metadata": {"visitor_id": sender, "client_ip": client_ip}}
+    return {
+        "next_action": "action_request_12345_call", "sender_id": sender, "version": "3.6.21",
+        "domain": {"intents": ["inform"], "entities": [], "slots": {}, "responses": {},
+                   "actions": ["action_request_12345_call"], "forms": {}},
+        "tracker": {
+            "sender_id": sender,
+            "slots": {"phone": phone, "time_window": "明天上午", "handoff_topic": "食品经营许可"},
+            "latest_message": latest,
+            "events": [{"event": "user", "text": "明天上午", "timestamp": time.time(),
+                        "parse_data": latest, "metadata": latest["metadata"]}],
+            "paused": False, "followup_action": None, "active_loop": {},
+            "latest_action_name": "action_listen"}}
+
+
+def book_by_bot(client: TestClient, sender: str, phone: str, client_ip: str) -> str:
+    response = client.post("/webhook", params={"token": client.app.state.settings.action_token},
+                           json=bot_12345_booking(sender, phone, client_ip))
+    assert response.status_code == 200, response.text
+    return response.json()["responses"][0]["text"]
+
+
+def test_bot_12345_call_backs_per_ip_are_capped_across_visitors_and_numbers(client, services):
+    """The issue: invented numbers, a new visitor each, one address — the hotline dialled all."""
+    assert Settings().callbacks_per_ip_per_hour == 5
+    for i in range(5):
+        assert "已为您预约12345热线回电" in book_by_bot(client, f"conv-{i}", f"138000000{i:02d}",
+                                                   "203.0.113.5")
+    refused = book_by_bot(client, "conv-9", "13800000099", "203.0.113.5")
+    assert "回电预约过于频繁" in refused and "已为您预约" not in refused
+    with session_scope(services.engine) as s:
+        from sqlalchemy import func, select
+
+        from handoff.store import Call
+        assert s.scalar(select(func.count()).select_from(Call)) == 5
+    # Another address is not held up by this one.
+    assert "已为您预约12345热线回电" in book_by_bot(client, "conv-10", "13800000010",
+                                               "198.51.100.4")
+
+
+def test_the_chat_sends_the_client_address_to_rasa_for_the_actions(client, rasa):
+    new_visitor(client)
+    assert say(client).status_code == 200
+    assert rasa.received[-1]["metadata"]["client_ip"] == "testclient"  # TestClient's socket
+
+
+def test_fallback_handoffs_per_ip_admit_10_an_hour_across_visitors(client, rasa):
+    assert Settings().handoffs_per_ip_per_hour == 10
+    rasa.status = 500  # Rasa down: the gateway books the 转人工 itself (api.fallback)
+    for i in range(10):
+        new_visitor(client)
+        reply = say(client, "转人工").json()
+        assert reply["ticket"], (i, reply)
+    new_visitor(client)
+    reply = say(client, "转人工").json()
+    assert not reply["ticket"]
+    assert "转人工请求过于频繁" in reply["messages"][-1]["text"]

@@ -130,6 +130,7 @@ def _endpoints(actions_port: int, redis_port: int) -> str:
 LOAD_TEST_LIMITS = ("chat_per_visitor_per_minute", "chat_per_ip_per_minute",
                     "handoffs_per_visitor_per_hour", "callbacks_per_phone_per_day",
                     "callbacks_per_ip_per_hour", "left_messages_per_visitor_per_hour",
+                    "left_messages_per_ip_per_hour", "handoffs_per_ip_per_hour",
                     "logins_per_ip_per_15_minutes")
 
 

@@ -52,7 +52,8 @@ def test_first_message_sets_a_long_lived_visitor_cookie_naming_the_conversation(
     assert body["conversation_id"] == conversation_id != secret and body["mode"] == "bot"
     assert body["messages"] == [{"role": "bot", "text": "您好！我是小宝", "buttons": []}]
     assert rasa.received[-1] == {"sender": conversation_id, "message": "你好",
-                                 "metadata": {"visitor_id": conversation_id}}
+                                 "metadata": {"visitor_id": conversation_id,
+                                              "client_ip": "testclient"}}
 
 
 def test_the_visitor_id_travels_to_rasa_as_message_metadata(client, rasa):
@@ -62,7 +63,8 @@ def test_the_visitor_id_travels_to_rasa_as_message_metadata(client, rasa):
     visitor = conversation_of(client)
     client.post("/api/chat/messages", json={"text": "营业执照怎么办"})
     client.post("/api/chat/messages", json={"text": "谢谢"})
-    assert [r["metadata"] for r in rasa.received] == [{"visitor_id": visitor}] * 2
+    assert [r["metadata"] for r in rasa.received] == [{"visitor_id": visitor,
+                                                       "client_ip": "testclient"}] * 2
     assert {r["sender"] for r in rasa.received} == {visitor}
     assert client.cookies["xiaobao_visitor"] not in json.dumps(rasa.received)
 
@@ -311,7 +313,8 @@ def test_websocket_round_trip(client, rasa):
         ws.send_text(json.dumps(["text"]))
         assert ws.receive_json()["error"]["code"] == "invalid_request"
     assert rasa.received[-1]["sender"] == conversation_of(client)
-    assert rasa.received[-1]["metadata"] == {"visitor_id": conversation_of(client)}
+    assert rasa.received[-1]["metadata"] == {"visitor_id": conversation_of(client),
+                                             "client_ip": "testclient"}
 
 
 def test_websocket_without_visitor_cookie_is_closed(client):
