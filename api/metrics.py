@@ -46,6 +46,10 @@ QUEUE_WAIT = Histogram(
     "xiaobao_queue_wait_seconds", "Seconds a ticket waited in its queue before a helper "
     "claimed it, by channel", ["channel"],
     buckets=(10, 30, 60, 120, 180, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600))
+LOGIN_FAILURE_ALERTS = Counter(
+    "xiaobao_login_failure_alerts_total", "Wrong console passwords beyond "
+    "login_failures_per_account_alert for one account within an hour (all addresses; an "
+    "alert, not a block)")
 RATINGS_GIVEN = Counter(
     "xiaobao_ratings_total", "好差评 ratings recorded, by level", ["level"])
 

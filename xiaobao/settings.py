@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     handoffs_per_ip_per_hour: int = 10
     logins_per_ip_per_15_minutes: int = 20
     login_failures_before_delay: int = 5
+    # Wrong passwords for one account from all addresses together in an hour above which each
+    # further one is logged as a warning and counted (xiaobao_login_failure_alerts_total) —
+    # an alert, never a block: the delay above is per (account, address).
+    login_failures_per_account_alert: int = 20
     concurrent_password_checks: int = 4  # argon2 uses ~64 MB each: bounded under a flood
 
     # Gateway: cookies, and whether start-up loads the retrieval index.

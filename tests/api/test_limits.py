@@ -289,13 +289,68 @@ def test_a_patient_guessers_ten_wrong_passwords_cost_the_helper_half_a_minute(
     password = make_account("ann", roles=["helper"])
     clock = FakeClock(monkeypatch)  # the guesser waits out every delay before the next try
     for _ in range(10):
-        wait = limits.failure_delay_s(client.app.state.services.redis, "login_user", "ann")
+        wait = limits.failure_delay_s(client.app.state.services.redis, "login_user_ip",
+                                      auth.failure_key("ann", "testclient"))
         clock.advance(wait)
         assert log_in(client, "ann", "wrong-pass").status_code == 401
     delayed = log_in(client, "ann", password)
     assert_limited(delayed, at_most_s=32)
     clock.advance(int(delayed.headers["Retry-After"]))
     assert log_in(client, "ann", password).status_code == 200
+
+
+@pytest.fixture
+def behind_proxy(settings, redis_client):
+    """A gateway that believes X-Real-IP (its nginx), so a test can log in from many addresses,
+    with the account ann."""
+    app = create_app(settings.model_copy(update={"trusted_proxy_header": "X-Real-IP"}))
+    with TestClient(app, headers=SAME_ORIGIN) as client:
+        with session_scope(app.state.services.engine) as session:
+            create_account(session, "ann", "correct-horse", roles=["helper"])
+        yield client
+
+
+def log_in_from(client: TestClient, address: str, password: str):
+    return client.post("/api/auth/login", json={"username": "ann", "password": password},
+                       headers={"X-Real-IP": address})
+
+
+def test_wrong_passwords_from_other_addresses_never_lock_the_account_out(behind_proxy,
+                                                                         monkeypatch):
+    """The issue: 16 wrong passwords over 17 minutes, each from another address, locked the
+    right password out for 15 minutes."""
+    clock = FakeClock(monkeypatch)
+    for i in range(16):
+        assert log_in_from(behind_proxy, f"198.51.100.{i}", "wrong-pass").status_code == 401, i
+        clock.advance(65)
+    assert log_in_from(behind_proxy, "203.0.113.7", "correct-horse").status_code == 200
+
+
+def test_wrong_passwords_from_one_address_still_slow_that_address_only(behind_proxy):
+    for _ in range(5):
+        assert log_in_from(behind_proxy, "198.51.100.9", "wrong-pass").status_code == 401
+    assert_limited(log_in_from(behind_proxy, "198.51.100.9", "correct-horse"), at_most_s=1)
+    assert log_in_from(behind_proxy, "203.0.113.7", "correct-horse").status_code == 200
+
+
+def test_many_failures_of_one_account_raise_an_alert_not_a_block(behind_proxy, caplog):
+    from prometheus_client import REGISTRY
+
+    assert Settings().login_failures_per_account_alert == 20
+
+    def alerts() -> float:
+        return REGISTRY.get_sample_value("xiaobao_login_failure_alerts_total") or 0.0
+
+    before = alerts()
+    for i in range(20):
+        assert log_in_from(behind_proxy, f"198.51.100.{i}", "wrong-pass").status_code == 401
+    assert alerts() == before and "wrong passwords for account" not in caplog.text
+    with caplog.at_level("WARNING", logger="api.routes.auth"):
+        for i in range(3):
+            assert log_in_from(behind_proxy, f"192.0.2.{i}", "wrong-pass").status_code == 401
+    assert alerts() == before + 3
+    assert "more than 20 wrong passwords for account 'ann'" in caplog.text
+    assert log_in_from(behind_proxy, "203.0.113.7", "correct-horse").status_code == 200
 
 
 def test_failure_delay_is_capped_at_15_minutes_and_its_key_expires(redis_client, monkeypatch):
@@ -430,7 +485,8 @@ def test_no_key_an_anonymous_request_creates_lives_without_a_ttl(client, rasa, r
                    "xiaobao:limit:chat_ip:", "xiaobao:limit:left_message_visitor:",
                    "xiaobao:limit:callback_ip:", "xiaobao:limit:callback_phone:",
                    "xiaobao:limit:handoff_visitor:", "xiaobao:limit:login_ip:",
-                   "xiaobao:limit:login_user:", *EXEMPT):
+                   "xiaobao:limit:login_user_ip:", "xiaobao:limit:login_user_failures:",
+                   "xiaobao:limit:left_message_ip:", *EXEMPT):
         assert any(k.startswith(prefix) for k in keys), prefix  # the script reached it
     untimed = {k for k in keys if redis_client.pttl(k) <= 0 and not k.startswith(tuple(EXEMPT))}
     assert untimed == set()
