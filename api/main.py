@@ -8,7 +8,10 @@ the outbox still holds, loads the retrieval index so the first question does not
 listens for knowledge-base changes made elsewhere (``xiaobao kb import``, another gateway),
 and starts the background jobs (:mod:`api.timers`). Shutdown stops the last two.
 
-Run: ``uvicorn --factory api.main:create_app --host 127.0.0.1 --port 8000``.
+Run: ``uvicorn --factory api.main:create_app --no-proxy-headers --host 127.0.0.1 --port 8000``
+(as the Procfile does): uvicorn's own proxy headers are off, so only
+``settings.trusted_proxy_header`` (:func:`api.deps.client_ip`) decides the client's address —
+by default uvicorn would believe ``X-Forwarded-For`` from any loopback peer.
 """
 from __future__ import annotations
 

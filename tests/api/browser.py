@@ -113,7 +113,8 @@ class Stack:
             f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {self.redis_port}\n"
             f"  db: 1\n  key_prefix: xiaobao\n", encoding="utf-8")
         gateway = self.start("gateway", [str(VENV_BIN / "uvicorn"), "--factory",
-                                         "api.main:create_app", "--host", "127.0.0.1",
+                                         "api.main:create_app", "--no-proxy-headers",
+                                         "--host", "127.0.0.1",
                                          "--port", str(self.gateway_port)])
         rasa = self.start("rasa", [str(RASA), "run", "--enable-api", "--auth-token",
                                    RASA_TOKEN, "--endpoints", str(endpoints),

@@ -303,7 +303,7 @@ class GatewayProcess:
         log = (self.home / f"gateway-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "uvicorn"), "--factory", "api.main:create_app",
-             "--host", "127.0.0.1", "--port", str(self.port)],
+             "--no-proxy-headers", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -33,7 +33,8 @@ def test_uvicorn_exits_with_the_one_line_reason(tmp_path, redis_url):
     env = {"PATH": "/usr/bin:/bin", "XIAOBAO_HOME": str(tmp_path), "REDIS_URL": redis_url,
            "XIAOBAO_ENV": "production", "XIAOBAO_WARM_RETRIEVER": "false"}
     uvicorn = Path(sys.executable).parent / "uvicorn"
-    out = subprocess.run([str(uvicorn), "--factory", "api.main:create_app", "--port", "0"],
+    out = subprocess.run([str(uvicorn), "--factory", "api.main:create_app", "--no-proxy-headers",
+                          "--port", "0"],
                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     lines = [line for line in (out.stdout + out.stderr).splitlines() if "拒绝启动" in line]

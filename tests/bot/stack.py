@@ -179,8 +179,8 @@ def start_stack(home: Path, log_dir: Path | None = None,
         for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):
             subprocess.run([str(XIAOBAO), *args], cwd=REPO, env=stack.env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
-        actions = spawn([UVICORN, "--factory", "api.main:create_app", "--host", "127.0.0.1",
-                         "--port", stack.actions_port], "gateway")
+        actions = spawn([UVICORN, "--factory", "api.main:create_app", "--no-proxy-headers",
+                         "--host", "127.0.0.1", "--port", stack.actions_port], "gateway")
         endpoints = home / "endpoints.yml"
         endpoints.write_text(_endpoints(stack.actions_port, stack.redis_port))
         started = time.monotonic()
