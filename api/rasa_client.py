@@ -1,4 +1,5 @@
-"""The Rasa server, as the gateway talks to it: one turn through the REST channel, and handing
+"""The Rasa server, as the gateway talks to it: one turn through 小宝's signed REST channel
+(``bot.channels``: every request carries the HMAC of its body under the Rasa token), and handing
 a paused conversation back to the bot after its ticket closed.
 
 ``ask`` is async (the chat's request path); ``resume`` is synchronous because it runs in the
@@ -7,6 +8,7 @@ handoff outbox's publisher, in a worker thread, with the services' own ``httpx.C
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from api.metrics import RASA_FAILURES, RASA_LATENCY
+from bot.signing import SIGNATURE_HEADER, sign
 from xiaobao.settings import Settings
 
 RATING_RESPONSE = "utter_ask_rating"
@@ -23,6 +26,7 @@ LISTEN_EVENT = {"event": "action", "name": "action_listen"}
 TICKET_SLOT = "handoff_ticket_id"  # bot/domain.yml: the ticket a rating is about
 CONNECT_TIMEOUT_S = 1.0  # Rasa is on loopback or the same network: a connect never takes long
 CIRCUIT_OPEN = "circuit_open"  # BotUnavailable.kind of a turn the breaker did not send
+WEBHOOK_PATH = "/webhooks/xiaobao/webhook"  # bot.channels.SignedRestInput
 log = logging.getLogger("api.rasa_client")
 
 
@@ -83,22 +87,30 @@ async def ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str,
 
 async def _ask(http: httpx.AsyncClient, settings: Settings, conversation_id: str, text: str,
                visitor_id: str, client_ip: str = "") -> list[dict]:
-    url = f"{settings.rasa_url.rstrip('/')}/webhooks/rest/webhook"
+    url = f"{settings.rasa_url.rstrip('/')}{WEBHOOK_PATH}"
     metadata = {"visitor_id": visitor_id or conversation_id}
     if client_ip:
         metadata["client_ip"] = client_ip
-    body = {"sender": conversation_id, "message": text, "metadata": metadata}
+    body = json.dumps({"sender": conversation_id, "message": text, "metadata": metadata}
+                      ).encode()
+    headers = {"Content-Type": "application/json",
+               SIGNATURE_HEADER: sign(settings.rasa_token, body)}
     timeout = httpx.Timeout(settings.rasa_timeout_s,
                             connect=min(CONNECT_TIMEOUT_S, settings.rasa_timeout_s))
     started = time.perf_counter()
     try:
-        response = await http.post(url, json=body, timeout=timeout)
+        response = await http.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException:
         raise BotUnavailable("timeout") from None
     except httpx.HTTPError:
         raise BotUnavailable("unreachable") from None
     finally:
         RASA_LATENCY.observe(time.perf_counter() - started)
+    if response.status_code in (401, 403):
+        # bot.channels refused the signature: this gateway's and Rasa's XIAOBAO_RASA_TOKEN
+        # differ. A failure like any other (the fallback answers), but an operator's to fix.
+        log.error("Rasa refused the turn's signature (%s): is XIAOBAO_RASA_TOKEN the same "
+                  "for the gateway and rasa run?", response.status_code)
     if response.status_code != 200:
         raise BotUnavailable(f"status_{response.status_code}")
     try:

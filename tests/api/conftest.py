@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from api.services import Services
+from bot.signing import SIGNATURE_HEADER, verify
 from handoff.config import packaged_config
 from handoff.context import HandoffContext
 from tests.api.browser import browser, stack  # noqa: F401  (fixtures for the browser tests)
@@ -87,6 +88,9 @@ class StandInRasa:
     api_calls: list[tuple[str, object]] = field(default_factory=list)
     executed_replies: list[dict] = field(default_factory=list)
     paused: set[str] = field(default_factory=set)
+    # Like bot.channels: a turn must carry the HMAC of its body under this (the settings'
+    # rasa_token), else 401 and nothing received.
+    secret: str = "stand-in-rasa-token-0123456789"
 
     def reset(self) -> None:
         self.replies, self.status, self.delay_s = [{"text": "您好"}], 200, 0.0
@@ -105,9 +109,13 @@ def _rasa_server() -> Iterator[StandInRasa]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.loads(raw)
             path = self.path.split("?")[0]
-            if path == "/webhooks/rest/webhook":
+            if path == "/webhooks/xiaobao/webhook":
+                if not verify(stand_in.secret, raw, self.headers.get(SIGNATURE_HEADER)):
+                    self._reply(401, {"error": {"code": "bad_signature"}})
+                    return
                 stand_in.received.append(body)
                 if stand_in.delay_s:
                     time.sleep(stand_in.delay_s)
@@ -155,6 +163,7 @@ def rasa(_rasa_server: StandInRasa) -> StandInRasa:
 @pytest.fixture
 def settings(tmp_path, redis_url: str, _rasa_server: StandInRasa) -> Settings:
     return Settings(home=tmp_path, redis_url=redis_url, rasa_url=_rasa_server.url,
+                    rasa_token=_rasa_server.secret,
                     rasa_timeout_s=1.0, warm_retriever=False, secret_key="test-secret",
                     call_callback_secret="test-callback-secret",
                     # Off unless a test is about them (tests/api/test_timers.py): a timer

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 
 import httpx
 import pytest
@@ -23,6 +25,34 @@ async def test_ask_sends_one_turn_with_the_visitor_as_metadata(settings, rasa):
     assert rasa.received == [
         {"sender": "conv-1", "message": "你好", "metadata": {"visitor_id": "conv-1"}},
         {"sender": "conv-1", "message": "你好", "metadata": {"visitor_id": "visitor-9"}}]
+
+
+async def test_ask_signs_the_raw_body_with_the_rasa_token(settings, rasa, monkeypatch):
+    """bot.channels answers only a body whose HMAC-SHA256 under XIAOBAO_RASA_TOKEN travels in
+    X-Xiaobao-Signature, on 小宝's channel's URL (not the open REST channel's)."""
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+        await rasa_client.ask(http, settings, "conv-1", "营业执照")
+    [request] = sent
+    assert request.url.path == "/webhooks/xiaobao/webhook"
+    expected = hmac.new(settings.rasa_token.encode(), request.content, hashlib.sha256)
+    assert request.headers["X-Xiaobao-Signature"] == f"sha256={expected.hexdigest()}"
+    assert rasa.received == [{"sender": "conv-1", "message": "营业执照",
+                              "metadata": {"visitor_id": "conv-1"}}]
+
+
+async def test_a_refused_signature_is_a_failure_of_rasa(settings, rasa, caplog):
+    """A gateway whose token is not Rasa's is refused (401): the turn fails like any error
+    status (the fallback answers it) and the log names the likely cause."""
+    wrong = settings.model_copy(update={"rasa_token": "not-rasas-token-0123456789"})
+    with pytest.raises(BotUnavailable) as failed:
+        await ask(wrong)
+    assert failed.value.kind == "status_401" and rasa.received == []
+    assert "XIAOBAO_RASA_TOKEN" in caplog.text
 
 
 @pytest.mark.parametrize(("setup", "kind"), [

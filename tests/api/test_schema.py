@@ -136,7 +136,8 @@ class Fuzz:
 def fuzz(tmp_path_factory, redis_url, _rasa_server) -> Iterator[Fuzz]:
     """One app for the module, as conftest's ``settings`` builds it, abuse limits lifted."""
     settings = Settings(home=tmp_path_factory.mktemp("schema"), redis_url=redis_url,
-                        rasa_url=_rasa_server.url, rasa_timeout_s=1.0, warm_retriever=False,
+                        rasa_url=_rasa_server.url, rasa_token=_rasa_server.secret,
+                        rasa_timeout_s=1.0, warm_retriever=False,
                         secret_key="test-secret", call_callback_secret="test-callback-secret",
                         background_jobs=False)
     settings = settings.model_copy(update={

@@ -8,6 +8,7 @@ actions built with its services: the real retriever and handoff); Rasa loads
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.signing import SIGNATURE_HEADER, sign
 from tests.redis_server import redis_server_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,10 +90,20 @@ class BotStack:
         return f"sqlite:///{self.home / 'xiaobao.db'}"
 
     def say(self, sender: str, text: str, timeout: float = 120) -> list[dict]:
-        r = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook",
-                       json={"sender": sender, "message": text}, timeout=timeout)
+        """One turn through 小宝's channel, signed as a gateway signs it (bot.signing)."""
+        body = json.dumps({"sender": sender, "message": text}).encode()
+        r = self.post_webhook(body, sign(TOKEN, body), timeout)
         r.raise_for_status()
         return r.json()
+
+    def post_webhook(self, body: bytes, signature: str | None,
+                     timeout: float = 120) -> httpx.Response:
+        """``body`` to bot.channels' webhook with ``signature`` (None: no signature header)."""
+        headers = {"Content-Type": "application/json"}
+        if signature is not None:
+            headers[SIGNATURE_HEADER] = signature
+        return httpx.post(f"{self.rasa_url}/webhooks/xiaobao/webhook", content=body,
+                          headers=headers, timeout=timeout)
 
     def parse(self, text: str) -> dict:
         r = httpx.post(f"{self.rasa_url}/model/parse", params={"token": TOKEN},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import httpx
 import pytest
 import yaml
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from handoff.config import packaged_config
 from handoff.queue import queue_key
 from knowledge_base.card import card_lines
 from knowledge_base.schema import EntryData
-from tests.bot.stack import REPO, BotStack, start_stack
+from tests.bot.stack import REPO, TOKEN, BotStack, start_stack
 from xiaobao.enums import Channel
 
 pytestmark = pytest.mark.rasa
@@ -188,3 +189,73 @@ def test_each_answer_is_logged(stack):
         kinds = [e.kind for e in s.scalars(select(Event).where(Event.conversation_id == conv))]
     engine.dispose()
     assert kinds == ["bot_answer"]
+
+
+def _rasa_keys(stack: BotStack, conv: str) -> list[str]:
+    """Rasa's tracker and lock keys for ``conv`` (Redis db 1, endpoints.yml)."""
+    import redis
+
+    client = redis.Redis(port=stack.redis_port, db=1, decode_responses=True)
+    try:
+        return client.keys(f"*{conv}*")
+    finally:
+        client.close()
+
+
+def _ratings(stack: BotStack, conv: str) -> list[str]:
+    from xiaobao.db import make_engine, session_scope
+    from xiaobao.events import Event
+
+    engine = make_engine(stack.db_url)
+    with session_scope(engine) as s:
+        kinds = [e.kind for e in s.scalars(select(Event).where(Event.conversation_id == conv))]
+    engine.dispose()
+    return kinds
+
+
+@pytest.mark.parametrize("signature", [None, "", "sha256=" + "0" * 64, "wrong-key"])
+def test_an_unsigned_or_wrongly_signed_turn_is_refused_and_reaches_no_tracker(stack, signature):
+    """Only a gateway may talk to Rasa (bot/channels.py): a forged 非常满意 or /request_human
+    without the HMAC of its body under XIAOBAO_RASA_TOKEN is answered 401 and writes nothing."""
+    import json
+
+    from bot.signing import sign
+
+    conv = sender()
+    for text in ("非常满意", '/request_human{"topic": "营业执照"}'):
+        body = json.dumps({"sender": conv, "message": text}).encode()
+        if signature == "wrong-key":
+            signature = sign("not-the-rasa-token-0123456789", body)
+        refused = stack.post_webhook(body, signature, timeout=60)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"]["code"] == "bad_signature"
+    # A body signed for another body is refused too (the HMAC covers the raw body).
+    other = json.dumps({"sender": conv, "message": "非常满意"}).encode()
+    assert stack.post_webhook(other, sign(TOKEN, other + b" "), timeout=60).status_code == 401
+    assert _rasa_keys(stack, conv) == []
+    assert _ratings(stack, conv) == []
+    # The open REST channel is not served at all.
+    opened = httpx.post(f"{stack.rasa_url}/webhooks/rest/webhook",
+                        json={"sender": conv, "message": "非常满意"}, timeout=60)
+    assert opened.status_code == 404
+    assert _rasa_keys(stack, conv) == []
+
+
+def test_the_gateways_signed_turn_is_answered(stack):
+    """api.rasa_client signs with the settings' rasa_token: Rasa answers and the rating is
+    recorded (so the refusals above are the signature's, not a broken channel's)."""
+    import asyncio
+
+    from api import rasa_client
+    from xiaobao.settings import Settings
+
+    conv = sender()
+    settings = Settings(rasa_url=stack.rasa_url, rasa_token=TOKEN, rasa_timeout_s=120)
+
+    async def ask() -> list[dict]:
+        async with httpx.AsyncClient() as http:
+            return await rasa_client.ask(http, settings, conv, "非常满意")
+
+    assert "感谢您的评价（非常满意）" in texts(asyncio.run(ask()))
+    assert _rasa_keys(stack, conv)
+    assert _ratings(stack, conv) == ["rating"]

@@ -18,6 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from bot.signing import SIGNATURE_HEADER, sign
 from handoff.config import packaged_config
 from tests.deploy.layout import ACTION_TOKEN, RASA_TOKEN, Layout, start_layout
 from xiaobao.accounts import create_account
@@ -203,8 +204,11 @@ def test_one_conversation_on_two_rasa_servers_is_processed_one_turn_at_a_time(la
     def send(name: str) -> None:
         start.wait(10)
         began = time.monotonic()
-        response = httpx.post(f"{layout.rasas[name].url}/webhooks/rest/webhook",
-                              json={"sender": sender, "message": texts[name]}, timeout=60)
+        body = json.dumps({"sender": sender, "message": texts[name]}).encode()
+        response = httpx.post(f"{layout.rasas[name].url}/webhooks/xiaobao/webhook",
+                              content=body, timeout=60,
+                              headers={"Content-Type": "application/json",
+                                       SIGNATURE_HEADER: sign(RASA_TOKEN, body)})
         results[name] = (began, time.monotonic(), response.json())
 
     threads = [threading.Thread(target=send, args=(name,)) for name in texts]
