@@ -1,8 +1,9 @@
 """Rasa's action endpoint, served by the gateway so the custom actions share its retrieval index.
 
-Closed to the public: Rasa sends the action token (``endpoints.yml`` ``action_endpoint.token``,
-as the ``token`` query parameter) and anything without it gets 404, as if the route were not
-there, before its body is read. Speaks rasa-sdk's wire protocol, not the gateway's error
+Closed to the public: Rasa sends the action token in the ``X-Xiaobao-Action-Token`` header
+(``endpoints.yml`` ``action_endpoint.headers``; a query string would land in access logs) and
+anything without it gets 404, as if the route were not there, before its body is read.
+Speaks rasa-sdk's wire protocol, not the gateway's error
 shape: Rasa reads ``{"error", "action_name"}`` with status 400 as a rejected action (a form
 that does not apply) and 404 as an unknown action.
 """
@@ -23,12 +24,13 @@ from starlette.exceptions import HTTPException
 from api.metrics import ACTION_RUNS, action_label, count_action_outcome
 
 log = logging.getLogger("api.actions")
+ACTION_TOKEN_HEADER = "X-Xiaobao-Action-Token"  # endpoints.yml action_endpoint.headers
 
 
 def rasa_only(request: Request) -> None:
     """The action token, compared in constant time; otherwise 404 (nothing else is revealed)."""
     expected = request.app.state.settings.action_token.encode()
-    given = request.query_params.get("token", "").encode()
+    given = request.headers.get(ACTION_TOKEN_HEADER, "").encode()
     if not expected or not hmac.compare_digest(given, expected):
         raise HTTPException(404)
 

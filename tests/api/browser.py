@@ -21,6 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from tests.bot.stack import endpoints_yml
 from tests.redis_server import redis_server_binary
 from xiaobao.settings import REPO_ROOT, get_settings
 
@@ -106,12 +107,8 @@ class Stack:
         self.run([str(VENV_BIN / "xiaobao"), "users", "add", SUPERVISOR, "--role", "supervisor",
                   "--display-name", "周主任", "--password", SUPERVISOR_PASSWORD])
         endpoints = self.home / "endpoints.yml"
-        endpoints.write_text(
-            f'action_endpoint:\n  url: "{self.base}/webhook"\n  token: "{ACTION_TOKEN}"\n'
-            f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {self.redis_port}\n"
-            f"  db: 1\n  key_prefix: xiaobao\n"
-            f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {self.redis_port}\n"
-            f"  db: 1\n  key_prefix: xiaobao\n", encoding="utf-8")
+        endpoints.write_text(endpoints_yml(f"{self.base}/webhook", self.redis_port,
+                                           ACTION_TOKEN), encoding="utf-8")
         gateway = self.start("gateway", [str(VENV_BIN / "uvicorn"), "--factory",
                                          "api.main:create_app", "--no-proxy-headers",
                                          "--host", "127.0.0.1",

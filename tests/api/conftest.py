@@ -275,6 +275,7 @@ class GatewayProcess:
     home: Path
     redis_url: str
     rasa_url: str
+    rasa_token: str = StandInRasa.secret  # must match the stand-in's, or every turn is a 401
     port: int = field(default_factory=free_port)
     engine: Engine | None = None  # the test's own connection to the same database
     redis: redis.Redis | None = None  # the test's own client of the same Redis
@@ -303,6 +304,7 @@ class GatewayProcess:
                if not k.startswith("XIAOBAO_") and k != "REDIS_URL"}
         return {**env, "XIAOBAO_HOME": str(self.home), "REDIS_URL": self.redis_url,
                 "XIAOBAO_RASA_URL": self.rasa_url, "XIAOBAO_RASA_TIMEOUT_S": "2",
+                "XIAOBAO_RASA_TOKEN": self.rasa_token,
                 "XIAOBAO_WARM_RETRIEVER": "false", "XIAOBAO_SECRET_KEY": self.secret_key,
                 "XIAOBAO_CALL_CALLBACK_SECRET": "test-callback-secret",
                 "XIAOBAO_GATEWAY_PORT": str(self.port)}
@@ -343,7 +345,7 @@ def gateway_process(tmp_path, redis_url: str, redis_client, _rasa_server: StandI
     engine = make_engine(f"sqlite:///{tmp_path / 'xiaobao.db'}")
     upgrade(engine)
     gateway = GatewayProcess(home=tmp_path, redis_url=redis_url, rasa_url=_rasa_server.url,
-                             engine=engine, redis=redis_client)
+                             rasa_token=_rasa_server.secret, engine=engine, redis=redis_client)
     yield gateway
     gateway.kill()
     engine.dispose()

@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket
 from api.deps import client_ip, websocket_client_ip
 from api.main import create_app
 from api.routes import auth
+from api.routes.actions import ACTION_TOKEN_HEADER
 from tests.api.conftest import GENEROUS_LIMITS, free_port
 from tests.api.support import SAME_ORIGIN, hand_off
 from xiaobao import accounts, limits
@@ -514,7 +515,8 @@ def bot_12345_booking(sender: str, phone: str, client_ip: str) -> dict:
 
 
 def book_by_bot(client: TestClient, sender: str, phone: str, client_ip: str) -> str:
-    response = client.post("/webhook", params={"token": client.app.state.settings.action_token},
+    response = client.post("/webhook",
+                           headers={ACTION_TOKEN_HEADER: client.app.state.settings.action_token},
                            json=bot_12345_booking(sender, phone, client_ip))
     assert response.status_code == 200, response.text
     return response.json()["responses"][0]["text"]

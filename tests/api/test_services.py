@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
+from api.routes.actions import ACTION_TOKEN_HEADER
 from handoff import queue
 from handoff.config import DEFAULT_PATH, load_config
 from handoff.store import Ticket
@@ -30,8 +31,8 @@ MARKET = "区市场监管局"
 
 
 def token(client) -> dict:
-    """What Rasa sends with every action call (endpoints.yml ``action_endpoint.token``)."""
-    return {"token": client.app.state.settings.action_token}
+    """What Rasa sends with every action call (endpoints.yml ``action_endpoint.headers``)."""
+    return {ACTION_TOKEN_HEADER: client.app.state.settings.action_token}
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def handoff_action_call(sender: str, visitor_id: str, *, category: str = "") -> 
 
 
 def run_handoff_action(client: TestClient, sender: str, visitor_id: str, **kw) -> str:
-    response = client.post("/webhook", params=token(client),
+    response = client.post("/webhook", headers=token(client),
                            json=handoff_action_call(sender, visitor_id, **kw))
     assert response.status_code == 200, response.text
     events = response.json()["events"]

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from starlette.websockets import WebSocketDisconnect
 
 from api.main import create_app
+from api.routes.actions import ACTION_TOKEN_HEADER
 from api.web_security import json_too_deep, safe_next_path
 from tests.api.routes.test_actions import action_call, register
 from tests.api.routes.test_calls import request_call, simulator, start
@@ -131,8 +132,8 @@ def test_signed_call_back_needs_no_origin(app):
 def test_action_endpoint_needs_no_origin_but_its_token(app):
     with bare(app) as rasa_server:
         register(rasa_server)
-        token = {"token": app.state.settings.action_token}
-        assert rasa_server.post("/webhook", params=token,
+        token = {ACTION_TOKEN_HEADER: app.state.settings.action_token}
+        assert rasa_server.post("/webhook", headers=token,
                                 json=action_call("action_echo_test")).status_code == 200
         assert rasa_server.post("/webhook", json=action_call("action_echo_test")
                                 ).status_code == 404
@@ -189,8 +190,9 @@ def test_deeply_nested_json_gets_400_not_500(client):
         assert response.status_code == 400, path
         assert response.json()["error"]["code"] == "json_too_deep"
     # Rasa's action endpoint (exempt from the small cap, token-guarded) answers 400 too.
-    response = client.post("/webhook", params={"token": client.app.state.settings.action_token},
-                           content=DEEP, headers={"Content-Type": "application/json"})
+    response = client.post("/webhook", content=DEEP,
+                           headers={ACTION_TOKEN_HEADER: client.app.state.settings.action_token,
+                                    "Content-Type": "application/json"})
     assert response.status_code == 400
 
 
@@ -240,14 +242,14 @@ def label_values(metric: str, label: str) -> set[str]:
 
 def test_action_labels_stay_bounded(client):
     register(client)
-    token = {"token": client.app.state.settings.action_token}
+    token = {ACTION_TOKEN_HEADER: client.app.state.settings.action_token}
     names = [f"action_made_up_{i}" for i in range(60)]
     for name in names:
-        client.post("/webhook", params=token, json=action_call(name))
+        client.post("/webhook", headers=token, json=action_call(name))
         body = action_call(name)
         del body["tracker"]  # a broken call: the executor fails on it
-        client.post("/webhook", params=token, json=body)
-    assert client.post("/webhook", params=token, json=action_call("action_echo_test")
+        client.post("/webhook", headers=token, json=body)
+    assert client.post("/webhook", headers=token, json=action_call("action_echo_test")
                        ).status_code == 200
     labels = label_values("xiaobao_action_runs", "action")
     registered = set(client.app.state.action_executor.actions)

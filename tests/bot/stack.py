@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from api.routes.actions import ACTION_TOKEN_HEADER
 from bot.signing import SIGNATURE_HEADER, sign
 from tests.redis_server import redis_server_binary
 
@@ -128,9 +129,15 @@ class BotStack:
 
 
 def _endpoints(actions_port: int, redis_port: int) -> str:
+    return endpoints_yml(f"http://127.0.0.1:{actions_port}/webhook", redis_port)
+
+
+def endpoints_yml(actions_url: str, redis_port: int, token: str = ACTION_TOKEN) -> str:
+    """A test's endpoints.yml: the repository's shape, its own gateway and Redis, the token
+    in the header (api.routes.actions)."""
     return (
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        f'  token: "{ACTION_TOKEN}"\n'
+        f'action_endpoint:\n  url: "{actions_url}"\n'
+        f'  headers:\n    {ACTION_TOKEN_HEADER}: "{token}"\n'
         f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"
         f"  db: 1\n  key_prefix: xiaobao\n"
         f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"

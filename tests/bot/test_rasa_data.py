@@ -37,15 +37,17 @@ def test_every_flow_of_the_test_stories_passes(tmp_path):
 
 
 def test_rasa_reads_the_action_token_from_the_environment():
-    """endpoints.yml names the token as ${XIAOBAO_ACTION_TOKEN}; Rasa expands it only in a
-    plain (unquoted) scalar, and the gateway answers 404 to a call without it."""
+    """endpoints.yml names the token as ${XIAOBAO_ACTION_TOKEN} in a header; Rasa expands it
+    only in a plain (unquoted) scalar, sends it as that header and never in the query string
+    (which access logs keep); the gateway answers 404 to a call without it."""
     script = ("from rasa.utils.endpoints import read_endpoint_config as r; "
-              "e = r('endpoints.yml', 'action_endpoint'); print(e.token, e.token_name)")
+              "e = r('endpoints.yml', 'action_endpoint'); "
+              "print(e.headers.get('X-Xiaobao-Action-Token'), e.token, sorted(e.params))")
     out = subprocess.run([str(RASA.parent / "python"), "-c", script], cwd=REPO,
                          env={**ENV, "XIAOBAO_ACTION_TOKEN": "from-the-environment-123"},
                          capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split()[-2:] == ["from-the-environment-123", "token"]
+    assert out.stdout.split()[-3:] == ["from-the-environment-123", "None", "[]"]
 
 
 def test_the_call_back_question_states_the_configured_service_hours():

@@ -40,6 +40,7 @@ from tests.bot.stack import (
     open_hours_config,
     wait_until,
 )
+from tests.bot.stack import endpoints_yml as stack_endpoints_yml
 from tests.redis_server import RedisServer
 from xiaobao.db import make_engine
 
@@ -231,10 +232,7 @@ def fresh_database(home: Path) -> tuple[str, Callable[[], None] | None]:
 def endpoints_yml(actions_url: str, redis_port: int) -> str:
     """Every Rasa server's endpoints: actions through the proxy; trackers and locks in the one
     Redis (the lock store is what keeps two servers off one conversation at once)."""
-    store = (f"  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n  db: 1\n"
-             f"  key_prefix: xiaobao\n")
-    return (f'action_endpoint:\n  url: "{actions_url}"\n  token: "{ACTION_TOKEN}"\n'
-            f"tracker_store:\n{store}lock_store:\n{store}")
+    return stack_endpoints_yml(actions_url, redis_port, ACTION_TOKEN)
 
 
 def self_signed_certificate(folder: Path) -> None:

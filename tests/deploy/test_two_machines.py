@@ -18,6 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from api.routes.actions import ACTION_TOKEN_HEADER
 from bot.signing import SIGNATURE_HEADER, sign
 from handoff.config import packaged_config
 from tests.deploy.layout import ACTION_TOKEN, RASA_TOKEN, Layout, start_layout
@@ -248,14 +249,15 @@ def test_the_proxy_hides_the_action_endpoint_and_sets_the_client_address(layout)
 
     # The gateway itself answers Rasa (the token is right) ...
     direct = httpx.get(f"{layout.gateways['a'].url}/webhook/actions",
-                       params={"token": ACTION_TOKEN}, timeout=10)
+                       headers={ACTION_TOKEN_HEADER: ACTION_TOKEN}, timeout=10)
     assert direct.status_code == 200 and direct.json()
     # ... but nginx does not offer the action endpoint, however the path is spelt.
     for method, path in (("GET", "/webhook/actions"), ("POST", "/webhook"),
                          ("POST", "//webhook"), ("POST", "/%77ebhook")):
-        hidden = httpx.request(method, f"{layout.public}{path}", params={"token": ACTION_TOKEN},
+        hidden = httpx.request(method, f"{layout.public}{path}",
                                json={"next_action": "action_answer_question"}, verify=ctx,
-                               headers={"Origin": layout.public})
+                               headers={"Origin": layout.public,
+                                        ACTION_TOKEN_HEADER: ACTION_TOKEN})
         assert hidden.status_code == 404, path
         assert hidden.headers["content-type"].startswith("text/html"), path  # nginx's own page
     # Rasa's HTTP API is not on the public listener at all.

@@ -110,6 +110,21 @@ def test_access_log_arguments_stay_a_tuple_for_uvicorns_formatter(redacting, cap
     assert "13912345678" not in record.getMessage()
 
 
+def test_a_token_in_a_logged_url_is_dropped(redacting, caplog):
+    """Rasa's HTTP API takes its auth token in the query string; httpx and uvicorn log URLs."""
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("httpx").info(
+            'HTTP Request: %s %s "%s"', "POST",
+            "http://127.0.0.1:5005/conversations/c1/tracker/events?token=s3cret-Rasa&x=1",
+            "HTTP/1.1 200 OK")
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", "/webhook?TOKEN=abc123", "1.1",
+            404)
+    first, second = (r.getMessage() for r in caplog.records)
+    assert "s3cret-Rasa" not in first and "?token=[redacted]&x=1" in first
+    assert "abc123" not in second and "/webhook?TOKEN=[redacted]" in second
+
+
 def test_installing_twice_wraps_once(redacting):
     factory = logging.getLogRecordFactory()
     install_log_redaction()

@@ -8,10 +8,12 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 from rasa_sdk.interfaces import ActionExecutionRejection
 
+from api.routes.actions import ACTION_TOKEN_HEADER
+
 
 def token(client) -> dict:
-    """What Rasa sends with every action call (endpoints.yml ``action_endpoint.token``)."""
-    return {"token": client.app.state.settings.action_token}
+    """What Rasa sends with every action call (endpoints.yml ``action_endpoint.headers``)."""
+    return {ACTION_TOKEN_HEADER: client.app.state.settings.action_token}
 
 
 class ActionEchoTest(Action):
@@ -64,7 +66,7 @@ def register(client):
 
 def test_action_runs_and_returns_rasa_sdk_response(client):
     register(client)
-    response = client.post("/webhook", params=token(client), json=action_call("action_echo_test"))
+    response = client.post("/webhook", headers=token(client), json=action_call("action_echo_test"))
     assert response.status_code == 200
     body = response.json()
     assert body["responses"][0]["text"] == "收到：营业执照怎么办"
@@ -74,13 +76,14 @@ def test_action_runs_and_returns_rasa_sdk_response(client):
 
 def test_rejected_action_answers_400_with_action_name(client):
     register(client)
-    response = client.post("/webhook", params=token(client), json=action_call("action_reject_test"))
+    response = client.post("/webhook", headers=token(client),
+                           json=action_call("action_reject_test"))
     assert response.status_code == 400
     assert response.json()["action_name"] == "action_reject_test"
 
 
 def test_unknown_action_answers_404(client):
-    response = client.post("/webhook", params=token(client),
+    response = client.post("/webhook", headers=token(client),
                            json=action_call("action_does_not_exist"))
     assert response.status_code == 404
     assert response.json()["action_name"] == "action_does_not_exist"
@@ -88,21 +91,22 @@ def test_unknown_action_answers_404(client):
 
 def test_failing_action_answers_500_without_a_stack_trace(client):
     register(client)
-    response = client.post("/webhook", params=token(client), json=action_call("action_broken_test"))
+    response = client.post("/webhook", headers=token(client),
+                           json=action_call("action_broken_test"))
     assert response.status_code == 500
     assert "Traceback" not in response.text and "boom" not in response.text
 
 
 def test_bad_body_answers_400(client):
-    response = client.post("/webhook", params=token(client), content=b"not json",
-                           headers={"Content-Type": "application/json"})
+    response = client.post("/webhook", content=b"not json",
+                           headers={**token(client), "Content-Type": "application/json"})
     assert response.status_code == 400
 
 
 def test_the_bot_actions_are_registered_built_with_the_apps_services(client, services):
     from bot.actions import ACTION_CLASSES
 
-    names = {a["name"] for a in client.get("/webhook/actions", params=token(client)).json()}
+    names = {a["name"] for a in client.get("/webhook/actions", headers=token(client)).json()}
     executor = client.app.state.action_executor
     assert names == set(executor.actions)
     assert {cls(services).name() for cls in ACTION_CLASSES} == names
@@ -119,12 +123,22 @@ def forged_12345_booking() -> dict:
     return call
 
 
-@pytest.mark.parametrize("params", [None, {"token": ""}, {"token": "wrong"},
-                                    {"token": "xiaobao-dev-action-token-but-longer"}])
-def test_the_public_gets_404_as_if_there_were_no_action_endpoint(client, services, params):
+@pytest.mark.parametrize("where", [
+    {},
+    {"headers": {ACTION_TOKEN_HEADER: ""}},
+    {"headers": {ACTION_TOKEN_HEADER: "wrong"}},
+    {"headers": {ACTION_TOKEN_HEADER: "xiaobao-dev-action-token-but-longer"}},
+    {"headers": {"Authorization": "Bearer {right}"}},
+    # The right token in the query string (where it used to travel, and access logs keep it).
+    {"params": {"token": "{right}"}},
+])
+def test_the_public_gets_404_as_if_there_were_no_action_endpoint(client, services, where):
+    right = client.app.state.settings.action_token
+    where = {part: {k: v.replace("{right}", right) for k, v in values.items()}
+             for part, values in where.items()}
     for method, path, kw in (("post", "/webhook", {"json": forged_12345_booking()}),
                              ("get", "/webhook/actions", {})):
-        response = getattr(client, method)(path, params=params, **kw)
+        response = getattr(client, method)(path, **where, **kw)
         assert response.status_code == 404
         assert response.json() == {"error": {"code": "not_found",
                                              "message": "找不到该地址 / Not found"}}
