@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, func, select
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaobao.db import Base, utcnow
@@ -30,6 +30,10 @@ class Account(Base):
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Names are one whatever their case (find_account looks them up so); migration 0009.
+Index("uq_accounts_username_lower", func.lower(Account.username), unique=True)
 
 
 

@@ -5,46 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from tests.conftest import DB_KINDS, _fresh_postgres
+from tests.migrations.conftest import _alembic, _config
 from xiaobao.bad_ratings import BadRatingCase
-from xiaobao.db import make_engine
-from xiaobao.settings import REPO_ROOT
-
-
-def _config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
-    return cfg
-
-
-def _alembic(engine, target: str, up: bool = True) -> None:
-    cfg = _config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        (command.upgrade if up else command.downgrade)(cfg, target)
-
-
-@pytest.fixture(params=DB_KINDS)
-def bare_engine(request, tmp_path):
-    """An empty database (no migration applied yet)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-        yield engine
-        engine.dispose()
-    else:
-        url, drop = _fresh_postgres()
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
-        drop()
 
 
 def test_one_head_and_0008_follows_0007():
