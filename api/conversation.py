@@ -3,6 +3,9 @@
 Every message is checked and normalised here, before Rasa or a helper sees it:
 
 * over ``settings.max_message_chars`` or empty / only emoji: refused with a clear message;
+* typed text that selects one of the offered buttons (its title or a close variant), or fills
+  the free-text field a prompt invites (the 差评 reason), reaches Rasa as that payload
+  (:mod:`api.typed_answers`); the record keeps what the user typed;
 * text starting with ``/`` reaches Rasa as a command only when it equals a button payload the
   bot offered in its last reply to this conversation (kept in Redis); anything else has its
   slash replaced by a full-width one, which Rasa's ``RegexMessageHandler`` does not parse, so
@@ -23,6 +26,7 @@ and ticket changes wait in the handoff outbox.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -31,13 +35,14 @@ from dataclasses import dataclass, field
 import redis as redis_lib
 from starlette.concurrency import run_in_threadpool
 
-from api import fallback, rasa_client
+from api import fallback, rasa_client, typed_answers
 from api.errors import ApiError
 from api.metrics import (
     CHAT_MESSAGES,
     CHAT_REFUSED,
     RASA_FAILURES,
     REDIS_DEGRADED,
+    TYPED_ANSWERS,
     rasa_failure_label,
 )
 from api.services import Services
@@ -65,6 +70,17 @@ BOT_NO_REPLY = ("抱歉，小宝这次没能给出回复，您的消息已保存
 BOT_MESSAGES_EVENT = "bot_messages"  # published on the relay channel for the user's page
 
 
+# The offered hash's fields besides the buttons (whose payloads start with "/"): a prompt's
+# free-text template (JSON), and the ticket a rating prompt rates (for api.fallback).
+FREE_TEXT_FIELD = "*free_text"
+TICKET_FIELD = "*ticket"
+# A prompt's sentence for an answer that selects nothing (``custom.reask``), and the mark that
+# it was said once already: the next miss goes to Rasa's reply as it is.
+REASK_FIELD = "*reask"
+REASKED_FIELD = "*reasked"
+BUTTONS_FIELD = "*buttons"  # the buttons in their order (a Redis hash keeps none), JSON
+
+
 def offered_key(conversation_id: str) -> str:
     return f"xiaobao:chat:offered:{conversation_id}"
 
@@ -86,19 +102,84 @@ def check_user_text(raw: str, offered: dict[str, str], max_chars: int) -> UserTe
         raise ApiError(413, "message_too_long",
                        f"消息太长了：最多{max_chars}个字，您输入了{len(stripped)}个字，请分几次发送。"
                        f" / Message too long: at most {max_chars} characters, got {len(stripped)}.")
-    if stripped in offered:
-        return UserText(for_route=stripped, shown=offered[stripped] or stripped, payload=stripped)
+    buttons = {p: t for p, t in offered.items() if p.startswith("/")}
+    if stripped in buttons:
+        return UserText(for_route=stripped, shown=buttons[stripped] or stripped, payload=stripped)
     text = normalize(stripped)
     if not text or not has_searchable_text(text):
         CHAT_REFUSED.labels("empty").inc()
         raise ApiError(422, "empty_message",
                        "请输入文字内容（消息不能为空，也不能只有表情或符号）。"
                        " / Please type some text: the message is empty or only emoji/symbols.")
+    typed = typed_answer(stripped, text, buttons, offered.get(FREE_TEXT_FIELD))
+    if typed:
+        return typed
     if text.startswith("/"):
         text = ESCAPED_SLASH + text[1:]
     # Rasa gets the normalised text; people (helper, record) get what the user typed, less
     # control characters: "好的，谢谢" stays full-width for a Chinese reader.
     return UserText(for_route=text, shown=strip_controls(stripped))
+
+
+def typed_answer(stripped: str, text: str, buttons: dict[str, str],
+                 free_text: str | None) -> UserText | None:
+    """A typed answer to the last reply's prompt as the payload it stands for, else None."""
+    if text.startswith("/"):
+        return None
+    shown = strip_controls(stripped)
+    chosen = typed_answers.button_for(text, buttons)
+    if chosen:
+        TYPED_ANSWERS.labels("button").inc()
+        return UserText(for_route=chosen, shown=shown, payload=chosen)
+    if free_text and not (typed_answers.asks_for_a_person(text)
+                          or typed_answers.is_new_question(text)):
+        try:
+            template = json.loads(free_text)
+        except ValueError:
+            return None
+        payload = typed_answers.free_text_payload(template, shown) \
+            if isinstance(template, dict) else None
+        if payload:
+            TYPED_ANSWERS.labels("free_text").inc()
+            return UserText(for_route=payload, shown=shown, payload=payload)
+    return None
+
+
+def free_text_of(messages: list[dict]) -> dict | None:
+    """The free-text template the last reply's prompt carries (``custom.free_text``)."""
+    template = custom_of(messages, typed_answers.FREE_TEXT)
+    return template if isinstance(template, dict) else None
+
+
+def custom_of(messages: list[dict], key: str):
+    for m in reversed(messages):
+        value = (m.get("custom") or {}).get(key)
+        if value:
+            return value
+    return None
+
+
+def reask(offered: dict[str, str], messages: list[dict], user_text: UserText) -> list[dict] | None:
+    """The prompt again, once, when a typed answer to it selected nothing and the bot did not
+    understand it either (its reply carries ``custom.not_understood``); else None."""
+    sentence = offered.get(REASK_FIELD)
+    if (user_text.payload or not sentence or offered.get(REASKED_FIELD)
+            or not custom_of(messages, typed_answers.NOT_UNDERSTOOD)):
+        return None
+    custom: dict = {typed_answers.REASK: sentence}
+    if offered.get(FREE_TEXT_FIELD):
+        try:
+            custom[typed_answers.FREE_TEXT] = json.loads(offered[FREE_TEXT_FIELD])
+        except ValueError:
+            pass
+    try:
+        buttons = json.loads(offered.get(BUTTONS_FIELD) or "[]")
+    except ValueError:
+        buttons = []
+    if not isinstance(buttons, list) or not buttons:
+        buttons = [{"title": t, "payload": p} for p, t in offered.items() if p.startswith("/")]
+    TYPED_ANSWERS.labels("reask").inc()
+    return [{"role": Speaker.BOT.value, "text": sentence, "buttons": buttons, "custom": custom}]
 
 
 def load_offered(redis, conversation_id: str) -> dict[str, str]:
@@ -117,7 +198,7 @@ def offered_to(services: Services, conversation_id: str, raw: str) -> dict[str, 
         REDIS_DEGRADED.labels("offered_read").inc()
         log.warning("offered payloads of %s read from SQL: Redis unavailable (%s)",
                     conversation_id, exc)
-        offered = {}
+        return offered_in_record(services, conversation_id)  # typed answers need them too
     if raw.strip().startswith("/") and raw.strip() not in offered:
         offered = offered_in_record(services, conversation_id)
     return offered
@@ -135,14 +216,34 @@ def offered_in_record(services: Services, conversation_id: str) -> dict[str, str
             for b in (m.data or {}).get("buttons", []):
                 if isinstance(b, dict) and b.get("payload"):
                     offered.setdefault(str(b["payload"]), str(b.get("title", "")))
+            template = (m.data or {}).get(typed_answers.FREE_TEXT)
+            if isinstance(template, dict):
+                offered.setdefault(FREE_TEXT_FIELD, json.dumps(template, ensure_ascii=False))
+            sentence = (m.data or {}).get(typed_answers.REASK)
+            if isinstance(sentence, str):
+                offered.setdefault(REASK_FIELD, sentence)
         return offered
 
 
-def store_offered(redis, conversation_id: str, messages: list[dict]) -> None:
+def store_offered(redis, conversation_id: str, messages: list[dict], ticket_id: str = "",
+                  reasked: bool = False) -> None:
     """Remember the payloads of the bot's last reply (and only those) for the slash guard.
     Redis down: skipped (the record keeps the buttons, :func:`offered_in_record`)."""
     offered = {b["payload"]: b.get("title", "") for m in messages for b in m.get("buttons", [])
                if b.get("payload")}
+    template = free_text_of(messages)
+    if template:
+        offered[FREE_TEXT_FIELD] = json.dumps(template, ensure_ascii=False)
+    if ticket_id:
+        offered[TICKET_FIELD] = ticket_id
+    sentence = custom_of(messages, typed_answers.REASK)
+    if isinstance(sentence, str):
+        offered[REASK_FIELD] = sentence
+        offered[BUTTONS_FIELD] = json.dumps(
+            [{"title": t, "payload": p} for p, t in offered.items() if p.startswith("/")],
+            ensure_ascii=False)
+        if reasked:
+            offered[REASKED_FIELD] = "1"
     key = offered_key(conversation_id)
     try:
         with redis.pipeline(transaction=True) as pipe:
@@ -167,6 +268,11 @@ def bot_messages(replies: list[dict]) -> list[dict]:
         buttons = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                    for b in reply.get("buttons") or [] if isinstance(b, dict)]
         custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else None
+        if custom and not text and not buttons and out and out[-1]["role"] == Speaker.BOT.value:
+            # Rasa sends a message's json_message as a reply of its own: it belongs to the
+            # message before it (a prompt's free-text template, bot.actions.rating).
+            out[-1].setdefault("custom", {}).update(custom)
+            continue
         if text and _PHONE_ASK.search(text):
             out.append({"role": Speaker.NOTICE.value, "text": PHONE_NOTICE, "buttons": []})
         message = {"role": Speaker.BOT.value, "text": text, "buttons": buttons}
@@ -190,8 +296,11 @@ def record_user_turn(services: Services, conversation_id: str, text: UserText) -
 def record_bot_turns(services: Services, conversation_id: str, messages: list[dict]) -> None:
     with session_scope(services.engine) as s:
         for message in messages:
+            custom = message.get("custom") or {}
+            extra = {key: custom[key] for key in (typed_answers.FREE_TEXT, typed_answers.REASK)
+                     if custom.get(key)}  # so the record can stand in for Redis
             conversations.append(s, conversation_id, message["role"], message["text"],
-                                 buttons=message["buttons"])
+                                 buttons=message["buttons"], **extra)
 
 
 def record_failure(services: Services, conversation_id: str, kind: str) -> None:
@@ -286,9 +395,16 @@ async def handle_user_message(services: Services, http, conversation_id: str,
         await run_in_threadpool(record_failure, services, conversation_id, exc.kind)
         # An empty reply is how Rasa's REST channel reports its own failure (its lock or
         # tracker store — Redis — or the action endpoint): answered here like the rest.
-        messages = await _fallback(services, conversation_id, user_text, exc.kind, client_ip)
+        messages = await _fallback(services, conversation_id, user_text, exc.kind, client_ip,
+                                   offered.get(TICKET_FIELD, ""))
 
-    await run_in_threadpool(store_offered, services.redis, conversation_id, messages)
+    again = reask(offered, messages, user_text)
+    if again:
+        messages = again
+    # A rating prompt's ticket stays while it, or its reason, is asked for.
+    rated = offered.get(TICKET_FIELD, "") if again or free_text_of(messages) else ""
+    await run_in_threadpool(store_offered, services.redis, conversation_id, messages, rated,
+                            bool(again))
     await run_in_threadpool(record_bot_turns, services, conversation_id, messages)
     state = await run_in_threadpool(conversation_state, services, conversation_id)
     return TurnResult(conversation_id, state["mode"], messages, state["ticket"])
@@ -313,12 +429,12 @@ async def _ask_rasa(services: Services, http, conversation_id: str, text: UserTe
 
 
 async def _fallback(services: Services, conversation_id: str, text: UserText,
-                    failure: str, client_ip: str = "") -> list[dict]:
+                    failure: str, client_ip: str = "", rated_ticket: str = "") -> list[dict]:
     """The gateway's own answer (:mod:`api.fallback`); the polite 503 if even that fails."""
     try:
         return await run_in_threadpool(lambda: fallback.serve(
             services, conversation_id, text.for_route, text.payload, failure,
-            client_ip=client_ip))
+            client_ip=client_ip, rated_ticket=rated_ticket))
     except Exception:
         log.exception("fallback answer failed for %s", conversation_id)
         message = BOT_NO_REPLY if failure == "empty_reply" else BOT_UNAVAILABLE
@@ -347,7 +463,7 @@ def return_to_bot(services: Services, returned: Returned) -> bool:
         log.warning("could not hand %s back to the bot: %s", conversation_id, exc)
         return False
     messages = bot_messages(replies)
-    store_offered(services.redis, conversation_id, messages)
+    store_offered(services.redis, conversation_id, messages, returned.ticket_id)
     record_bot_turns(services, conversation_id, messages)
     if messages:
         try:

@@ -14,7 +14,10 @@ from the gateway with the same retriever and the same words as the bot's actions
   bot answer (else the central desk), and says what the handoff action says;
 * the 12345 call-back, whose form (phone number, time) needs Rasa, points to 留言 (the portal's
   form, which takes a phone number and whose answer can book the call-back) and 人工帮办;
-* 有帮助 / 没帮助 is recorded; any other button is declined politely.
+* 有帮助 / 没帮助 is recorded, and so is a 好差评 rating (its 差评 reason asked for and
+  recorded as the bot's action would, :func:`bot.actions.rating.record`; the rated ticket is
+  the one whose closing asked for the rating, ``rated_ticket``); any other button is declined
+  politely.
 
 Every reply starts with :data:`NOTICE`, which has the page show its 留言 form; every such turn
 writes a ``fallback_turn`` event (besides the ``bot_failure`` the caller writes) and counts in
@@ -39,16 +42,17 @@ from sqlalchemy import select
 
 from api.metrics import FALLBACK_SERVED, FALLBACK_TURNS, HANDOFFS, bounded
 from api.services import Services
-from bot.actions import answer, deps
+from bot.actions import answer, deps, rating
 from bot.actions.handoffs import LAST_TURNS, is_complaint, online_receipt_text, summary_line
 from bot.replies import answer_message
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from retrieval.types import QueryError
 from xiaobao import conversations
 from xiaobao.db import session_scope
-from xiaobao.enums import Channel, Speaker
+from xiaobao.enums import RATINGS, Channel, Rating, Speaker
 from xiaobao.events import Event, EventKind, record_event
 from xiaobao.limits import LimitExceeded
+from xiaobao.ratings import is_bad
 
 log = logging.getLogger("api.fallback")
 
@@ -72,7 +76,7 @@ _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.S)
 
 
 def serve(services: Services, conversation_id: str, text: str, payload: str,
-          failure: str, *, client_ip: str = "") -> list[dict]:
+          failure: str, *, client_ip: str = "", rated_ticket: str = "") -> list[dict]:
     """The reply to one user message while Rasa is unavailable (``failure``: why), as the
     page shows messages (``role``, ``text``, ``buttons``), :data:`NOTICE` first.
 
@@ -81,18 +85,22 @@ def serve(services: Services, conversation_id: str, text: str, payload: str,
     limit. Raises what a broken retriever raises (the caller
     then says the bot is unavailable). Synchronous: run it in a worker thread.
     """
-    served, message = _reply(services, conversation_id, text, payload, client_ip)
+    served, message = _reply(services, conversation_id, text, payload, client_ip, rated_ticket)
     FALLBACK_TURNS.labels(bounded(served, FALLBACK_SERVED)).inc()
     with session_scope(services.engine) as s:
         record_event(s, EventKind.FALLBACK_TURN, conversation_id=conversation_id,
                      actor="gateway", served=served, failure=failure)
     notice = {"role": Speaker.NOTICE.value, "text": NOTICE, "buttons": [],
               "custom": OFFER_LEAVE_MESSAGE}
+    message = dict(message)
+    custom = message.pop("json_message", None)  # the bot's words for Rasa: custom for the page
+    if custom:
+        message["custom"] = {**(message.get("custom") or {}), **custom}
     return [notice, {"role": Speaker.BOT.value, "buttons": [], **message}]
 
 
 def _reply(services: Services, conversation_id: str, text: str, payload: str,
-           client_ip: str = "") -> tuple[str, dict]:
+           client_ip: str = "", rated_ticket: str = "") -> tuple[str, dict]:
     intent, entities = parse_payload(payload)
     if intent == "request_human" or (not payload and _WANTS_HUMAN.search(text.strip())):
         return hand_off(services, conversation_id, clicked=bool(payload), client_ip=client_ip)
@@ -110,13 +118,28 @@ def _reply(services: Services, conversation_id: str, text: str, payload: str,
                           entry_id=str(entities.get("entry_id", "")), helpful=helpful,
                           fallback=True)
         return "feedback", {"text": answer.FEEDBACK_THANKS if helpful else answer.FEEDBACK_SORRY}
-    if intent:  # a rating, a form's confirmation …: Rasa's conversation state is needed
+    if intent == "rate_service" and str(entities.get("rating", "")) in RATINGS:
+        return _rate(services, conversation_id, Rating(str(entities["rating"])),
+                     str(entities.get("reason") or "").strip(), rated_ticket)
+    if intent:  # a form's confirmation …: Rasa's conversation state is needed
         return "needs_bot", {"text": NEEDS_BOT, "buttons": [HUMAN_BUTTON]}
     try:
         found = answer.answer_question(services, conversation_id, text, fallback=True)
     except QueryError as exc:
         return "query_error", {"text": getattr(exc, "message", str(exc))}
     return found.result.decision, found.message
+
+
+def _rate(services: Services, conversation_id: str, level: Rating, reason: str,
+          rated_ticket: str) -> tuple[str, dict]:
+    if not rating.record(services, conversation_id, rated_ticket, level,
+                         reason[:rating.MAX_REASON_CHARS]):
+        return "rating_failed", {"text": NEEDS_BOT, "buttons": [HUMAN_BUTTON]}
+    if is_bad(level) and not reason:
+        prompt = rating.reason_prompt(level)
+        return "rating", {"text": prompt["text"], "buttons": prompt["buttons"],
+                          "custom": prompt["json_message"]}
+    return "rating", {"text": rating.thanks(level)}
 
 
 def parse_payload(payload: str) -> tuple[str, dict]:

@@ -50,6 +50,9 @@ LOGIN_FAILURE_ALERTS = Counter(
     "xiaobao_login_failure_alerts_total", "Wrong console passwords beyond "
     "login_failures_per_account_alert for one account within an hour (all addresses; an "
     "alert, not a block)")
+TYPED_ANSWERS = Counter(
+    "xiaobao_typed_answers_total", "Typed messages taken as an offered button or as the free "
+    "text a prompt invites (api/typed_answers.py), by kind", ["kind"])
 RATINGS_GIVEN = Counter(
     "xiaobao_ratings_total", "好差评 ratings recorded, by level", ["level"])
 
@@ -58,7 +61,7 @@ RASA_FAILURE_KINDS = frozenset({"timeout", "unreachable", "bad_json", "empty_rep
 DECISIONS = frozenset({"answer", "suggest", "abstain"})
 FALLBACK_SERVED = frozenset({"answer", "suggest", "abstain", "query_error", "choose_entry",
                              "entry_gone", "feedback", "handoff", "handoff_failed",
-                             "call_back_redirected", "needs_bot"})
+                             "call_back_redirected", "needs_bot", "rating", "rating_failed"})
 # The action that hands a conversation over, and where to.
 HANDOFF_ACTIONS = {"action_handoff": Channel.ONLINE_HELPER.value,
                    "action_request_12345_call": Channel.HOTLINE_12345.value}

@@ -13,6 +13,14 @@ from retrieval.types import SearchResult
 
 MAX_SUGGESTIONS = 3
 
+# Keys of a bot message's ``custom`` (Rasa's json_message) that the gateway reads
+# (api.typed_answers, api.conversation): a prompt that invites free text (its payload
+# template), a prompt's sentence for a typed answer that selects nothing (said once), and a
+# reply that says the bot did not understand (which that sentence replaces).
+FREE_TEXT = "free_text"
+REASK = "reask"
+NOT_UNDERSTOOD = "not_understood"
+
 HUMAN_BUTTONS = [
     {"title": "人工帮办", "payload": "/request_human"},
     {"title": "12345回电", "payload": "/request_12345_call"},
@@ -49,4 +57,5 @@ def reply_for(result: SearchResult) -> dict:
                    for h in hits[:MAX_SUGGESTIONS]]
         buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
         return {"text": SUGGEST_TEXT, "buttons": buttons}
-    return {"text": ABSTAIN_TEXT, "buttons": list(HUMAN_BUTTONS)}
+    return {"text": ABSTAIN_TEXT, "buttons": list(HUMAN_BUTTONS),
+            "json_message": {NOT_UNDERSTOOD: True}}

@@ -33,10 +33,13 @@ fi
 dict_sha=$( (cd "$DICT_DIR" && for f in $(ls | LC_ALL=C sort); do sha256sum "$f"; done) | sha256sum | cut -c1-64)
 
 # Everything the model is made of: data, domain, config, the dictionary, Rasa's version.
-inputs_sha=$( { sha256sum config.yml bot/domain.yml;
-                find bot/data -type f | LC_ALL=C sort | xargs sha256sum;
-                echo "$dict_sha";
-                sha256sum .venv-rasa/lib/python3.10/site-packages/rasa/version.py; } | sha256sum | cut -c1-64)
+inputs_hash() {
+  { sha256sum config.yml bot/domain.yml;
+    find bot/data -type f | LC_ALL=C sort | xargs sha256sum;
+    echo "$dict_sha";
+    sha256sum .venv-rasa/lib/python3.10/site-packages/rasa/version.py; } | sha256sum | cut -c1-64
+}
+inputs_sha=$(inputs_hash)
 if [ -f "$MODEL" ] && [ -f "$INPUTS_STAMP" ] && [ "$(cat "$INPUTS_STAMP")" = "$inputs_sha" ]; then
   say "model up to date: $MODEL"
   exit 0
@@ -57,4 +60,9 @@ rm -f "$INPUTS_STAMP"
 "$RASA" train --config config.yml --domain bot/domain.yml --data bot/data --out models \
   --fixed-model-name xiaobao "${force[@]}"
 echo "$dict_sha" > "$DICT_STAMP"
-echo "$inputs_sha" > "$INPUTS_STAMP"
+# Inputs edited while it trained: no stamp, so the next run trains again.
+if [ "$(inputs_hash)" = "$inputs_sha" ]; then
+  echo "$inputs_sha" > "$INPUTS_STAMP"
+else
+  say "the training data changed while training: the next run retrains"
+fi

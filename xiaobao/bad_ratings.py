@@ -245,6 +245,13 @@ def rating_recorded(session: Session, rating_event: Event, *, department: str = 
     return case
 
 
+def reason_given(session: Session, rating_event_pk: int, reason: str) -> None:
+    """The reason of a 差评 recorded with it pending, onto its work order."""
+    for case in session.scalars(select(BadRatingCase).where(
+            BadRatingCase.rating_event_pk == rating_event_pk)):
+        case.reason = reason
+
+
 # --- review, overturn, rectification --------------------------------------------------------------
 
 def review(session: Session, case_id: int, actor: policy.Actor, verdict: Verdict | str,

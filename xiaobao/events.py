@@ -48,6 +48,7 @@ class EventKind(StrEnum):
     KB_DRAFT_ACCEPTED = "kb_draft_accepted"
     KB_DRAFT_REJECTED = "kb_draft_rejected"
     RATING = "rating"
+    RATING_REASON = "rating_reason"
     BAD_RATING_OPENED = "bad_rating_opened"
     BAD_RATING_SUPERSEDED = "bad_rating_superseded"
     BAD_RATING_REVIEWED = "bad_rating_reviewed"

@@ -430,7 +430,7 @@ def hit_test(body: HitTestIn, services: ServicesDep, _: EditorAccount) -> dict:
                         "department": h.department, "score": round(h.score, 4),
                         "dense": round(h.dense, 4), "sparse": round(h.sparse, 4)}
                        for h in result.hits],
-        "reply": reply_for(result),
+        "reply": {k: v for k, v in reply_for(result).items() if k in ("text", "buttons")},
         "entry_id": top.id if result.decision == "answer" and top is not None else None,
     }
 

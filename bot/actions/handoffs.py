@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 LAST_TURNS = 12
 SUMMARY_CHARS = 80
+CALL_RETRY_BUTTONS = [  # after a call-back the slots could not make
+    {"title": "重新预约12345回电", "payload": "/request_12345_call"},
+    {"title": "人工帮办", "payload": "/request_human"},
+]
 TIME_WINDOW_CHARS = 200  # a 12345 call-back's time window, as the form stores it
 _NOT_QUESTIONS = {"request_human", "request_12345_call", "affirm", "deny", "cancel", "greet",
                   "thank", "goodbye", "inform", "choose_entry", "feedback", "rate_service"}
@@ -256,10 +260,7 @@ class ActionRequest12345Call(Action):
         problem = call_back_problem(tracker)
         if problem:
             logger.warning("12345 call-back refused for %s: slots not callable", tracker.sender_id)
-            dispatcher.utter_message(text=problem, buttons=[
-                {"title": "重新预约12345回电", "payload": "/request_12345_call"},
-                {"title": "人工帮办", "payload": "/request_human"},
-            ])
+            dispatcher.utter_message(text=problem, buttons=CALL_RETRY_BUTTONS)
             return [SlotSet("phone", None), SlotSet("time_window", None),
                     SlotSet("requested_slot", None)]
         return await hand_off(self.services, Channel.HOTLINE_12345, dispatcher, tracker)

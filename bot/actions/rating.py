@@ -4,7 +4,8 @@ Answers themselves are rated 有帮助/没帮助 (bot/actions/answer.py); this i
 five-level 好差评 of the service as a whole. 不满意 and 非常不满意 must say why: the reason is
 what the user typed beside the level ("不满意，等了很久"), or the one a reason button carries
 (``/rate_service{"rating": …, "reason": …}``; Rasa drops the unknown entity, the action reads
-it from the payload). Without one, nothing is recorded and the bot asks for it.
+it from the payload). Without one, the level is recorded at once with its reason pending and
+the bot asks for it (xiaobao.ratings): the reason typed or clicked next completes it.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.answer import ActionAnswerQuestion
 from bot.actions.deps import ActionServices
+from bot.replies import FREE_TEXT, REASK
 from handoff.views import is_closed_ticket_of, ticket
 from xiaobao.db import session_scope
 from xiaobao.enums import RATINGS, Rating
@@ -90,6 +92,31 @@ def reason_of(tracker: Tracker) -> str:
     return text[:MAX_REASON_CHARS] if len(_NO_REASON.sub("", text)) >= 2 else ""
 
 
+def reason_prompt(rating: Rating) -> dict:
+    """The 差评 reason question: buttons for the common reasons, and free text welcome."""
+    return {"text": f"抱歉让您{rating}。{REASON_PROMPT}，我们会认真核实整改："
+                    f"点选下面的原因，或直接输入，例如“{rating}，等了很久没人回复”。",
+            "buttons": reason_buttons(rating), "json_message": reason_free_text(rating)}
+
+
+def thanks(rating: Rating) -> str:
+    if rating.is_satisfied:
+        return f"感谢您的评价（{rating}）！祝您办事顺利。"
+    return (f"已记录您的评价（{rating}），抱歉让您不满意，我们会认真改进。"
+            "如果问题还没解决，可以说“转人工”或请12345热线回电。")
+
+
+REASON_REASK = ("抱歉，没能对上原因选项。请点选下面的原因，或直接输入您不满意的原因；"
+                "有新的问题也可以直接提问。")
+
+
+def reason_free_text(rating: Rating) -> dict:
+    """What the gateway makes of a typed reason (api.typed_answers): this prompt's payload;
+    and what it says once to an answer it cannot place."""
+    return {FREE_TEXT: {"intent": "rate_service", "entities": {"rating": rating.value},
+                        "field": "reason"}, REASK: REASON_REASK}
+
+
 def reason_buttons(rating: Rating) -> list[dict]:
     return [{"title": reason, "payload": "/rate_service" + json.dumps(
         {"rating": rating.value, "reason": reason}, ensure_ascii=False)}
@@ -115,40 +142,39 @@ class ActionRecordRating(Action):
             dispatcher.utter_message(response="utter_ask_rating")
             return []
         reason = reason_of(tracker) if is_bad(rating) else ""
+        ticket_id = str(tracker.get_slot("handoff_ticket_id") or "")
         if is_bad(rating) and not reason:
-            dispatcher.utter_message(
-                text=f"抱歉让您{rating}。{REASON_PROMPT}，我们会认真核实整改："
-                     f"点选下面的原因，或直接输入，例如“{rating}，等了很久没人回复”。",
-                buttons=reason_buttons(rating))
+            # Counted now: a user who moves on without saying why has still rated.
+            await asyncio.to_thread(record, self.services, tracker.sender_id, ticket_id, rating, "")
+            dispatcher.utter_message(**reason_prompt(rating))
             return []
-        await asyncio.to_thread(self._record, tracker.sender_id,
-                                str(tracker.get_slot("handoff_ticket_id") or ""), rating,
+        await asyncio.to_thread(record, self.services, tracker.sender_id, ticket_id, rating,
                                 reason)
-        if rating.is_satisfied:
-            dispatcher.utter_message(text=f"感谢您的评价（{rating}）！祝您办事顺利。")
-        else:
-            dispatcher.utter_message(
-                text=f"已记录您的评价（{rating}），抱歉让您不满意，我们会认真改进。"
-                     "如果问题还没解决，可以说“转人工”或请12345热线回电。")
+        dispatcher.utter_message(text=thanks(rating))
         return [SlotSet("rating", rating.value), SlotSet("handoff_ticket_id", None)]
 
-    def _record(self, conversation_id: str, ticket_id: str, rating: Rating,
-                reason: str) -> None:
-        """A rating of human service names a closed ticket of this same conversation; any other
-        ticket id (a stale or forged slot) makes it a rating of the bot. A 差评's work order
-        gets the ticket's department and handler (its helper)."""
-        try:
-            department = handler = ""
-            if ticket_id and not is_closed_ticket_of(conversation_id, ticket_id,
-                                                     ctx=self.services.handoff):
-                logger.warning("rating names a ticket that is not a closed ticket of %s",
-                               conversation_id[:8])
-                ticket_id = ""
-            if ticket_id:
-                rated = ticket(ticket_id, ctx=self.services.handoff)
-                department, handler = rated.department, rated.helper or ""
-            with session_scope(self.services.engine) as session:
-                record_rating(session, conversation_id, rating, ticket_id=ticket_id,
-                              reason=reason, department=department, handler=handler)
-        except Exception:  # the thanks matter more than the log line
-            logger.exception("could not record the rating of %s", conversation_id[:8])
+
+def record(services: ActionServices, conversation_id: str, ticket_id: str, rating: Rating,
+           reason: str) -> bool:
+    """A rating of human service names a closed ticket of this same conversation; any other
+    ticket id (a stale or forged slot) makes it a rating of the bot. A 差评's work order
+    gets the ticket's department and handler (its helper). Shared with the gateway's fallback
+    (api.fallback), which records ratings while Rasa is away."""
+    try:
+        department = handler = ""
+        if ticket_id and not is_closed_ticket_of(conversation_id, ticket_id,
+                                                 ctx=services.handoff):
+            logger.warning("rating names a ticket that is not a closed ticket of %s",
+                           conversation_id[:8])
+            ticket_id = ""
+        if ticket_id:
+            rated = ticket(ticket_id, ctx=services.handoff)
+            department, handler = rated.department, rated.helper or ""
+        with session_scope(services.engine) as session:
+            record_rating(session, conversation_id, rating, ticket_id=ticket_id,
+                          reason=reason, department=department, handler=handler,
+                          reason_pending=not reason)
+        return True
+    except Exception:  # the thanks matter more than the log line
+        logger.exception("could not record the rating of %s", conversation_id[:8])
+        return False

@@ -76,15 +76,18 @@ def test_bot_messages_shape_the_replies_and_put_the_privacy_notice_first():
         "not a reply",
         {"text": "请留下您的手机号，工作人员将回电。"},
         {"text": "", "buttons": [{"title": "满意", "payload": RATE}, "junk"]},
-        {"text": "", "custom": {"card": 1}},
+        {"text": "", "custom": {"card": 1}},  # Rasa's json_message: the message before's
         {"text": ""},  # nothing to show
     ]
     assert conversation.bot_messages(replies) == [
         {"role": "notice", "text": PHONE_NOTICE, "buttons": []},
         {"role": "bot", "text": "请留下您的手机号，工作人员将回电。", "buttons": []},
-        {"role": "bot", "text": "", "buttons": [{"title": "满意", "payload": RATE}]},
-        {"role": "bot", "text": "", "buttons": [], "custom": {"card": 1}},
+        {"role": "bot", "text": "", "buttons": [{"title": "满意", "payload": RATE}],
+         "custom": {"card": 1}},
     ]
+    # A custom reply with nothing before it is a message of its own.
+    assert conversation.bot_messages([{"custom": {"card": 2}}]) == [
+        {"role": "bot", "text": "", "buttons": [], "custom": {"card": 2}}]
 
 
 def test_offered_payloads_are_those_of_the_last_reply_only(redis_client):

@@ -52,13 +52,13 @@ def test_decisions_handoffs_and_ratings_are_counted(client):
     for action_name, events, metric, labels in cases:
         executor.register_action(stand_in(action_name, *events))
         before = sample(metric, **labels)
-        response = client.post("/webhook", params=token(client), json=action_call(action_name))
+        response = client.post("/webhook", headers=token(client), json=action_call(action_name))
         assert response.status_code == 200, response.text
         assert sample(metric, **labels) == before + 1, (action_name, labels)
     # A failed handoff sets no ticket: nothing is counted.
     executor.register_action(stand_in("action_handoff", SlotSet("requested_slot", None)))
     before = sample("xiaobao_handoffs_total", channel="online_helper")
-    client.post("/webhook", params=token(client), json=action_call("action_handoff"))
+    client.post("/webhook", headers=token(client), json=action_call("action_handoff"))
     assert sample("xiaobao_handoffs_total", channel="online_helper") == before
     text = client.get("/metrics").text
     for name in ("xiaobao_bot_decisions_total", "xiaobao_handoffs_total",

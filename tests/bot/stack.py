@@ -90,6 +90,14 @@ class BotStack:
     def db_url(self) -> str:
         return f"sqlite:///{self.home / 'xiaobao.db'}"
 
+    def browser(self) -> httpx.Client:
+        """A user's browser on the stack's gateway (the portal's API, which checks typed
+        answers before Rasa sees them): the portal sets its visitor cookie."""
+        base = f"http://127.0.0.1:{self.actions_port}"
+        client = httpx.Client(base_url=base, headers={"Origin": base}, timeout=120)
+        client.get("/").raise_for_status()
+        return client
+
     def say(self, sender: str, text: str, timeout: float = 120) -> list[dict]:
         """One turn through 小宝's channel, signed as a gateway signs it (bot.signing)."""
         body = json.dumps({"sender": sender, "message": text}).encode()

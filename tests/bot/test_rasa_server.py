@@ -129,7 +129,9 @@ def test_a_form_can_be_cancelled(stack):
 @pytest.mark.parametrize("text", ["😀😀😀", "。。。", "公司变更address要带啥材料", "a" * 30])
 def test_odd_input_gets_a_polite_reply(stack, text):
     replies = stack.say(sender(), text)
-    assert replies and all(r.get("text") for r in replies)
+    # Rasa sends a message's custom part (api.typed_answers' marks) as a reply of its own.
+    shown = [r for r in replies if set(r) - {"recipient_id", "custom"}]
+    assert shown and all(r.get("text") for r in shown)
 
 
 def test_it_says_it_is_an_assistant(stack):
@@ -154,9 +156,10 @@ def test_rating_after_a_conversation(stack):
 
 
 def test_a_bad_rating_asks_why_and_a_reason_button_records_it(stack):
-    """Through the trained model: 不满意 alone records nothing and offers reason buttons; the
-    button's payload (whose ``reason`` Rasa drops as an unknown entity) records the 差评 with
-    that reason and opens its work order; a typed level with words records those words."""
+    """Through the trained model: 不满意 alone is recorded with its reason pending and offers
+    reason buttons; the button's payload (whose ``reason`` Rasa drops as an unknown entity)
+    completes the 差评 with that reason on its work order; a typed level with words records
+    those words."""
     from xiaobao.bad_ratings import BadRatingCase
     from xiaobao.db import make_engine, session_scope
     from xiaobao.events import Event
@@ -170,8 +173,8 @@ def test_a_bad_rating_asks_why_and_a_reason_button_records_it(stack):
     engine = make_engine(stack.db_url)
     with session_scope(engine) as s:
         rated = {e.conversation_id: e.data["reason"] for e in s.scalars(
-            select(Event).where(Event.kind == "rating",
-                                Event.conversation_id.in_([conv, typed])))}
+            select(Event).where(Event.kind.in_(["rating", "rating_reason"]),
+                                Event.conversation_id.in_([conv, typed])).order_by(Event.pk))}
         assert rated == {conv: button["title"], typed: "窗口让我跑了三次"}
         cases = {c.case_key: c.reason for c in s.scalars(select(BadRatingCase))}
         assert cases[f"bot:{conv}"] == button["title"]
@@ -259,3 +262,96 @@ def test_the_gateways_signed_turn_is_answered(stack):
     assert "感谢您的评价（非常满意）" in texts(asyncio.run(ask()))
     assert _rasa_keys(stack, conv)
     assert _ratings(stack, conv) == ["rating"]
+
+
+# --- typed answers through the gateway (api.typed_answers) ---------------------------------------
+
+def _record_of(stack: BotStack, conv: str) -> tuple[list[tuple], list[str]]:
+    """The ratings and reasons recorded for ``conv``, and the user's turns as the record keeps
+    them."""
+    from xiaobao import conversations
+    from xiaobao.db import make_engine, session_scope
+    from xiaobao.events import Event
+
+    engine = make_engine(stack.db_url)
+    with session_scope(engine) as s:
+        rated = [(e.kind, e.data.get("rating"), e.data.get("reason")) for e in s.scalars(
+            select(Event).where(Event.conversation_id == conv,
+                                Event.kind.in_(["rating", "rating_reason"])).order_by(Event.pk))]
+        said = [m.text for m in conversations.conversation(s, conv) if m.role == "user"]
+    engine.dispose()
+    return rated, said
+
+
+def _chat(user: httpx.Client, text: str) -> list[dict]:
+    response = user.post("/api/chat/messages", json={"text": text})
+    assert response.status_code == 200, response.text
+    return response.json()["messages"]
+
+
+def _conversation(user: httpx.Client) -> str:
+    return user.get("/api/chat/history").json()["conversation_id"]
+
+
+RATING_LEVELS = ("非常满意", "满意", "基本满意", "不满意", "非常不满意")
+
+
+@pytest.mark.parametrize("level", RATING_LEVELS)
+def test_typing_a_rating_prompts_title_records_that_level(stack, level):
+    """The prompt of the domain (utter_ask_rating) and, for a 差评, the reason prompt of the
+    action: typing a title selects it, a free text is the reason, the record holds both."""
+    user = stack.browser()
+    asked = _chat(user, "我要评价")
+    assert [b["title"] for m in asked for b in m["buttons"]] == list(RATING_LEVELS)
+    replied = _chat(user, level)
+    conv = _conversation(user)
+    if level in ("不满意", "非常不满意"):
+        [prompt] = [m for m in replied if m["buttons"]]
+        assert "原因" in prompt["text"]
+        assert _record_of(stack, conv)[0] == [("rating", level, "")]  # counted already
+        texts_after = _chat(user, "窗口的人让我来回跑了三趟")
+        assert f"已记录您的评价（{level}）" in "".join(m["text"] for m in texts_after)
+        assert _record_of(stack, conv) == (
+            [("rating", level, ""), ("rating_reason", level, "窗口的人让我来回跑了三趟")],
+            ["我要评价", level, "窗口的人让我来回跑了三趟"])
+    else:
+        assert f"感谢您的评价（{level}）" in "".join(m["text"] for m in replied)
+        assert _record_of(stack, conv) == ([("rating", level, "")], ["我要评价", level])
+
+
+@pytest.mark.parametrize("reason", ["等待时间太长", "问题没有解决", "答复不准确", "服务态度不好"])
+def test_typing_a_reason_buttons_title_records_that_reason(stack, reason):
+    """The bug this fixes: "等待时间太长", a button's own title, got the out-of-scope reply."""
+    user = stack.browser()
+    _chat(user, "我要评价")
+    _chat(user, "差评")
+    replied = _chat(user, reason)
+    assert "已记录您的评价（不满意）" in "".join(m["text"] for m in replied)
+    assert _record_of(stack, _conversation(user))[0] == [
+        ("rating", "不满意", ""), ("rating_reason", "不满意", reason)]
+
+
+def test_moving_on_to_a_question_keeps_the_rating_and_answers_the_question(stack):
+    user = stack.browser()
+    _chat(user, "我要评价")
+    _chat(user, "1星")
+    entry = seed_entry("kb-startup-001")
+    replied = _chat(user, entry["question"] + "？")
+    assert entry["answer"].splitlines()[0][:40] in "".join(m["text"] for m in replied)
+    assert _record_of(stack, _conversation(user))[0] == [("rating", "非常不满意", "")]
+
+
+def test_an_answer_that_fits_no_level_is_asked_again_once(stack):
+    """Off topic after the rating prompt: the bot does not understand it, so the gateway
+    re-asks once with the prompt's own sentence and buttons; the second time the bot's reply."""
+    user = stack.browser()
+    _chat(user, "我要评价")
+    again = _chat(user, "今天天气怎么样")
+    assert "没能对上评价选项" in "".join(m["text"] for m in again)
+    assert [b["title"] for m in again for b in m["buttons"]] == list(RATING_LEVELS)
+    second = _chat(user, "今天天气怎么样")
+    assert "没能对上评价选项" not in "".join(m["text"] for m in second)
+    _chat(user, "我要评价")
+    _chat(user, "今天天气怎么样")
+    replied = _chat(user, "一般")
+    assert "感谢您的评价（基本满意）" in "".join(m["text"] for m in replied)

@@ -121,14 +121,32 @@ async def test_no_level_asks_for_one(services, events, tracker, dispatcher):
     ("我要给差评！", "非常不满意"), ("打分一星吧", "非常不满意")])
 async def test_a_bad_rating_without_a_reason_asks_for_one(text, level, services, events,
                                                           tracker, dispatcher, engine):
+    """The level counts at once (a user who moves on has still rated); its reason is pending."""
     t = tracker(text, "rate_service", entities=[{"entity": "rating", "value": level}])
     out = await ActionRecordRating(services).run(dispatcher, t, {})
-    assert out == [] and events() == [] and cases(engine) == []  # nothing recorded yet
+    assert out == []
+    assert [(e["kind"], e["rating"], e["reason"], e.get("reason_pending")) for e in events()
+            if e["kind"] == "rating"] == [("rating", level, "", True)]
+    assert cases(engine) == [("bot:conv-1", level, "", "", "", "open")]
     asked = dispatcher.messages[0]
     assert "原因" in asked["text"] and level in asked["text"]
     payloads = [json.loads(b["payload"].removeprefix("/rate_service"))
                 for b in asked["buttons"]]
     assert len(payloads) == 4 and all(p["rating"] == level and p["reason"] for p in payloads)
+    # The gateway reads the prompt's free-text template and its re-ask sentence.
+    custom = asked["custom"]
+    assert custom["free_text"] == {"intent": "rate_service", "entities": {"rating": level},
+                                   "field": "reason"}
+    assert "原因" in custom["reask"]
+
+
+async def test_the_same_level_again_without_a_reason_records_nothing_new(
+        services, events, tracker, dispatcher, engine):
+    action = ActionRecordRating(services)
+    for _ in range(2):
+        await action.run(dispatcher, tracker("不满意", "rate_service"), {})
+    assert len([e for e in events() if e["kind"] == "rating"]) == 1
+    assert [c[-1] for c in cases(engine)] == ["open"]
 
 
 async def test_a_reason_button_records_the_rating_with_its_reason(services, events, tracker,
@@ -140,7 +158,10 @@ async def test_a_reason_button_records_the_rating_with_its_reason(services, even
     click = tracker(button["payload"], "rate_service",
                     entities=[{"entity": "rating", "value": "非常不满意"}])
     await action.run(dispatcher, click, {})
+    # The pending 差评 is completed, not rated again: one rating, one work order, its reason.
     assert [(e["rating"], e["reason"]) for e in events() if e["kind"] == "rating"] == [
+        ("非常不满意", "")]
+    assert [(e["rating"], e["reason"]) for e in events() if e["kind"] == "rating_reason"] == [
         ("非常不满意", button["title"])]
     assert cases(engine) == [("bot:conv-1", "非常不满意", button["title"], "", "", "open")]
     assert "改进" in dispatcher.messages[1]["text"]
