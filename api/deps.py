@@ -13,7 +13,7 @@ from typing import Annotated
 
 import redis
 from fastapi import Depends, Request, Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
@@ -23,10 +23,12 @@ from api.errors import ApiError
 from api.metrics import REDIS_DEGRADED
 from api.services import Services
 from handoff.context import HandoffContext
-from xiaobao import limits, policy, sessions
+from handoff.store import open_ticket_for
+from xiaobao import conversations, limits, policy, sessions
 from xiaobao.accounts import Account
 from xiaobao.conversations import conversation_id_for
-from xiaobao.db import session_scope
+from xiaobao.db import session_scope, utcnow
+from xiaobao.events import Event, EventKind, record_event
 from xiaobao.settings import Settings
 
 _VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -107,13 +109,41 @@ def secure_cookies(settings: Settings) -> bool:
     return settings.secure_cookies or settings.is_production
 
 
-def ensure_visitor(request: Request, response: Response, settings: SettingsDep) -> str:
+def conversation_over(services: Services, conversation_id: str) -> bool:
+    """Ended (结束会话), or idle longer than ``settings.visitor_idle_s`` with no ticket open."""
+    with session_scope(services.engine) as s:
+        if s.scalar(select(Event.pk).where(Event.conversation_id == conversation_id,
+                                           Event.kind == EventKind.CONVERSATION_ENDED.value)
+                    .limit(1)) is not None:
+            return True
+        last = conversations.last_activity(s, conversation_id)
+        idle = last is not None and (utcnow() - last).total_seconds() > \
+            services.settings.visitor_idle_s
+        if idle and open_ticket_for(s, conversation_id) is None:
+            record_event(s, EventKind.CONVERSATION_ENDED, conversation_id=conversation_id,
+                         actor="gateway", why="idle")
+            return True
+        return False
+
+
+def visitor(services: Services, cookies: dict[str, str]) -> tuple[str, str]:
+    """(secret, conversation id) of the visitor: the cookie's, unless there is none or its
+    conversation is over — then a new secret, so nothing of the old one is shown again (a
+    kiosk's next user, a cookie copied off a shared computer)."""
+    secret = visitor_secret_from_cookies(cookies, services.settings)
+    if secret and not conversation_over(services, conversation_id_of(secret, services.settings)):
+        return secret, conversation_id_of(secret, services.settings)
+    secret = new_visitor_secret()
+    return secret, conversation_id_of(secret, services.settings)
+
+
+def ensure_visitor(request: Request, response: Response, services: ServicesDep) -> str:
     """The visitor's conversation id, derived from the secret in their cookie (a new secret is
-    set on the response when there is none); the cookie is refreshed either way, so it stays
-    long-lived."""
-    secret = visitor_secret_from_cookies(request.cookies, settings) or new_visitor_secret()
-    set_visitor_cookie(response, settings, secret)
-    return conversation_id_of(secret, settings)
+    set on the response when there is none, or its conversation is over); the cookie is
+    refreshed either way, so it stays long-lived."""
+    secret, conversation_id = visitor(services, request.cookies)
+    set_visitor_cookie(response, services.settings, secret)
+    return conversation_id
 
 
 VisitorId = Annotated[str, Depends(ensure_visitor)]  # the conversation id, never the secret

@@ -141,3 +141,10 @@ def delete_of_tickets(session: Session, ticket_ids: list[str]) -> int:
                       session.execute(delete(Message).where(Message.ticket_id.in_(chunk))))
         removed += result.rowcount or 0
     return removed
+
+
+def last_activity(session: Session, conversation_id: str) -> dt.datetime | None:
+    """When anyone last wrote in the conversation (None: nothing yet)."""
+    at = session.scalar(select(Message.at).where(Message.conversation_id == conversation_id)
+                        .order_by(Message.pk.desc()).limit(1))
+    return aware(at) if at is not None else None

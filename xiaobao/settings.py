@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     session_max_age_s: int = 8 * 3600
     visitor_cookie: str = "xiaobao_visitor"
     visitor_max_age_s: int = 365 * 24 * 3600
+    # A conversation idle this long is over: the visitor's next request starts a new one (a new
+    # visitor secret), and nothing of the old one is shown again. Unless a ticket of it is open.
+    visitor_idle_expiry_s: int = 7 * 24 * 3600
+    # Service-hall kiosks and other shared terminals: conversations end after kiosk_idle_s.
+    kiosk_mode: bool = False
+    kiosk_idle_s: int = 10 * 60
     secure_cookies: bool = False  # True behind HTTPS
     warm_retriever: bool = True
 
@@ -152,6 +158,12 @@ class Settings(BaseSettings):
                 if stored.get(name):
                     object.__setattr__(self, name, stored[name])
         return self
+
+    @property
+    def visitor_idle_s(self) -> int:
+        """How long a conversation may sit idle before it is over (kiosk mode: short)."""
+        return min(self.visitor_idle_expiry_s, self.kiosk_idle_s) if self.kiosk_mode \
+            else self.visitor_idle_expiry_s
 
     @property
     def is_production(self) -> bool:

@@ -25,11 +25,11 @@ from api.deps import (
     ServicesDep,
     VisitorId,
     conversation_id_from_cookies,
-    conversation_id_of,
+    conversation_over,
     enforce_limit,
     new_visitor_secret,
     set_visitor_cookie,
-    visitor_secret_from_cookies,
+    visitor,
     websocket_client_ip,
 )
 from api.errors import ApiError, error_response, error_responses
@@ -64,8 +64,7 @@ async def check_chat_limits(services: Services, conversation_id: str, ip: str) -
 async def post_message(body: MessageIn, request: Request, services: ServicesDep,
                        ip: ClientIp) -> Response:
     settings = services.settings
-    secret = visitor_secret_from_cookies(request.cookies, settings) or new_visitor_secret()
-    conversation_id = conversation_id_of(secret, settings)
+    secret, conversation_id = await run_in_threadpool(visitor, services, request.cookies)
     await check_chat_limits(services, conversation_id, ip)  # 429 with Retry-After over them
     try:
         result = await conversation.handle_user_message(services, request.app.state.http,
@@ -122,6 +121,9 @@ async def chat_socket(websocket: WebSocket) -> None:
     conversation_id = conversation_id_from_cookies(websocket.cookies, services.settings)
     if conversation_id is None:
         await websocket.close(code=4401, reason="visitor cookie missing; load / first")
+        return
+    if await run_in_threadpool(conversation_over, services, conversation_id):
+        await websocket.close(code=4401, reason="conversation over; load / again")
         return
     ip = websocket_client_ip(websocket)
     await websocket.accept()

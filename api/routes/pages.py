@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from api.deps import ServicesDep, SettingsDep, ensure_visitor
+from api.deps import ServicesDep, ensure_visitor
 from api.errors import ApiError
 from api.web_security import safe_next_path
 from xiaobao.settings import REPO_ROOT
@@ -30,9 +30,12 @@ def _page(request: Request, services: ServicesDep, name: str, **context: str) ->
 
 
 @router.get("/", response_class=HTMLResponse)
-def portal(request: Request, services: ServicesDep, settings: SettingsDep) -> Response:
-    response = _page(request, services, "portal")
-    ensure_visitor(request, response, settings)
+def portal(request: Request, services: ServicesDep) -> Response:
+    """The chat; in kiosk mode the page ends an idle conversation itself (``idle_s``)."""
+    settings = services.settings
+    response = _page(request, services, "portal",
+                     idle_s=str(settings.visitor_idle_s) if settings.kiosk_mode else "")
+    ensure_visitor(request, response, services)
     return response
 
 

@@ -192,8 +192,11 @@
   function connect() {
     try { socket = new WebSocket(wsUrl("/ws/chat")); } catch (err) { return; }
     socket.addEventListener("open", () => { socketReady = true; reconnect.reset(); });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       socketReady = false;
+      // 4401 "conversation over" (idle expiry, or ended elsewhere): start afresh, so the
+      // page shows nothing of it; the history call gives this browser a new conversation.
+      if (event.code === 4401 && /over/.test(event.reason || "")) { location.reload(); return; }
       pending.splice(0).forEach((p) => p.reject(new XB.ApiError(0, "network", "连接中断，请重试。")));
       // Meanwhile messages go over REST (send()); the socket comes back by itself.
       setTimeout(connect, reconnect.next());
@@ -258,6 +261,20 @@
 
   // 结束会话 at a shared computer: the server gives this browser a new visitor secret, so a
   // reload starts an empty conversation and the previous one cannot be read from here.
+  // Kiosk mode (data-idle-s): an idle page ends its conversation and clears itself, so the
+  // next person at a shared terminal finds nothing of the last one.
+  const idleS = Number(document.querySelector("main").dataset.idleS || 0);
+  if (idleS > 0) {
+    let idleTimer = 0;
+    const endIdle = async () => {
+      try { await XB.api("POST", "/api/chat/end", {}); } catch (err) { /* reload anyway */ }
+      location.reload();
+    };
+    const touch = () => { clearTimeout(idleTimer); idleTimer = setTimeout(endIdle, idleS * 1000); };
+    ["keydown", "pointerdown", "touchstart"].forEach((e) => document.addEventListener(e, touch));
+    touch();
+  }
+
   document.getElementById("end-conversation").addEventListener("click", async () => {
     if (!window.confirm("结束本次会话？结束后本页将清空，下一位使用者看不到您的对话。")) return;
     try {

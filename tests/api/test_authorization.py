@@ -195,6 +195,9 @@ CALLS: dict[tuple[str, str], Call] = {
                                                "new_password": "a-new-secret-9"},
                                          fresh_session=True),
     ("POST", "/api/chat/messages"): Call(body={"text": "你好"}),
+    # Ending the conversation ends the cookie's too (api.deps.conversation_over): a browser
+    # of its own, so the visitor's other routes keep theirs.
+    ("POST", "/api/chat/end"): Call(fresh_session=True),
     ("POST", "/api/chat/leave-message"): Call(body={"text": "想咨询食品经营许可"}),
     ("POST", "/api/chat/left-messages/{message_id}/callback"): Call(message="own"),
     ("POST", "/api/helper/status"): Call(body={"status": "on_duty"}),

@@ -344,3 +344,81 @@ def test_ending_the_conversation_leaves_nothing_for_the_next_person(client, rasa
 def test_the_portal_offers_to_end_the_conversation(client):
     assert 'id="end-conversation"' in client.get("/").text
     assert "/api/chat/end" in client.get("/static/chat.js").text
+
+
+def _age(client, conversation_id: str, days: float) -> None:
+    """Make the conversation's turns ``days`` older, as if the visitor had gone away."""
+    import datetime as dt
+
+    from xiaobao.conversations import Message
+
+    with session_scope(client.app.state.services.engine) as s:
+        for m in s.scalars(select(Message).where(Message.conversation_id == conversation_id)):
+            m.at = m.at - dt.timedelta(days=days)
+
+
+def test_an_old_cookie_of_an_ended_conversation_shows_nothing_of_it(client, rasa):
+    """A cookie copied off a shared computer before 结束会话 reads no phone number back."""
+    client.post("/api/chat/messages", json={"text": "我的电话是13812345678"})
+    old_cookie = client.cookies.get("xiaobao_visitor")
+    before = conversation_of(client)
+    client.post("/api/chat/end", json={})
+    domain = next(c.domain for c in client.cookies.jar if c.name == "xiaobao_visitor")
+    client.cookies.clear()
+    client.cookies.set("xiaobao_visitor", old_cookie, domain=domain)
+    history = client.get("/api/chat/history")
+    assert history.json()["messages"] == [] and history.json()["conversation_id"] != before
+    assert "13812345678" not in history.text
+    assert client.cookies.get("xiaobao_visitor") != old_cookie  # a new secret, set at once
+    client.cookies.clear()
+    client.cookies.set("xiaobao_visitor", old_cookie, domain=domain)
+    client.post("/api/chat/messages", json={"text": "你好"})
+    assert conversation_of(client) != before  # a message starts a new conversation too
+    assert [m.text for m in user_turns(client) if m.conversation_id == before] == [
+        "我的电话是13812345678"]  # the record keeps the old one, for the rates
+
+
+def test_an_idle_conversation_is_over_and_the_next_visit_starts_afresh(client, rasa):
+    client.post("/api/chat/messages", json={"text": "我的电话是13812345678"})
+    before = conversation_of(client)
+    idle_days = client.app.state.services.settings.visitor_idle_s / 86400
+    _age(client, before, idle_days * 0.9)
+    assert client.get("/api/chat/history").json()["conversation_id"] == before  # not yet
+    _age(client, before, idle_days * 0.2)
+    history = client.get("/api/chat/history").json()
+    assert history["conversation_id"] != before and history["messages"] == []
+    assert events(client, "conversation_ended") == [(before, {"why": "idle"})]
+
+
+def test_an_idle_conversation_with_an_open_ticket_goes_on(client, rasa):
+    client.post("/api/chat/messages", json={"text": "转人工"})
+    before = conversation_of(client)
+    hand_off(client)
+    _age(client, before, 30)
+    assert client.get("/api/chat/history").json()["conversation_id"] == before
+
+
+def test_kiosk_mode_ends_conversations_after_minutes_and_the_page_clears_itself(client, rasa,
+                                                                               monkeypatch):
+    services = client.app.state.services
+    kiosk = services.settings.model_copy(update={"kiosk_mode": True})
+    monkeypatch.setattr(services, "settings", kiosk)
+    assert kiosk.visitor_idle_s == kiosk.kiosk_idle_s == 600
+    assert f'data-idle-s="{kiosk.kiosk_idle_s}"' in client.get("/").text
+    client.post("/api/chat/messages", json={"text": "你好"})
+    before = conversation_of(client)
+    _age(client, before, 11 / (24 * 60))  # eleven minutes
+    assert client.get("/api/chat/history").json()["conversation_id"] != before
+    monkeypatch.setattr(services, "settings", kiosk.model_copy(update={"kiosk_mode": False}))
+    assert "data-idle-s" not in client.get("/").text
+
+
+def test_the_socket_of_a_conversation_that_is_over_is_closed(client, rasa):
+    from starlette.websockets import WebSocketDisconnect
+
+    client.post("/api/chat/messages", json={"text": "你好"})
+    _age(client, conversation_of(client), 30)
+    with pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect("/ws/chat", headers=SAME_ORIGIN) as ws:
+        ws.receive_json()
+    assert closed.value.code == 4401 and "over" in closed.value.reason
