@@ -17,6 +17,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy import Engine
 
 from api.rasa_client import RasaBreaker
+from handoff import phone_codes
 from handoff.config import HandoffConfig, load_config
 from handoff.context import HandoffContext
 from knowledge_base.changes import redis_announcer
@@ -52,6 +53,13 @@ class Services:
     @property
     def config(self) -> HandoffConfig:
         return self.handoff.config
+
+    @property
+    def sms(self) -> phone_codes.SmsSender:
+        """The SMS adapter for call-back codes: the centre's gateway, else the simulator."""
+        if self.settings.sms_url:
+            return phone_codes.HttpSms(self.settings.sms_url, self.settings.sms_token)
+        return phone_codes.SimulatedSms(self.redis)
 
     @property
     def retriever(self) -> Retriever:
@@ -110,7 +118,8 @@ def build_services(settings: Settings) -> Services:
                              callbacks_per_phone_per_day=settings.callbacks_per_phone_per_day,
                              handoffs_per_ip_per_hour=settings.handoffs_per_ip_per_hour,
                              callbacks_per_ip_per_hour=settings.callbacks_per_ip_per_hour,
-                             call_adapter_timeout_s=settings.call_adapter_timeout_s)
+                             call_adapter_timeout_s=settings.call_adapter_timeout_s,
+                             sms_verification=settings.callback_sms_verification)
     services = Services(
         settings=settings, engine=engine, redis=client,
         aredis=async_client,

@@ -111,3 +111,19 @@ def queues_command(department: list[str] = typer.Option(None, help="limit to the
         typer.echo(f"{q.channel:<14} {q.department:<16} {q.waiting:>7} {q.waiting_priority:>4} "
                    f"{q.in_progress:>7} {q.escalated:>5} {q.helpers_on_duty:>7} "
                    f"{q.oldest_wait_s:>8}")
+
+
+@app.command("sms-outbox")
+def sms_outbox_command(phone: str = typer.Option("", help="only the messages to this number")
+                       ) -> None:
+    """What the SMS simulator 'sent' (call-back codes, newest first), where no SMS gateway is
+    configured (settings.sms_url): for development and a centre trying 小宝 out."""
+    import datetime as dt
+
+    from handoff.phone_codes import simulated_messages
+    from handoff.queue import connect
+    from xiaobao.settings import get_settings
+
+    for m in simulated_messages(connect(get_settings().redis_url), phone or None):
+        at = dt.datetime.fromtimestamp(m["at"]).isoformat(timespec="seconds")
+        typer.echo(f"{at}  {m['phone']}  {m['text']}")

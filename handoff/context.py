@@ -46,6 +46,8 @@ class HandoffContext:
     # the command line, is not counted): new tickets an hour, 12345 call-backs an hour.
     handoffs_per_ip_per_hour: int = 0
     callbacks_per_ip_per_hour: int = 0
+    # A new 12345 call-back only for a number proved by an SMS code (handoff.phone_codes).
+    sms_verification: bool = False
     # The longest a call adapter's ``start_call`` may take (settings.call_adapter_timeout_s).
     call_adapter_timeout_s: float = 10.0
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from handoff import outbox, transitions
+from handoff import outbox, phone_codes, transitions
 from handoff.context import HandoffContext
 from handoff.hours import is_open
 from handoff.routing import route_department
@@ -152,12 +152,15 @@ def request_handoff(req: HandoffRequest, *, ctx: HandoffContext,
 
 def _enforce_limits(req: HandoffRequest, ctx: HandoffContext) -> None:
     """A new ticket counts against the visitor's hourly handoffs and, for a 12345 call-back,
-    the phone's daily call-backs (LimitExceeded: 429). A retry of an existing request, or a
-    conversation that already has its open ticket, costs nothing."""
+    the phone's daily call-backs (LimitExceeded: 429); where the centre requires it, a 12345
+    call-back's number must have been proved by an SMS code (PhoneCodeError: 403). A retry of
+    an existing request, or a conversation that already has its open ticket, costs nothing."""
     with session_scope(ctx.engine) as s:
         if (s.scalar(select(Ticket.id).where(Ticket.request_id == req.request_id))
                 or open_ticket_for(s, req.conversation_id) is not None):
             return
+    if req.channel == Channel.HOTLINE_12345 and ctx.sms_verification:
+        phone_codes.require_verified(ctx.redis, req.conversation_id, req.phone)
     limits.enforce(ctx.redis, "handoff_visitor", req.visitor_id or req.conversation_id,
                    ctx.handoffs_per_visitor_per_hour, 3600, "转人工请求")
     if req.channel == Channel.HOTLINE_12345:

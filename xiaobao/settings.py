@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     # 12345: the longest the call adapter's start_call may take; past it the attempt counts as
     # failed and is retried per handoff/config.yaml ``calls`` (handoff.calls.start_call).
     call_adapter_timeout_s: float = Field(default=10.0, gt=0)
+    # A 12345 call-back only to a number that received an SMS code and typed it back
+    # (handoff.phone_codes); the code goes to the centre's SMS gateway at sms_url (POST
+    # {"phone", "text"}, bearer sms_token), or to the simulator when none is set.
+    callback_sms_verification: bool = False
+    sms_url: str = ""
+    sms_token: str = ""
 
     # Handoff: dispatch configuration file (routing, service levels, hours);
     # the packaged default if unset.

@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from api import conversation
 from api.deps import ClientIp, ServicesDep, VisitorId, enforce_limit
 from api.errors import ApiError, error_responses
-from handoff import left_messages
-from xiaobao.phone import PHONE_NOTICE
+from handoff import left_messages, phone_codes
+from xiaobao.db import session_scope
+from xiaobao.phone import PHONE_NOTICE, mask_phone
 
 router = APIRouter(prefix="/api/chat", tags=["留言"],
                    responses=error_responses(400, 403, 404, 409, 413, 422, 429))
@@ -72,3 +73,53 @@ async def request_callback(conversation_id: VisitorId, services: ServicesDep, ip
                          "call_id": receipt.call_id, "created": receipt.created,
                          "in_service_hours": receipt.in_service_hours},
             "notice": text}
+
+
+class PhoneCodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=12)
+
+
+@router.get("/phone-code")
+async def phone_code_policy(services: ServicesDep) -> dict:
+    """Whether this centre books a 12345 call-back only to a number proved by an SMS code."""
+    return {"required": services.settings.callback_sms_verification,
+            "simulated": not services.settings.sms_url,
+            "expires_in_s": phone_codes.CODE_TTL_S}
+
+
+@router.post("/left-messages/{message_id}/phone-code")
+async def send_phone_code(conversation_id: VisitorId, services: ServicesDep, ip: ClientIp,
+                          message_id: str = PathParam(max_length=32)) -> dict:
+    """An SMS code to the number of the visitor's own 留言, before its call-back is booked
+    (three an hour per number, ``callbacks_per_ip_per_hour`` per address)."""
+    await enforce_limit(services, "sms_ip", ip, services.settings.callbacks_per_ip_per_hour,
+                        3600, "验证码短信")
+    message = await run_in_threadpool(
+        lambda: left_messages.own_message(conversation_id, message_id, ctx=services.handoff))
+    if not message.phone:
+        raise ApiError(422, "no_phone",
+                       "该留言没有留下电话号码，无法安排回电。 / No phone number to call back.")
+    conv = await run_in_threadpool(_conversation_of, services, message_id)
+    await run_in_threadpool(phone_codes.send_code, services.redis, services.sms, conv,
+                            message.phone)
+    return {"sent": True, "phone": mask_phone(message.phone),
+            "expires_in_s": phone_codes.CODE_TTL_S}
+
+
+@router.post("/left-messages/{message_id}/phone-code/verify")
+async def verify_phone_code(body: PhoneCodeIn, conversation_id: VisitorId, services: ServicesDep,
+                            message_id: str = PathParam(max_length=32)) -> dict:
+    """The code typed back: the 留言's number is proved for its call-back (422 with the tries
+    left when wrong)."""
+    message = await run_in_threadpool(
+        lambda: left_messages.own_message(conversation_id, message_id, ctx=services.handoff))
+    conv = await run_in_threadpool(_conversation_of, services, message_id)
+    await run_in_threadpool(phone_codes.check_code, services.redis, conv, message.phone,
+                            body.code)
+    return {"verified": True}
+
+
+def _conversation_of(services, message_id: str) -> str:
+    """The conversation a 留言 belongs to: its call-back ticket is booked under it."""
+    with session_scope(services.engine) as s:
+        return s.get(left_messages.LeftMessage, message_id).conversation_id

@@ -356,14 +356,47 @@
     } else {
       const ask = el("button", "option", "请12345回电（" + m.phone + "）");
       ask.type = "button";
+      const base = "/api/chat/left-messages/" + encodeURIComponent(m.id);
+      const book = async () => {
+        const data = await api("POST", base + "/callback");
+        row.replaceChildren(el("span", "rating-label", callbackLine({ call_status: "requested" })));
+        addMessage({ role: "notice", text: data.notice });
+        refreshQueue();
+      };
+      // Where the centre requires it, the number proves itself with an SMS code first.
+      const askCode = async () => {
+        const sent = await api("POST", base + "/phone-code", {});
+        const form = el("form", "code-form");
+        const label = el("label", "", "短信验证码（已发送到 " + sent.phone + "）");
+        const input = el("input");
+        Object.assign(input, { id: "code-" + m.id, inputMode: "numeric", autocomplete: "one-time-code",
+          maxLength: 6, required: true });
+        label.htmlFor = input.id;
+        const ok = el("button", "option", "确认并预约回电");
+        ok.type = "submit";
+        form.append(label, input, ok);
+        row.replaceChildren(form);
+        input.focus();
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          ok.disabled = true;
+          try {
+            await api("POST", base + "/phone-code/verify", { code: input.value });
+            await book();
+          } catch (err) {
+            ok.disabled = false;
+            addMessage({ role: "error", text: err.message });
+          }
+        });
+      };
       ask.addEventListener("click", async () => {
         ask.disabled = true;
         try {
-          const data = await api("POST", "/api/chat/left-messages/" + encodeURIComponent(m.id) + "/callback");
-          row.replaceChildren(el("span", "rating-label", callbackLine({ call_status: "requested" })));
-          addMessage({ role: "notice", text: data.notice });
-          refreshQueue();
+          await book();
         } catch (err) {
+          if (err.code === "phone_not_verified") {
+            try { await askCode(); return; } catch (e) { err = e; }
+          }
           ask.disabled = false;
           addMessage({ role: "error", text: err.message });
         }

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from handoff.context import HandoffContext
+    from handoff.phone_codes import SmsSender
     from handoff.requests import HandoffReceipt, HandoffRequest
     from retrieval.types import Hit, SearchResult
 
@@ -46,6 +47,9 @@ class ActionServices(Protocol):
 
     @property
     def retriever(self) -> KnowledgeSearch: ...
+
+    @property
+    def sms(self) -> SmsSender: ...
 
 
 # --- retrieval ---------------------------------------------------------------------------------

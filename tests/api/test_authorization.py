@@ -100,6 +100,12 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/api/chat/left-messages"):    (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/chat/left-messages/{message_id}/callback"):
                                            (404, 201, 404, 404, 404, 404, 404, 404),
+    ("GET", "/api/chat/phone-code"):       (200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/chat/left-messages/{message_id}/phone-code"):
+                                           (404, 200, 404, 404, 404, 404, 404, 404),
+    # the visitor's own 留言, but no code was sent for it to this conversation: 422
+    ("POST", "/api/chat/left-messages/{message_id}/phone-code/verify"):
+                                           (404, 422, 404, 404, 404, 404, 404, 404),
     # the helper console: helper, leader, admin (works_tickets)
     ("GET", "/api/helper/me"):             (401, 401, 200, 200, 200, 403, 403, 200),
     ("POST", "/api/helper/status"):        (401, 401, 200, 200, 200, 403, 403, 403),
@@ -200,6 +206,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/chat/end"): Call(fresh_session=True),
     ("POST", "/api/chat/leave-message"): Call(body={"text": "想咨询食品经营许可"}),
     ("POST", "/api/chat/left-messages/{message_id}/callback"): Call(message="own"),
+    ("POST", "/api/chat/left-messages/{message_id}/phone-code"): Call(message="own"),
+    ("POST", "/api/chat/left-messages/{message_id}/phone-code/verify"): Call(
+        message="own", body={"code": "000000"}),
     ("POST", "/api/helper/status"): Call(body={"status": "on_duty"}),
     ("POST", "/api/helper/claim"): Call(body={}),
     ("POST", "/api/helper/tickets/{ticket_id}/claim"): Call(ticket="queued"),

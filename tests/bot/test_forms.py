@@ -57,7 +57,8 @@ def test_optional_slots_can_be_skipped(services, tracker, dispatcher):
 
 async def test_cancel_forgets_the_form(services, tracker, dispatcher):
     out = await ActionResetFormSlots(services).run(dispatcher, tracker(), {})
-    assert {e["name"] for e in out} == {"phone", "time_window", "handoff_topic", "requested_slot"}
+    assert {e["name"] for e in out} == {"phone", "phone_code", "time_window", "handoff_topic",
+                                        "requested_slot"}
     assert all(e["value"] is None for e in out)
 
 
@@ -76,3 +77,35 @@ def test_call_back_hours_are_the_services_handoff_calendar(services, config, tra
     assert ok.endswith("（周二）10:00–11:00")
     assert form.validate_time_window("周六上午", dispatcher, tracker(), {}) == {"time_window": None}
     assert "工作日 10:00–11:00，节假日除外" in dispatcher.messages[0]["text"]
+
+
+async def test_where_codes_are_required_the_form_asks_for_the_sms_code_after_the_number(
+        engine, r, config, tracker, dispatcher):
+    import re
+    from types import SimpleNamespace
+
+    from handoff import phone_codes
+    from handoff.context import HandoffContext
+
+    services = SimpleNamespace(
+        settings=SimpleNamespace(callback_sms_verification=True),
+        handoff=HandoffContext(engine=engine, redis=r, config=config),
+        sms=phone_codes.SimulatedSms(r))
+    form = ValidateCall12345Form(services)
+    slots = ["phone", "time_window"]
+    assert await form.required_slots(slots, dispatcher, tracker(), {}) == [
+        "phone", "phone_code", "time_window"]
+    t = tracker("13812345678")
+    assert form.validate_phone("13812345678", dispatcher, t, {}) == {
+        "phone": "13812345678", "phone_code": None}
+    assert "验证码已发送到 138****5678" in dispatcher.messages[-1]["text"]
+    code = re.search(r"\d{6}", phone_codes.simulated_messages(r)[0]["text"]).group(0)
+    asked = tracker(code, slots={"phone": "13812345678"})
+    wrong = "000000" if code != "000000" else "111111"
+    assert form.validate_phone_code(wrong, dispatcher, asked, {}) == {"phone_code": None}
+    assert "还可以再试4次" in dispatcher.messages[-1]["text"]
+    assert form.validate_phone_code(code, dispatcher, asked, {}) == {"phone_code": "verified"}
+    assert phone_codes.is_verified(r, asked.sender_id, "13812345678")
+    # Without the requirement the form is as before.
+    services.settings.callback_sms_verification = False
+    assert await form.required_slots(slots, dispatcher, tracker(), {}) == slots

@@ -28,3 +28,17 @@ def test_cli_recover_queues_purge_close(tmp_path, redis_server, r):
     assert out.returncode == 1 and "nope" in out.stderr
     out = run(["close", "nope", "--status", "claimed"], env)
     assert out.returncode == 2
+
+
+def test_cli_sms_outbox_shows_what_the_simulator_sent(tmp_path, redis_server, r):
+    from handoff import phone_codes
+
+    env = dict(os.environ, XIAOBAO_HOME=str(tmp_path), XIAOBAO_REDIS_URL=redis_server.url,
+               XIAOBAO_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    env.pop("REDIS_URL", None)
+    phone_codes.send_code(r, phone_codes.SimulatedSms(r), "conv-a", "13812345678")
+    phone_codes.send_code(r, phone_codes.SimulatedSms(r), "conv-b", "13900001111")
+    out = run(["sms-outbox", "--phone", "13812345678"], env)
+    assert out.returncode == 0, out.stderr
+    assert "13812345678" in out.stdout and "验证码" in out.stdout
+    assert "13900001111" not in out.stdout

@@ -104,3 +104,40 @@ def test_call_back_refuses_unknown_foreign_and_phoneless_messages(app, client, r
     foreign = stranger.post(f"/api/chat/left-messages/{without_phone}/callback")
     stranger.close()
     assert foreign.status_code == 404  # another browser's 留言 is not even named
+
+
+def test_where_the_centre_requires_it_a_call_back_waits_for_the_sms_code(client, rasa,
+                                                                        services, monkeypatch):
+    """The hotline cannot be made to dial anyone: the 留言's number proves itself first."""
+    import re
+
+    from handoff import phone_codes
+
+    monkeypatch.setattr(services, "settings", services.settings.model_copy(
+        update={"callback_sms_verification": True}))
+    monkeypatch.setattr(services, "handoff", services.handoff.replace(sms_verification=True))
+    assert client.get("/api/chat/phone-code").json() == {
+        "required": True, "simulated": True, "expires_in_s": phone_codes.CODE_TTL_S}
+    message_id = answered_left_message(client, phone="13812345678")
+    refused = client.post(f"/api/chat/left-messages/{message_id}/callback")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "phone_not_verified"
+    assert "验证码" in refused.json()["error"]["message"]
+
+    sent = client.post(f"/api/chat/left-messages/{message_id}/phone-code")
+    assert sent.status_code == 200 and sent.json()["phone"] == "138****5678"
+    [sms] = phone_codes.simulated_messages(services.redis, "13812345678")
+    code = re.search(r"\d{6}", sms["text"]).group(0)
+    wrong = client.post(f"/api/chat/left-messages/{message_id}/phone-code/verify",
+                        json={"code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "wrong_code"
+    stranger = TestClient(client.app, headers=SAME_ORIGIN)
+    stranger.get("/")
+    assert stranger.post(f"/api/chat/left-messages/{message_id}/phone-code/verify",
+                         json={"code": code}).status_code == 404  # not the stranger's 留言
+    ok = client.post(f"/api/chat/left-messages/{message_id}/phone-code/verify",
+                     json={"code": code})
+    assert ok.status_code == 200 and ok.json() == {"verified": True}
+    booked = client.post(f"/api/chat/left-messages/{message_id}/callback")
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["callback"]["created"]
