@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import Literal
 
 import redis
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -34,9 +35,10 @@ from api.deps import (
 )
 from api.errors import ApiError, error_response, error_responses
 from api.services import Services
+from bot.actions import rating
 from handoff import relay
 from xiaobao.db import session_scope
-from xiaobao.enums import Mode, Speaker
+from xiaobao.enums import Mode, Rating, Speaker
 from xiaobao.events import EventKind, record_event
 from xiaobao.limits import LimitExceeded
 
@@ -78,21 +80,44 @@ async def post_message(body: MessageIn, request: Request, services: ServicesDep,
     return response
 
 
-def _record_end(services: Services, conversation_id: str) -> None:
+class EndIn(BaseModel):
+    """结束会话, with the user's 好差评 of it if they wish to give one."""
+
+    rating: Literal["非常满意", "满意", "基本满意", "不满意", "非常不满意"] | None = None
+    reason: str = Field(default="", max_length=500)
+
+
+def _record_end(services: Services, conversation_id: str, body: EndIn) -> bool:
+    """The ``conversation_ended`` event, after the rating when one is given (of the ticket the
+    last rating prompt named, else of the bot); whether the rating was recorded."""
+    rated = False
+    if body.rating:
+        ticket_id = ""
+        try:
+            ticket_id = conversation.load_offered(services.redis, conversation_id).get(
+                conversation.TICKET_FIELD, "")
+        except redis.RedisError:
+            pass
+        rated = rating.record(services, conversation_id, ticket_id, Rating(body.rating),
+                              body.reason.strip())
     with session_scope(services.engine) as session:
         record_event(session, EventKind.CONVERSATION_ENDED, conversation_id=conversation_id)
+    return rated
 
 
 @router.post("/api/chat/end")
-async def end_conversation(request: Request, services: ServicesDep) -> Response:
+async def end_conversation(request: Request, services: ServicesDep,
+                           body: EndIn | None = None) -> Response:
     """结束会话, for a service-hall kiosk or a family computer: the browser gets a new visitor
     secret, so the next person at it starts a new conversation and can read nothing of this
-    one (the record keeps it, under its old id, for the rates and any open ticket)."""
+    one (the record keeps it, under its old id, for the rates and any open ticket). A rating
+    given with it counts like one given in the chat (a 差评 without a reason too)."""
     settings = services.settings
     old = conversation_id_from_cookies(request.cookies, settings)
+    rated = False
     if old:
-        await run_in_threadpool(_record_end, services, old)
-    response = JSONResponse({"ok": True, "ended": bool(old)})
+        rated = await run_in_threadpool(_record_end, services, old, body or EndIn())
+    response = JSONResponse({"ok": True, "ended": bool(old), "rated": rated})
     set_visitor_cookie(response, settings, new_visitor_secret())
     return response
 

@@ -275,15 +275,38 @@
     touch();
   }
 
-  document.getElementById("end-conversation").addEventListener("click", async () => {
-    if (!window.confirm("结束本次会话？结束后本页将清空，下一位使用者看不到您的对话。")) return;
+  // 结束会话: the user may rate the conversation first (a 差评 asks why), then the page is
+  // cleared and the browser gets a new conversation.
+  const endConversation = async (body) => {
     try {
-      await XB.api("POST", "/api/chat/end", {});
+      await XB.api("POST", "/api/chat/end", body);
       location.reload();
     } catch (err) {
       errorLine.textContent = err.message;
       errorLine.hidden = false;
     }
+  };
+  document.getElementById("end-conversation").addEventListener("click", () => {
+    if (document.getElementById("end-panel")) { document.getElementById("end-panel").querySelector("button").focus(); return; }
+    const item = addMessage({ role: "notice", text: "结束本次会话？结束后本页将清空，下一位使用者看不到您的对话。结束前可以为本次服务评价（可选）：" });
+    const bubble = item.querySelector(".bubble") || item;
+    const panel = el("div", "buttons");
+    panel.id = "end-panel";
+    const reason = el("input");
+    Object.assign(reason, { id: "end-reason", maxLength: 500, placeholder: "请说明不满意的原因（可选）" });
+    reason.setAttribute("aria-label", "不满意的原因");
+    ["非常满意", "满意", "基本满意", "不满意", "非常不满意"].forEach((level) => {
+      const b = el("button", "option", level);
+      b.type = "button";
+      b.addEventListener("click", () => endConversation({ rating: level, reason: reason.value }));
+      panel.appendChild(b);
+    });
+    const skip = el("button", "option", "不评价，直接结束");
+    skip.type = "button";
+    skip.addEventListener("click", () => endConversation({}));
+    panel.append(skip, reason);
+    bubble.appendChild(panel);
+    panel.querySelector("button").focus();
   });
 
   leaveOpen.addEventListener("click", async () => {

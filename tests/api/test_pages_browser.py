@@ -239,3 +239,40 @@ def test_console_leader_queue_and_left_messages_with_the_portals_call_back(
     staff.screenshot(path=str(SHOTS / "xiaobao_page_console_leader_took.png"))
     assert staff.locator("script").filter(has_text="alert").count() == 0
     assert errors == []
+
+
+def test_ending_the_conversation_offers_a_rating_and_clears_the_page(stack: Stack,
+                                                                      browser) -> None:
+    """结束会话 without a dialog: the five levels and a reason, or no rating; the page is then
+    empty and the rating counts (a 差评 with the reason typed beside it)."""
+    from sqlalchemy import select
+
+    from xiaobao.db import make_engine, session_scope
+    from xiaobao.events import Event
+
+    errors: list[str] = []
+    user = browser.new_context(viewport={"width": 1000, "height": 860}).new_page()
+    user.on("pageerror", lambda exc: errors.append(str(exc)))
+    user.on("dialog", lambda d: errors.append(f"dialog opened: {d.message}"))
+    user.goto(stack.base + "/")
+    say(user, "个体工商户怎么办理营业执照？")
+    expect(user.locator(".msg.bot").last).to_contain_text("来源")
+    visitor = next(c["value"] for c in user.context.cookies() if c["name"] == "xiaobao_visitor")
+    user.click("#end-conversation")
+    panel = user.locator("#end-panel")
+    expect(panel.locator("button.option")).to_contain_text(
+        ["非常满意", "满意", "基本满意", "不满意", "非常不满意", "不评价，直接结束"])
+    user.fill("#end-reason", "材料清单和窗口说的不一样")
+    with user.expect_navigation():
+        panel.get_by_role("button", name="不满意", exact=True).click()
+    expect(user.locator(".msg.bot").first).to_contain_text("企业管家小宝")
+    expect(user.locator(".msg.user")).to_have_count(0)
+    assert next(c["value"] for c in user.context.cookies()
+                if c["name"] == "xiaobao_visitor") != visitor
+    engine = make_engine(f"sqlite:///{stack.home / 'xiaobao.db'}")
+    with session_scope(engine) as s:
+        rated = [(e.data["rating"], e.data["reason"]) for e in s.scalars(
+            select(Event).where(Event.kind == "rating").order_by(Event.pk.desc()).limit(1))]
+    engine.dispose()
+    assert rated == [("不满意", "材料清单和窗口说的不一样")]
+    assert errors == []

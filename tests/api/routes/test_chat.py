@@ -332,7 +332,8 @@ def test_ending_the_conversation_leaves_nothing_for_the_next_person(client, rasa
     before = conversation_of(client)
     assert client.get("/api/chat/history").json()["messages"]
     ended = client.post("/api/chat/end", json={})
-    assert ended.status_code == 200 and ended.json() == {"ok": True, "ended": True}
+    assert ended.status_code == 200
+    assert ended.json() == {"ok": True, "ended": True, "rated": False}
     after = conversation_of(client)
     assert after != before
     history = client.get("/api/chat/history").json()
@@ -422,3 +423,25 @@ def test_the_socket_of_a_conversation_that_is_over_is_closed(client, rasa):
             client.websocket_connect("/ws/chat", headers=SAME_ORIGIN) as ws:
         ws.receive_json()
     assert closed.value.code == 4401 and "over" in closed.value.reason
+
+
+@pytest.mark.parametrize(("body", "rated"), [
+    ({"rating": "满意"}, ("满意", "")), ({"rating": "非常不满意", "reason": "没人理"},
+                                       ("非常不满意", "没人理")),
+    ({"rating": "不满意"}, ("不满意", "")), ({}, None)])
+def test_ending_with_a_rating_records_it_first(client, rasa, body, rated):
+    client.post("/api/chat/messages", json={"text": "你好"})
+    before = conversation_of(client)
+    ended = client.post("/api/chat/end", json=body)
+    assert ended.status_code == 200 and ended.json()["rated"] == (rated is not None)
+    got = [(d["rating"], d["reason"]) for c, d in events(client, "rating") if c == before]
+    assert got == ([rated] if rated else [])
+    assert [c for c, _ in events(client, "conversation_ended")] == [before]
+
+
+def test_ending_with_an_unknown_rating_is_refused_and_ends_nothing(client, rasa):
+    client.post("/api/chat/messages", json={"text": "你好"})
+    before = conversation_of(client)
+    refused = client.post("/api/chat/end", json={"rating": "超级满意"})
+    assert refused.status_code == 422
+    assert events(client, "conversation_ended") == [] and conversation_of(client) == before
