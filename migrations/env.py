@@ -12,6 +12,7 @@ import xiaobao.events  # noqa: F401,E402
 import xiaobao.sessions  # noqa: F401,E402
 import handoff.outbox  # noqa: F401,E402
 import handoff.store  # noqa: F401,E402
+import policies.models  # noqa: F401,E402
 
 target_metadata = Base.metadata
 

@@ -10,9 +10,12 @@ import pytest
 
 from xiaobao.settings import REPO_ROOT
 
-PACKAGES = ("xiaobao", "knowledge_base", "retrieval", "handoff", "reports", "bot", "api")
+PACKAGES = ("xiaobao", "knowledge_base", "retrieval", "handoff", "reports", "policies", "bot",
+            "api")
 FORBIDDEN = {
-    "xiaobao": {"knowledge_base", "retrieval", "handoff", "reports", "bot", "api"},
+    "xiaobao": {"knowledge_base", "retrieval", "handoff", "reports", "policies", "bot", "api"},
+    # 政策体检: a domain package on the foundation alone; it knows no web, no bot, no queue.
+    "policies": {"knowledge_base", "retrieval", "handoff", "reports", "bot", "api"},
     "knowledge_base": {"retrieval", "handoff", "reports", "bot", "api"},
     "retrieval": {"handoff", "reports", "bot", "api"},
     "handoff": {"reports", "bot", "api"},

@@ -10,6 +10,7 @@ import typer
 
 from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
+from policies.cli import app as policy_app
 from reports.cli import report_command
 from retrieval.cli import eval_command, model_app, search_command, terms_app, tune_command
 from xiaobao.accounts_cli import app as users_app
@@ -40,6 +41,7 @@ app.add_typer(model_app, name="model", help="The embedding model (installed from
 app.add_typer(users_app, name="users", help="Accounts and roles")
 app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpers, tickets")
 app.add_typer(secrets_app, name="secrets", help="This install's generated secrets")
+app.add_typer(policy_app, name="policy", help="政策体检: the policy store and the check")
 app.command("eval")(eval_command)
 app.command("report")(report_command)
 app.command("tune")(tune_command)

@@ -1,0 +1,109 @@
+"""The next question worth asking: the unknown fact that decides the most policies.
+
+Only facts some still-possible policy needs are candidates (never a question no possible
+policy needs), and never one the user declined. A fact's worth is how many possible policies
+would be decided by it on each of its likely answers — estimated by trying the answers
+(choices, booleans, each band's middle) and counting the policies that leave ``possible`` —
+weighted by how often enterprises give each answer where that has been learned (``priors``:
+field → answer → count; equal weights else). Ties go to the fact more possible policies need,
+then to the name, so the order is stable.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from policies.evaluator import Policy, check
+from policies.facts import Facts, Interval
+from policies.fields import Dictionary, Field, default_dictionary
+
+
+@dataclass(frozen=True)
+class Question:
+    field: str
+    text: str
+    worth: float  # expected number of policies it decides
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "text": self.text}
+
+
+def _answers(f: Field) -> list[Any]:
+    """Likely answers to try: every choice, yes/no, each band as an interval."""
+    if f.type == "boolean":
+        return [True, False]
+    if f.choices:
+        return list(f.choices)
+    if f.bands:
+        return [Interval(lo, hi) for lo, hi in f.bands]
+    return []
+
+
+def _probe_values(f: Field, policies: list[Policy]) -> list[Any]:
+    """For a field with no answers listed (a date, a code): the policies' own thresholds."""
+    from policies.conditions import Atom
+
+    values: list[Any] = []
+
+    def walk(tree: Any) -> None:
+        if isinstance(tree, Atom):
+            if tree.field == f.name and tree.value is not None:
+                items = tree.value if isinstance(tree.value, tuple) else (tree.value,)
+                values.extend(items)
+            return
+        [(key, body)] = tree.items()
+        if key == "not":
+            walk(body)
+        else:
+            for part in body["of"] if key == "at_least" else body:
+                walk(part)
+
+    for p in policies:
+        if p.conditions is not None:
+            walk(p.conditions)
+    if f.type == "code":
+        return list(dict.fromkeys(values)) + ["Z"]  # a code outside every prefix
+    return list(dict.fromkeys(values))
+
+
+def next_question(policies: list[Policy], facts: Facts, day: dt.date, *,
+                  declined: set[str] | frozenset[str] = frozenset(),
+                  dictionary: Dictionary | None = None,
+                  priors: dict[str, dict[str, float]] | None = None) -> Question | None:
+    """The most deciding question, or None when no published policy is still undecided (or
+    every fact still needed was declined)."""
+    dictionary = dictionary or default_dictionary()
+    result = check(policies, facts, day, declined=declined, dictionary=dictionary)
+    possible_ids = {r.id for r in result.of("possible")}
+    if not possible_ids:
+        return None
+    possible = [p for p in policies if p.id in possible_ids]
+    needed: dict[str, int] = {}
+    for r in result.of("possible"):
+        for name in r.unknown:
+            if name not in declined and name in dictionary and not dictionary[name].derived:
+                needed[name] = needed.get(name, 0) + 1
+    if not needed:
+        return None
+    best: Question | None = None
+    best_key: tuple = ()
+    for name, need in needed.items():
+        f = dictionary[name]
+        answers = _answers(f) or _probe_values(f, possible)
+        weights = (priors or {}).get(name, {})
+        total = sum(weights.get(str(a), 1.0) for a in answers) or 1.0
+        worth = 0.0
+        for answer in answers:
+            after = check(possible, {**facts, name: answer}, day, declined=declined,
+                          dictionary=dictionary)
+            decided = len(possible) - len(after.of("possible"))
+            worth += decided * weights.get(str(answer), 1.0) / total
+        key = (worth, need, _neg(name))
+        if best is None or key > best_key:
+            best, best_key = Question(name, f.question or f"请提供：{f.label}", worth), key
+    return best
+
+
+def _neg(name: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in name)  # earlier names win a tie
