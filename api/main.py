@@ -42,6 +42,7 @@ from api.routes import (
     kb,
     left_messages,
     pages,
+    policies,
     report_clusters,
     report_targets,
     reports,
@@ -138,6 +139,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    helpers.socket_router, calls.router, actions.router, health.router,
                    kb.router, gaps.router, report_clusters.router,
                    report_targets.router, bad_ratings.router,
-                   reports.router):
+                   reports.router, policies.router):
         app.include_router(router)
     return app

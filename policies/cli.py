@@ -125,12 +125,17 @@ def import_command(files: list[Path] = typer.Argument(..., exists=True, dir_okay
 
 
 @app.command("seed")
-def seed_command() -> None:
+def seed_command(if_empty: bool = typer.Option(False, "--if-empty",
+                                              help="only into a store with no item yet")
+                 ) -> None:
     """Load the shipped seed (policies/seed/*.yaml, reviewed and published), idempotently."""
-    from policies.store import SEED, PolicyStoreError, import_files
+    from policies.store import SEED, PolicyStoreError, all_items, import_files
 
     try:
         with _store_session() as s:
+            if if_empty and all_items(s):
+                typer.echo("policy store not empty: seed skipped")
+                return
             report = import_files(s, sorted(SEED.glob("*.yaml")), "seed")
     except PolicyStoreError as exc:
         _refused(exc)

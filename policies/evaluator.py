@@ -149,3 +149,16 @@ def shown_value(value: Any, unit: str = "") -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{value}{unit}"
+
+
+def explain_failed(atom: Atom, resolve: Resolver) -> str:
+    """Why a condition failed, as the user reads it:
+    从业人数不超过300人 —— 您填报 320人（第三条）."""
+    dictionary = resolve.dictionary
+    said = atom.not_met_text or atom.describe(dictionary)
+    value, _ = resolve(atom.field)
+    f = dictionary.fields.get(atom.field)
+    if value is not None and f is not None:
+        given = atom.field in resolve.facts
+        said += f" —— {'您填报' if given else '按您填报的信息计算为'} {shown_value(value, f.unit)}"
+    return said + (f"（{atom.clause}）" if atom.clause else "")

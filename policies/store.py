@@ -267,6 +267,25 @@ def all_items(session: Session, status: str | None = None) -> list[dict]:
     return [dict(i.data) for i in session.scalars(q)]
 
 
+_PARSED: dict[tuple, list] = {}
+
+
+def published_policies(session: Session) -> list:
+    """The published items parsed for the check (policies.evaluator.Policy), re-read only when
+    an item changed (its count or latest update), so every gateway sees an edit at once."""
+    from sqlalchemy import func
+
+    from policies.evaluator import policy_from_dict
+
+    stamp = tuple(session.execute(select(func.count(), func.max(PolicyItem.updated_at),
+                                         func.sum(PolicyItem.version))
+                                  .where(PolicyItem.status == "published")).one())
+    if stamp not in _PARSED:
+        _PARSED.clear()
+        _PARSED[stamp] = [(policy_from_dict(d), d) for d in all_items(session, "published")]
+    return _PARSED[stamp]
+
+
 def published(engine=None) -> list[dict]:
     """The published items, as the check reads them."""
     from xiaobao.db import get_engine, upgrade

@@ -12,6 +12,7 @@ bash scripts/ensure_redis.sh
 .venv/bin/xiaobao secrets ensure
 eval "$(.venv/bin/xiaobao secrets env)"  # Rasa's API token and the action-endpoint token
 .venv/bin/xiaobao kb seed --if-empty
+.venv/bin/xiaobao policy seed --if-empty
 .venv/bin/xiaobao users ensure-demo
 echo
 echo "  企业管家小宝 门户    http://127.0.0.1:${XIAOBAO_GATEWAY_PORT:-8000}/"

@@ -101,6 +101,9 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/chat/left-messages/{message_id}/callback"):
                                            (404, 201, 404, 404, 404, 404, 404, 404),
     ("GET", "/api/chat/phone-code"):       (200, 200, 200, 200, 200, 200, 200, 200),
+    # 政策体检: public, rate-limited per address like the chat
+    ("GET", "/api/policy-fields"):         (200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/policy-check"):         (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/chat/left-messages/{message_id}/phone-code"):
                                            (404, 200, 404, 404, 404, 404, 404, 404),
     # the visitor's own 留言, but no code was sent for it to this conversation: 422
@@ -201,6 +204,7 @@ CALLS: dict[tuple[str, str], Call] = {
                                                "new_password": "a-new-secret-9"},
                                          fresh_session=True),
     ("POST", "/api/chat/messages"): Call(body={"text": "你好"}),
+    ("POST", "/api/policy-check"): Call(body={"facts": {"employees": 20}}),
     # Ending the conversation ends the cookie's too (api.deps.conversation_over): a browser
     # of its own, so the visitor's other routes keep theirs.
     ("POST", "/api/chat/end"): Call(fresh_session=True),
