@@ -46,9 +46,10 @@ def check_profile(profile: dict, policies: list, day: dt.date) -> dict:
     dictionary = default_dictionary()
     facts = parse_facts(profile.get("facts") or {}, dictionary)
     declined = {str(d) for d in profile.get("declined") or ()}
-    result = check(policies, facts, day, declined=declined, dictionary=dictionary).to_dict()
-    question = next_question(policies, facts, day, declined=declined, dictionary=dictionary)
-    return {"id": profile["id"], **result,
+    checked = check(policies, facts, day, declined=declined, dictionary=dictionary)
+    question = next_question(policies, facts, day, declined=declined, dictionary=dictionary,
+                             result=checked)
+    return {"id": profile["id"], **checked.to_dict(),
             "next_question": question.to_dict() if question else None}
 
 

@@ -203,6 +203,32 @@ def evaluate(tree: Any, resolve: Resolve) -> Outcome:
     return Outcome(None, unknown=[u for p in unknown for u in p.unknown])
 
 
+def value_of(tree: Any, resolve: Resolve) -> bool | None:
+    """The tree's value alone, without its reasons, short-circuiting (the planner's inner
+    loop; :func:`evaluate` gives the same value)."""
+    if isinstance(tree, Atom):
+        value, _ = resolve(tree.field)
+        return None if value is None else compare(tree, value)
+    [(key, body)] = tree.items()
+    if key == "not":
+        inner = value_of(body, resolve)
+        return None if inner is None else not inner
+    parts = body["of"] if key == "at_least" else body
+    need = {"all": len(parts), "any": 1}.get(key) or body["k"]
+    true = unknown = 0
+    for i, part in enumerate(parts):
+        v = value_of(part, resolve)
+        if v is True:
+            true += 1
+            if true >= need:
+                return True
+        elif v is None:
+            unknown += 1
+        if true + unknown + (len(parts) - i - 1) < need:
+            return False
+    return None
+
+
 def _atom(atom: Atom, resolve: Resolve) -> Outcome:
     value, missing = resolve(atom.field)
     if value is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policies import scale
-from policies.conditions import Atom, Outcome, evaluate, parse_condition
+from policies.conditions import Atom, Outcome, evaluate, fields_of, parse_condition
 from policies.facts import Facts, Interval, parse_date
 from policies.fields import Dictionary, default_dictionary
 
@@ -30,6 +30,8 @@ class Policy:
     mode: str = ""
     benefit: str = ""
     unmodelled: tuple[str, ...] = ()
+    # The base facts its conditions depend on (a derived field's inputs in its place).
+    needs: frozenset[str] = frozenset()
 
     def in_force(self, day: dt.date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
@@ -40,9 +42,13 @@ def policy_from_dict(raw: dict, dictionary: Dictionary | None = None) -> Policy:
     """A policy from its stored or imported form (``conditions`` as the JSON tree)."""
     dictionary = dictionary or default_dictionary()
     conditions = raw.get("conditions")
+    tree = parse_condition(conditions, dictionary) if conditions else None
+    needs: set[str] = set()
+    for name in fields_of(tree) if tree is not None else ():
+        needs |= {name, *dictionary[name].derived_from}
     return Policy(
-        id=str(raw["id"]), title=str(raw.get("title") or ""),
-        conditions=parse_condition(conditions, dictionary) if conditions else None,
+        id=str(raw["id"]), title=str(raw.get("title") or ""), conditions=tree,
+        needs=frozenset(needs),
         valid_from=parse_date(raw["valid_from"]) if raw.get("valid_from") else None,
         valid_to=parse_date(raw["valid_to"]) if raw.get("valid_to") else None,
         mode=str(raw.get("mode") or ""), benefit=str(raw.get("benefit") or ""),

@@ -15,7 +15,7 @@ from xiaobao.db import session_scope
 from xiaobao.phone import PHONE_NOTICE, mask_phone
 
 router = APIRouter(prefix="/api/chat", tags=["留言"],
-                   responses=error_responses(400, 403, 404, 409, 413, 422, 429))
+                   responses=error_responses(400, 403, 404, 409, 413, 422, 429, 503))
 
 
 class LeaveMessageIn(BaseModel):

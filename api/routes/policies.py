@@ -12,13 +12,13 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ClientIp, ServicesDep, enforce_limit
 from api.errors import ApiError, error_responses
 from policies import store
-from policies.evaluator import Resolver, check_policy, explain_failed
+from policies.evaluator import CheckResult, Resolver, check_policy, explain_failed
 from policies.facts import FactError, parse_facts
 from policies.fields import default_dictionary
 from policies.planner import next_question
 from xiaobao.db import session_scope
 
-router = APIRouter(tags=["政策体检"], responses=error_responses(422, 429))
+router = APIRouter(tags=["政策体检"], responses=error_responses(400, 413, 422, 429))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -58,10 +58,12 @@ def _check(services, body: PolicyCheckIn) -> dict:
     with session_scope(services.engine) as s:
         items = store.published_policies(s)
     resolve = Resolver(facts, day, dictionary, frozenset(body.declined))
+    results = []
     out: dict = {"date": day.isoformat(), "eligible": [], "possible": [], "ineligible": [],
                  "not_in_force": []}
     for policy, data in items:
         result = check_policy(policy, resolve)
+        results.append(result)
         card = _card(data)
         if result.status == "possible":
             card["unknown"] = [{"field": u, "label": dictionary[u].label if u in dictionary
@@ -73,7 +75,7 @@ def _check(services, body: PolicyCheckIn) -> dict:
             card["why"] = [a.met_text or a.describe(dictionary) for a in result.met]
         out[result.status].append(card)
     question = next_question([p for p, _ in items], facts, day, declined=set(body.declined),
-                             dictionary=dictionary)
+                             dictionary=dictionary, result=CheckResult(results))
     out["next_question"] = ({**dictionary[question.field].to_dict(), "field": question.field,
                              "text": question.text} if question else None)
     return out

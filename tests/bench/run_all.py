@@ -12,12 +12,14 @@ from tests.bench import (
     bench_kb,
     bench_layout,
     bench_load,
+    bench_policies,
     bench_retrieval,
 )
 
 BENCHES = {"retrieval": bench_retrieval, "kb": bench_kb, "handoff": bench_handoff,
            "bot": bench_bot, "load": bench_load, "layout": bench_layout,
-           "faq_peer": bench_faq_peer}  # faq_peer: Rasa's ResponseSelector FAQ, edit → answer
+           # faq_peer: Rasa's ResponseSelector FAQ, edit → answer
+           "faq_peer": bench_faq_peer, "policies": bench_policies}
 
 
 def main(argv: list[str]) -> int:

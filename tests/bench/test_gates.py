@@ -99,3 +99,12 @@ def test_chat_under_load_loses_and_repeats_nothing():
     assert result["tickets_left_open"] == 0 and result["outbox_left"] == 0
     assert level["errors_5xx"] == 0 and level["no_response"] == 0
     assert level["p95_ms"] < 5000
+
+
+def test_policy_check_and_next_question_for_500_policies():
+    """The quick gate of bench_policies (goal p95 ≤ 20 ms; the gate allows twice that)."""
+    from tests.bench import bench_policies
+
+    figures = bench_policies.check_and_plan(bench_policies.generated_policies(500), 2)
+    print("\npolicy check:", figures)
+    assert figures["policies"] == 500 and figures["p95_ms"] < 40
