@@ -24,6 +24,7 @@ from bot.actions.forms import (
     ValidateHandoffForm,
 )
 from bot.actions.handoffs import ActionHandoff, ActionRequest12345Call
+from bot.actions.policy_check import ActionPolicyCheck
 from bot.actions.rating import ActionRecordRating
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ ACTION_CLASSES = (
     ActionAnswerQuestion, ActionChooseEntry, ActionRecordFeedback,
     ValidateHandoffForm, ValidateCall12345Form, ActionResetFormSlots,
     ActionHandoff, ActionRequest12345Call,
-    ActionRecordRating,
+    ActionRecordRating, ActionPolicyCheck,
 )
 
 

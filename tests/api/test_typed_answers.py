@@ -20,8 +20,10 @@ import yaml
 from api import conversation, fallback, typed_answers
 from api.conversation import FREE_TEXT_FIELD, check_user_text
 from bot.actions.handoffs import CALL_RETRY_BUTTONS
+from bot.actions.policy_check import ActionPolicyCheck, answer_buttons
 from bot.actions.rating import reason_buttons, reason_free_text, reason_prompt
 from bot.replies import answer_message, reply_for
+from policies.fields import default_dictionary
 from retrieval.types import SearchResult
 from tests.api.routes.test_chat import user_turns
 from tests.api.support import conversation_of
@@ -68,6 +70,9 @@ def code_prompts() -> list[Prompt]:
         Prompt("fallback human", [fallback.HUMAN_BUTTON]),
         *(Prompt(f"reason {level}", reason_buttons(Rating(level)),
                  reason_free_text(Rating(level))) for level in sorted(BAD_RATINGS)),
+        # The questions of the 政策体检, one per field the check-up may ask.
+        *(Prompt(f"policy {f.name}", answer_buttons(f), ActionPolicyCheck._prompt_custom(f))
+          for f in default_dictionary().base_fields()),
     ]
 
 
@@ -78,7 +83,8 @@ FREE_TEXT = "窗口的人让我来回跑了三趟"
 def test_every_prompt_is_enumerated():
     names = {p.name for p in PROMPTS}
     assert {"utter_ask_rating", "utter_bot_challenge", "reason 不满意", "reason 非常不满意",
-            "您是不是想问", "answer card", "abstain", "12345 retry"} <= names
+            "您是不是想问", "answer card", "abstain", "12345 retry", "policy employees",
+            "policy high_tech", "policy taxpayer_type"} <= names
 
 
 def _constant_titles(path: Path) -> set[str]:

@@ -203,7 +203,7 @@ def start_stack(home: Path, log_dir: Path | None = None,
                             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis")
         wait_until(lambda: stack.redis().ping(), 20, "redis-server", redis_proc)
         # The second builds the index.
-        for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):
+        for args in (["kb", "seed"], ["policy", "seed"], ["kb", "search", "营业执照怎么办理"]):
             subprocess.run([str(XIAOBAO), *args], cwd=REPO, env=stack.env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
         actions = spawn([UVICORN, "--factory", "api.main:create_app", "--no-proxy-headers",

@@ -355,3 +355,22 @@ def test_an_answer_that_fits_no_level_is_asked_again_once(stack):
     _chat(user, "今天天气怎么样")
     replied = _chat(user, "一般")
     assert "感谢您的评价（基本满意）" in "".join(m["text"] for m in replied)
+
+
+def test_a_policy_check_up_through_the_gateway_answers_typed_and_clicked(stack):
+    """政策体检 on the seed: the question names its field, a typed number and typed band
+    titles are taken (api.typed_answers), and the round ends with the results."""
+    user = stack.browser()
+    asked = _chat(user, "我公司能享受哪些政策")
+    for _ in range(6):
+        prompt = next((m for m in asked if (m.get("custom") or {}).get("field")), None)
+        if prompt is None:
+            break
+        field = prompt["custom"]["field"]
+        titles = [b["title"] for b in prompt["buttons"]]
+        typed = "25" if field["type"] in ("integer", "number") else titles[0]
+        asked = _chat(user, typed)
+    result = next(m for m in asked if (m.get("custom") or {}).get("policy_result"))
+    assert "政策体检结果" in result["text"]
+    said = _record_of(stack, _conversation(user))[1]
+    assert said[0] == "我公司能享受哪些政策" and len(said) >= 2  # what the user typed, kept
