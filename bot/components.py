@@ -19,6 +19,8 @@ Imported by the Rasa server (``.venv-rasa``, Python 3.10) only: nothing here may
 gateway's packages.
 """
 # ruff: noqa: UP006, UP035, UP045  (typing.List/Dict/Optional: Rasa reads these annotations)
+import re
+import unicodedata
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Type
 
@@ -30,6 +32,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.common import all_subclasses
@@ -95,4 +98,41 @@ class ServerSpeedups(GraphComponent):
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+def normal_form(text: str) -> str:
+    """What the gateway sends Rasa (``retrieval.normalize.normalize``, less its simplified-
+    Chinese step): NFKC — full-width "？" as "?" — and whitespace collapsed."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER],
+                          is_trainable=False)
+class TextNormalizer(GraphComponent):
+    """Trains on the text as the gateway sends it. The gateway folds every message to NFKC
+    before Rasa sees it, while bot/data writes full-width punctuation: the model learned "？"
+    and was served "?", and "热气球观光项目要什么资质?" went out of scope where "…资质？" was a
+    question. Training examples and typed messages (not ``/intent`` payloads, which carry the
+    user's words as written) get the one form."""
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "TextNormalizer":
+        return cls()
+
+    @staticmethod
+    def _normalise(message: Message) -> None:
+        text = message.get(TEXT)
+        if isinstance(text, str) and text and not text.startswith("/"):
+            message.set(TEXT, normal_form(text))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._normalise(message)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for message in training_data.training_examples:
+            self._normalise(message)
         return training_data

@@ -70,3 +70,29 @@ def test_the_speedups_change_no_outcome():
         assert original == fast, name
     assert out["resolve"]["user"] == ["UserUttered", "UserUttered"]
     assert out["resolve"]["nope"][0].startswith("error")
+
+
+NORMALIZER = r"""
+import json, sys
+sys.path.insert(0, ".")
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from bot.components import TextNormalizer
+
+n = TextNormalizer()
+texts = ["热气球观光项目要什么资质？", "  公司　变更 ", '/rate_service{"reason": "等了（很久）"}']
+served = [m.get(TEXT) for m in n.process([Message(data={TEXT: t}) for t in texts])]
+trained = [m.get(TEXT) for m in n.process_training_data(TrainingData(
+    [Message(data={TEXT: t, "intent": "ask_question"}) for t in texts])).training_examples]
+print("RESULT" + json.dumps({"served": served, "trained": trained}, ensure_ascii=False))
+"""
+
+
+def test_training_text_and_served_text_take_the_gateways_form():
+    """The model is trained on the text the gateway serves it (NFKC): "？" is "?" for both."""
+    out = subprocess.run([str(RASA.parent / "python"), "-c", NORMALIZER], cwd=REPO,
+                         capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(out.stdout.split("RESULT", 1)[1])
+    expected = ["热气球观光项目要什么资质?", "公司 变更", '/rate_service{"reason": "等了（很久）"}']
+    assert result == {"served": expected, "trained": expected}
