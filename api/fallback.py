@@ -40,6 +40,7 @@ import uuid
 
 from sqlalchemy import select
 
+from api import typed_answers
 from api.metrics import FALLBACK_SERVED, FALLBACK_TURNS, HANDOFFS, bounded
 from api.services import Services
 from bot.actions import answer, deps, rating
@@ -68,10 +69,6 @@ HANDOFF_FAILED = ("抱歉，转接暂时没有成功，请稍后再试，或直�
 HUMAN_BUTTON = {"title": "人工帮办", "payload": "/request_human"}
 # The page opens its 留言 form for a message carrying this (api/static/chat.js).
 OFFER_LEAVE_MESSAGE = {"leave_message": True}
-# "转人工" anywhere, or a short message that only asks for a person ("人工", "我要人工服务");
-# "人工智能企业怎么备案" is a question.
-_WANTS_HUMAN = re.compile(r"转人工|^(我要|我想|请|帮我)?(找|接|转)?人工(帮办|服务|客服|坐席)?"
-                          r"[。.!！]?$")
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.S)
 
 
@@ -102,7 +99,7 @@ def serve(services: Services, conversation_id: str, text: str, payload: str,
 def _reply(services: Services, conversation_id: str, text: str, payload: str,
            client_ip: str = "", rated_ticket: str = "") -> tuple[str, dict]:
     intent, entities = parse_payload(payload)
-    if intent == "request_human" or (not payload and _WANTS_HUMAN.search(text.strip())):
+    if intent == "request_human" or (not payload and typed_answers.asks_for_a_person(text)):
         return hand_off(services, conversation_id, clicked=bool(payload), client_ip=client_ip)
     if intent == "request_12345_call":
         return "call_back_redirected", {"text": CALL_BACK_NEEDS_BOT, "buttons": [HUMAN_BUTTON]}

@@ -53,8 +53,11 @@ ALIASES: dict[str, set[str]] = {
     "12345回电": {"回电", "12345", "预约回电", "电话回访", "12345热线回电", "请12345回电"},
 }
 
-# Typed words that ask for a person whatever the prompt: never taken as free text.
-_PERSON = {"转人工", "人工", "人工帮办", "人工服务", "人工客服", "找人工", "转人工服务"}
+# Typed words that ask for a person whatever the prompt (never free text; the fallback's
+# 转人工 too): "转人工" anywhere, or a short message that only asks for a person ("人工",
+# "我要人工服务"); "人工智能企业怎么备案" is a question.
+_WANTS_HUMAN = re.compile(r"转人工|^(我要|我想|请|帮我)?(找|接|转)?人工(帮办|服务|客服|坐席)?"
+                          r"[。.!！]?$")
 
 _PREFIX = re.compile(r"^(?:我选择|我选|选择|选|点|就选|就|我要给|我给|给个|给你|给|打)")
 _SUFFIX = re.compile(r"(?:吧|啊|呀|呢|哦|了|的|哈|嘛)+$")
@@ -96,7 +99,7 @@ def button_for(typed: str, buttons: dict[str, str]) -> str | None:
 
 
 def asks_for_a_person(typed: str) -> bool:
-    return bool(_forms(typed) & _PERSON)
+    return any(_WANTS_HUMAN.search(form) for form in {typed.strip(), *_forms(typed)})
 
 
 # A new question, not an answer to the prompt: "公积金怎么开户？" after the 差评 reason prompt

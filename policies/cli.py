@@ -91,17 +91,25 @@ def check_command(
                        f"未施行或已到期 {len(line['not_in_force'])} 项")
 
 
-def _store_session():
+def in_store(work):
+    """``work(session)`` in one transaction on the migrated store; a refusal is its sentence on
+    stderr and exit code 1, never a traceback."""
+    from policies.store import PolicyStoreError
     from xiaobao.db import get_engine, session_scope, upgrade
 
     engine = get_engine()
     upgrade(engine)
-    return session_scope(engine)
+    try:
+        with session_scope(engine) as s:
+            return work(s)
+    except PolicyStoreError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
 
 
-def _refused(exc) -> None:
-    typer.echo(exc.message, err=True)
-    raise typer.Exit(1)
+def _report(head: str, report) -> None:
+    typer.echo(f"{head}: created={len(report.created)} updated={len(report.updated)} "
+               f"unchanged={len(report.unchanged)}")
 
 
 @app.command("import")
@@ -111,18 +119,15 @@ def import_command(files: list[Path] = typer.Argument(..., exists=True, dir_okay
                    by: str = typer.Option("cli", help="who imports (kept in the history)")
                    ) -> None:
     """Import YAML, JSON Lines or XLSX: all or nothing, idempotent by id."""
-    from policies.store import PolicyStoreError, import_files
+    from policies.store import import_files
 
-    try:
-        with _store_session() as s:
-            report = import_files(s, list(files), by, dry_run=dry_run)
-            if dry_run:
-                s.rollback()
-    except PolicyStoreError as exc:
-        _refused(exc)
-    head = "预览（未写入）/ dry run" if dry_run else "已导入 / imported"
-    typer.echo(f"{head}: created={len(report.created)} updated={len(report.updated)} "
-               f"unchanged={len(report.unchanged)}")
+    def work(s):
+        report = import_files(s, list(files), by, dry_run=dry_run)
+        if dry_run:
+            s.rollback()
+        return report
+
+    _report("预览（未写入）/ dry run" if dry_run else "已导入 / imported", in_store(work))
 
 
 @app.command("seed")
@@ -130,44 +135,34 @@ def seed_command(if_empty: bool = typer.Option(False, "--if-empty",
                                               help="only into a store with no item yet")
                  ) -> None:
     """Load the shipped seed (policies/seed/*.yaml, reviewed and published), idempotently."""
-    from policies.store import SEED, PolicyStoreError, all_items, import_files
+    from policies.store import SEED, all_items, import_files
 
-    try:
-        with _store_session() as s:
-            if if_empty and all_items(s):
-                typer.echo("policy store not empty: seed skipped")
-                return
-            report = import_files(s, sorted(SEED.glob("*.yaml")), "seed")
-    except PolicyStoreError as exc:
-        _refused(exc)
-    typer.echo(f"seeded: created={len(report.created)} updated={len(report.updated)} "
-               f"unchanged={len(report.unchanged)}")
+    def work(s):
+        if if_empty and all_items(s):
+            return None
+        return import_files(s, sorted(SEED.glob("*.yaml")), "seed")
+
+    report = in_store(work)
+    if report is None:
+        typer.echo("policy store not empty: seed skipped")
+    else:
+        _report("seeded", report)
 
 
 @app.command("export")
 def export_command(file: Path) -> None:
     """Every item to FILE (.yaml, .jsonl or .xlsx), conditions as JSON in XLSX."""
-    from policies.store import PolicyStoreError, export
+    from policies.store import export
 
-    try:
-        with _store_session() as s:
-            count = export(s, file)
-    except PolicyStoreError as exc:
-        _refused(exc)
-    typer.echo(f"exported {count} → {file}")
+    typer.echo(f"exported {in_store(lambda s: export(s, file))} → {file}")
 
 
 @app.command("history")
 def history_command(policy_id: str) -> None:
     """Every version of one item: who, when, what, why."""
-    from policies.store import PolicyStoreError, history
+    from policies.store import history
 
-    try:
-        with _store_session() as s:
-            rows = history(s, policy_id)
-    except PolicyStoreError as exc:
-        _refused(exc)
-    for r in rows:
+    for r in in_store(lambda s: history(s, policy_id)):
         typer.echo(f"v{r['version']} {r['at'][:19]} {r['action']:<8} {r['status']:<10} "
                    f"{r['actor']} {r['why']}")
 
@@ -177,12 +172,7 @@ def _transition(name: str):
                 why: str = typer.Option("", help="why (kept in the history)")) -> None:
         from policies import store
 
-        try:
-            with _store_session() as s:
-                item = getattr(store, name)(s, policy_id, by, why)
-                status = item.status
-        except store.PolicyStoreError as exc:
-            _refused(exc)
+        status = in_store(lambda s: getattr(store, name)(s, policy_id, by, why).status)
         typer.echo(f"{policy_id}: {status}")
 
     command.__doc__ = {"submit": "Send a draft to review.",

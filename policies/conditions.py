@@ -285,12 +285,16 @@ def _compare_interval(op: str, target: Any, value: Interval) -> bool | None:
     return None
 
 
-def fields_of(tree: Any) -> set[str]:
-    """Every field the tree tests."""
+def atoms_of(tree: Any) -> list[Atom]:
+    """Every atom of the tree, in order."""
     if isinstance(tree, Atom):
-        return {tree.field}
+        return [tree]
     [(key, body)] = tree.items()
     if key == "not":
-        return fields_of(body)
-    parts = body["of"] if key == "at_least" else body
-    return set().union(*(fields_of(p) for p in parts))
+        return atoms_of(body)
+    return [a for part in (body["of"] if key == "at_least" else body) for a in atoms_of(part)]
+
+
+def fields_of(tree: Any) -> set[str]:
+    """Every field the tree tests."""
+    return {a.field for a in atoms_of(tree)}

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from policies.conditions import value_of
+from policies.conditions import atoms_of, value_of
 from policies.evaluator import CheckResult, Policy, Resolver, check
 from policies.facts import Facts, Interval
 from policies.fields import Dictionary, Field, default_dictionary
@@ -47,26 +47,9 @@ def _answers(f: Field) -> list[Any]:
 
 def _probe_values(f: Field, policies: list[Policy]) -> list[Any]:
     """For a field with no answers listed (a date, a code): the policies' own thresholds."""
-    from policies.conditions import Atom
-
-    values: list[Any] = []
-
-    def walk(tree: Any) -> None:
-        if isinstance(tree, Atom):
-            if tree.field == f.name and tree.value is not None:
-                items = tree.value if isinstance(tree.value, tuple) else (tree.value,)
-                values.extend(items)
-            return
-        [(key, body)] = tree.items()
-        if key == "not":
-            walk(body)
-        else:
-            for part in body["of"] if key == "at_least" else body:
-                walk(part)
-
-    for p in policies:
-        if p.conditions is not None:
-            walk(p.conditions)
+    values = [v for p in policies if p.conditions is not None
+              for a in atoms_of(p.conditions) if a.field == f.name and a.value is not None
+              for v in (a.value if isinstance(a.value, tuple) else (a.value,))]
     if f.type == "code":
         return list(dict.fromkeys(values)) + ["Z"]  # a code outside every prefix
     return list(dict.fromkeys(values))

@@ -25,8 +25,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.deps import ActionServices
 from bot.replies import FREE_TEXT, REASK, payload
 from policies import store
-from policies.evaluator import Resolver, check_policy
-from policies.facts import FactError, parse_value
+from policies.evaluator import CheckResult, Resolver, check_policy
+from policies.facts import FactError, Interval, parse_value
 from policies.fields import NUMERIC, Field, default_dictionary
 from policies.planner import next_question
 from xiaobao.db import session_scope
@@ -94,9 +94,9 @@ def _value(f: Field, raw: str) -> Any:
 
 def _stored(value: Any) -> Any:
     """A typed fact as the slot keeps it (JSON)."""
-    if isinstance(value, (dt.date,)):
+    if isinstance(value, dt.date):
         return value.isoformat()
-    if hasattr(value, "low") and hasattr(value, "high"):
+    if isinstance(value, Interval):
         out = {}
         if value.low is not None:
             out["gte" if value.low_inclusive else "gt"] = value.low
@@ -161,8 +161,6 @@ class ActionPolicyCheck(Action):
         results = [(check_policy(p, resolve), data) for p, data in items]
         question = None
         if asked < QUESTIONS_PER_ROUND:
-            from policies.evaluator import CheckResult
-
             question = next_question([p for p, _ in items], facts, day, declined=set(declined),
                                      dictionary=dictionary,
                                      result=CheckResult([r for r, _ in results]))
