@@ -1,6 +1,7 @@
 """The conversation service: one user message from arrival to answer, whoever answers it.
 
-Every message is checked and normalised here, before Rasa or a helper sees it:
+Every message is checked and normalised first (:mod:`api.user_text`, against what the bot's
+last reply offered, :mod:`api.offered`), before Rasa or a helper sees it:
 
 * over ``settings.max_message_chars`` or empty / only emoji: refused with a clear message;
 * typed text that selects one of the offered buttons (its title or a close variant), or fills
@@ -26,7 +27,6 @@ and ticket changes wait in the handoff outbox.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -39,17 +39,15 @@ from api import fallback, rasa_client, typed_answers
 from api.errors import ApiError
 from api.metrics import (
     CHAT_MESSAGES,
-    CHAT_REFUSED,
     RASA_FAILURES,
-    REDIS_DEGRADED,
-    TYPED_ANSWERS,
     rasa_failure_label,
 )
+from api.offered import TICKET_FIELD, free_text_of, offered_to, reask, store_offered
 from api.services import Services
+from api.user_text import UserText, check_user_text
 from handoff import left_messages, outbox, relay, views
 from handoff.context import Returned
 from handoff.tickets import TicketClosed
-from retrieval.normalize import has_searchable_text, normalize, strip_controls
 from xiaobao import conversations
 from xiaobao.db import session_scope
 from xiaobao.enums import Mode, Speaker
@@ -58,204 +56,12 @@ from xiaobao.phone import PHONE_NOTICE
 
 log = logging.getLogger("api.conversation")
 
-OFFERED_TTL_S = 24 * 3600
-# Rasa's RegexMessageHandler strips whitespace and then parses a leading "/" as an intent;
-# the full-width solidus reads the same to a person and is never parsed.
-ESCAPED_SLASH = "／"
 _PHONE_ASK = re.compile(r"(留下|提供|告诉我|输入).{0,12}(电话|手机号)")
 BOT_UNAVAILABLE = ("抱歉，小宝暂时无法回复，您的消息已保存。请稍后再试，或点击“转人工”。"
                    " / The assistant is unavailable right now; your message was saved.")
 BOT_NO_REPLY = ("抱歉，小宝这次没能给出回复，您的消息已保存。请换个说法再试，或点击“转人工”。"
                 " / The assistant could not reply; your message was saved.")
 BOT_MESSAGES_EVENT = "bot_messages"  # published on the relay channel for the user's page
-
-
-# The offered hash's fields besides the buttons (whose payloads start with "/"): a prompt's
-# free-text template (JSON), and the ticket a rating prompt rates (for api.fallback).
-FREE_TEXT_FIELD = "*free_text"
-TICKET_FIELD = "*ticket"
-# A prompt's sentence for an answer that selects nothing (``custom.reask``), and the mark that
-# it was said once already: the next miss goes to Rasa's reply as it is.
-REASK_FIELD = "*reask"
-REASKED_FIELD = "*reasked"
-BUTTONS_FIELD = "*buttons"  # the buttons in their order (a Redis hash keeps none), JSON
-
-
-def offered_key(conversation_id: str) -> str:
-    return f"xiaobao:chat:offered:{conversation_id}"
-
-
-# --- checking a message --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class UserText:
-    for_route: str  # what Rasa receives
-    shown: str  # what the record and the page show (a button's title for a click)
-    payload: str = ""  # the offered button payload, when the message is a click
-
-
-def check_user_text(raw: str, offered: dict[str, str], max_chars: int) -> UserText:
-    """Refuse, normalise and de-fang one user message (see the module docstring)."""
-    stripped = raw.strip()
-    if len(stripped) > max_chars:
-        CHAT_REFUSED.labels("too_long").inc()
-        raise ApiError(413, "message_too_long",
-                       f"消息太长了：最多{max_chars}个字，您输入了{len(stripped)}个字，请分几次发送。"
-                       f" / Message too long: at most {max_chars} characters, got {len(stripped)}.")
-    buttons = {p: t for p, t in offered.items() if p.startswith("/")}
-    if stripped in buttons:
-        return UserText(for_route=stripped, shown=buttons[stripped] or stripped, payload=stripped)
-    text = normalize(stripped)
-    if not text or not has_searchable_text(text):
-        CHAT_REFUSED.labels("empty").inc()
-        raise ApiError(422, "empty_message",
-                       "请输入文字内容（消息不能为空，也不能只有表情或符号）。"
-                       " / Please type some text: the message is empty or only emoji/symbols.")
-    typed = typed_answer(stripped, text, buttons, offered.get(FREE_TEXT_FIELD))
-    if typed:
-        return typed
-    if text.startswith("/"):
-        text = ESCAPED_SLASH + text[1:]
-    # Rasa gets the normalised text; people (helper, record) get what the user typed, less
-    # control characters: "好的，谢谢" stays full-width for a Chinese reader.
-    return UserText(for_route=text, shown=strip_controls(stripped))
-
-
-def typed_answer(stripped: str, text: str, buttons: dict[str, str],
-                 free_text: str | None) -> UserText | None:
-    """A typed answer to the last reply's prompt as the payload it stands for, else None."""
-    if text.startswith("/"):
-        return None
-    shown = strip_controls(stripped)
-    chosen = typed_answers.button_for(text, buttons)
-    if chosen:
-        TYPED_ANSWERS.labels("button").inc()
-        return UserText(for_route=chosen, shown=shown, payload=chosen)
-    if free_text and not (typed_answers.asks_for_a_person(text)
-                          or typed_answers.is_new_question(text)):
-        try:
-            template = json.loads(free_text)
-        except ValueError:
-            return None
-        payload = typed_answers.free_text_payload(template, shown) \
-            if isinstance(template, dict) else None
-        if payload:
-            TYPED_ANSWERS.labels("free_text").inc()
-            return UserText(for_route=payload, shown=shown, payload=payload)
-    return None
-
-
-def free_text_of(messages: list[dict]) -> dict | None:
-    """The free-text template the last reply's prompt carries (``custom.free_text``)."""
-    template = custom_of(messages, typed_answers.FREE_TEXT)
-    return template if isinstance(template, dict) else None
-
-
-def custom_of(messages: list[dict], key: str):
-    for m in reversed(messages):
-        value = (m.get("custom") or {}).get(key)
-        if value:
-            return value
-    return None
-
-
-def reask(offered: dict[str, str], messages: list[dict], user_text: UserText) -> list[dict] | None:
-    """The prompt again, once, when a typed answer to it selected nothing and the bot did not
-    understand it either (its reply carries ``custom.not_understood``); else None."""
-    sentence = offered.get(REASK_FIELD)
-    if (user_text.payload or not sentence or offered.get(REASKED_FIELD)
-            or not custom_of(messages, typed_answers.NOT_UNDERSTOOD)):
-        return None
-    custom: dict = {typed_answers.REASK: sentence}
-    if offered.get(FREE_TEXT_FIELD):
-        try:
-            custom[typed_answers.FREE_TEXT] = json.loads(offered[FREE_TEXT_FIELD])
-        except ValueError:
-            pass
-    try:
-        buttons = json.loads(offered.get(BUTTONS_FIELD) or "[]")
-    except ValueError:
-        buttons = []
-    if not isinstance(buttons, list) or not buttons:
-        buttons = [{"title": t, "payload": p} for p, t in offered.items() if p.startswith("/")]
-    TYPED_ANSWERS.labels("reask").inc()
-    return [{"role": Speaker.BOT.value, "text": sentence, "buttons": buttons, "custom": custom}]
-
-
-def load_offered(redis, conversation_id: str) -> dict[str, str]:
-    return redis.hgetall(offered_key(conversation_id)) or {}
-
-
-def offered_to(services: Services, conversation_id: str, raw: str) -> dict[str, str]:
-    """The payloads the bot's last reply offered (payload → title), for the slash guard.
-
-    Redis first; a slash message Redis does not know — Redis down, restarted empty, or it
-    missed the last reply while down — is checked against the record's last bot reply, whose
-    buttons are stored with it, so a 转人工 click never degrades into text."""
-    try:
-        offered = load_offered(services.redis, conversation_id)
-    except redis_lib.RedisError as exc:
-        REDIS_DEGRADED.labels("offered_read").inc()
-        log.warning("offered payloads of %s read from SQL: Redis unavailable (%s)",
-                    conversation_id, exc)
-        return offered_in_record(services, conversation_id)  # typed answers need them too
-    if raw.strip().startswith("/") and raw.strip() not in offered:
-        offered = offered_in_record(services, conversation_id)
-    return offered
-
-
-def offered_in_record(services: Services, conversation_id: str) -> dict[str, str]:
-    """The buttons of the record's last bot reply: the bot's and notices' turns after the last
-    turn of anyone else."""
-    with session_scope(services.engine) as s:
-        rows = conversations.conversation(s, conversation_id, limit=10)
-        offered: dict[str, str] = {}
-        for m in reversed(rows):
-            if m.role not in (Speaker.BOT, Speaker.NOTICE):
-                break
-            for b in (m.data or {}).get("buttons", []):
-                if isinstance(b, dict) and b.get("payload"):
-                    offered.setdefault(str(b["payload"]), str(b.get("title", "")))
-            template = (m.data or {}).get(typed_answers.FREE_TEXT)
-            if isinstance(template, dict):
-                offered.setdefault(FREE_TEXT_FIELD, json.dumps(template, ensure_ascii=False))
-            sentence = (m.data or {}).get(typed_answers.REASK)
-            if isinstance(sentence, str):
-                offered.setdefault(REASK_FIELD, sentence)
-        return offered
-
-
-def store_offered(redis, conversation_id: str, messages: list[dict], ticket_id: str = "",
-                  reasked: bool = False) -> None:
-    """Remember the payloads of the bot's last reply (and only those) for the slash guard.
-    Redis down: skipped (the record keeps the buttons, :func:`offered_in_record`)."""
-    offered = {b["payload"]: b.get("title", "") for m in messages for b in m.get("buttons", [])
-               if b.get("payload")}
-    template = free_text_of(messages)
-    if template:
-        offered[FREE_TEXT_FIELD] = json.dumps(template, ensure_ascii=False)
-    if ticket_id:
-        offered[TICKET_FIELD] = ticket_id
-    sentence = custom_of(messages, typed_answers.REASK)
-    if isinstance(sentence, str):
-        offered[REASK_FIELD] = sentence
-        offered[BUTTONS_FIELD] = json.dumps(
-            [{"title": t, "payload": p} for p, t in offered.items() if p.startswith("/")],
-            ensure_ascii=False)
-        if reasked:
-            offered[REASKED_FIELD] = "1"
-    key = offered_key(conversation_id)
-    try:
-        with redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            if offered:
-                pipe.hset(key, mapping=offered)
-                pipe.expire(key, OFFERED_TTL_S)
-            pipe.execute()
-    except redis_lib.RedisError as exc:
-        REDIS_DEGRADED.labels("offered_write").inc()
-        log.warning("offered payloads of %s not cached: Redis unavailable (%s)",
-                    conversation_id, exc)
 
 
 def bot_messages(replies: list[dict]) -> list[dict]:
@@ -398,7 +204,7 @@ async def handle_user_message(services: Services, http, conversation_id: str,
         messages = await _fallback(services, conversation_id, user_text, exc.kind, client_ip,
                                    offered.get(TICKET_FIELD, ""))
 
-    again = reask(offered, messages, user_text)
+    again = reask(offered, messages, bool(user_text.payload))
     if again:
         messages = again
     # A rating prompt's ticket stays while it, or its reason, is asked for.

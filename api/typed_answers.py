@@ -12,7 +12,7 @@ bot's last reply offered (:mod:`api.conversation` keeps them):
   (Rasa drops the unknown entity; the action reads it from the payload);
 * anything else — a request for a person, which always means what it says, and a new
   question — goes to Rasa as typed; when the bot does not understand it either, the gateway
-  says the prompt's own sentence once instead (``custom.reask``, :func:`api.conversation.reask`).
+  says the prompt's own sentence once instead (``custom.reask``, :func:`api.offered.reask`).
 
 Pure functions: no web, no Redis.
 """

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api import conversation
+from api import conversation, offered
 from api.deps import (
     ClientIp,
     ServicesDep,
@@ -94,8 +94,8 @@ def _record_end(services: Services, conversation_id: str, body: EndIn) -> bool:
     if body.rating:
         ticket_id = ""
         try:
-            ticket_id = conversation.load_offered(services.redis, conversation_id).get(
-                conversation.TICKET_FIELD, "")
+            ticket_id = offered.load_offered(services.redis, conversation_id).get(
+                offered.TICKET_FIELD, "")
         except redis.RedisError:
             pass
         rated = rating.record(services, conversation_id, ticket_id, Rating(body.rating),

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api import conversation
 from api.deps import ClientIp, ServicesDep, VisitorId, enforce_limit
 from api.errors import ApiError, error_responses
+from api.user_text import check_user_text
 from handoff import left_messages, phone_codes
 from xiaobao.db import session_scope
 from xiaobao.phone import PHONE_NOTICE, mask_phone
@@ -34,7 +35,7 @@ async def leave_message(body: LeaveMessageIn, conversation_id: VisitorId,
                         services.settings.left_messages_per_visitor_per_hour, 3600, "留言")
     await enforce_limit(services, "left_message_ip", ip,
                         services.settings.left_messages_per_ip_per_hour, 3600, "留言")
-    text = conversation.check_user_text(body.text, {}, services.settings.max_message_chars).shown
+    text = check_user_text(body.text, {}, services.settings.max_message_chars).shown
     info = await run_in_threadpool(
         lambda: left_messages.leave_message(conversation_id, text, phone=body.phone,
                                             visitor_id=conversation_id, ctx=services.handoff))

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from api import conversation
+from api import conversation, offered, user_text
 from api.errors import ApiError
 from api.services import Services
 from handoff import calls, outbox
@@ -43,32 +43,32 @@ RATE = '/rate_service{"rating": "满意"}'
 # --- checking a message --------------------------------------------------------------------------
 
 def test_check_user_text_normalises_for_rasa_and_keeps_what_people_read():
-    checked = conversation.check_user_text("  好的，谢谢！\x07 ", {}, 2000)
-    assert checked == conversation.UserText(for_route="好的,谢谢!", shown="好的，谢谢！")
+    checked = user_text.check_user_text("  好的，谢谢！\x07 ", {}, 2000)
+    assert checked == user_text.UserText(for_route="好的,谢谢!", shown="好的，谢谢！")
 
 
 def test_check_user_text_refuses_too_long_and_empty_messages():
     with pytest.raises(ApiError) as too_long:
-        conversation.check_user_text("问" * 11, {}, 10)
+        user_text.check_user_text("问" * 11, {}, 10)
     assert (too_long.value.status, too_long.value.code) == (413, "message_too_long")
     assert "最多10个字" in too_long.value.message and "11" in too_long.value.message
-    assert conversation.check_user_text("问" * 10, {}, 10).shown == "问" * 10
+    assert user_text.check_user_text("问" * 10, {}, 10).shown == "问" * 10
     for empty in ("", "  ", "😀🎉", "\u200b"):
         with pytest.raises(ApiError) as refused:
-            conversation.check_user_text(empty, {}, 10)
+            user_text.check_user_text(empty, {}, 10)
         assert (refused.value.status, refused.value.code) == (422, "empty_message")
 
 
 def test_check_user_text_passes_only_offered_payloads_as_commands():
     offered = {RATE: "满意", "/request_human": ""}
-    click = conversation.check_user_text(RATE, offered, 2000)
-    assert click == conversation.UserText(for_route=RATE, shown="满意", payload=RATE)
+    click = user_text.check_user_text(RATE, offered, 2000)
+    assert click == user_text.UserText(for_route=RATE, shown="满意", payload=RATE)
     # Without a title, the payload is what the record shows.
-    assert conversation.check_user_text("/request_human", offered, 2000).shown == "/request_human"
-    typed = conversation.check_user_text('/rate_service{"rating": "非常满意"}', offered, 2000)
-    assert typed.for_route.startswith(conversation.ESCAPED_SLASH) and typed.payload == ""
-    assert conversation.check_user_text("／request_human", {}, 2000).for_route == \
-        conversation.ESCAPED_SLASH + "request_human"
+    assert user_text.check_user_text("/request_human", offered, 2000).shown == "/request_human"
+    typed = user_text.check_user_text('/rate_service{"rating": "非常满意"}', offered, 2000)
+    assert typed.for_route.startswith(user_text.ESCAPED_SLASH) and typed.payload == ""
+    assert user_text.check_user_text("／request_human", {}, 2000).for_route == \
+        user_text.ESCAPED_SLASH + "request_human"
 
 
 def test_bot_messages_shape_the_replies_and_put_the_privacy_notice_first():
@@ -91,14 +91,14 @@ def test_bot_messages_shape_the_replies_and_put_the_privacy_notice_first():
 
 
 def test_offered_payloads_are_those_of_the_last_reply_only(redis_client):
-    conversation.store_offered(redis_client, "conv-1", [
+    offered.store_offered(redis_client, "conv-1", [
         {"role": "bot", "text": "评价", "buttons": [{"title": "满意", "payload": RATE}]}])
-    assert conversation.load_offered(redis_client, "conv-1") == {RATE: "满意"}
-    assert 0 < redis_client.ttl(conversation.offered_key("conv-1")) <= conversation.OFFERED_TTL_S
-    conversation.store_offered(redis_client, "conv-1", [{"role": "bot", "text": "好的",
+    assert offered.load_offered(redis_client, "conv-1") == {RATE: "满意"}
+    assert 0 < redis_client.ttl(offered.offered_key("conv-1")) <= offered.OFFERED_TTL_S
+    offered.store_offered(redis_client, "conv-1", [{"role": "bot", "text": "好的",
                                                          "buttons": []}])
-    assert conversation.load_offered(redis_client, "conv-1") == {}
-    assert conversation.load_offered(redis_client, "conv-2") == {}
+    assert offered.load_offered(redis_client, "conv-1") == {}
+    assert offered.load_offered(redis_client, "conv-2") == {}
 
 
 # --- the conversation's state --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Typing where buttons are offered (api/typed_answers.py, api/conversation.py).
+"""Typing where buttons are offered (api/typed_answers.py, api/user_text.py, api/offered.py).
 
 Every prompt with buttons — the domain's responses and every button the bot's code and the
 gateway's fallback build — is enumerated here; for each, typing each button's title selects
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from api import conversation, fallback, typed_answers
-from api.conversation import FREE_TEXT_FIELD, check_user_text
+from api import fallback, offered, typed_answers
+from api.offered import FREE_TEXT_FIELD
+from api.user_text import check_user_text
 from bot.actions.handoffs import CALL_RETRY_BUTTONS
 from bot.actions.policy_check import ActionPolicyCheck, answer_buttons
 from bot.actions.rating import reason_buttons, reason_free_text, reason_prompt
@@ -40,14 +41,14 @@ class Prompt:
     custom: dict | None = None  # the message's custom (free_text, reask)
 
     def offered(self) -> dict[str, str]:
-        """The offered hash as api.conversation.store_offered writes it."""
+        """The offered hash as api.offered.store_offered writes it."""
         messages = [{"role": "bot", "text": "", "buttons": self.buttons,
                      **({"custom": self.custom} if self.custom else {})}]
-        offered = {b["payload"]: b["title"] for b in self.buttons}
-        template = conversation.free_text_of(messages)
+        stored = {b["payload"]: b["title"] for b in self.buttons}
+        template = offered.free_text_of(messages)
         if template:
-            offered[FREE_TEXT_FIELD] = json.dumps(template, ensure_ascii=False)
-        return offered
+            stored[FREE_TEXT_FIELD] = json.dumps(template, ensure_ascii=False)
+        return stored
 
 
 def domain_prompts() -> list[Prompt]:
@@ -238,13 +239,13 @@ def test_with_redis_down_the_record_stands_in_for_the_offered_buttons(client, ra
                     {"custom": prompt["json_message"]}]
     client.post("/api/chat/messages", json={"text": "非常不满意"})
     conv = conversation_of(client)
-    services.redis.delete(conversation.offered_key(conv))
+    services.redis.delete(offered.offered_key(conv))
 
     def down(*args, **kwargs):
         import redis
         raise redis.ConnectionError("down")
 
-    monkeypatch.setattr(conversation, "load_offered", down)
+    monkeypatch.setattr(offered, "load_offered", down)
     rasa.replies = [{"text": "已记录"}]
     client.post("/api/chat/messages", json={"text": "服务态度不好"})
     assert rasa.received[-1]["message"] == prompt["buttons"][3]["payload"]

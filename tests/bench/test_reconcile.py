@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import Engine, delete
 
-from api.conversation import UserText, record_bot_turns, record_user_turn
+from api.conversation import record_bot_turns, record_user_turn
+from api.user_text import UserText
 from handoff import claims, closing, duty, relay
 from handoff.config import ServiceCalendar, packaged_config
 from handoff.context import HandoffContext

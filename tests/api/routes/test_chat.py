@@ -9,8 +9,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from api.conversation import ESCAPED_SLASH, offered_key
 from api.fallback import NOTICE as FALLBACK_NOTICE
+from api.offered import offered_key
+from api.user_text import ESCAPED_SLASH
 from tests.api.support import (
     DEPT,
     RATING_QUESTION,
