@@ -40,6 +40,9 @@ from api.routes import (
     health,
     helpers,
     kb,
+    kb_drafts,
+    kb_files,
+    kb_hit_test,
     left_messages,
     pages,
     policies,
@@ -137,7 +140,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (pages.router, auth.router, chat.router, left_messages.router, helpers.router,
                    helpers.socket_router, calls.router, actions.router, health.router,
-                   kb.router, gaps.router, report_clusters.router,
+                   kb.router, kb_files.router, kb_hit_test.router, kb_drafts.router,
+                   gaps.router, report_clusters.router,
                    report_targets.router, bad_ratings.router,
                    reports.router, policies.router):
         app.include_router(router)

@@ -1,199 +1,45 @@
-"""The knowledge editors' JSON API (``/api/kb/*``, role ``editor``; ``admin`` too).
+"""The knowledge editors' entries (``/api/kb/entries…``, role ``editor``; ``admin`` too):
+list and search, read, create, edit, publish, archive, history, diff, rollback, preview.
 
 Every change goes through :class:`knowledge_base.service.KnowledgeBaseService`
 (``services.kb``): a new version and an audit row, committed, then announced so the chat's
-retriever refreshes the entry. The actor is always the logged-in account's username.
-
-What an editor sees is what the bot says: an entry's ``card`` is
-:func:`knowledge_base.card.answer_card`, the preview runs the same function on the form, and
-the hit test runs the chat's own retriever instance and reply code (``bot.actions.deps.search``
-and ``bot.replies.reply_for``, as ``action_answer_question`` does).
-
-Errors are the gateway's shape (:mod:`api.errors`); an invalid entry or import also lists
-every problem: ``{"error": {"code", "message", "errors": [{"field", "reason"}]}}`` (an import's
-rows carry ``row`` too).
+retriever refreshes the entry. The actor is always the logged-in account's username. What an
+editor sees is what the bot says: an entry's ``card`` is
+:func:`knowledge_base.card.answer_card`, and the preview runs the same function on the form.
+Files are api/routes/kb_files.py, the hit test kb_hit_test.py, helpers' proposals kb_drafts.py;
+what they share is :mod:`api.kb_schemas`.
 """
 from __future__ import annotations
 
-import datetime as dt
-import tempfile
-from collections.abc import Callable, Coroutine
-from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import Query
 
 from api.deps import EditorAccount, ServicesDep
-from api.errors import ApiError, error_responses
+from api.kb_schemas import (
+    MAX_VERSION,
+    MEANING_TOP_K,
+    STATUSES,
+    WARN_HOME_PAGE,
+    WARN_NO_SOURCE,
+    WARN_UNREVIEWED,
+    EntryFields,
+    EntryId,
+    EntryUpdate,
+    InvalidEntry,
+    OptionalVersionIn,
+    Status,
+    VersionIn,
+    entry_out,
+    kb_router,
+    timestamp,
+)
 from api.services import Services
-from bot.actions import deps as bot_deps
-from bot.replies import reply_for
-from knowledge_base import card, drafts, io, store
-from knowledge_base.schema import FIELDS, EntryData, describe_errors
+from knowledge_base import card, store
+from knowledge_base.schema import FIELDS, EntryData
 from retrieval.types import QueryError
 
-STATUSES = ("draft", "published", "archived")
-Status = Literal["draft", "published", "archived"]
-ExportFormat = Literal["xlsx", "csv", "yaml", "jsonl"]
-MEDIA_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv",
-    "yaml": "application/yaml",
-    "jsonl": "application/x-ndjson",
-}
-MEANING_TOP_K = 20  # meaning hits a search of the entry list asks the retriever for
-HIT_TEST_TOP_K = 5  # as the bot's answer action
-MAX_VERSION = 1_000_000_000  # keeps a client's number inside SQL's integers
-# What EntryOut adds to an entry's fields: a client may send an entry back as it read it.
-_READ_ONLY = ("updated_at", "updated_by", "review_state", "needs_deep_link", "card",
-              "answerable", "match", "score")
-_TEXT_FIELDS = ("question", "answer", "category", "department", "source", "source_url",
-                "reviewed_by")
-
-WARN_HOME_PAGE = ("来源链接是网站首页，回答中只能显示为“办理入口”；"
-                  "请换成具体办事页面的链接（深链接）。"
-                  " / The link is a site's home page: give a deep link.")
-WARN_UNREVIEWED = ("尚未填写最近核对日期：回答将提示“以最新文件和窗口受理意见为准”。"
-                   " / Not reviewed yet: the card says to rely on the latest documents.")
-WARN_NO_SOURCE = (f"未填写来源：将显示为“{card.DEFAULT_SOURCE}”。"
-                  " / No source given: shown as compiled by the centre.")
-
-
-# --- the knowledge base's errors, with every problem listed ---------------------------------------
-
-class InvalidEntry(Exception):
-    """An entry's fields failed validation: 422 ``invalid_entry`` with ``[(field, reason)]``."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__(problems)
-        self.problems = problems
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}},
-                        status_code=status)
-
-
-def _invalid_entry(problems: list[tuple[str, str]]) -> JSONResponse:
-    said = "; ".join(f"{field}: {reason}" for field, reason in problems)
-    return _error(422, "invalid_entry", f"条目内容有误 / Invalid entry — {said}",
-                  errors=[{"field": field, "reason": reason} for field, reason in problems])
-
-
-class KnowledgeBaseRoute(APIRoute):
-    """Answers the knowledge base's own errors in the error shape, for every route here:
-    a failed import or entry lists every problem; ``KnowledgeBaseError`` subclasses carry their
-    status (404 unknown entry or version, 409 version conflict or a decided draft)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def handle_kb_errors(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except io.ImportFailed as exc:
-                return _error(422, exc.code, exc.message.split("\n", 1)[0], errors=[
-                    {"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors],
-                    total_errors=exc.total)
-            except store.KnowledgeBaseError as exc:
-                return _error(exc.status_code, exc.code, exc.message)
-            except ValidationError as exc:  # EntryData: the same words as an import's
-                return _invalid_entry(describe_errors(exc))
-            except InvalidEntry as exc:
-                return _invalid_entry(exc.problems)
-
-        return handle_kb_errors
-
-
-router = APIRouter(prefix="/api/kb", tags=["knowledge base"], route_class=KnowledgeBaseRoute,
-                   responses=error_responses(400, 401, 403, 404, 409, 413, 422))
-
-EntryId = Annotated[str, Path(max_length=64)]
-DraftId = Annotated[str, Path(max_length=64)]
-
-
-# --- what the editor sees of an entry -------------------------------------------------------------
-
-def _timestamp(value: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC: stored timestamps are UTC, though SQLite returns them without a zone."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
-
-
-def entry_out(entry: Any, services: Services) -> dict:
-    """EntryOut: the entry's fields, its version and last change, and how the bot shows it."""
-    record = store.entry_data(entry).to_record()
-    return {
-        **record,
-        "version": entry.version,
-        "updated_at": _timestamp(entry.updated_at),
-        "updated_by": entry.updated_by,
-        "review_state": card.review_state(entry.reviewed_on, services.kb.review_max_age_days),
-        "needs_deep_link": card.is_home_page(entry.source_url),
-        "card": card.answer_card(entry),
-        "answerable": store.is_answerable(entry),
-    }
-
-
-class EntryFields(BaseModel):
-    """An entry's fields, named as in the import files (``GET /api/kb/meta`` lists them).
-
-    Checked by :class:`knowledge_base.schema.EntryData`, so a bad field is reported as an
-    import reports it. ``null`` means empty; for ``id`` and ``status``, not given. An entry
-    as read (EntryOut) may be sent back: what the server computes is ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str | None = None
-    question: str | None = None
-    similar_questions: list[str] | str | None = None
-    answer: str | None = None
-    category: str | None = None
-    department: str | None = None
-    source: str | None = None
-    source_url: str | None = None
-    effective_from: str | None = Field(default=None, description="YYYY-MM-DD")
-    expires_on: str | None = Field(default=None, description="YYYY-MM-DD")
-    long_term: bool | str | None = None
-    reviewed_on: str | None = Field(default=None, description="YYYY-MM-DD")
-    reviewed_by: str | None = None
-    tags: list[str] | str | None = None
-    status: str | None = None
-
-    def given(self) -> dict[str, Any]:
-        """The fields the client sent (``version`` aside), ``null`` read as described above."""
-        out: dict[str, Any] = {}
-        for name, value in self.model_dump(exclude_unset=True).items():
-            if name in ("version", *_READ_ONLY) or (value is None and name in ("id", "status")):
-                continue
-            out[name] = "" if value is None and name in _TEXT_FIELDS else value
-        return out
-
-
-class EntryUpdate(EntryFields):
-    version: int = Field(ge=1, le=MAX_VERSION, description="the version the editor read")
-
-
-class VersionIn(BaseModel):
-    version: int = Field(ge=1, le=MAX_VERSION)
-
-
-class OptionalVersionIn(BaseModel):
-    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
-
-
-class RejectIn(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
-
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class HitTestIn(BaseModel):
-    query: str = Field(max_length=10_000)
+router = kb_router("knowledge base")
 
 
 # --- listing and reading --------------------------------------------------------------------------
@@ -329,7 +175,7 @@ def entry_history(entry_id: EntryId, services: ServicesDep, _: EditorAccount) ->
     for v in reversed(versions):
         row = audit.get(v.version)
         out.append({"version": v.version, "changed_by": v.changed_by,
-                    "changed_at": _timestamp(v.changed_at),
+                    "changed_at": timestamp(v.changed_at),
                     "action": row.action if row else "", "detail": row.detail if row else "",
                     "data": v.data})
     return {"versions": out}
@@ -372,104 +218,3 @@ def preview(body: EntryFields, services: ServicesDep, _: EditorAccount) -> dict:
             "review_state": card.review_state(data.reviewed_on,
                                               services.kb.review_max_age_days),
             "needs_deep_link": card.is_home_page(data.source_url), "warnings": warnings}
-
-
-# --- files ----------------------------------------------------------------------------------------
-
-@router.post("/import")
-def import_file(services: ServicesDep, me: EditorAccount,
-                file: Annotated[UploadFile, File(description="YAML, JSONL, CSV or XLSX")],
-                dry_run: bool = False) -> dict:
-    """Import a file, all or nothing: any bad row → 422 listing every row, field and reason,
-    and nothing written. ``dry_run``: what would be created, updated or left unchanged."""
-    name = FilePath(file.filename or "").name
-    try:
-        io.detect_format(FilePath(name))
-    except store.KnowledgeBaseError as exc:
-        raise ApiError(422, "unsupported_file_type", exc.message) from None
-    limit = services.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, "body_too_large", f"文件过大（上限{limit // 1024} KB）。 / File too "
-                                              f"large (at most {limit // 1024} KB).")
-    entries = io.parse_entries(FilePath(name), data)
-    summary = services.kb.import_entries(entries, me.username, dry_run=dry_run)
-    return {"dry_run": dry_run, "rows": len(entries), "created": summary.created,
-            "updated": summary.updated, "unchanged": summary.unchanged}
-
-
-@router.get("/export", response_class=Response, responses={200: {
-    "description": "The entries as a file", "content": {t: {} for t in MEDIA_TYPES.values()}}})
-def export_file(services: ServicesDep, _: EditorAccount, format: ExportFormat = "xlsx",
-                status: Status | None = None) -> Response:
-    """Every entry (or those of ``status``) as a file to download, in an import's format."""
-    filename = f"knowledge_base-{dt.date.today():%Y%m%d}.{format}"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = FilePath(tmp) / filename
-        services.kb.export(path, status)
-        content = path.read_bytes()
-    return Response(content, media_type=MEDIA_TYPES[format],
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-# --- the hit test: what the chat would answer -----------------------------------------------------
-
-@router.post("/hit-test")
-def hit_test(body: HitTestIn, services: ServicesDep, _: EditorAccount) -> dict:
-    """The chat's decision for ``query``: the same retriever instance and the same reply code as
-    the bot's answer action, so the test cannot disagree with the chat."""
-    try:
-        result = bot_deps.search(services, body.query.strip(), HIT_TEST_TOP_K)
-    except QueryError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
-    top = result.top
-    return {
-        "query": body.query, "decision": result.decision, "probability": result.probability,
-        "plausibility": result.plausibility, "features": result.features,
-        "candidates": [{"id": h.id, "question": h.question, "category": h.category,
-                        "department": h.department, "score": round(h.score, 4),
-                        "dense": round(h.dense, 4), "sparse": round(h.sparse, 4)}
-                       for h in result.hits],
-        "reply": {k: v for k, v in reply_for(result).items() if k in ("text", "buttons")},
-        "entry_id": top.id if result.decision == "answer" and top is not None else None,
-    }
-
-
-# --- helpers' proposals ---------------------------------------------------------------------------
-
-def _ticket_of(entry: Any) -> str:
-    return next((t.removeprefix("ticket:") for t in entry.tags if t.startswith("ticket:")), "")
-
-
-@router.get("/drafts")
-def list_drafts(services: ServicesDep, _: EditorAccount) -> dict:
-    """Helpers' proposals no editor has decided on, oldest first, each with the entry it would
-    amend."""
-    items = []
-    for draft in services.kb.pending_drafts():
-        replaces = drafts.replaces_of(draft)
-        try:
-            replaced = entry_out(services.kb.get(replaces), services) if replaces else None
-        except store.EntryNotFound:
-            replaced = None
-        items.append({**entry_out(draft, services), "replaces": replaces,
-                      "replaces_entry": replaced, "ticket_id": _ticket_of(draft),
-                      "proposed_by": draft.updated_by})
-    return {"items": items}
-
-
-@router.post("/drafts/{draft_id}/accept")
-def accept_draft(draft_id: DraftId, services: ServicesDep, me: EditorAccount,
-                 body: EntryFields | None = None) -> dict:
-    """Publish the proposal (with the editor's edits): a new version of the entry it amends,
-    or a new entry. 409 when already decided."""
-    edits = body.given() if body else None
-    return {"entry": entry_out(services.kb.accept_draft(draft_id, me.username, edits), services)}
-
-
-@router.post("/drafts/{draft_id}/reject")
-def reject_draft(draft_id: DraftId, body: RejectIn, services: ServicesDep,
-                 me: EditorAccount) -> dict:
-    """Decline the proposal; the reason is kept in its history."""
-    return {"draft": entry_out(services.kb.reject_draft(draft_id, me.username, body.reason),
-                               services)}
