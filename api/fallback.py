@@ -67,7 +67,7 @@ NEEDS_BOT = "这一步暂时无法进行，请稍后再试；您也可以转人�
 HANDOFF_FAILED = ("抱歉，转接暂时没有成功，请稍后再试，或直接拨打12345热线。"
                   "(Sorry, the handoff failed; please retry later or call 12345.)")
 HUMAN_BUTTON = {"title": "人工帮办", "payload": "/request_human"}
-# The page opens its 留言 form for a message carrying this (api/static/chat.js).
+# The page opens its 留言 form for a message carrying this (api/static/chat_leave.js).
 OFFER_LEAVE_MESSAGE = {"leave_message": True}
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.S)
 

@@ -1,5 +1,6 @@
 // The portal chat: history on load, messages over the WebSocket (REST when it is down),
 // buttons from the bot's replies, the 好差评 widget, queue position and the helper's messages.
+// 留言 are chat_leave.js's, 结束会话 chat_end.js's; both use XB.chat, defined below.
 "use strict";
 
 (() => {
@@ -16,13 +17,6 @@
   const sendButton = document.getElementById("send");
   const errorLine = document.getElementById("composer-error");
   const banner = document.getElementById("mode-banner");
-  const $leaveRow = document.getElementById("leave-row");
-  const leaveOpen = document.getElementById("leave-open");
-  const leaveForm = document.getElementById("form-leave");
-  const leaveError = document.getElementById("leave-error");
-  const leaveWhy = $leaveRow.querySelector("span");
-  const LEAVE_WAITING = leaveWhy.textContent;
-  const LEAVE_NO_BOT = "小宝暂时只能回答知识库中的问题。您可以留言（留下电话，答复后可预约12345回电），下次打开本页即可看到答复。";
 
   let socket = null;
   let socketReady = false;
@@ -116,20 +110,17 @@
     return "";
   }
 
-  function setState(newMode, ticket) {
-    if (mode !== "bot" && (newMode || "bot") === "bot") {
+  // ``quiet``: the ticket closed by the user's own doing (leaving a 留言): no "service ended".
+  function setState(newMode, ticket, quiet) {
+    if (!quiet && mode !== "bot" && (newMode || "bot") === "bot") {
       addMessage({ role: "notice", text: "本次人工服务已结束，小宝继续为您服务。" });
     }
     mode = newMode || "bot";
+    emit("state", mode, ticket);
     const text = mode === "bot" ? "" : describeTicket(ticket);
     banner.textContent = text;
     banner.hidden = !text;
     banner.className = "mode-banner " + (ticket ? ticket.status : "");
-    const waiting = ticket && (ticket.status === "queued" || ticket.status === "transferred");
-    // 留言 instead of waiting for a helper; a booked 12345 call-back needs no one online.
-    $leaveRow.hidden = !(waiting && !ticket.helpers_on_duty && ticket.channel !== "hotline_12345");
-    leaveWhy.textContent = LEAVE_WAITING;
-    if ($leaveRow.hidden) showLeaveForm(false);
     if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
       queuePoll = setInterval(refreshQueue, 10000);
     } else if (mode === "bot" && queuePoll) {
@@ -148,11 +139,7 @@
   function applyReply(data) {
     (data.messages || []).forEach(addMessage);
     setState(data.mode, data.ticket);
-    // The gateway answering without the bot offers 留言 (api/fallback.py).
-    if ((data.messages || []).some((m) => m.custom && m.custom.leave_message)) {
-      leaveWhy.textContent = LEAVE_NO_BOT;
-      $leaveRow.hidden = false;
-    }
+    emit("reply", data);
   }
 
   function sendOverSocket(text) {
@@ -215,7 +202,7 @@
       } else if (data.type === "message") {
         addMessage(data.message);
       } else if (data.type === "left_message") {
-        addLeftMessage(data.message);
+        emit("left_message", data.message);
       } else if (data.type === "state") {
         setState(data.mode, data.ticket);
       }
@@ -245,197 +232,6 @@
     chip.addEventListener("click", () => send(chip.dataset.text));
   });
 
-  // 留言咨询: a form in the page (never a pop-up), the notice on personal information before
-  // the phone field. An error keeps the form open with what was typed.
-  function showLeaveError(text) {
-    leaveError.textContent = text;
-    leaveError.hidden = !text;
-  }
-
-  function showLeaveForm(open) {
-    if (leaveForm.hidden === !open) return;
-    leaveForm.hidden = !open;
-    leaveOpen.setAttribute("aria-expanded", open ? "true" : "false");
-    showLeaveError("");
-  }
-
-  // 结束会话 at a shared computer: the server gives this browser a new visitor secret, so a
-  // reload starts an empty conversation and the previous one cannot be read from here.
-  // Kiosk mode (data-idle-s): an idle page ends its conversation and clears itself, so the
-  // next person at a shared terminal finds nothing of the last one.
-  const idleS = Number(document.querySelector("main").dataset.idleS || 0);
-  if (idleS > 0) {
-    let idleTimer = 0;
-    const endIdle = async () => {
-      try { await XB.api("POST", "/api/chat/end", {}); } catch (err) { /* reload anyway */ }
-      location.reload();
-    };
-    const touch = () => { clearTimeout(idleTimer); idleTimer = setTimeout(endIdle, idleS * 1000); };
-    ["keydown", "pointerdown", "touchstart"].forEach((e) => document.addEventListener(e, touch));
-    touch();
-  }
-
-  // 结束会话: the user may rate the conversation first (a 差评 asks why), then the page is
-  // cleared and the browser gets a new conversation.
-  const endConversation = async (body) => {
-    try {
-      await XB.api("POST", "/api/chat/end", body);
-      location.reload();
-    } catch (err) {
-      errorLine.textContent = err.message;
-      errorLine.hidden = false;
-    }
-  };
-  document.getElementById("end-conversation").addEventListener("click", () => {
-    if (document.getElementById("end-panel")) { document.getElementById("end-panel").querySelector("button").focus(); return; }
-    const item = addMessage({ role: "notice", text: "结束本次会话？结束后本页将清空，下一位使用者看不到您的对话。结束前可以为本次服务评价（可选）：" });
-    const bubble = item.querySelector(".bubble") || item;
-    const panel = el("div", "buttons");
-    panel.id = "end-panel";
-    const reason = el("input");
-    Object.assign(reason, { id: "end-reason", maxLength: 500, placeholder: "请说明不满意的原因（可选）" });
-    reason.setAttribute("aria-label", "不满意的原因");
-    ["非常满意", "满意", "基本满意", "不满意", "非常不满意"].forEach((level) => {
-      const b = el("button", "option", level);
-      b.type = "button";
-      b.addEventListener("click", () => endConversation({ rating: level, reason: reason.value }));
-      panel.appendChild(b);
-    });
-    const skip = el("button", "option", "不评价，直接结束");
-    skip.type = "button";
-    skip.addEventListener("click", () => endConversation({}));
-    panel.append(skip, reason);
-    bubble.appendChild(panel);
-    panel.querySelector("button").focus();
-  });
-
-  leaveOpen.addEventListener("click", async () => {
-    if (!leaveForm.hidden) { document.getElementById("leave-text").focus(); return; }
-    try {
-      const data = await api("GET", "/api/chat/left-messages");
-      document.getElementById("leave-notice").textContent = data.phone_notice;
-    } catch (err) { /* the form still works without the notice text */ }
-    showLeaveForm(true);
-    document.getElementById("leave-text").focus();
-  });
-  leaveForm.querySelector("button[value=cancel]").addEventListener("click", () => {
-    showLeaveForm(false);
-    leaveOpen.focus();
-  });
-  leaveForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const text = document.getElementById("leave-text");
-    if (!text.value.trim()) {
-      showLeaveError("请填写留言内容。");
-      text.focus();
-      return;
-    }
-    const submit = leaveForm.querySelector("button[type=submit]");
-    submit.disabled = true;
-    try {
-      await api("POST", "/api/chat/leave-message", {
-        text: text.value,
-        phone: document.getElementById("leave-phone").value.trim(),
-      });
-      addMessage({ role: "notice", text: "留言已提交，工作人员答复后，您再次打开本页即可看到。" });
-      text.value = "";
-      mode = "bot";  // the ticket was closed by leaving the message: no "service ended" notice
-      setState("bot", null);
-      input.focus();
-    } catch (err) {
-      showLeaveError(err.message);
-    } finally {
-      submit.disabled = false;
-    }
-  });
-
-  // 留言: an answer shows as a message from the centre; a user who left a phone number may
-  // ask for a 12345 call-back from it.
-  const CALL_STATUS = {
-    requested: "已预约，等待拨打", scheduled: "已预约，将在服务时间内拨打", dialling: "正在拨打",
-    ringing: "正在呼叫", answered: "已接通", three_way_connected: "三方通话中", completed: "回电已完成",
-    no_answer: "未接通，稍后重拨", unreachable: "多次未接通", failed: "呼叫失败", cancelled: "已取消",
-  };
-
-  function callbackLine(callback) {
-    return "12345回电：" + (CALL_STATUS[callback.call_status] || callback.call_status || "已预约");
-  }
-
-  const pendingNotes = {};  // 留言 id -> its "waiting for an answer" line, replaced by the answer
-
-  function addLeftMessage(m) {
-    if (m.status !== "answered") {
-      pendingNotes[m.id] = addMessage({ role: "notice", text: "您的留言「" + m.text + "」已提交，工作人员答复后会显示在这里。" });
-      return;
-    }
-    if (pendingNotes[m.id]) { pendingNotes[m.id].remove(); delete pendingNotes[m.id]; }
-    const item = addMessage({ role: "helper", author: "留言答复", at: m.answered_at,
-      text: "您的留言「" + m.text + "」的答复：\n" + m.answer });
-    if (!m.phone) return;
-    const bubble = item.querySelector(".bubble");
-    const row = el("div", "buttons");
-    if (m.callback) {
-      row.appendChild(el("span", "rating-label", callbackLine(m.callback)));
-    } else {
-      const ask = el("button", "option", "请12345回电（" + m.phone + "）");
-      ask.type = "button";
-      const base = "/api/chat/left-messages/" + encodeURIComponent(m.id);
-      const book = async () => {
-        const data = await api("POST", base + "/callback");
-        row.replaceChildren(el("span", "rating-label", callbackLine({ call_status: "requested" })));
-        addMessage({ role: "notice", text: data.notice });
-        refreshQueue();
-      };
-      // Where the centre requires it, the number proves itself with an SMS code first.
-      const askCode = async () => {
-        const sent = await api("POST", base + "/phone-code", {});
-        const form = el("form", "code-form");
-        const label = el("label", "", "短信验证码（已发送到 " + sent.phone + "）");
-        const input = el("input");
-        Object.assign(input, { id: "code-" + m.id, inputMode: "numeric", autocomplete: "one-time-code",
-          maxLength: 6, required: true });
-        label.htmlFor = input.id;
-        const ok = el("button", "option", "确认并预约回电");
-        ok.type = "submit";
-        form.append(label, input, ok);
-        row.replaceChildren(form);
-        input.focus();
-        form.addEventListener("submit", async (event) => {
-          event.preventDefault();
-          ok.disabled = true;
-          try {
-            await api("POST", base + "/phone-code/verify", { code: input.value });
-            await book();
-          } catch (err) {
-            ok.disabled = false;
-            addMessage({ role: "error", text: err.message });
-          }
-        });
-      };
-      ask.addEventListener("click", async () => {
-        ask.disabled = true;
-        try {
-          await book();
-        } catch (err) {
-          if (err.code === "phone_not_verified") {
-            try { await askCode(); return; } catch (e) { err = e; }
-          }
-          ask.disabled = false;
-          addMessage({ role: "error", text: err.message });
-        }
-      });
-      row.appendChild(ask);
-    }
-    bubble.appendChild(row);
-  }
-
-  async function showLeftMessages() {
-    try {
-      const data = await api("GET", "/api/chat/left-messages");
-      (data.messages || []).forEach(addLeftMessage);
-    } catch (err) { /* history still shows */ }
-  }
-
   async function start() {
     try {
       const data = await api("GET", "/api/chat/history");
@@ -451,8 +247,18 @@
     } catch (err) {
       addMessage({ role: "error", text: err.message });
     }
-    await showLeftMessages();
+    for (const fn of listeners.started) await fn();  // e.g. the 留言 and their answers
     connect();
   }
-  start();
+
+  // What the page's other parts (chat_leave.js: 留言; chat_end.js: 结束会话) use of the chat.
+  const listeners = { state: [], reply: [], left_message: [], started: [] };
+  function emit(kind, ...args) { listeners[kind].forEach((fn) => fn(...args)); }
+  XB.chat = {
+    addMessage, setState, refreshQueue, showError,
+    focusInput: () => input.focus(),
+    on: (kind, fn) => listeners[kind].push(fn),
+  };
+  // Started once every script of the page has run, so their listeners are in place.
+  document.addEventListener("DOMContentLoaded", start);
 })();

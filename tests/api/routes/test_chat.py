@@ -345,7 +345,7 @@ def test_ending_the_conversation_leaves_nothing_for_the_next_person(client, rasa
 
 def test_the_portal_offers_to_end_the_conversation(client):
     assert 'id="end-conversation"' in client.get("/").text
-    assert "/api/chat/end" in client.get("/static/chat.js").text
+    assert "/api/chat/end" in client.get("/static/chat_end.js").text
 
 
 def _age(client, conversation_id: str, days: float) -> None:
