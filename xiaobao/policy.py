@@ -65,6 +65,16 @@ def works_tickets(actor: Actor) -> bool:
     return has_role(actor, *TICKET_ROLES)
 
 
+def edits_knowledge(actor: Actor) -> bool:
+    """Entries, imports, exports, the hit test and helpers' proposals: editors (and admin)."""
+    return has_role(actor, *EDITOR_ROLES)
+
+
+def reads_knowledge_gaps(actor: Actor) -> bool:
+    """The knowledge gaps: editors act on them, supervisors read them (and admin)."""
+    return has_role(actor, *EDITOR_ROLES, *SUPERVISOR_ROLES)
+
+
 def sees_all_departments(actor: Actor) -> bool:
     return bool(_roles(actor) & LOOK_EVERYWHERE_ROLES)
 
@@ -138,3 +148,19 @@ def require_leader(actor: Actor) -> None:
 def sees_full_phone(actor_name: str | None, holder: str | None) -> bool:
     """Phone numbers are shown in full only to the helper handling the ticket."""
     return bool(actor_name) and actor_name == holder
+
+
+def capabilities(actor: Actor) -> dict[str, bool]:
+    """What the signed-in account may do, by name, for the pages (``GET /api/auth/me`` →
+    ``can``): they show or hide what these say and never read role names. Each is one of the
+    rules above, so a page and the route it calls cannot disagree; the routes still check."""
+    return {
+        "claim_tickets": works_tickets(actor),  # the console: claim, answer, transfer, close
+        "lead": is_leader(actor),  # the escalation queue; act on a colleague's ticket
+        "edit_kb": edits_knowledge(actor),
+        "read_kb_gaps": reads_knowledge_gaps(actor),  # the editor page (gaps only, read-only)
+        "read_reports": reads_reports(actor),  # the dashboard: rates and the 差评 queue
+        "review_bad_ratings": reads_reports(actor),
+        "overturn_unfounded": is_leader(actor),  # a 不属实 review of a 差评
+        "see_all_departments": sees_all_departments(actor),
+    }

@@ -35,7 +35,7 @@ from api.deps import (
 from api.errors import ApiError, error_responses
 from api.metrics import LOGIN_FAILURE_ALERTS
 from api.services import Services
-from xiaobao import limits, sessions
+from xiaobao import limits, policy, sessions
 from xiaobao.accounts import Account, AccountError, authenticate, set_password
 from xiaobao.events import EventKind, record_event
 
@@ -131,7 +131,9 @@ def logout(request: Request, response: Response, session: SessionDep,
 
 @router.get("/me")
 def me(account: CurrentAccount) -> dict:
-    return {"account": account_out(account)}
+    """The account and what it may do (:func:`xiaobao.policy.capabilities`), which the pages
+    read instead of its roles."""
+    return {"account": account_out(account), "can": policy.capabilities(account)}
 
 
 class PasswordChangeIn(BaseModel):

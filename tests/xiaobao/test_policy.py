@@ -65,3 +65,29 @@ def test_full_phone_only_for_the_holder():
     assert policy.sees_full_phone("a", "a")
     assert not policy.sees_full_phone("b", "a")
     assert not policy.sees_full_phone(None, None)
+
+
+# What each role may do, as the pages read it (GET /api/auth/me → can).
+CAN = {
+    "helper": {"claim_tickets"},
+    "leader": {"claim_tickets", "lead", "read_reports", "review_bad_ratings",
+               "overturn_unfounded"},
+    "editor": {"edit_kb", "read_kb_gaps"},
+    "supervisor": {"read_kb_gaps", "read_reports", "review_bad_ratings", "see_all_departments"},
+    "admin": {"claim_tickets", "lead", "edit_kb", "read_kb_gaps", "read_reports",
+              "review_bad_ratings", "overturn_unfounded", "see_all_departments"},
+}
+
+
+@pytest.mark.parametrize("role", sorted(CAN))
+def test_capabilities_of_each_role(role):
+    can = policy.capabilities(Who("x", [role], ["A"]))
+    assert all(isinstance(v, bool) for v in can.values())
+    assert {name for name, allowed in can.items() if allowed} == CAN[role]
+    assert set(can) == CAN["admin"]  # every name, true or false, for every account
+
+
+def test_capabilities_of_several_roles_add_up():
+    can = policy.capabilities(Who("x", ["editor", "supervisor"]))
+    assert {name for name, allowed in can.items() if allowed} == CAN["editor"] | CAN["supervisor"]
+    assert not any(policy.capabilities(Who("x", [])).values())
