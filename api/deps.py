@@ -26,8 +26,9 @@ from handoff.context import HandoffContext
 from handoff.store import open_ticket_for
 from xiaobao import conversations, limits, policy, sessions
 from xiaobao.accounts import Account
+from xiaobao.clock import utcnow
 from xiaobao.conversations import conversation_id_for
-from xiaobao.db import session_scope, utcnow
+from xiaobao.db import session_scope
 from xiaobao.events import Event, EventKind, record_event
 from xiaobao.settings import Settings
 

@@ -47,13 +47,13 @@ from bot.actions import answer, deps, rating
 from bot.actions.handoffs import LAST_TURNS, is_complaint, online_receipt_text, summary_line
 from bot.replies import answer_message
 from handoff.requests import Candidate, HandoffRequest, request_handoff
+from ratings.record import is_bad
 from retrieval.types import QueryError
 from xiaobao import conversations
 from xiaobao.db import session_scope
 from xiaobao.enums import RATINGS, Channel, Rating, Speaker
 from xiaobao.events import Event, EventKind, record_event
 from xiaobao.limits import LimitExceeded
-from xiaobao.ratings import is_bad
 
 log = logging.getLogger("api.fallback")
 

@@ -29,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from rasa_sdk.executor import ActionExecutor
 from starlette.concurrency import run_in_threadpool
 
+from api.conversation import return_to_bot
 from api.errors import install_error_handlers
 from api.routes import (
     actions,
@@ -125,6 +126,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or get_settings()
     check_production(settings)  # production refuses known or empty secrets, before anything
     services = services or build_services(settings)
+    if services.handoff.on_returned is None:  # a closed ticket resumes the bot, asking the 好差评
+        services.handoff = services.handoff.replace(
+            on_returned=lambda returned: return_to_bot(services, returned))
     app = FastAPI(title="企业管家小宝 gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.settings = settings

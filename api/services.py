@@ -127,8 +127,4 @@ def build_services(settings: Settings) -> Services:
         kb=KnowledgeBaseService(engine, redis_announcer(client),
                                 review_max_age_days=settings.kb_review_max_age_days),
         rasa_http=httpx.Client(timeout=settings.rasa_timeout_s))
-    from api.conversation import return_to_bot
-
-    services.handoff = handoff.replace(on_returned=lambda returned: return_to_bot(services,
-                                                                                    returned))
-    return services
+    return services  # the gateway adds the hand-back hook (api.main.create_app)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import httpx
 
 from api.services import Services
-from handoff import calls, duty, outbox, privacy
+from handoff import call_adapters, calls, duty, outbox
 from xiaobao.settings import Settings
 
 log = logging.getLogger("api.timers")
@@ -40,7 +40,7 @@ class Job:
     failures: int = 0
 
 
-def gateway_jobs(services: Services, adapter: calls.CallAdapter) -> list[Job]:
+def gateway_jobs(services: Services, adapter: call_adapters.CallAdapter) -> list[Job]:
     settings: Settings = services.settings
     ctx = services.handoff
 
@@ -49,13 +49,13 @@ def gateway_jobs(services: Services, adapter: calls.CallAdapter) -> list[Job]:
 
     def dial_due_calls() -> list[str]:
         started = calls.start_due_calls(adapter, ctx=ctx)
-        if isinstance(adapter, calls.SimulatorAdapter) and not adapter.autoplay:
+        if isinstance(adapter, call_adapters.SimulatorAdapter) and not adapter.autoplay:
             # The development simulator reports one status a tick, so a call can be watched.
             adapter.play(steps=1)
         return started
 
     def purge() -> dict:
-        return privacy.purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
+        return purge.purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
 
     def drain_outbox() -> int:
         return outbox.drain(ctx)
@@ -85,7 +85,7 @@ async def run_jobs(jobs: list[Job], *, idle_s: float = 1.0) -> None:
         await asyncio.sleep(max(0.05, min(idle_s, wake)))
 
 
-def simulator_adapter(settings: Settings) -> calls.SimulatorAdapter:
+def simulator_adapter(settings: Settings) -> call_adapters.SimulatorAdapter:
     """The development call adapter: signed call-backs posted to this gateway's own endpoint.
 
     There is no telephone line here; a real CTI/SIP integration is another adapter set on
@@ -97,4 +97,4 @@ def simulator_adapter(settings: Settings) -> calls.SimulatorAdapter:
         response = httpx.post(url, content=body, headers=headers, timeout=5.0)
         return response.status_code
 
-    return calls.SimulatorAdapter(deliver=deliver, secret=settings.call_callback_secret)
+    return call_adapters.SimulatorAdapter(deliver=deliver, secret=settings.call_callback_secret)

@@ -5,11 +5,8 @@ There is no telephone line here, so a call goes through a :class:`CallAdapter`: 
 (``ringing``, ``answered``, ``three_way_connected``, ``completed``, ``no_answer``, ``failed``) to
 :func:`handle_callback`. A real CTI/SIP integration is one more adapter; nothing here changes.
 
-Signature: ``X-Xiaobao-Timestamp`` (unix seconds), ``X-Xiaobao-Nonce`` and
-``X-Xiaobao-Signature`` = hex HMAC-SHA256 of ``"<timestamp>.<nonce>.".encode() + body`` with
-the call-back secret (``settings.call_callback_secret``). Stale or future timestamps are
-refused, and a nonce is
-accepted once (kept in Redis for the freshness window, so a replay is refused).
+The adapter and its simulator: :mod:`handoff.call_adapters`; the call-backs' signature:
+:mod:`handoff.call_signing`.
 
 An adapter that raises, or does not return within ``ctx.call_adapter_timeout_s``, ends the
 attempt like a ``no_answer``: retried once after ``retry_delay_s``, then the call has
@@ -19,28 +16,21 @@ adapter should give the provider ``(call.id, call.attempts)`` as its idempotency
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import re
-import secrets
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import redis as redis_lib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handoff import outbox, transitions
+from handoff.call_adapters import CallAdapter, CallInfo
+from handoff.call_signing import verify
 from handoff.config import HandoffConfig
 from handoff.context import HandoffContext
-from handoff.hours import is_open, next_open
-from handoff.store import Call, Ticket, aware, get_ticket, move_call, new_id, record_transition
+from handoff.store import Call, Ticket, get_ticket, move_call, new_id, record_transition
 from handoff.tickets import (
     ANSWERED,
     CALL_FINAL_STATES,
@@ -62,19 +52,13 @@ from handoff.tickets import (
     WAITING_STATES,
     HandoffError,
 )
-from xiaobao.db import session_scope, utcnow
+from xiaobao.clock import aware, is_open, next_open, utcnow
+from xiaobao.db import session_scope
 from xiaobao.events import EventKind, record_event
 from xiaobao.phone import is_callable
 
 log = logging.getLogger(__name__)
 CALLBACK_STATUSES = (RINGING, ANSWERED, THREE_WAY_CONNECTED, COMPLETED, NO_ANSWER, FAILED)
-TS_HEADER, NONCE_HEADER, SIG_HEADER = "X-Xiaobao-Timestamp", "X-Xiaobao-Nonce", \
-    "X-Xiaobao-Signature"
-
-
-class CallbackRejected(HandoffError):
-    code = "callback_rejected"
-    status = 401
 
 
 class DialFailed(HandoffError):
@@ -84,64 +68,12 @@ class DialFailed(HandoffError):
     status = 502
 
 
-@dataclass(frozen=True)
-class CallInfo:
-    id: str
-    ticket_id: str
-    status: str
-    attempts: int
-    phone: str
-    scheduled_for: dt.datetime | None
-    external_id: str
-
-
 def _info(c: Call) -> CallInfo:
     return CallInfo(c.id, c.ticket_id, c.status, c.attempts, c.phone, aware(c.scheduled_for),
                     c.external_id)
 
 
-class CallAdapter(Protocol):
-    """The telephony side. ``start_call`` returns the provider's call id at once; progress
-    arrives later as signed call-backs."""
 
-    def start_call(self, call: CallInfo, ticket_phone: str) -> str: ...
-
-
-# --- signing ------------------------------------------------------------------------------------
-
-def sign(body: bytes, *, secret: str, timestamp: int | None = None,
-         nonce: str | None = None) -> dict[str, str]:
-    """Headers for a call-back body (what a provider, or the simulator, sends)."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    nonce = nonce or secrets.token_hex(16)
-    mac = hmac.new(secret.encode(), f"{ts}.{nonce}.".encode() + body, hashlib.sha256).hexdigest()
-    return {TS_HEADER: ts, NONCE_HEADER: nonce, SIG_HEADER: mac}
-
-
-def verify(body: bytes, headers: dict[str, str], *, redis: redis_lib.Redis, secret: str,
-           max_age_s: float = 300, now: float | None = None) -> None:
-    """Raise CallbackRejected unless signed with our secret, fresh, and never seen before."""
-    h = {k.lower(): v for k, v in headers.items()}
-    ts, nonce, mac = h.get(TS_HEADER.lower()), h.get(NONCE_HEADER.lower()), \
-        h.get(SIG_HEADER.lower())
-    if not ts or not nonce or not mac or len(nonce) > 128:
-        raise CallbackRejected("回调缺少签名。 / Missing signature headers.")
-    expected = hmac.new(secret.encode(), f"{ts}.{nonce}.".encode() + body,
-                        hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, mac):
-        raise CallbackRejected("回调签名无效。 / Bad signature.")
-    try:
-        age = (time.time() if now is None else now) - int(ts)
-    except ValueError:
-        raise CallbackRejected("回调时间戳无效。 / Bad timestamp.") from None
-    if abs(age) > max_age_s:
-        raise CallbackRejected("回调已过期。 / Call-back is not fresh.")
-    # SET NX: the first delivery wins; a replay within the window finds the nonce taken.
-    if not redis.set(f"xiaobao:call-nonce:{nonce}", "1", nx=True, px=int(max_age_s * 2000)):
-        raise CallbackRejected("重复的回调。 / Replayed call-back.")
-
-
-# --- the call's life ----------------------------------------------------------------------------
 
 # The bot's form writes a window as "2026-12-01（周二）14:00–16:00" (bot.actions.validators).
 _WINDOW_START = re.compile(r"(\d{4}-\d{2}-\d{2})\D{0,12}?(\d{1,2}:\d{2})")
@@ -383,39 +315,3 @@ def handle_callback(body: bytes, headers: dict[str, str], *, ctx: HandoffContext
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise HandoffError("回调内容无效。 / Malformed call-back body.") from None
     return apply_status(call_id, status, ctx=ctx, note=str(payload.get("note", ""))[:500])
-
-
-# --- the simulator ------------------------------------------------------------------------------
-
-@dataclass
-class SimulatorAdapter:
-    """Plays a call's call-backs, signed like a provider's, for development and tests.
-
-    ``script`` maps an attempt number (1, 2, …) to the statuses that attempt reports; the
-    default answers and completes. ``deliver(body, headers)`` is where call-backs go: in tests
-    :func:`handle_callback` directly, in development an HTTP POST to the gateway's endpoint.
-    Reports are sent when :meth:`play` is called (or at once when ``autoplay``), so a test can
-    look between steps.
-    """
-
-    deliver: Callable[[bytes, dict[str, str]], object]
-    script: dict[int, list[str]] = field(default_factory=lambda: {
-        1: [RINGING, ANSWERED, THREE_WAY_CONNECTED, COMPLETED]})
-    secret: str = ""
-    autoplay: bool = False
-    pending: list[tuple[str, str]] = field(default_factory=list)
-
-    def start_call(self, call: CallInfo, ticket_phone: str) -> str:
-        statuses = self.script.get(call.attempts) or self.script.get(max(self.script), [])
-        self.pending.extend((call.id, st) for st in statuses)
-        if self.autoplay:
-            self.play()
-        return f"sim-{call.id[:8]}-{call.attempts}"
-
-    def play(self, steps: int | None = None) -> list[object]:
-        out = []
-        while self.pending and (steps is None or len(out) < steps):
-            call_id, status = self.pending.pop(0)
-            body = json.dumps({"call_id": call_id, "status": status}).encode()
-            out.append(self.deliver(body, sign(body, secret=self.secret)))
-        return out

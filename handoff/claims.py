@@ -17,7 +17,7 @@ from handoff.store import Ticket, get_ticket
 from handoff.tickets import CLAIMED, QUEUED, WAITING_STATES, HandoffError, NotAllowed
 from handoff.views import TicketInfo, ticket_info
 from xiaobao import policy
-from xiaobao.db import utcnow
+from xiaobao.clock import utcnow
 from xiaobao.enums import CHANNELS, Channel
 
 

@@ -1,4 +1,6 @@
-"""`xiaobao handoff …`: recovery, closing a ticket, retention purge, a look at the queues.
+"""`xiaobao handoff …`: recovery, closing a ticket, a look at the queues.
+
+(`xiaobao handoff purge` is retention's command, joined to this group by the command-line root.)
 
 The command line builds its own context from settings (the one place globals are read); it
 has no bot to hand a closed conversation back to, so that step waits in the outbox until a
@@ -11,7 +13,8 @@ import typer
 app = typer.Typer(no_args_is_help=True)
 
 
-def _context():
+def command_context():
+    """The handoff context the commands work in (also retention's purge command)."""
     from handoff.config import load_config
     from handoff.context import HandoffContext
     from handoff.queue import connect
@@ -31,7 +34,7 @@ def recover_command() -> None:
     """Re-queue open tickets from SQL and restore conversation modes (after Redis lost data)."""
     from handoff.recovery import recover
 
-    report = recover(_context())
+    report = recover(command_context())
     typer.echo(f"requeued={report.requeued} already_queued={report.already_queued} "
                f"owned={report.owned} modes_restored={report.modes_restored} "
                f"helpers_restored={report.helpers_restored} "
@@ -52,48 +55,12 @@ def close_command(ticket_id: str,
                    f"{sorted(FINAL_STATES)}", err=True)
         raise typer.Exit(2)
     try:
-        info = close_ticket(ticket_id, status, ctx=_context(), actor=by, note=note,
+        info = close_ticket(ticket_id, status, ctx=command_context(), actor=by, note=note,
                             expect=OPEN_STATES)
     except HandoffError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{info.id} {info.status}")
-
-
-@app.command("purge")
-def purge_command(days: int = typer.Option(None, help="retention in days (default: config)"),
-                  trackers: bool = typer.Option(
-                      True, "--trackers/--no-trackers",
-                      help="also delete Rasa's trackers of the purged conversations (the "
-                           "tracker store named by endpoints.yml)"),
-                  expire_untimed: bool = typer.Option(
-                      False, "--expire-untimed-trackers",
-                      help="give trackers saved without an expiry (before record_exp was "
-                           "set) one of the retention period")) -> None:
-    """Remove every copy of personal data past the retention: turns, ticket fields, numbers,
-    留言 texts, event texts, and Rasa's trackers of conversations that are over."""
-    from handoff.privacy import (
-        expire_untimed_trackers,
-        purge_expired_transcripts,
-        tracker_store_from_endpoints,
-    )
-    from xiaobao.settings import REPO_ROOT
-
-    ctx = _context()
-    retention = days if days is not None else ctx.config.retention_days
-    store = tracker_store_from_endpoints(REPO_ROOT / "endpoints.yml") if trackers else None
-    client = store.client() if store is not None else None
-    try:
-        report = purge_expired_transcripts(
-            retention, ctx=ctx, tracker_redis=client,
-            tracker_key_prefix=store.key_prefix if store is not None else None)
-        if expire_untimed and client is not None and store is not None:
-            report["trackers_given_expiry"] = expire_untimed_trackers(
-                client, retention * 86400, store.key_prefix)
-    finally:
-        if client is not None:
-            client.close()
-    typer.echo(f"retention={retention}d " + " ".join(f"{k}={v}" for k, v in report.items()))
 
 
 @app.command("queues")
@@ -103,7 +70,7 @@ def queues_command(department: list[str] = typer.Option(None, help="limit to the
     """Waiting, in progress, escalated and oldest wait per channel and department."""
     from handoff.views import queue_overview
 
-    rows = queue_overview(list(department) if department else None, ctx=_context())
+    rows = queue_overview(list(department) if department else None, ctx=command_context())
     typer.echo(f"{'channel':<14} {'department':<16} waiting prio in_prog escal on_duty oldest_s")
     for q in rows:
         if not all_rows and not (q.waiting or q.in_progress or q.helpers_on_duty):

@@ -13,16 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from xiaobao.clock import SHANGHAI_ZONE, ServiceCalendar
+
 DEFAULT_PATH = Path(__file__).with_name("config.yaml")
-
-
-@dataclass(frozen=True)
-class ServiceCalendar:
-    timezone: str = "Asia/Shanghai"
-    weekly: dict[int, tuple[tuple[dt.time, dt.time], ...]] = field(default_factory=dict)  # 1=Mon
-    workday: tuple[tuple[dt.time, dt.time], ...] = ()
-    holidays: frozenset[dt.date] = frozenset()
-    workdays: frozenset[dt.date] = frozenset()  # 调休 make-up working days
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ def parse_config(raw: dict) -> HandoffConfig:
             callback_max_age_s=float(calls.get("callback_max_age_s", 300)),
         ),
         hours=ServiceCalendar(
-            timezone=str(hours.get("timezone", "Asia/Shanghai")),
+            timezone=str(hours.get("timezone", SHANGHAI_ZONE)),
             weekly={int(k): _spans(v) for k, v in (hours.get("weekly") or {}).items()},
             workday=_spans(hours.get("workday") or []),
             holidays=_dates(hours.get("holidays") or []),

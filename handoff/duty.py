@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 
 from handoff import outbox, queue, transitions
 from handoff.context import HandoffContext
-from handoff.store import HelperStatus, Ticket, aware
+from handoff.store import HelperStatus, Ticket
 from handoff.tickets import CLAIMED, OWNED_STATES, QUEUED, HandoffError, NotAllowed
 from xiaobao import policy
 from xiaobao.accounts import Account
-from xiaobao.db import session_scope, utcnow
+from xiaobao.clock import aware, utcnow
+from xiaobao.db import session_scope
 
 ON_DUTY, AWAY = "on_duty", "away"
 

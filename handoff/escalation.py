@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from handoff.config import HandoffConfig
 from handoff.context import HandoffContext
-from handoff.store import Ticket, aware, history, utcnow
+from handoff.store import Ticket, history
 from handoff.tickets import OPEN_STATES, NotAllowed
 from handoff.views import ticket_info
 from xiaobao import policy
+from xiaobao.clock import aware, utcnow
 from xiaobao.db import session_scope
 
 

@@ -16,9 +16,10 @@ from handoff import relay
 from handoff.closing import abandon_ticket
 from handoff.context import HandoffContext
 from handoff.requests import Candidate, HandoffReceipt, HandoffRequest, request_handoff
-from handoff.store import Call, LeftMessage, Ticket, aware, new_id, open_ticket_for, utcnow
+from handoff.store import Call, LeftMessage, Ticket, new_id, open_ticket_for
 from handoff.tickets import HandoffError, NotAllowed
 from xiaobao import policy
+from xiaobao.clock import aware, utcnow
 from xiaobao.db import session_scope
 from xiaobao.enums import Channel
 from xiaobao.events import EventKind, record_event

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from handoff import queue
 from handoff.context import HandoffContext, Returned
-from xiaobao.db import Base, session_scope, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import Base, session_scope
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from handoff.tickets import (
     TicketClosed,
 )
 from xiaobao import conversations
-from xiaobao.db import session_scope, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import session_scope
 from xiaobao.enums import Mode, Speaker
 from xiaobao.events import EventKind, record_event
 

@@ -16,26 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from handoff import outbox, phone_codes, transitions
 from handoff.context import HandoffContext
-from handoff.hours import is_open
-from handoff.routing import route_department
+from handoff.routing import Candidate, route_department
 from handoff.store import Call, Ticket, new_id, open_ticket_for
 from handoff.tickets import QUEUED, UNRESOLVED, HandoffError
 from xiaobao import limits
-from xiaobao.db import session_scope, utcnow
+from xiaobao.clock import is_open, utcnow
+from xiaobao.db import session_scope
 from xiaobao.enums import CHANNELS, Channel
 from xiaobao.phone import is_callable
 
 TRIGGERS = ("user", "unhelpful", "abstention")  # why a conversation went to people
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One of retrieval's top knowledge-base candidates, as the helper will see it."""
-
-    id: str
-    question: str
-    category: str
-    score: float
 
 
 @dataclass(frozen=True)

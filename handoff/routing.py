@@ -3,12 +3,19 @@ candidate's category."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from handoff.config import HandoffConfig
 
-if TYPE_CHECKING:
-    from handoff.requests import Candidate
+
+@dataclass(frozen=True)
+class Candidate:
+    """One of retrieval's top knowledge-base candidates, as the helper will see it."""
+
+    id: str
+    question: str
+    category: str
+    score: float
 
 
 def route_department(candidates: Sequence[Candidate], config: HandoffConfig) -> str:

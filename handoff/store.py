@@ -14,14 +14,8 @@ from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, se
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from handoff.tickets import UnknownTicket, check_call_transition
-from xiaobao.db import Base, utcnow
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
+from xiaobao.clock import utcnow
+from xiaobao.db import Base
 
 
 def new_id() -> str:

@@ -8,7 +8,7 @@ from handoff.store import get_ticket
 from handoff.tickets import OWNED_STATES, TRANSFERRED, HandoffError, NotAllowed
 from handoff.views import TicketInfo, ticket_info
 from xiaobao import conversations, policy
-from xiaobao.db import utcnow
+from xiaobao.clock import utcnow
 from xiaobao.enums import Speaker
 
 

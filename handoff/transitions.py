@@ -42,7 +42,7 @@ from handoff.tickets import (
     TicketClosed,
     check_ticket_transition,
 )
-from xiaobao.db import utcnow
+from xiaobao.clock import utcnow
 from xiaobao.enums import Mode
 from xiaobao.events import EventKind, record_event
 

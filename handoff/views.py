@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 
 from handoff import duty
 from handoff.context import HandoffContext
-from handoff.store import Ticket, aware, get_ticket, history, open_ticket_for
+from handoff.store import Ticket, get_ticket, history, open_ticket_for
 from handoff.tickets import OPEN_STATES, OWNED_STATES, RESOLVED, WAITING_STATES, NotAllowed
 from xiaobao import conversations, policy
 from xiaobao.accounts import Account
-from xiaobao.db import session_scope, utcnow
+from xiaobao.clock import aware, utcnow
+from xiaobao.db import session_scope
 from xiaobao.enums import CHANNELS
 from xiaobao.phone import visible_phone
 from xiaobao.redact import mask_personal_text

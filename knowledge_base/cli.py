@@ -2,7 +2,7 @@
 
 Every write goes through :class:`KnowledgeBaseService`, which commits and then
 announces the change to running gateways. (`xiaobao kb search` is the search
-package's command; the command-line root, ``xiaobao.cli``, adds it to this group.)
+package's command; the command-line root, ``cli.main``, adds it to this group.)
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xiaobao.db import Base, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import Base
 
 STATUSES = ("draft", "published", "archived")
 

@@ -18,8 +18,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from knowledge_base.models import AuditRecord, Entry, EntryVersion, utcnow
+from knowledge_base.models import AuditRecord, Entry, EntryVersion
 from knowledge_base.schema import FIELDS, EntryData
+from xiaobao.clock import utcnow
 
 
 class KnowledgeBaseError(Exception):

@@ -6,7 +6,7 @@ from xiaobao.db import Base, get_engine
 # Import every module that declares tables so autogenerate sees them.
 import knowledge_base.models  # noqa: F401,E402
 import xiaobao.accounts  # noqa: F401,E402
-import xiaobao.bad_ratings  # noqa: F401,E402
+import ratings.cases  # noqa: F401,E402
 import xiaobao.conversations  # noqa: F401,E402
 import xiaobao.events  # noqa: F401,E402
 import xiaobao.sessions  # noqa: F401,E402

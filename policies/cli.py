@@ -13,6 +13,8 @@ from pathlib import Path
 
 import typer
 
+from xiaobao import clock
+
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -70,7 +72,7 @@ def check_command(
     from policies.store import load_file, published
 
     try:
-        day = parse_date(date) if date else dt.datetime.now(_shanghai()).date()
+        day = parse_date(date) if date else clock.today()
     except ValueError:
         _fail(f"日期格式应为 YYYY-MM-DD：{date} / --date must be YYYY-MM-DD")
     try:
@@ -185,7 +187,3 @@ for _name in ("submit", "publish", "archive"):
     app.command(_name)(_transition(_name))
 
 
-def _shanghai():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Asia/Shanghai")

@@ -6,7 +6,8 @@ import datetime as dt
 from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xiaobao.db import Base, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import Base
 
 
 class PolicyItem(Base):

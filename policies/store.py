@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from policies.models import PolicyItem, PolicyVersion
 from policies.schema import PolicyData, describe_errors
 from xiaobao import tabular
-from xiaobao.db import session_scope, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import session_scope
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".xlsx": "xlsx"}

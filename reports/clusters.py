@@ -4,7 +4,7 @@ shows as one line — how often, in whose words, which departments, since when (
 :func:`collect` reads two kinds of item:
 
 * a **ticket** created in the window: what it is about (its ``topic``, else its ``summary``);
-* a **差评** work order opened in the window (:mod:`xiaobao.bad_ratings`) that still counts —
+* a **差评** work order opened in the window (:mod:`ratings.cases`) that still counts —
   neither superseded by a later rating nor upheld 不属实 (an unfounded complaint is no problem
   to fix): its reason. Its department is its ticket's; the bot's own service has none.
 
@@ -31,10 +31,10 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from handoff.store import Ticket
+from ratings import cases
 from retrieval.gaps import DISTANCE_THRESHOLD, group_by_meaning
 from retrieval.normalize import normalize
-from xiaobao import bad_ratings
-from xiaobao.conversations import aware
+from xiaobao.clock import aware
 from xiaobao.db import session_scope
 from xiaobao.redact import mask_personal_text
 
@@ -117,7 +117,7 @@ def _tickets(s: Session, since: dt.datetime, until: dt.datetime, limit: int,
 
 def _bad_ratings(s: Session, since: dt.datetime, until: dt.datetime) -> list[ClusterItem]:
     return [ClusterItem(BAD_RATING, text, aware(case.opened_at), case.department)
-            for case in bad_ratings.cases_opened_between(s, since, until)
+            for case in cases.cases_opened_between(s, since, until)
             if case.counts and (text := _text(case.reason))]
 
 

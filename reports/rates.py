@@ -8,7 +8,7 @@ included, in the service calendar's zone, Asia/Shanghai):
 * a **visit** is one conversation's bot turns on one day: the portal keeps one conversation
   per visitor for months, so the day is the visit. A visit with a ``bot_answer`` event has a
   *question*; each ``bot_answer`` that is not a clicked suggestion is one question;
-* a **rated case** (:mod:`xiaobao.ratings`: a ticket, or a conversation's bot service) counts
+* a **rated case** (:mod:`ratings.record`: a ticket, or a conversation's bot service) counts
   with its latest rating only: a ticket's when the ticket is in the cohort, the bot's on the
   day that rating was given.
 
@@ -34,8 +34,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from handoff.config import HandoffConfig
-from handoff.hours import open_seconds
-from handoff.store import Ticket, aware
+from handoff.store import Ticket
 from handoff.tickets import (
     ABANDONED,
     ANSWERED,
@@ -44,9 +43,10 @@ from handoff.tickets import (
     THREE_WAY_CONNECTED,
 )
 from knowledge_base.models import Entry
-from reports.working_days import rectification_due, rectified_in_time, timer_state
-from xiaobao.bad_ratings import BAD_RATINGS, BadRatingCase, Stage, cases_for
-from xiaobao.db import session_scope, utcnow
+from ratings.cases import BAD_RATINGS, BadRatingCase, Stage, cases_for
+from ratings.deadlines import rectification_due, rectified_in_time, timer_state
+from xiaobao.clock import aware, open_seconds, utcnow
+from xiaobao.db import session_scope
 from xiaobao.enums import SATISFIED_RATINGS, Channel
 from xiaobao.events import Event, EventKind
 

@@ -1,6 +1,6 @@
 """`xiaobao model …`, `xiaobao eval`, `xiaobao tune` and `xiaobao kb search`.
 
-``search_command`` is joined to the `kb` group by ``xiaobao.cli``: users find it
+``search_command`` is joined to the `kb` group by ``cli.main``: users find it
 beside the other knowledge-base commands, but searching is retrieval's job.
 """
 from __future__ import annotations

@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 
 from retrieval.normalize import normalize
 from retrieval.types import QueryError, SearchResult
-from xiaobao.conversations import Message, aware
+from xiaobao.clock import aware
+from xiaobao.conversations import Message
 from xiaobao.db import session_scope
 from xiaobao.enums import Speaker
 from xiaobao.events import Event, EventKind

@@ -13,7 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xiaobao.db import Base, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import Base
 
 ROLES = ("helper", "leader", "editor", "supervisor", "admin")
 

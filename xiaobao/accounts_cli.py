@@ -1,7 +1,7 @@
 """`xiaobao users`: create, list and disable the accounts that log in to the console.
 
 Part of the foundation, so it imports no other package of the project; what needs
-one (the demo account's departments, from handoff) is given by ``xiaobao.cli``.
+one (the demo account's departments, from handoff) is given by ``cli.main``.
 """
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def ensure_demo(departments: list[str]) -> None:
     The password is random, printed once and kept in ``<home>/demo_account.txt``, created
     with mode 600 (never readable by others, not even briefly). Production creates none.
     The departments are the caller's to give: they are handoff's configuration, and the
-    foundation imports no other package. ``xiaobao.cli`` registers this as
+    foundation imports no other package. ``cli.main`` registers this as
     `xiaobao users ensure-demo` with every configured department.
     """
     settings = get_settings()

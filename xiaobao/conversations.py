@@ -20,7 +20,8 @@ from typing import Any, cast
 from sqlalchemy import JSON, CursorResult, DateTime, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xiaobao.db import Base, utcnow
+from xiaobao.clock import aware, utcnow
+from xiaobao.db import Base
 from xiaobao.enums import Speaker
 
 
@@ -47,11 +48,6 @@ def conversation_id_for(visitor_secret: str, key: str) -> str:
         raise ValueError("empty visitor secret")
     mac = hmac.new(key.encode("utf-8"), visitor_secret.encode("utf-8"), hashlib.sha256)
     return "v-" + mac.hexdigest()[:32]
-
-
-def aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ Tables live beside the code that owns them (``knowledge_base/models.py``,
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -19,11 +18,6 @@ from xiaobao.settings import REPO_ROOT, get_settings
 
 class Base(DeclarativeBase):
     pass
-
-
-def utcnow() -> dt.datetime:
-    """Timestamps are stored timezone-aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def make_engine(url: str) -> Engine:

@@ -13,7 +13,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xiaobao.db import Base, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import Base
 from xiaobao.enums import RATINGS, SATISFIED_RATINGS  # noqa: F401  (re-exported)
 
 SATISFIED = SATISFIED_RATINGS

@@ -6,7 +6,7 @@ record keeps the result (``msg``, with ``args`` emptied), so whatever handler or
 writes it later, the clear number never reaches it. A traceback's text (``exc_text``, filled
 in by the first formatter) and ``stack_info`` are redacted too; ``exc_info`` stays as it is.
 
-The gateway installs it in ``create_app``, the command line at import (``xiaobao/cli.py``).
+The gateway installs it in ``create_app``, the command line at import (``cli/main.py``).
 What is masked (:func:`mask_personal_text`, also what staff views use): every number
 :func:`xiaobao.phone.parse_phone` reads (:func:`~xiaobao.phone.
 mask_phones_in`), and 18-character credit codes (the alphabet of GB 32100: 0-9 and A-Z without

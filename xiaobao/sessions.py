@@ -22,7 +22,8 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaobao.accounts import Account
-from xiaobao.db import Base, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import Base
 from xiaobao.settings import Settings
 
 TOUCH_EVERY = dt.timedelta(minutes=1)  # last_seen_at is written at most this often

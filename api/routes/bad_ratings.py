@@ -3,8 +3,8 @@ leader overturn a 不属实, and record rectification (contacted → fixed → f
 
 Roles: supervisor, leader, admin (``ReportReaderAccount``); overturning needs a leader (or
 admin). A leader sees and acts on the 差评 of their own departments and of the bot (no
-department); supervisors and admin on every one. The rules are :mod:`xiaobao.bad_ratings`';
-the timers :mod:`reports.working_days`'.
+department); supervisors and admin on every one. The rules are :mod:`ratings.cases`';
+the timers :mod:`ratings.deadlines`'.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 
 from api.deps import ReportReaderAccount, ServicesDep, SessionDep
 from api.errors import ApiError, error_responses
-from handoff.config import ServiceCalendar
-from reports.working_days import timer_state, timers_json
-from xiaobao import bad_ratings, policy
-from xiaobao.bad_ratings import BadRatingCase, CaseError, CaseStatus
-from xiaobao.db import utcnow
+from ratings import cases
+from ratings.cases import BadRatingCase, CaseError, CaseStatus
+from ratings.deadlines import timer_state, timers_json
+from xiaobao import policy
+from xiaobao.clock import ServiceCalendar, utcnow
 
 router = APIRouter(prefix="/api/reports/bad-ratings", tags=["reports"],
                    responses=error_responses(400, 401, 403, 404, 409, 413, 422))
@@ -90,7 +90,7 @@ def list_bad_ratings(services: ServicesDep, session: SessionDep, account: Report
     departments = policy.report_departments(account)
     keep = FILTERS[status]
     shown = []
-    for case in bad_ratings.list_cases(session, departments):
+    for case in cases.list_cases(session, departments):
         state = timer_state(case, now, calendar)
         if keep(case, state):
             shown.append(_view(case, calendar, now, state))
@@ -103,7 +103,7 @@ def review_bad_rating(case_id: CaseId, body: ReviewIn, services: ServicesDep,
                       session: SessionDep, account: ReportReaderAccount) -> dict:
     """属实 or 不属实 (with a note), once, by someone other than the ticket's handler."""
     try:
-        case = bad_ratings.review(session, case_id, account, body.verdict, body.note)
+        case = cases.review(session, case_id, account, body.verdict, body.note)
     except CaseError as exc:
         raise _api_error(exc) from None
     return {"case": _view(case, services.config.hours, utcnow())}
@@ -114,7 +114,7 @@ def overturn_bad_rating(case_id: CaseId, body: OverturnIn, services: ServicesDep
                         session: SessionDep, account: ReportReaderAccount) -> dict:
     """A leader overturns a 不属实 review: the 差评 counts again and must be rectified."""
     try:
-        case = bad_ratings.overturn(session, case_id, account, body.note)
+        case = cases.overturn(session, case_id, account, body.note)
     except CaseError as exc:
         raise _api_error(exc) from None
     return {"case": _view(case, services.config.hours, utcnow())}
@@ -126,7 +126,7 @@ def record_rectification(case_id: CaseId, body: RectificationIn, services: Servi
     """The next rectification step, in order; ``complexity`` (at contact or fix) chooses the
     5 or 15 working-day fix timer."""
     try:
-        case = bad_ratings.record_rectification(session, case_id, account, body.stage,
+        case = cases.record_rectification(session, case_id, account, body.stage,
                                                 body.note, complexity=body.complexity)
     except CaseError as exc:
         raise _api_error(exc) from None

@@ -3,7 +3,6 @@ the page and scripts build their questions from (``GET /api/policy-fields``)."""
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -16,10 +15,10 @@ from policies.evaluator import CheckResult, Resolver, check_policy, explain_fail
 from policies.facts import FactError, parse_facts
 from policies.fields import default_dictionary
 from policies.planner import next_question
+from xiaobao import clock
 from xiaobao.db import session_scope
 
 router = APIRouter(tags=["政策体检"], responses=error_responses(400, 413, 422, 429))
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class PolicyCheckIn(BaseModel):
@@ -54,7 +53,7 @@ def _check(services, body: PolicyCheckIn) -> dict:
     unknown = [d for d in body.declined if d not in dictionary]
     if unknown:
         raise ApiError(422, "invalid_fact", f"未知字段：{unknown[0][:40]}。 / Unknown field.")
-    day = body.date or dt.datetime.now(SHANGHAI).date()
+    day = body.date or clock.today()
     with session_scope(services.engine) as s:
         items = store.published_policies(s)
     resolve = Resolver(facts, day, dictionary, frozenset(body.declined))

@@ -16,7 +16,6 @@ import json
 import logging
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -29,13 +28,13 @@ from policies.evaluator import CheckResult, Resolver, check_policy
 from policies.facts import FactError, Interval, parse_value
 from policies.fields import NUMERIC, Field, default_dictionary
 from policies.planner import next_question
+from xiaobao import clock
 from xiaobao.db import session_scope
 
 logger = logging.getLogger(__name__)
 
 QUESTIONS_PER_ROUND = 5
 DONT_KNOW = "不知道"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_LISTED = 8
 START = "好的，帮您做个政策体检，只问真正影响结果的问题。"
 
@@ -151,7 +150,7 @@ class ActionPolicyCheck(Action):
                     facts[name] = parse_value(dictionary[name], raw)
                 except FactError:
                     continue
-        day = dt.datetime.now(SHANGHAI).date()
+        day = clock.today()
         with session_scope(self.services.engine) as s:
             items = store.published_policies(s)
         if not items:

@@ -5,7 +5,7 @@ five-level 好差评 of the service as a whole. 不满意 and 非常不满意 mu
 what the user typed beside the level ("不满意，等了很久"), or the one a reason button carries
 (``/rate_service{"rating": …, "reason": …}``; Rasa drops the unknown entity, the action reads
 it from the payload). Without one, the level is recorded at once with its reason pending and
-the bot asks for it (xiaobao.ratings): the reason typed or clicked next completes it.
+the bot asks for it (ratings.record): the reason typed or clicked next completes it.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from bot.actions.answer import ActionAnswerQuestion
 from bot.actions.deps import ActionServices
 from bot.replies import FREE_TEXT, REASK
 from handoff.views import is_closed_ticket_of, ticket
+from ratings.record import is_bad, record_rating
 from xiaobao.db import session_scope
 from xiaobao.enums import RATINGS, Rating
-from xiaobao.ratings import is_bad, record_rating
 
 logger = logging.getLogger(__name__)
 

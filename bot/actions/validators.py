@@ -11,10 +11,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from handoff.config import HandoffConfig, ServiceCalendar
-from handoff.hours import opening_spans
+from handoff.config import HandoffConfig
+from xiaobao.clock import SHANGHAI, ServiceCalendar, opening_spans
 
 if TYPE_CHECKING:
     from bot.actions.deps import ActionServices
@@ -44,7 +43,6 @@ def parse_uscc(text: str) -> tuple[str | None, str]:
 
 # --- call-back time windows ------------------------------------------------------
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 Span = tuple[dt.time, dt.time]
 
 

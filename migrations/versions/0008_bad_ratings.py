@@ -1,7 +1,7 @@
 """差评 work orders: review (属实 / 不属实, overturn) and rectification (1、5、15 timers)
 
 One row per 不满意 / 非常不满意 rating (``rating_event_pk``); a later rating of the same case
-supersedes the row instead of deleting it (``xiaobao/bad_ratings.py``).
+supersedes the row instead of deleting it (``ratings/cases.py``).
 
 Revision ID: 0008_bad_ratings
 Revises: 0007_kb_review

@@ -28,11 +28,11 @@ from handoff import claims, left_messages
 from handoff.requests import request_handoff
 from knowledge_base.schema import EntryData
 from knowledge_base.store import save_entry
+from ratings import cases
+from ratings.record import record_rating
 from tests.api.support import CATEGORY, DEPT, OTHER, handoff_request
-from xiaobao import bad_ratings
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope
-from xiaobao.ratings import record_rating
 
 try:  # FastAPI ≥ 0.13x keeps included routers as one entry of app.routes each
     from fastapi.routing import iter_route_contexts
@@ -395,11 +395,11 @@ class World:
         with session_scope(self.services.engine) as session:
             rating = record_rating(session, conversation, "不满意", ticket_id=uuid.uuid4().hex,
                                    reason="等了很久", department=DEPT, handler="matrix-helper_a")
-            case = bad_ratings.cases_for(session, [rating.data["case"]])[-1]
+            case = cases.cases_for(session, [rating.data["case"]])[-1]
             if kind == "unfounded":
                 supervisor = session.scalar(select(Account).where(
                     Account.username == "matrix-supervisor"))
-                bad_ratings.review(session, case.id, supervisor, "不属实", "已按流程答复")
+                cases.review(session, case.id, supervisor, "不属实", "已按流程答复")
             return case.id
 
     def outcome(self, method: str, path: str, role: str) -> tuple[int | str, str]:

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api import conversation, offered, user_text
 from api.errors import ApiError
 from api.services import Services
-from handoff import calls, outbox
+from handoff import call_adapters, calls, outbox
 from handoff.requests import request_handoff
 from handoff.store import Ticket
 from tests.api.support import (
@@ -184,7 +184,7 @@ def by_completed_12345_call(g: Gateway) -> tuple[str, bool | None]:
         return g.user.post("/api/calls/callback", content=body,
                            headers={**headers, "Content-Type": "application/json"})
 
-    adapter = calls.SimulatorAdapter(deliver=deliver, secret=secret)
+    adapter = call_adapters.SimulatorAdapter(deliver=deliver, secret=secret)
     calls.start_call(receipt.call_id, adapter, ctx=g.services.handoff, now=OPEN)
     played = adapter.play()
     assert [r.status_code for r in played] == [200, 200, 200, 200]

@@ -7,7 +7,7 @@ queue and the rates follow. Without the chart library the page shows tables inst
 
 The scenario is made the way the running system makes it: tickets by
 :func:`handoff.requests.request_handoff` (the bot's handoff action), claimed, answered and
-closed through the helper API, rated with :func:`xiaobao.ratings.record_rating` (the rating
+closed through the helper API, rated with :func:`ratings.record.record_rating` (the rating
 action's call). Other browser tests share the stack, so the rates are checked as what the
 scenario adds to them (before and after), and the page against the API at the same moment.
 
@@ -31,6 +31,8 @@ from handoff.closing import abandon_ticket
 from handoff.config import packaged_config
 from handoff.context import HandoffContext
 from handoff.requests import Candidate, HandoffRequest, request_handoff
+from ratings.cases import BadRatingCase
+from ratings.record import record_rating
 from tests.api.browser import (
     HELPER,
     HELPER_PASSWORD,
@@ -43,9 +45,7 @@ from tests.api.browser import (
     serious_axe_violations,
     staff_client,
 )
-from xiaobao.bad_ratings import BadRatingCase
 from xiaobao.db import make_engine, session_scope
-from xiaobao.ratings import record_rating
 
 pytestmark = pytest.mark.rasa
 

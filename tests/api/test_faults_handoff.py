@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.main import create_app
-from handoff import calls, queue, relay, views
+from handoff import call_adapters, call_signing, calls, queue, relay, views
 from handoff.requests import request_handoff
 from handoff.store import Call, Ticket, Transition
 from tests.api.support import SAME_ORIGIN, handoff_request, stored_messages
@@ -179,7 +179,7 @@ class FlakyAdapter:
     released: threading.Event = dataclasses.field(default_factory=threading.Event)
     dialled: list[tuple[str, int]] = dataclasses.field(default_factory=list)
 
-    def start_call(self, call: calls.CallInfo, ticket_phone: str) -> str:
+    def start_call(self, call: call_adapters.CallInfo, ticket_phone: str) -> str:
         self.dialled.append((call.id, call.attempts))
         step = self.script[call.attempts]
         if step == "raise" or call.id in self.refused:
@@ -187,10 +187,10 @@ class FlakyAdapter:
         if step in ("hang", "ring-then-hang"):
             if step == "ring-then-hang":
                 body = json.dumps({"call_id": call.id, "status": "ringing"}).encode()
-                self._deliver(body, calls.sign(body, secret=self.secret))
+                self._deliver(body, call_signing.sign(body, secret=self.secret))
             self.released.wait(30)
             return "too-late"
-        sim = calls.SimulatorAdapter(deliver=self._deliver, script={call.attempts: step},
+        sim = call_adapters.SimulatorAdapter(deliver=self._deliver, script={call.attempts: step},
                                      secret=self.secret, autoplay=True)
         return sim.start_call(call, ticket_phone)
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.timers import Job, run_jobs
-from handoff import calls, claims, closing, duty, outbox, queue, views
+from handoff import call_adapters, calls, claims, closing, duty, outbox, queue, views
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import history
 from tests.api.support import SAME_ORIGIN, conversation_of
@@ -64,7 +64,7 @@ def test_timer_dials_due_calls_and_the_retry_after_no_answer(timed_app):
                                      secret=services.settings.call_callback_secret)
 
     assert services.config.calls.retry_delay_s == 0.3
-    app.state.call_adapter = calls.SimulatorAdapter(
+    app.state.call_adapter = call_adapters.SimulatorAdapter(
         deliver=deliver, secret=services.settings.call_callback_secret,
         script={1: ["ringing", "no_answer"],
                 2: ["ringing", "answered", "three_way_connected", "completed"]})

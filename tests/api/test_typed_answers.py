@@ -25,11 +25,11 @@ from bot.actions.policy_check import ActionPolicyCheck, answer_buttons
 from bot.actions.rating import reason_buttons, reason_free_text, reason_prompt
 from bot.replies import answer_message, reply_for
 from policies.fields import default_dictionary
+from ratings.cases import BAD_RATINGS
 from retrieval.types import SearchResult
 from tests.api.routes.test_chat import user_turns
 from tests.api.support import conversation_of
 from tests.bot.conftest import make_hit
-from xiaobao.bad_ratings import BAD_RATINGS
 from xiaobao.enums import Rating
 from xiaobao.settings import REPO_ROOT
 
@@ -264,7 +264,7 @@ def test_with_rasa_down_a_typed_rating_and_its_reason_still_count(client, rasa, 
     the typed reason completes it: every rating counts while Rasa is away."""
     from sqlalchemy import select
 
-    from xiaobao.bad_ratings import BadRatingCase
+    from ratings.cases import BadRatingCase
     from xiaobao.db import session_scope
     from xiaobao.events import Event
 

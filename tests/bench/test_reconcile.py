@@ -14,15 +14,16 @@ from sqlalchemy import Engine, delete
 from api.conversation import record_bot_turns, record_user_turn
 from api.user_text import UserText
 from handoff import claims, closing, duty, relay
-from handoff.config import ServiceCalendar, packaged_config
+from handoff.config import packaged_config
 from handoff.context import HandoffContext
 from handoff.requests import HandoffRequest, request_handoff
+from ratings.record import record_rating
 from tests.bench.load import HelperMessage, Ledger, Rated, SentTurn
 from tests.bench.reconcile import reconcile
 from xiaobao import conversations
 from xiaobao.accounts import create_account
+from xiaobao.clock import ServiceCalendar
 from xiaobao.db import session_scope
-from xiaobao.ratings import record_rating
 
 CONV = "v-" + "a" * 32
 RATING_QUESTION = {"role": "bot", "text": "请您对本次服务进行评价：",

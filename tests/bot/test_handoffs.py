@@ -8,12 +8,12 @@ from sqlalchemy import select
 
 from bot.actions.handoffs import ActionHandoff, ActionRequest12345Call, summary_of, trigger_of
 from handoff import duty
-from handoff.config import ServiceCalendar
 from handoff.context import HandoffContext
 from handoff.queue import queue_key
 from handoff.store import Call, Ticket
 from tests.bot.conftest import FakeServices
 from xiaobao.accounts import Account
+from xiaobao.clock import ServiceCalendar
 from xiaobao.db import make_engine, session_scope
 from xiaobao.enums import Channel
 

@@ -86,7 +86,7 @@ def test_transfer_to_a_human_queues_a_request_with_the_conversation(stack):
 
 
 def _next_open_morning() -> dt.date:
-    from handoff.hours import opening_spans
+    from xiaobao.clock import opening_spans
 
     config = packaged_config()  # the stack runs with the packaged handoff configuration
     day = dt.date.today() + dt.timedelta(days=1)
@@ -160,7 +160,7 @@ def test_a_bad_rating_asks_why_and_a_reason_button_records_it(stack):
     reason buttons; the button's payload (whose ``reason`` Rasa drops as an unknown entity)
     completes the 差评 with that reason on its work order; a typed level with words records
     those words."""
-    from xiaobao.bad_ratings import BadRatingCase
+    from ratings.cases import BadRatingCase
     from xiaobao.db import make_engine, session_scope
     from xiaobao.events import Event
 

@@ -14,8 +14,8 @@ from handoff.closing import abandon_ticket, resolve_ticket
 from handoff.context import HandoffContext
 from handoff.requests import HandoffRequest, request_handoff
 from handoff.views import ticket_department
+from ratings.cases import BadRatingCase
 from tests.handoff.conftest import on_duty
-from xiaobao.bad_ratings import BadRatingCase
 from xiaobao.db import session_scope
 from xiaobao.enums import Rating
 

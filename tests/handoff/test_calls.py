@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from handoff import calls, claims, closing, relay
+from handoff import call_adapters, call_signing, calls, claims, closing, relay
 from handoff.config import CallSettings
-from handoff.hours import next_open
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import Call, Ticket, Transition
 from handoff.tickets import HandoffError
+from xiaobao.clock import next_open
 from xiaobao.db import session_scope
 
 from .conftest import on_duty
@@ -53,7 +53,7 @@ def statuses(engine, call_id):
 def simulator(ctx, script):
     def deliver(body, headers):
         return calls.handle_callback(body, headers, ctx=ctx, secret=SECRET)
-    return calls.SimulatorAdapter(deliver=deliver, script=script, secret=SECRET)
+    return call_adapters.SimulatorAdapter(deliver=deliver, script=script, secret=SECRET)
 
 
 def retry_at_once(ctx):
@@ -132,26 +132,26 @@ def test_forged_stale_and_replayed_callbacks_are_refused(ctx):
     def send(b, h):
         return calls.handle_callback(b, h, ctx=ctx, secret=SECRET)
 
-    with pytest.raises(calls.CallbackRejected):  # wrong secret
-        send(body, calls.sign(body, secret="not-the-secret"))
-    headers = calls.sign(body, secret=SECRET)
+    with pytest.raises(call_signing.CallbackRejected):  # wrong secret
+        send(body, call_signing.sign(body, secret="not-the-secret"))
+    headers = call_signing.sign(body, secret=SECRET)
     tampered = body.replace(b"ringing", b"completed")
-    with pytest.raises(calls.CallbackRejected):  # body changed after signing
+    with pytest.raises(call_signing.CallbackRejected):  # body changed after signing
         send(tampered, headers)
-    with pytest.raises(calls.CallbackRejected):  # too old
-        send(body, calls.sign(body, secret=SECRET, timestamp=int(time.time()) - 3600))
-    with pytest.raises(calls.CallbackRejected):  # no signature at all
+    with pytest.raises(call_signing.CallbackRejected):  # too old
+        send(body, call_signing.sign(body, secret=SECRET, timestamp=int(time.time()) - 3600))
+    with pytest.raises(call_signing.CallbackRejected):  # no signature at all
         send(body, {})
     assert calls.get_call(receipt.call_id, ctx=ctx).status == "dialling"
     assert send(body, headers).status == "ringing"
-    with pytest.raises(calls.CallbackRejected):  # the same call-back again
+    with pytest.raises(call_signing.CallbackRejected):  # the same call-back again
         send(body, headers)
     bad = json.dumps({"call_id": receipt.call_id, "status": "exploded"}).encode()
     with pytest.raises(HandoffError):
-        send(bad, calls.sign(bad, secret=SECRET))
+        send(bad, call_signing.sign(bad, secret=SECRET))
     unknown = json.dumps({"call_id": "nope", "status": "ringing"}).encode()
     with pytest.raises(HandoffError):
-        send(unknown, calls.sign(unknown, secret=SECRET))
+        send(unknown, call_signing.sign(unknown, secret=SECRET))
     with session_scope(ctx.engine) as s:
         assert s.get(Call, receipt.call_id).status == "ringing"
 
@@ -159,13 +159,13 @@ def test_forged_stale_and_replayed_callbacks_are_refused(ctx):
 def test_the_secret_is_always_given(ctx):
     body = b'{"call_id": "x", "status": "ringing"}'
     with pytest.raises(TypeError):
-        calls.sign(body)  # type: ignore[call-arg]
-    headers = calls.sign(body, secret=SECRET)
+        call_signing.sign(body)  # type: ignore[call-arg]
+    headers = call_signing.sign(body, secret=SECRET)
     with pytest.raises(TypeError):
-        calls.verify(body, headers, redis=ctx.redis)  # type: ignore[call-arg]
+        call_signing.verify(body, headers, redis=ctx.redis)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         calls.handle_callback(body, headers, ctx=ctx)  # type: ignore[call-arg]
-    calls.verify(body, headers, redis=ctx.redis, secret=SECRET)
+    call_signing.verify(body, headers, redis=ctx.redis, secret=SECRET)
 
 
 def test_duplicate_status_report_is_harmless(ctx):

@@ -9,7 +9,7 @@ from xiaobao.settings import REPO_ROOT
 
 
 def run(args, env):
-    return subprocess.run([sys.executable, "-m", "xiaobao.cli", "handoff", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "cli.main", "handoff", *args], env=env,
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 

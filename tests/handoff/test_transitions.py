@@ -13,7 +13,18 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from handoff import calls, claims, closing, duty, left_messages, outbox, queue, relay, transfer
+from handoff import (
+    call_adapters,
+    calls,
+    claims,
+    closing,
+    duty,
+    left_messages,
+    outbox,
+    queue,
+    relay,
+    transfer,
+)
 from handoff.config import CallSettings
 from handoff.context import Returned
 from handoff.outbox import OutboxRow
@@ -94,7 +105,7 @@ def _hotline_dialled(ctx):
         channel="hotline_12345", phone="13912345678",
         candidates=[Candidate(id="kb", question="q", category="跨省通办", score=0.9)]),
         ctx=ctx, now=OPEN)
-    sim = calls.SimulatorAdapter(deliver=lambda body, headers: None, script={1: []})
+    sim = call_adapters.SimulatorAdapter(deliver=lambda body, headers: None, script={1: []})
     calls.start_call(receipt.call_id, sim, ctx=ctx, now=OPEN)
     return receipt
 

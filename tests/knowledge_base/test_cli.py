@@ -12,7 +12,7 @@ import yaml
 
 from xiaobao.settings import get_settings
 
-XIAOBAO = [sys.executable, "-m", "xiaobao.cli"]
+XIAOBAO = [sys.executable, "-m", "cli.main"]
 ENTRIES = [
     {"id": "kb-licence", "question": "如何申请营业执照？",
      "similar_questions": ["新开公司怎么办执照", "个体户执照在哪领"],

@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from ratings.cases import BadRatingCase
 from tests.migrations.conftest import _alembic, _config
-from xiaobao.bad_ratings import BadRatingCase
 
 
 def test_one_head_and_0008_follows_0007():

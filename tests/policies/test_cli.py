@@ -13,7 +13,7 @@ from xiaobao.settings import REPO_ROOT
 def run(args, home, check=True):
     env = dict(os.environ, XIAOBAO_HOME=str(home))
     env.pop("XIAOBAO_DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "xiaobao.cli", "policy", *args], env=env,
+    out = subprocess.run([sys.executable, "-m", "cli.main", "policy", *args], env=env,
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     if check:
         assert out.returncode == 0, out.stderr

@@ -43,17 +43,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select, update
 
 from handoff import calls, claims, closing, relay, transfer
-from handoff.calls import SimulatorAdapter, window_start
+from handoff.call_adapters import SimulatorAdapter
+from handoff.calls import window_start
 from handoff.config import HandoffConfig, packaged_config
 from handoff.context import HandoffContext
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import Ticket
-from xiaobao import bad_ratings
+from ratings import cases
+from ratings.cases import BadRatingCase
+from ratings.record import record_rating
 from xiaobao.accounts import Account
-from xiaobao.bad_ratings import BadRatingCase
 from xiaobao.db import session_scope
 from xiaobao.events import Event, EventKind, record_event
-from xiaobao.ratings import record_rating
 
 SH = ZoneInfo("Asia/Shanghai")
 CONFIG = packaged_config()
@@ -173,7 +174,7 @@ def rate(engine: Engine, conversation_id: str, rating: str, *, ticket_id: str = 
 
 
 def case_step(clock: Clock, when: dt.datetime, step, *args: object) -> None:
-    """One step of a 差评 work order (:mod:`xiaobao.bad_ratings`), done at ``when`` (given in
+    """One step of a 差评 work order (:mod:`ratings.cases`), done at ``when`` (given in
     UTC, as the gateway's ``utcnow()``: SQLite keeps the wall time without its offset)."""
     with session_scope(clock.engine) as s:
         step(s, *args, at=when.astimezone(dt.UTC))
@@ -262,7 +263,7 @@ def build(engine: Engine, redis) -> Scenario:
     clock.at(at(1, 11, 40))
     sc.cases["T2"] = rate(engine, conv["V4"], "非常不满意", ticket_id=t2, reason="转来转去")
     clock.at(at(1, 11, 41))
-    case_step(clock, at(1, 13, 30), bad_ratings.review, sc.cases["T2"], SUPERVISOR, "不属实",
+    case_step(clock, at(1, 13, 30), cases.review, sc.cases["T2"], SUPERVISOR, "不属实",
               "已按规定转办，答复正确")
 
     # --- V5: answered, 没帮助, no handoff; the bot rated 基本满意 ---
@@ -285,12 +286,12 @@ def build(engine: Engine, redis) -> Scenario:
         clock.at(when)
     sc.cases["T3"] = rate(engine, conv["V6"], "不满意", ticket_id=t3, reason="回电晚了半小时")
     clock.at(at(1, 14, 45))
-    case_step(clock, at(1, 15, 0), bad_ratings.review, sc.cases["T3"], SUPERVISOR, "属实",
+    case_step(clock, at(1, 15, 0), cases.review, sc.cases["T3"], SUPERVISOR, "属实",
               "回电确实延误")
     for stage, note, when in (("contacted", "已电话致歉", at(1, 16, 0)),
                               ("fixed", "调整回电排班", at(2, 10, 0)),
                               ("followed_up", "用户表示认可", at(3, 10, 0))):
-        case_step(clock, when, bad_ratings.record_rectification, sc.cases["T3"], SUPERVISOR,
+        case_step(clock, when, cases.record_rectification, sc.cases["T3"], SUPERVISOR,
                   stage, note)
 
     # --- V1 rates the bot ---
@@ -314,9 +315,9 @@ def build(engine: Engine, redis) -> Scenario:
     clock.at(at(1, 15, 30))
     sc.cases["T5"] = rate(engine, conv["C5"], "非常不满意", ticket_id=t5, reason="没有解决")
     clock.at(at(1, 15, 31))
-    case_step(clock, at(1, 15, 40), bad_ratings.review, sc.cases["T5"], SUPERVISOR, "不属实",
+    case_step(clock, at(1, 15, 40), cases.review, sc.cases["T5"], SUPERVISOR, "不属实",
               "线下办理是规定")
-    case_step(clock, at(1, 15, 50), bad_ratings.overturn, sc.cases["T5"], LEADER,
+    case_step(clock, at(1, 15, 50), cases.overturn, sc.cases["T5"], LEADER,
               "应当先帮用户预约")
 
     # --- T7: abandoned after the service level, never answered ---

@@ -7,11 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from reports import rates
 from tests.reports import scenario
 from xiaobao import db
 from xiaobao import settings as settings_module
-from xiaobao.cli import app
 
 DAY = ["--from", "2026-12-01", "--to", "2026-12-01"]
 

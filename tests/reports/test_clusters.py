@@ -1,5 +1,5 @@
 """工单聚类分析 on the real model: tickets made by the handoff package, 差评 opened by rating
-them (:mod:`xiaobao.ratings`) and reviewed (:mod:`xiaobao.bad_ratings`), read back for a
+them (:mod:`ratings.record`) and reviewed (:mod:`ratings.cases`), read back for a
 window and grouped with the knowledge gaps' clustering — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from handoff.config import packaged_config
 from handoff.context import HandoffContext
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from handoff.store import Ticket
+from ratings import cases
+from ratings.cases import BadRatingCase
+from ratings.record import record_rating
 from reports.clusters import BAD_RATING, TICKET, ClusterItem, cluster, collect
 from retrieval.embedder import get_embedder
-from xiaobao import bad_ratings
-from xiaobao.bad_ratings import BadRatingCase
-from xiaobao.db import session_scope, utcnow
-from xiaobao.ratings import record_rating
+from xiaobao.clock import utcnow
+from xiaobao.db import session_scope
 
 CONFIG = packaged_config()
 PERMITS = "区市场监管局"
@@ -97,7 +98,7 @@ def test_collect_reads_tickets_and_the_bad_ratings_that_still_count(ctx):
                    ticket_id=with_topic)
     unfounded = rate(ctx, "非常不满意", "帮办态度差", ticket_id=summary_only)
     with session_scope(ctx.engine) as s:
-        bad_ratings.review(s, unfounded.id, SUPERVISOR, "不属实", "录音显示态度正常")
+        cases.review(s, unfounded.id, SUPERVISOR, "不属实", "录音显示态度正常")
     rerated = ticket(ctx, "增值税发票怎么开", TAX)
     rate(ctx, "非常不满意", "发票问题没解决", ticket_id=rerated)
     rate(ctx, "基本满意", ticket_id=rerated)  # the later rating replaces the 差评

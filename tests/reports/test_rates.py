@@ -11,7 +11,7 @@ import pytest
 from handoff import claims, closing, relay
 from handoff.calls import window_start
 from handoff.context import HandoffContext
-from handoff.hours import open_seconds
+from ratings import cases
 from reports import rates
 from tests.reports.scenario import (
     CONFIG,
@@ -27,7 +27,7 @@ from tests.reports.scenario import (
     question,
     rate,
 )
-from xiaobao import bad_ratings
+from xiaobao.clock import open_seconds
 
 
 def local(y, m, d, hh, mm=0, ss=0) -> dt.datetime:
@@ -222,12 +222,12 @@ def test_a_bad_rating_timer_runs_over_a_holiday(engine, ctx, clock, ann):
     pending = {"value": None, "numerator": 0, "denominator": 0}
     assert figures(local(2026, 10, 8, 12)) == (pending, {"value": 0.0, "numerator": 0,
                                                          "denominator": 1})
-    case_step(clock, local(2026, 10, 8, 15), bad_ratings.record_rectification, case_id,
+    case_step(clock, local(2026, 10, 8, 15), cases.record_rectification, case_id,
               SUPERVISOR, "contacted", "已联系")
     assert figures(local(2026, 10, 13, 12))[0] == pending  # the fix is not due yet
-    case_step(clock, local(2026, 10, 13, 16), bad_ratings.record_rectification, case_id,
+    case_step(clock, local(2026, 10, 13, 16), cases.record_rectification, case_id,
               SUPERVISOR, "fixed", "已整改")
-    case_step(clock, local(2026, 10, 14, 9), bad_ratings.record_rectification, case_id,
+    case_step(clock, local(2026, 10, 14, 9), cases.record_rectification, case_id,
               SUPERVISOR, "followed_up", "已回访")
     done = {"value": 1.0, "numerator": 1, "denominator": 1}
     assert figures(local(2026, 12, 1, 0)) == (done, done)

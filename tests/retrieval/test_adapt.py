@@ -117,7 +117,7 @@ def test_setup_ran_the_held_out_check_and_the_command_reports_it():
     the same."""
     from typer.testing import CliRunner
 
-    from xiaobao.cli import app
+    from cli.main import app
 
     settings = get_settings()
     record = adapt.read_record(settings.adapted_models_dir)

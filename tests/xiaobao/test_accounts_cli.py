@@ -101,8 +101,8 @@ def test_production_creates_no_demo_account(home, monkeypatch, capsys):
 
 def test_users_ensure_demo_command_gives_every_configured_department(home):
     """The root command line joins handoff's departments to the foundation's account."""
+    from cli.main import app as root
     from handoff.config import load_config
-    from xiaobao.cli import app as root
 
     runner = CliRunner()
     first = runner.invoke(root, ["users", "ensure-demo"])

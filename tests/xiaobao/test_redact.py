@@ -147,7 +147,7 @@ def test_the_gateway_and_the_command_line_install_it():
 
     code = ("import logging\n"
             "before = logging.getLogRecordFactory()\n"
-            "import xiaobao.cli\n"
+            "import cli.main\n"
             "from xiaobao.redact import installed\n"
             "assert installed(), 'cli'\n"
             "logging.setLogRecordFactory(before)\n"

@@ -67,7 +67,7 @@ def test_production_starts_with_real_secrets_and_development_with_defaults(tmp_p
 
 
 def test_cli_ensure_and_env(tmp_path, monkeypatch):
-    from xiaobao.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("XIAOBAO_HOME", str(tmp_path))
     runner = CliRunner()

@@ -8,11 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ratings.cases import BadRatingCase
+from ratings.record import record_rating
 from tests.api.support import DEPT, OTHER
-from xiaobao.bad_ratings import BadRatingCase
-from xiaobao.db import session_scope, utcnow
+from xiaobao.clock import utcnow
+from xiaobao.db import session_scope
 from xiaobao.events import Event
-from xiaobao.ratings import record_rating
 
 URL = "/api/reports/bad-ratings"
 

@@ -5,7 +5,7 @@ import time
 import uuid
 from zoneinfo import ZoneInfo
 
-from handoff import calls
+from handoff import call_adapters, call_signing, calls
 from handoff.requests import HandoffRequest, request_handoff
 
 OPEN = dt.datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Tuesday morning
@@ -26,14 +26,14 @@ def simulator(client, script):
         return client.post("/api/calls/callback", content=body,
                            headers={**headers, "Content-Type": "application/json"})
 
-    return calls.SimulatorAdapter(deliver=deliver, script=script, secret=SECRET)
+    return call_adapters.SimulatorAdapter(deliver=deliver, script=script, secret=SECRET)
 
 
 def start(client, call_id, adapter):
     return calls.start_call(call_id, adapter, ctx=client.app.state.services.handoff, now=OPEN)
 
 
-def status_of(client, call_id) -> calls.CallInfo:
+def status_of(client, call_id) -> call_adapters.CallInfo:
     return calls.get_call(call_id, ctx=client.app.state.services.handoff)
 
 
@@ -65,7 +65,7 @@ def test_forged_signature_is_refused(client):
     call_id = request_call(client)
     before = status_of(client, call_id)  # requested, or scheduled inside service hours
     body = json.dumps({"call_id": call_id, "status": "ringing"}).encode()
-    headers = calls.sign(body, secret="not-our-secret")
+    headers = call_signing.sign(body, secret="not-our-secret")
     response = client.post("/api/calls/callback", content=body, headers=headers)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "callback_rejected"
@@ -75,7 +75,7 @@ def test_forged_signature_is_refused(client):
 def test_tampered_body_is_refused(client):
     call_id = request_call(client)
     body = json.dumps({"call_id": call_id, "status": "ringing"}).encode()
-    headers = calls.sign(body, secret=SECRET)
+    headers = call_signing.sign(body, secret=SECRET)
     tampered = body.replace(b"ringing", b"failed!")
     assert client.post("/api/calls/callback", content=tampered, headers=headers).status_code == 401
 
@@ -85,7 +85,7 @@ def test_replayed_callback_is_refused(client):
     adapter = simulator(client, {1: ["ringing"]})
     start(client, call_id, adapter)
     body = json.dumps({"call_id": call_id, "status": "ringing"}).encode()
-    headers = calls.sign(body, secret=SECRET)
+    headers = call_signing.sign(body, secret=SECRET)
     assert client.post("/api/calls/callback", content=body, headers=headers).status_code == 200
     replay = client.post("/api/calls/callback", content=body, headers=headers)
     assert replay.status_code == 401 and "重复" in replay.json()["error"]["message"]
@@ -94,7 +94,7 @@ def test_replayed_callback_is_refused(client):
 def test_stale_callback_is_refused(client):
     call_id = request_call(client)
     body = json.dumps({"call_id": call_id, "status": "ringing"}).encode()
-    headers = calls.sign(body, secret=SECRET, timestamp=int(time.time()) - 3600)
+    headers = call_signing.sign(body, secret=SECRET, timestamp=int(time.time()) - 3600)
     response = client.post("/api/calls/callback", content=body, headers=headers)
     assert response.status_code == 401 and "过期" in response.json()["error"]["message"]
 
@@ -103,4 +103,4 @@ def test_unsigned_and_oversized_callbacks_are_refused(client):
     assert client.post("/api/calls/callback", content=b"{}").status_code == 401
     big = b"{" + b" " * 20000 + b"}"
     assert client.post("/api/calls/callback", content=big,
-                       headers=calls.sign(big, secret=SECRET)).status_code == 413
+                       headers=call_signing.sign(big, secret=SECRET)).status_code == 413

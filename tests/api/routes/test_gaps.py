@@ -3,14 +3,13 @@ seeded index and the real model; who may read it; its draft goes to POST /api/kb
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from handoff.requests import request_handoff
 from retrieval import gaps
 from tests.api.support import handoff_request
-from xiaobao import conversations
+from xiaobao import clock, conversations
 from xiaobao.db import session_scope
 from xiaobao.enums import Speaker
 from xiaobao.events import EventKind, record_event
@@ -62,7 +61,7 @@ def test_editor_sees_clusters_with_reasons_nearest_entries_and_a_draft(gaps_reco
     response = staff("ed", "editor").get("/api/kb/gaps")
     assert response.status_code == 200, response.text
     body = response.json()
-    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = clock.today()
     assert body["to"] == today.isoformat()
     assert body["from"] == (today - dt.timedelta(days=29)).isoformat()
     assert body["questions"] == 5 and body["truncated"] is False
@@ -103,7 +102,7 @@ def test_supervisor_and_admin_may_read_it_a_helper_may_not(gaps_recorded, staff,
 
 def test_the_window_is_respected_and_to_is_included(gaps_recorded, staff):
     editor = staff("ed", "editor")
-    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = clock.today()
     only_today = editor.get("/api/kb/gaps", params={"from": today.isoformat(),
                                                     "to": today.isoformat()}).json()
     assert only_today["questions"] == 5

@@ -9,11 +9,11 @@ import pytest
 
 from handoff.requests import request_handoff
 from handoff.store import Ticket
+from ratings.record import record_rating
 from retrieval.embedder import get_embedder
 from retrieval.service import build_retriever
 from tests.api.support import DEPT, handoff_request
 from xiaobao.db import session_scope
-from xiaobao.ratings import record_rating
 
 DOG = ["宠物犬登记在哪里办", "养狗要办什么证", "狗证在哪里办"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from xiaobao.bad_ratings import BadRatingCase
+from ratings.cases import BadRatingCase
+from ratings.record import ReasonRequired, latest_rating, record_rating
 from xiaobao.db import session_scope
 from xiaobao.events import Event, EventKind
-from xiaobao.ratings import ReasonRequired, latest_rating, record_rating
 
 
 def rate(engine, level: str, reason: str = "", *, pending: bool = True, ticket: str = "t1"):

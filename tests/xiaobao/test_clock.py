@@ -1,4 +1,4 @@
-"""Service hours in Shanghai time: weekdays, lunch, weekends, a holiday, a 调休 Saturday."""
+"""xiaobao.clock's service hours: weekdays, lunch, weekends, a holiday, a 调休 Saturday."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,9 +6,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handoff.hours import is_open, next_open
+from handoff.config import packaged_config
+from xiaobao.clock import is_open, next_open
 
 SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def config():
+    """The centre's calendar as packaged (handoff/config.yaml ``hours``)."""
+    return packaged_config()
 
 
 def at(y, m, d, hh, mm=0):

@@ -1,7 +1,8 @@
 """`xiaobao`: the command line. Each package owns its sub-commands; this file only joins them.
 
 It is the one module that may import every package, so commands that cross packages are
-joined here: `kb search` (retrieval's, shown with the knowledge-base commands) and
+joined here: `kb search` (retrieval's, shown with the knowledge-base commands), `handoff
+purge` (retention's, where operators have always found it) and
 `users ensure-demo` (an account of the foundation's, for handoff's departments).
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
 from policies.cli import app as policy_app
 from reports.cli import report_command
+from retention.cli import purge_command
 from retrieval.cli import eval_command, model_app, search_command, terms_app, tune_command
 from xiaobao.accounts_cli import app as users_app
 from xiaobao.accounts_cli import ensure_demo
@@ -21,6 +23,7 @@ from xiaobao.secrets_cli import app as secrets_app
 install_log_redaction()  # no phone number or credit code in any log line
 kb_app.command("search")(search_command)
 kb_app.add_typer(terms_app, name="terms")
+handoff_app.command("purge")(purge_command)
 
 
 @users_app.command("ensure-demo")

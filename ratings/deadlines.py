@@ -21,46 +21,12 @@ A superseded case, or one upheld 不属实, has its timers stopped: nothing is o
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from handoff.config import ServiceCalendar
-from xiaobao.bad_ratings import BadRatingCase, Complexity, Stage
-from xiaobao.conversations import aware
+from ratings.cases import BadRatingCase, Complexity, Stage
+from xiaobao.clock import ServiceCalendar, aware, due_after
 
 CONTACT_DAYS = 1
 FIX_DAYS = {Complexity.SIMPLE: 5, Complexity.COMPLEX: 15}
-MAX_SCAN_DAYS = 400  # a calendar with no working day in this many days is a mistake
-
-
-def is_working_day(day: dt.date, calendar: ServiceCalendar) -> bool:
-    if day in calendar.holidays:
-        return False
-    return day in calendar.workdays or day.isoweekday() <= 5
-
-
-def nth_working_day_after(day: dt.date, n: int, calendar: ServiceCalendar) -> dt.date:
-    """The ``n``-th working day strictly after ``day`` (n ≥ 1)."""
-    if n < 1:
-        raise ValueError("n counts from 1")
-    found, current = 0, day
-    for _ in range(MAX_SCAN_DAYS):
-        current += dt.timedelta(days=1)
-        if is_working_day(current, calendar):
-            found += 1
-            if found == n:
-                return current
-    raise ValueError(f"no {n} working days within {MAX_SCAN_DAYS} days after {day}: "
-                     "check handoff/config.yaml 'hours'")
-
-
-def due_after(opened_at: dt.datetime, days: int, calendar: ServiceCalendar) -> dt.datetime:
-    """The end (next midnight, Shanghai) of the ``days``-th working day after opening."""
-    tz = ZoneInfo(calendar.timezone)
-    opened_day = aware(opened_at).astimezone(tz).date()
-    last = nth_working_day_after(opened_day, days, calendar)
-    return dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-
-
 def rectification_due(opened_at: dt.datetime, calendar: ServiceCalendar
                       ) -> dict[str, dt.datetime]:
     """``contact_due``, ``fix_due_simple``, ``fix_due_complex``: exclusive deadlines."""

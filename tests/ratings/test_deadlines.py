@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handoff.config import ServiceCalendar, packaged_config
-from reports import working_days as wd
-from xiaobao.bad_ratings import BadRatingCase
+from handoff.config import packaged_config
+from ratings import deadlines as wd
+from ratings.cases import BadRatingCase
+from xiaobao import clock
+from xiaobao.clock import ServiceCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = packaged_config().hours
@@ -44,7 +46,7 @@ def test_the_calendar_is_the_projects():
     ("2026-09-20", True),    # 调休: a Sunday
 ])
 def test_working_days(day, working):
-    assert wd.is_working_day(dt.date.fromisoformat(day), CAL) is working
+    assert clock.is_working_day(dt.date.fromisoformat(day), CAL) is working
 
 
 def test_opening_on_a_friday_evening():
@@ -60,8 +62,8 @@ def test_the_day_of_opening_is_shanghais_not_utcs():
     thursday_night = sh(2026, 12, 3, 23, 30)
     friday_early = sh(2026, 12, 4, 0, 30)
     assert thursday_night.astimezone(dt.UTC).date() == friday_early.astimezone(dt.UTC).date()
-    assert wd.due_after(thursday_night.astimezone(dt.UTC), 1, CAL) == end_of("2026-12-04")
-    assert wd.due_after(friday_early.astimezone(dt.UTC), 1, CAL) == end_of("2026-12-07")
+    assert clock.due_after(thursday_night.astimezone(dt.UTC), 1, CAL) == end_of("2026-12-04")
+    assert clock.due_after(friday_early.astimezone(dt.UTC), 1, CAL) == end_of("2026-12-07")
 
 
 def test_a_holiday_inside_the_timers_and_a_tiaoxiu_saturday():
@@ -75,12 +77,12 @@ def test_a_holiday_inside_the_timers_and_a_tiaoxiu_saturday():
 
 
 def test_opening_on_a_tiaoxiu_saturday_counts_from_the_next_working_day():
-    assert wd.due_after(sh(2026, 10, 10, 10, 0), 1, CAL) == end_of("2026-10-12")
+    assert clock.due_after(sh(2026, 10, 10, 10, 0), 1, CAL) == end_of("2026-10-12")
 
 
 def test_a_holiday_on_the_monday_after_a_friday():
     calendar = dataclasses.replace(CAL, holidays=CAL.holidays | {dt.date(2026, 12, 7)})
-    assert wd.due_after(sh(2026, 12, 4, 20, 0), 1, calendar) == end_of("2026-12-08")
+    assert clock.due_after(sh(2026, 12, 4, 20, 0), 1, calendar) == end_of("2026-12-08")
 
 
 def test_timers_of_a_case_in_progress():
@@ -161,6 +163,6 @@ def test_a_calendar_without_working_days_is_an_error():
     closed = ServiceCalendar(holidays=frozenset(dt.date(2026, 1, 1) + dt.timedelta(days=i)
                                                 for i in range(800)))
     with pytest.raises(ValueError, match="working days"):
-        wd.due_after(sh(2026, 1, 1, 9, 0), 1, closed)
+        clock.due_after(sh(2026, 1, 1, 9, 0), 1, closed)
     with pytest.raises(ValueError):
-        wd.nth_working_day_after(dt.date(2026, 1, 1), 0, CAL)
+        clock.nth_working_day_after(dt.date(2026, 1, 1), 0, CAL)

@@ -10,7 +10,7 @@ removes. What expires, ``retention_days`` after:
 * bot-mode turns said before the cutoff in a conversation with no open ticket (deleted);
 * a 留言 left before the cutoff, answered or not: its ``text``, ``phone`` and ``answer``
   (blanked; department, status and times stay);
-* a 差评 work order opened before the cutoff (:mod:`xiaobao.bad_ratings`): the user's reason
+* a 差评 work order opened before the cutoff (:mod:`ratings.cases`): the user's reason
   and the staff's notes (blanked; rating, verdict, steps and times stay);
 * an event recorded before the cutoff in a conversation with no open ticket: the values that
   carry what someone wrote (:data:`PERSONAL_EVENT_KEYS`: the user's query of ``bot_answer``,
@@ -41,10 +41,11 @@ from sqlalchemy import String, cast, delete, exists, or_, select, update
 
 from handoff.context import HandoffContext
 from handoff.outbox import RELAY, OutboxRow
-from handoff.store import Call, LeftMessage, Ticket, Transition, utcnow
+from handoff.store import Call, LeftMessage, Ticket, Transition
+from ratings.cases import TEXT_FIELDS as CASE_TEXT_FIELDS
+from ratings.cases import BadRatingCase
 from xiaobao import conversations
-from xiaobao.bad_ratings import TEXT_FIELDS as CASE_TEXT_FIELDS
-from xiaobao.bad_ratings import BadRatingCase
+from xiaobao.clock import utcnow
 from xiaobao.db import session_scope
 from xiaobao.events import Event
 

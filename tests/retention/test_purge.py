@@ -11,16 +11,17 @@ import pytest
 import redis
 from sqlalchemy import func, inspect, select
 
-from handoff import claims, closing, left_messages, outbox, privacy, relay, transfer
+from handoff import claims, closing, left_messages, outbox, relay, transfer
 from handoff.requests import request_handoff
-from handoff.store import Call, LeftMessage, Ticket, Transition, aware, utcnow
+from handoff.store import Call, LeftMessage, Ticket, Transition
+from ratings.record import record_rating
+from retention import purge
+from tests.handoff.conftest import CROSS, TAX, make_helper, on_duty, req
 from xiaobao import conversations
+from xiaobao.clock import aware, utcnow
 from xiaobao.db import Base, session_scope
 from xiaobao.events import Event, EventKind, record_event
 from xiaobao.phone import mask_phone, mask_phones_in, visible_phone
-from xiaobao.ratings import record_rating
-
-from .conftest import CROSS, TAX, make_helper, on_duty, req
 
 
 @pytest.mark.parametrize("raw,masked", [
@@ -56,7 +57,7 @@ def test_purge_expired_transcripts(ctx):
     left = left_messages.leave_message("conv-msg", "留言", phone="13912345678", ctx=ctx)
     left_messages.answer_message(left.id, make_helper(ctx.engine, "hc", [left.department]),
                                  "答复", ctx=ctx)
-    report = privacy.purge_expired_transcripts(30, ctx=ctx,
+    report = purge.purge_expired_transcripts(30, ctx=ctx,
                                                now=utcnow() + dt.timedelta(days=31))
     assert report["tickets"] == 1 and report["left_messages_cleared"] == 1
     Message = conversations.Message
@@ -71,7 +72,7 @@ def test_purge_expired_transcripts(ctx):
         assert s.get(Ticket, old.ticket_id).phone == ""
         assert s.get(Ticket, live.ticket_id).status == "queued"
         assert s.get(LeftMessage, left.id).phone == ""
-    assert privacy.purge_expired_transcripts(30, ctx=ctx)["tickets"] == 0
+    assert purge.purge_expired_transcripts(30, ctx=ctx)["tickets"] == 0
 
 
 # --- the retention purge removes every copy ------------------------------------------------------
@@ -273,7 +274,7 @@ def test_the_purge_removes_every_copy_and_keeps_what_the_rates_count(ctx, redis_
     facts = _facts(ctx.engine)
     kept = _open_conversation(ctx.engine, live_conv, live.ticket_id)
 
-    report = privacy.purge_expired_transcripts(
+    report = purge.purge_expired_transcripts(
         30, ctx=ctx, now=utcnow() + dt.timedelta(days=31), tracker_redis=tracker)
 
     leaks = [(t, c, v) for t, c, v in every_sql_value(ctx.engine) if _leaks(v)]
@@ -305,7 +306,7 @@ def test_the_purge_removes_every_copy_and_keeps_what_the_rates_count(ctx, redis_
     assert report["calls_cleared"] == 1 and report["outbox_rows_deleted"] == 1
     assert report["events_cleared"] >= len(said) + 4
     # Nothing more to do the second time.
-    again = privacy.purge_expired_transcripts(
+    again = purge.purge_expired_transcripts(
         30, ctx=ctx, now=utcnow() + dt.timedelta(days=31), tracker_redis=tracker)
     assert set(again.values()) == {0}
     tracker.close()
@@ -318,16 +319,16 @@ def test_nothing_is_purged_before_the_retention_ends(ctx, redis_server):
                      decision="abstain", entry_id="", query=NUMBER)
     left_messages.leave_message("v-recent", f"留言{NUMBER}", phone=NUMBER, ctx=ctx)
     before = every_sql_value(ctx.engine)
-    report = privacy.purge_expired_transcripts(30, ctx=ctx,
+    report = purge.purge_expired_transcripts(30, ctx=ctx,
                                                now=utcnow() + dt.timedelta(days=29))
     assert set(report.values()) == {0}
     assert every_sql_value(ctx.engine) == before
 
 
 def test_tracker_keys_follow_rasas_redis_tracker_store():
-    assert privacy.tracker_keys("v-1") == ["xiaobao:tracker:v-1", "xiaobao:lock:v-1"]
-    assert privacy.tracker_keys("v-1", None) == ["tracker:v-1", "lock:v-1"]
-    assert privacy.tracker_keys("v-1", "not-alnum") == ["tracker:v-1", "lock:v-1"]
+    assert purge.tracker_keys("v-1") == ["xiaobao:tracker:v-1", "xiaobao:lock:v-1"]
+    assert purge.tracker_keys("v-1", None) == ["tracker:v-1", "lock:v-1"]
+    assert purge.tracker_keys("v-1", "not-alnum") == ["tracker:v-1", "lock:v-1"]
 
 
 def test_endpoints_expire_trackers_after_the_retention_period():
@@ -341,8 +342,8 @@ def test_endpoints_expire_trackers_after_the_retention_period():
     endpoints = yaml.safe_load((REPO_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     store = endpoints["tracker_store"]
     assert store["record_exp"] == packaged_config().retention_days * 86400
-    found = privacy.tracker_store_from_endpoints(REPO_ROOT / "endpoints.yml")
-    assert found == privacy.TrackerStore(url=f"redis://{store['url']}:{store['port']}/"
+    found = purge.tracker_store_from_endpoints(REPO_ROOT / "endpoints.yml")
+    assert found == purge.TrackerStore(url=f"redis://{store['url']}:{store['port']}/"
                                              f"{store['db']}", key_prefix=store["key_prefix"])
 
 
@@ -352,7 +353,7 @@ def test_trackers_saved_without_an_expiry_get_one(redis_server, r):
     tracker.set("xiaobao:tracker:old", "{}")
     tracker.set("xiaobao:tracker:new", "{}", ex=100)
     tracker.set("xiaobao:other", "{}")
-    assert privacy.expire_untimed_trackers(tracker, 3600) == 1
+    assert purge.expire_untimed_trackers(tracker, 3600) == 1
     assert 0 < tracker.ttl("xiaobao:tracker:old") <= 3600
     assert tracker.ttl("xiaobao:tracker:new") <= 100 and tracker.ttl("xiaobao:other") == -1
     tracker.close()

@@ -1,6 +1,6 @@
 """差评 work orders: every 不满意 / 非常不满意 opens one, reviewed and rectified step by step.
 
-A rating of 不满意 or 非常不满意 (:mod:`xiaobao.ratings`) opens a case in the same transaction.
+A rating of 不满意 or 非常不满意 (:mod:`ratings.record`) opens a case in the same transaction.
 The latest rating of a case counts, so a later rating of the same ticket or bot conversation
 *supersedes* the open case (kept, never deleted; a new 差评 opens a new case).
 
@@ -9,10 +9,10 @@ The latest rating of a case counts, so a later rating of the same ticket or bot 
   rectification; a leader (or admin) may overturn it, and the 差评 counts again.
 * Rectification, in order: ``contacted`` → ``fixed`` → ``followed_up`` (回访), each with a
   note; ``complexity`` (simple | complex, said at contact or fix) picks the 5 or 15
-  working-day fix timer (:mod:`reports.working_days`).
+  working-day fix timer (:mod:`ratings.deadlines`).
 
 Every step writes an event in the caller's transaction. Free text (the reason, the notes) is
-blanked by the retention purge (:mod:`handoff.privacy`) like every other copy of what
+blanked by the retention purge (:mod:`retention.purge`) like every other copy of what
 someone wrote.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, sel
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaobao import policy
-from xiaobao.conversations import aware
-from xiaobao.db import Base, utcnow
+from xiaobao.clock import aware, utcnow
+from xiaobao.db import Base
 from xiaobao.enums import Rating
 from xiaobao.events import Event, EventKind, record_event
 
@@ -213,7 +213,7 @@ def list_cases(session: Session, departments: Iterable[str] | None = None,
     return list(session.scalars(query))
 
 
-# --- opening and superseding (called by xiaobao.ratings.record_rating) ----------------------------
+# --- opening and superseding (called by ratings.record.record_rating) ----------------------------
 
 def rating_recorded(session: Session, rating_event: Event, *, department: str = "",
                     handler: str = "") -> BadRatingCase | None:

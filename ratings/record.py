@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xiaobao.bad_ratings import is_bad, rating_recorded, reason_given
+from ratings.cases import is_bad, rating_recorded, reason_given
 from xiaobao.enums import Rating
 from xiaobao.events import Event, EventKind, record_event
 
@@ -49,7 +49,7 @@ def record_rating(session: Session, conversation_id: str, rating: Rating | str, 
     """Append a rating of the case; an earlier rating of the same case is replaced (kept).
 
     A 差评 (the bottom two levels) needs a ``reason`` (else ReasonRequired) and opens a work
-    order (:mod:`xiaobao.bad_ratings`) in the same transaction; ``department`` and
+    order (:mod:`ratings.cases`) in the same transaction; ``department`` and
     ``handler`` are the rated ticket's, given by the caller (this package reads no ticket).
     ``reason_pending``: the reason has been asked for; the 差评 is recorded without one.
     The same 差评 again with a reason, while the latest one's is pending, completes it."""

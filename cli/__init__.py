@@ -1,0 +1,1 @@
+"""The command-line root: gathers each package's commands (``cli.main:app``)."""
