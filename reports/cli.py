@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reports import rates
+from reports import facts, rates, window
 
 LABELS = {
     "response_rate": "响应率", "resolution_rate": "解决率", "bot_resolution_rate": "机器人解决率",
@@ -20,7 +20,7 @@ LABELS = {
     "first_contact_resolution_rate": "首办成功率", "containment_rate": "机器人自助率",
     "active_rating_rate": "主动评价率", "rectified_in_time_rate": "差评整改率",
     "follow_up_rate": "回访率", "first_response_s": "首次响应用时", "handling_s": "处理用时",
-    "queue_wait_s": "排队用时", rates.ABANDONED_EARLY: "服务时限内放弃",
+    "queue_wait_s": "排队用时", facts.ABANDONED_EARLY: "服务时限内放弃",
 }
 NOT_AVAILABLE = "—"
 
@@ -66,13 +66,13 @@ def report_command(
     from xiaobao.settings import get_settings
 
     start, end = _date(first, "--from"), _date(last, "--to")
-    if by is not None and by not in rates.BREAKDOWNS:
-        typer.echo(f"--by 须为 {' | '.join(rates.BREAKDOWNS)} 之一。 / --by must be one of "
-                   f"{', '.join(rates.BREAKDOWNS)}.", err=True)
+    if by is not None and by not in facts.BREAKDOWNS:
+        typer.echo(f"--by 须为 {' | '.join(facts.BREAKDOWNS)} 之一。 / --by must be one of "
+                   f"{', '.join(facts.BREAKDOWNS)}.", err=True)
         raise typer.Exit(2)
     try:
-        rates.check_window(start, end)
-    except rates.WindowError as exc:
+        window.check_window(start, end)
+    except window.WindowError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(2) from None
     engine = get_engine()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ReportReaderAccount, ServicesDep
 from api.errors import ApiError, error_responses
-from reports import clusters, rates
+from reports import clusters, window
 from xiaobao import policy
 
 router = APIRouter(prefix="/api/reports", tags=["reports"],
@@ -34,11 +34,11 @@ def problem_clusters(services: ServicesDep, account: ReportReaderAccount,
     first = from_ or (last - dt.timedelta(days=DEFAULT_DAYS - 1)
                       if last.toordinal() > DEFAULT_DAYS else last)  # check_window refuses it
     try:
-        rates.check_window(first, last)  # the rates' own rule: one window for the dashboard
-    except rates.WindowError as exc:
+        window.check_window(first, last)  # the rates' own rule: one window for the dashboard
+    except window.WindowError as exc:
         raise ApiError(422, "invalid_window", exc.message) from None
-    window = rates.Window(first, last, tz)
-    items = clusters.collect(services.engine, window.start, window.end,
+    span = window.Window(first, last, tz)
+    items = clusters.collect(services.engine, span.start, span.end,
                              limit=clusters.MAX_ITEMS + 1,
                              departments=policy.report_departments(account))
     truncated = len(items) > clusters.MAX_ITEMS

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import ReportReaderAccount, ServicesDep
 from api.errors import ApiError, error_responses
-from reports import rates
+from reports import facts, rates, window
 from xiaobao import policy, tabular
 
 router = APIRouter(prefix="/api/reports", tags=["reports"],
                    responses=error_responses(401, 403, 422))
 
-Breakdown = Literal[rates.BREAKDOWNS]  # type: ignore[valid-type]
+Breakdown = Literal[facts.BREAKDOWNS]  # type: ignore[valid-type]
 Metric = Literal[rates.METRICS]  # type: ignore[valid-type]
 From = Annotated[dt.date, Query(alias="from", description="First day, YYYY-MM-DD")]
 To = Annotated[dt.date, Query(alias="to", description="Last day (included), YYYY-MM-DD")]
@@ -32,8 +32,8 @@ MEDIA_TYPES = {
 
 def _checked(first: dt.date, last: dt.date) -> None:
     try:
-        rates.check_window(first, last)
-    except rates.WindowError as exc:
+        window.check_window(first, last)
+    except window.WindowError as exc:
         raise ApiError(422, "invalid_window", exc.message) from None
 
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from reports import rates
+from reports import facts, rates
 from tests.reports import scenario
 from xiaobao import db
 from xiaobao import settings as settings_module
@@ -61,7 +61,7 @@ def test_the_table_for_people(built):
 def test_an_empty_window_shows_not_available(on_engine):
     result = run("--from", "2026-01-05", "--to", "2026-01-05")
     assert result.exit_code == 0, result.output
-    assert "%" not in result.stdout and rates.ABANDONED_EARLY in result.stdout
+    assert "%" not in result.stdout and facts.ABANDONED_EARLY in result.stdout
     assert json.loads(run("--from", "2026-01-05", "--to", "2026-01-05", "--json").stdout)[
         "satisfaction_rate"] == {"value": None, "numerator": 0, "denominator": 0}
 

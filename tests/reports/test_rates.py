@@ -12,7 +12,7 @@ from handoff import claims, closing, relay
 from handoff.calls import window_start
 from handoff.context import HandoffContext
 from ratings import cases
-from reports import rates
+from reports import collect, rates, window
 from tests.reports.scenario import (
     CONFIG,
     PERMITS,
@@ -84,13 +84,13 @@ def test_a_call_back_window_starts_the_clock():
     (dt.date(9999, 12, 30), dt.date(9999, 12, 31), "超出范围"),
 ])
 def test_windows_refused(first, last, words):
-    with pytest.raises(rates.WindowError) as refused:
-        rates.check_window(first, last)
+    with pytest.raises(window.WindowError) as refused:
+        window.check_window(first, last)
     assert words in refused.value.message and " / " in refused.value.message
 
 
 def test_a_year_is_accepted():
-    rates.check_window(dt.date(2025, 12, 2), dt.date(2026, 12, 2))  # 366 days
+    window.check_window(dt.date(2025, 12, 2), dt.date(2026, 12, 2))  # 366 days
 
 
 # --- on the database ------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def ticket_conversation(engine, ticket_id: str) -> str:
 
 
 def test_unknown_breakdown_and_metric_are_refused(engine):
-    facts = rates.collect(engine, dt.date(2026, 12, 1), dt.date(2026, 12, 1), config=CONFIG)
+    facts = collect.collect(engine, dt.date(2026, 12, 1), dt.date(2026, 12, 1), config=CONFIG)
     with pytest.raises(ValueError):
         rates.breakdown(facts, "weekday", dt.date(2026, 12, 1), dt.date(2026, 12, 1))
     with pytest.raises(ValueError):

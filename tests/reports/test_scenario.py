@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from reports import rates
+from reports import facts, rates
 from tests.reports import scenario
 from tests.reports.scenario import CONFIG, DAY, NOW, PERMITS, SOCIAL, TAX
 from xiaobao.db import session_scope
@@ -94,15 +94,15 @@ def test_the_breakdown_by_channel_and_helper(built, engine):
         engine, DAY, DAY, config=CONFIG, now=NOW, by="channel")["breakdown"]["rows"]}
     assert by_channel["hotline_12345"]["response_rate"] == fraction(1, 1)
     assert by_channel["online_helper"]["response_rate"] == fraction(3, 5)
-    assert by_channel[rates.BOT_CHANNEL]["containment_rate"] == fraction(4, 6)
-    assert by_channel[rates.BOT_CHANNEL]["response_rate"] == NOT_AVAILABLE
+    assert by_channel[facts.BOT_CHANNEL]["containment_rate"] == fraction(4, 6)
+    assert by_channel[facts.BOT_CHANNEL]["response_rate"] == NOT_AVAILABLE
     by_helper = {row["key"]: row for row in rates.summary(
         engine, DAY, DAY, config=CONFIG, now=NOW, by="helper")["breakdown"]["rows"]}
     # ann holds T1 T5 T8 at the end; bob T2; 12345 T3; T4 and T7 were never claimed.
     assert by_helper["ann"]["resolution_rate"] == fraction(2, 3)
     assert by_helper["bob"]["first_contact_resolution_rate"] == fraction(0, 1)
-    assert by_helper[rates.NO_HELPER]["abandoned_before_service_level"] == 1
-    assert by_helper[rates.NO_HELPER]["response_rate"] == fraction(0, 1)  # T7
+    assert by_helper[facts.NO_HELPER]["abandoned_before_service_level"] == 1
+    assert by_helper[facts.NO_HELPER]["response_rate"] == fraction(0, 1)  # T7
 
 
 def test_days_around_midnight_and_the_series(built, engine):

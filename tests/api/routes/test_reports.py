@@ -9,7 +9,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from reports import rates
+from reports import facts, rates
 from tests.reports import scenario
 
 DAY = {"from": "2026-12-01", "to": "2026-12-01"}
@@ -36,7 +36,7 @@ def test_the_summary_is_the_rates_of_the_day(built, services, staff):
     by = supervisor.get("/api/reports/summary", params={**DAY, "by": "channel"}).json()
     assert by["breakdown"]["by"] == "channel"
     assert {row["key"] for row in by["breakdown"]["rows"]} == {
-        "online_helper", "hotline_12345", rates.BOT_CHANNEL}
+        "online_helper", "hotline_12345", facts.BOT_CHANNEL}
 
 
 def test_a_leader_reads_the_series(built, staff):
