@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import redis
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 from api.errors import ApiError
 from api.metrics import REDIS_DEGRADED
 from api.services import Services
+from handoff import left_messages, views
 from handoff.context import HandoffContext
 from handoff.store import open_ticket_for
 from xiaobao import conversations, limits, policy, sessions
@@ -274,3 +275,35 @@ ReportReaderAccount = Annotated[Account, Depends(require(policy.reads_reports, "
 
 def raise_denied(exc: policy.Denied) -> None:
     raise ApiError(exc.status, exc.code, exc.message) from None
+
+
+# --- what a helper may open: a ticket or a 留言 of their departments (xiaobao.policy decides) ---
+
+def ticket_in_my_departments(account: HelperAccount, ctx: HandoffDep,
+                              ticket_id: Annotated[str, Path(max_length=32)]) -> str:
+    department = views.ticket_department(ticket_id, ctx=ctx)  # UnknownTicket -> 404
+    if not policy.can_see_department(account, department):
+        raise ApiError(403, "department_not_allowed",
+                       f"工单{ticket_id}属于{department}，不在您的部门范围内。"
+                       f" / Ticket {ticket_id} belongs to another department.")
+    return ticket_id
+
+
+TicketInMyDepartments = Annotated[str, Depends(ticket_in_my_departments)]
+
+
+def message_in_my_departments(account: HelperAccount, ctx: HandoffDep,
+                               message_id: Annotated[str, Path(max_length=32)]) -> str:
+    department, status, answered_by = left_messages.message_department(message_id, ctx=ctx)
+    if not policy.can_work_department(account, department):
+        raise ApiError(403, "department_not_allowed",
+                       f"留言{message_id}属于{department}，不在您的部门范围内。"
+                       f" / Message {message_id} belongs to another department.")
+    if status != "open":
+        raise ApiError(409, "already_answered",
+                       f"留言{message_id}已由{answered_by}答复。"
+                       f" / Message {message_id} has already been answered.")
+    return message_id
+
+
+MessageInMyDepartments = Annotated[str, Depends(message_in_my_departments)]

@@ -37,9 +37,11 @@ from api.routes import (
     bad_ratings,
     calls,
     chat,
+    console,
+    console_left_messages,
+    console_socket,
     gaps,
     health,
-    helpers,
     kb,
     kb_drafts,
     kb_files,
@@ -115,6 +117,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await jobs
         if kb_listener is not None:
             kb_listener.set()
+        if kb_redis is not None:
             kb_redis.close()
         await app.state.http.aclose()
         await services.aredis.aclose()
@@ -142,8 +145,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (pages.router, auth.router, chat.router, left_messages.router, helpers.router,
-                   helpers.socket_router, calls.router, actions.router, health.router,
+    for router in (pages.router, auth.router, chat.router, left_messages.router, console.router,
+                   console_left_messages.router, console_socket.router, calls.router,
+                   actions.router, health.router,
                    kb.router, kb_files.router, kb_hit_test.router, kb_drafts.router,
                    gaps.router, report_clusters.router,
                    report_targets.router, bad_ratings.router,

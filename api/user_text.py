@@ -52,6 +52,19 @@ def check_user_text(raw: str, offered: dict[str, str], max_chars: int) -> UserTe
     return UserText(for_route=text, shown=strip_controls(stripped))
 
 
+def helper_text(text: str, max_chars: int) -> str:
+    """A helper's words to a user (a message, a 留言's answer): trimmed, not empty, not over
+    the limit. The helper's text is sent as written: it is not matched against buttons."""
+    text = text.strip()
+    if not text:
+        raise ApiError(422, "empty_message", "消息不能为空。 / The message is empty.")
+    if len(text) > max_chars:
+        raise ApiError(413, "message_too_long",
+                       f"消息太长了：最多{max_chars}个字，当前{len(text)}个字。"
+                       f" / Message too long: at most {max_chars} characters, got {len(text)}.")
+    return text
+
+
 def typed_answer(stripped: str, text: str, buttons: dict[str, str],
                  free_text: str | None) -> UserText | None:
     """A typed answer to the last reply's prompt as the payload it stands for, else None."""

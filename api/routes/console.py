@@ -1,4 +1,7 @@
-"""The helper console's API, on top of the handoff package's functions.
+"""The helper console's API, on top of the handoff package's functions: the helper's status,
+queues and claiming, tickets, talking to the user, closing and transferring, and proposing a
+knowledge-base entry. The console's 留言 answers: ``console_left_messages``; its live socket:
+``console_socket``.
 
 Who may see and do what is decided by :mod:`xiaobao.policy`, as dependencies:
 ``TicketInMyDepartments`` and ``MessageInMyDepartments`` check a ticket's or a 留言's
@@ -8,58 +11,36 @@ console shows.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     HandoffDep,
     HelperAccount,
     LeaderAccount,
     SessionDep,
-    session_account,
-    session_token,
+    TicketInMyDepartments,
 )
 from api.errors import ApiError, error_responses
 from api.metrics import observe_queue_wait
-from api.services import Services
-from handoff import claims, closing, duty, escalation, left_messages, outbox, relay, transfer, views
+from api.user_text import helper_text
+from handoff import claims, closing, duty, escalation, outbox, relay, transfer, views
 from knowledge_base.card import Answerable, answer_card
 from knowledge_base.schema import EntryData
 from knowledge_base.store import EntryNotFound, get_entry, is_answerable, save_entry
 from xiaobao import policy
-from xiaobao.accounts import Account
-from xiaobao.db import session_scope
 from xiaobao.enums import CHANNELS, Channel
 from xiaobao.events import EventKind, record_event
 
 router = APIRouter(prefix="/api/helper", tags=["helper console"],
                    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429))
-socket_router = APIRouter(tags=["helper console"])
-log = logging.getLogger("api.helpers")
+log = logging.getLogger("api.console")
 MAX_NOTE_CHARS = 2000
-
-
-def _ticket_in_my_departments(account: HelperAccount, ctx: HandoffDep,
-                              ticket_id: Annotated[str, Path(max_length=32)]) -> str:
-    department = views.ticket_department(ticket_id, ctx=ctx)  # UnknownTicket -> 404
-    if not policy.can_see_department(account, department):
-        raise ApiError(403, "department_not_allowed",
-                       f"工单{ticket_id}属于{department}，不在您的部门范围内。"
-                       f" / Ticket {ticket_id} belongs to another department.")
-    return ticket_id
-
-
-TicketInMyDepartments = Annotated[str, Depends(_ticket_in_my_departments)]
 
 
 # --- the helper ---------------------------------------------------------------------------------
@@ -172,21 +153,10 @@ class MessageIn(BaseModel):
     message_id: str | None = Field(default=None, max_length=64)  # makes a resend harmless
 
 
-def _checked(text: str, max_chars: int) -> str:
-    text = text.strip()
-    if not text:
-        raise ApiError(422, "empty_message", "消息不能为空。 / The message is empty.")
-    if len(text) > max_chars:
-        raise ApiError(413, "message_too_long",
-                       f"消息太长了：最多{max_chars}个字，当前{len(text)}个字。"
-                       f" / Message too long: at most {max_chars} characters, got {len(text)}.")
-    return text
-
-
 @router.post("/tickets/{ticket_id}/messages")
 def send_message(ticket_id: TicketInMyDepartments, body: MessageIn, account: HelperAccount,
                  ctx: HandoffDep) -> dict:
-    text = _checked(body.text, ctx.max_chars)
+    text = helper_text(body.text, ctx.max_chars)
     return {"message": relay.send_helper_message(ticket_id, account, text,
                                                  message_id=body.message_id, ctx=ctx)}
 
@@ -251,47 +221,6 @@ def unresolve(ticket_id: TicketInMyDepartments, body: NoteIn, account: HelperAcc
     return _closed(closing.mark_unresolved(ticket_id, account, body.note, ctx=ctx), ctx)
 
 
-# --- 留言咨询: messages left out of hours or with nobody on duty ---------------------------------
-
-def _message_in_my_departments(account: HelperAccount, ctx: HandoffDep,
-                               message_id: Annotated[str, Path(max_length=32)]) -> str:
-    department, status, answered_by = left_messages.message_department(message_id, ctx=ctx)
-    if not policy.can_work_department(account, department):
-        raise ApiError(403, "department_not_allowed",
-                       f"留言{message_id}属于{department}，不在您的部门范围内。"
-                       f" / Message {message_id} belongs to another department.")
-    if status != "open":
-        raise ApiError(409, "already_answered",
-                       f"留言{message_id}已由{answered_by}答复。"
-                       f" / Message {message_id} has already been answered.")
-    return message_id
-
-
-MessageInMyDepartments = Annotated[str, Depends(_message_in_my_departments)]
-
-
-@router.get("/left-messages")
-def open_left_messages(account: HelperAccount, ctx: HandoffDep) -> dict:
-    """Unanswered 留言 of the departments the account sees, oldest first, numbers masked."""
-    departments = policy.visible_departments(account, ctx.config.departments)
-    return {"messages": [m.to_dict() for m in left_messages.open_messages(departments,
-                                                                          ctx=ctx)]}
-
-
-class LeftAnswerIn(BaseModel):
-    answer: str = Field(max_length=100_000)
-
-
-@router.post("/left-messages/{message_id}/answer")
-def answer_left_message(message_id: MessageInMyDepartments, body: LeftAnswerIn,
-                        account: HelperAccount, ctx: HandoffDep) -> dict:
-    """Answer once; the user sees it at once when online (relay ``message_answered``), else on
-    their return. Answering needs no duty status: 留言 are worked when the queue is quiet."""
-    answer = _checked(body.answer, ctx.max_chars)
-    info = left_messages.answer_message(message_id, account, answer, ctx=ctx)
-    return {"message": info.to_dict()}
-
-
 # --- the knowledge base keeps up (知识库动态更新) ------------------------------------------------
 
 class DraftIn(BaseModel):
@@ -332,106 +261,3 @@ def propose_kb_draft(ticket_id: TicketInMyDepartments, body: DraftIn, account: H
     return {"draft_id": draft_id, "status": "draft"}
 
 
-# --- live console -------------------------------------------------------------------------------
-
-RESYNC_S = 2.0
-
-
-@socket_router.websocket("/ws/console")
-async def console_socket(websocket: WebSocket) -> None:
-    """The user's messages on the helper's tickets, ticket changes, and the queue overview.
-
-    Keeps the helper's heartbeat while the console is open: closing it means "gone away".
-    The session is checked again at every resync: logged out, expired or deactivated, the
-    socket closes with 4401 within ``RESYNC_S``.
-    """
-    services: Services = websocket.app.state.services
-    token = session_token(websocket, services.settings)
-    account = await run_in_threadpool(_socket_account, services, token)
-    if account is None:
-        await websocket.close(code=4401, reason="not logged in as helper")
-        return
-    await websocket.accept()
-    pubsub = services.aredis.pubsub()
-    subscribed: dict[str, str] = {}  # relay channel -> ticket id
-    sync_now = asyncio.Event()
-    receiver = asyncio.create_task(_drain(websocket, sync_now))
-    last_sync = 0.0
-    try:
-        await pubsub.subscribe("xiaobao:console:noop")  # get_message needs a subscription
-        while not receiver.done():
-            now = asyncio.get_running_loop().time()
-            if now - last_sync >= RESYNC_S or sync_now.is_set():
-                sync_now.clear()
-                last_sync = now
-                account = await run_in_threadpool(_socket_account, services, token)
-                if account is None:
-                    await websocket.close(code=4401, reason="session ended")
-                    return
-                tickets, overview = await run_in_threadpool(_console_snapshot, services, account)
-                wanted = {outbox.relay_channel(t["conversation_id"]): t["id"] for t in tickets}
-                gone = [c for c in subscribed if c not in wanted]
-                new = [c for c in wanted if c not in subscribed]
-                if gone:
-                    await pubsub.unsubscribe(*gone)
-                if new:
-                    await pubsub.subscribe(*new)
-                subscribed = wanted
-                await websocket.send_json({"type": "snapshot", "tickets": tickets,
-                                           "queues": overview})
-                for channel in new:
-                    # Messages published before this subscription were missed: the console
-                    # re-reads the ticket's transcript (the record) on this event.
-                    await websocket.send_json({"type": "event", "ticket_id": wanted[channel],
-                                               "event": {"type": "subscribed"}})
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-            if message and message.get("type") == "message":
-                ticket_id = subscribed.get(message["channel"], "")
-                event = json.loads(message["data"])
-                await websocket.send_json({"type": "event", "ticket_id": ticket_id,
-                                           "event": event})
-                if event.get("type") != "message":
-                    last_sync = 0.0  # a state change: refresh the lists now
-    except WebSocketDisconnect:
-        pass
-    except RedisError as exc:
-        # Live events come through Redis: without it the console cannot be kept current.
-        # 1013 (try again later) without a traceback; the console reconnects with back-off.
-        log.warning("console socket closed, Redis unavailable: %s", type(exc).__name__)
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(code=1013, reason="redis unavailable")
-    finally:
-        receiver.cancel()
-        with contextlib.suppress(RedisError):
-            await pubsub.aclose()
-
-
-async def _drain(websocket: WebSocket, sync_now: asyncio.Event) -> None:
-    """Any message from the console (it sends one after claiming) asks for a resync now;
-    a closed socket ends the loop."""
-    try:
-        while True:
-            await websocket.receive_text()
-            sync_now.set()
-    except WebSocketDisconnect:
-        return
-
-
-def _socket_account(services: Services, token: str | None) -> Account | None:
-    """The console socket's account: the same rule as the console's routes."""
-    with session_scope(services.engine) as session:
-        account = session_account(session, token, services.settings)
-        if account is None or not policy.works_tickets(account):
-            return None
-        session.expunge(account)
-        return account
-
-
-def _console_snapshot(services: Services, account: Account) -> tuple[list[dict], list[dict]]:
-    ctx = services.handoff
-    if account.departments:
-        duty.helper_heartbeat(account, ctx=ctx)
-    tickets = [t.to_dict() for t in views.my_tickets(account, ctx=ctx)]
-    departments = policy.visible_departments(account, ctx.config.departments)
-    overview = [vars(q) for q in views.queue_overview(departments, ctx=ctx)]
-    return tickets, overview
