@@ -88,7 +88,7 @@ class Judged:
 
 def prepare(retriever, queries: list[str]) -> list[Prepared | QueryError]:
     """Dense and BM25 candidates of every query (one encoding pass)."""
-    from retrieval.service import validate_queries
+    from retrieval.queries import validate_queries
 
     texts = validate_queries(queries, retriever.max_chars)
     good = [t for t in texts if isinstance(t, str)]

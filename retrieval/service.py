@@ -17,7 +17,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,7 +29,8 @@ from knowledge_base.store import entry_data, fingerprint, is_answerable
 from retrieval.decision import FEATURES, DecisionConfig
 from retrieval.dense import DenseIndex, entry_key
 from retrieval.fusion import Candidate, DenseScore, fuse
-from retrieval.normalize import has_searchable_text, normalize
+from retrieval.indexed import IndexedEntry
+from retrieval.queries import validate_queries, validate_query
 from retrieval.sparse import SparseIndex
 from retrieval.terms import DEFAULT_PATH as TERM_MAP_PATH
 from retrieval.terms import TermMap, TermMapError, file_state
@@ -41,67 +41,6 @@ from xiaobao.db import session_scope
 log = logging.getLogger(__name__)
 CANDIDATES = 20  # entries each side proposes before fusion
 INDEX_FORMAT = 3  # bump when what is embedded changes (3: passages without similar questions)
-
-
-@dataclass(frozen=True)
-class IndexedEntry:
-    """An entry as the index holds it. Its BM25 tokens and word set are computed once here:
-    tokenising every entry again on each edit cost ~1.2 s at 174 entries (jieba), most of an
-    edit's way to the chat."""
-
-    data: EntryData
-    text_q: str  # the entry's question, normalised and lower-cased: for key-term checks
-    text_all: str  # question and answer (never the similar questions: see decision.py)
-    tokens: tuple[str, ...] = ()  # BM25 tokens (see bm25_tokens)
-    word_set: frozenset[str] = frozenset()  # the words of text_all, for the IDF table
-
-    @classmethod
-    def of(cls, data: EntryData) -> IndexedEntry:
-        text_q = normalize(data.question).lower()
-        text_all = normalize(" ".join([data.question, data.answer])).lower()
-        tokens = search_tokens(" ".join([data.question, *data.similar_questions, *data.tags,
-                                         data.answer, data.source, data.category]))
-        return cls(data, text_q, text_all, tuple(tokens), frozenset(words(text_all)))
-
-    def embed_texts(self) -> list[str]:
-        """Question and similar questions, embedded as e5 queries (question-to-question)."""
-        return [normalize(t) for t in [self.data.question, *self.data.similar_questions]]
-
-    def passage_text(self) -> str:
-        """Question and answer, embedded as one e5 passage (question-to-answer). Without the
-        similar questions: its cosine is a decision feature, and must mean the same for an
-        entry with none."""
-        d = self.data
-        return normalize(" ".join([d.question, d.answer]))
-
-    def bm25_tokens(self) -> list[str]:
-        return list(self.tokens)
-
-
-def validate_query(query: str, max_chars: int) -> str:
-    """The normalised query, or a QueryError the user can act on."""
-    if not isinstance(query, str) or not query.strip():
-        raise QueryError("empty_query", "请输入您要咨询的问题 / please type a question")
-    if len(query) > max_chars:
-        raise QueryError("query_too_long",
-                         f"问题过长（{len(query)} 字），请精简到 {max_chars} 字以内 / "
-                         f"question too long ({len(query)} > {max_chars} characters)")
-    text = normalize(query)
-    if not has_searchable_text(text):
-        raise QueryError("no_text", "没有识别到文字内容，请用文字描述您的问题 / "
-                                    "no text to search in the query")
-    return text
-
-
-def validate_queries(queries: list[str], max_chars: int) -> list[str | QueryError]:
-    """Each query normalised, or the QueryError that says what is wrong with it."""
-    out: list[str | QueryError] = []
-    for q in queries:
-        try:
-            out.append(validate_query(q, max_chars))
-        except QueryError as exc:
-            out.append(exc)
-    return out
 
 
 def _hit(c: Candidate, data: EntryData) -> Hit:
