@@ -25,6 +25,7 @@ import httpx
 
 from api.services import Services
 from handoff import call_adapters, calls, duty, outbox
+from retention.purge import purge_expired_transcripts
 from xiaobao.settings import Settings
 
 log = logging.getLogger("api.timers")
@@ -54,8 +55,8 @@ def gateway_jobs(services: Services, adapter: call_adapters.CallAdapter) -> list
             adapter.play(steps=1)
         return started
 
-    def purge() -> dict:
-        return purge.purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
+    def purge() -> dict[str, int]:
+        return purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
 
     def drain_outbox() -> int:
         return outbox.drain(ctx)

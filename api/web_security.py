@@ -120,8 +120,8 @@ def request_origin(headers: dict[str, str]) -> str | None:
 def allowed_origins(scope: Scope, headers: dict[str, str], settings: Settings) -> set[str]:
     if settings.allowed_origins:
         return {o for o in (origin_of_url(x) for x in settings.allowed_origins) if o}
-    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"),
-                                                  scope.get("scheme", "http"))
+    own_scheme: str = scope.get("scheme", "http")
+    scheme = {"ws": "http", "wss": "https"}.get(own_scheme, own_scheme)
     host = headers.get("host", "")
     own = {normalize_origin(scheme, host)}
     if scheme == "http":

@@ -59,7 +59,7 @@ def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
     return True
 
 
-RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+RemoteAction._validate_action_result = validate_action_result
 
 _original_resolve_by_type = Event.resolve_by_type
 
@@ -80,7 +80,7 @@ def resolve_by_type(type_name: str, default: Optional[Type[Event]] = None
     return found if found is not None else _original_resolve_by_type(type_name, default)
 
 
-Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
+Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER],

@@ -56,7 +56,7 @@ class SimulatorAdapter:
         return f"sim-{call.id[:8]}-{call.attempts}"
 
     def play(self, steps: int | None = None) -> list[object]:
-        out = []
+        out: list[object] = []
         while self.pending and (steps is None or len(out) < steps):
             call_id, status = self.pending.pop(0)
             body = json.dumps({"call_id": call_id, "status": status}).encode()

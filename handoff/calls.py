@@ -142,7 +142,7 @@ def start_call(call_id: str, adapter: CallAdapter, *, ctx: HandoffContext, actor
             record_event(s, EventKind.CALL_STATUS, conversation_id=t.conversation_id,
                          ticket_id=t.id, actor=actor, status=DIALLING, attempts=c.attempts)
             s.flush()
-            info = _info(s.get(Call, call_id))
+            info = _info(s.get_one(Call, call_id))
             phone = t.phone
     if refused:
         raise HandoffError(f"通话{call_id}已取消。 / Call {call_id} was cancelled.")
@@ -158,7 +158,7 @@ def start_call(call_id: str, adapter: CallAdapter, *, ctx: HandoffContext, actor
                 + f" / Dialling call {call_id} failed ({reason}).") from exc
         return after  # call-backs moved it on meanwhile: the dial went through after all
     with session_scope(ctx.engine) as s:
-        c = s.get(Call, call_id)
+        c = s.get_one(Call, call_id)
         c.external_id = external or c.external_id
         return _info(c)
 
@@ -201,7 +201,7 @@ def _after_failed_dial(info: CallInfo, reason: str, *, ctx: HandoffContext) -> C
                               f"dial failed, retry", scheduled_for=retry_at)
         else:
             moved = move_call(s, c, FAILED, "system", f"拨号失败（{reason}） / dial failed")
-        c = s.get(Call, info.id)
+        c = s.get_one(Call, info.id)
         if not moved:
             return _info(c)
         t = s.get(Ticket, c.ticket_id)
@@ -247,7 +247,7 @@ def apply_status(call_id: str, status: str, *, ctx: HandoffContext, note: str = 
             return _info(c)  # a duplicate report from the provider: already applied
         if not move_call(s, c, status, "12345", note):
             raise HandoffError(f"通话{call_id}状态已变化。 / Call {call_id} changed meanwhile.")
-        c = s.get(Call, call_id)
+        c = s.get_one(Call, call_id)
         if status == NO_ANSWER:
             if c.attempts < ctx.config.calls.max_attempts:
                 retry_at = utcnow() + dt.timedelta(seconds=ctx.config.calls.retry_delay_s)
@@ -255,7 +255,7 @@ def apply_status(call_id: str, status: str, *, ctx: HandoffContext, note: str = 
                           scheduled_for=retry_at)
             else:
                 move_call(s, c, UNREACHABLE, "system", "两次未接通 / unreachable")
-        c = s.get(Call, call_id)
+        c = s.get_one(Call, call_id)
         t = s.get(Ticket, c.ticket_id)
         record_event(s, EventKind.CALL_STATUS, conversation_id=t.conversation_id if t else "",
                      ticket_id=c.ticket_id, actor="12345", status=c.status, attempts=c.attempts)
@@ -272,7 +272,7 @@ def _follow_ticket(s: Session, t: Ticket | None, c: Call) -> None:
         if t.status in WAITING_STATES:
             transitions.move(s, t.id, CLAIMED, actor="12345", helper=t.helper or "12345",
                              claimed_at=utcnow())
-        if s.get(Ticket, t.id).status == CLAIMED:
+        if s.get_one(Ticket, t.id).status == CLAIMED:
             transitions.move(s, t.id, IN_CONVERSATION, actor="12345", reason="三方通话已接通",
                              relay_data={"type": "call_connected", **relay},
                              first_response_at=utcnow())
@@ -294,7 +294,7 @@ def cancel_call(call_id: str, actor: str, *, ctx: HandoffContext) -> CallInfo:
         if c.status in CALL_FINAL_STATES:
             raise HandoffError(f"通话{call_id}已结束。 / Call {call_id} has ended.")
         move_call(s, c, CANCELLED, actor)
-        return _info(s.get(Call, call_id))
+        return _info(s.get_one(Call, call_id))
 
 
 def cancel_open_calls(s: Session, ticket_id: str, actor: str) -> None:

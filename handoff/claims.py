@@ -8,8 +8,10 @@ for one ticket exactly one wins.
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import redis as redis_lib
+from redis.typing import KeyT, StreamIdT
 
 from handoff import duty, outbox, queue, transitions
 from handoff.context import HandoffContext
@@ -22,7 +24,7 @@ from xiaobao.enums import CHANNELS, Channel
 
 
 def _take(ctx: HandoffContext, username: str, depts: list[str], channel: str, key: str,
-          entry_id: str, ticket_id: str, reclaimed: bool) -> Ticket | None | bool:
+          entry_id: str, ticket_id: str, reclaimed: bool) -> Ticket | Literal[False] | None:
     """Try to own the ticket an entry carries. Returns the ticket, None (stale entry, dropped),
     or False (the entry is still valid for someone else: leave it)."""
     with outbox.transaction(ctx) as s:
@@ -78,7 +80,8 @@ def claim_next_ticket(helper: policy.Actor, *, ctx: HandoffContext,
     keys_by_priority = [[queue.queue_key(channel, dept, high) for dept in depts]
                         for high in (True, False)]
     while True:
-        last_ids = {k: _last_id(ctx.redis, k) for keys in keys_by_priority for k in keys}
+        last_ids: dict[KeyT, StreamIdT] = {k: _last_id(ctx.redis, k) for keys in keys_by_priority
+                                           for k in keys}
         for keys in keys_by_priority:
             for key in keys:
                 while (got := queue.reclaim_one(ctx.redis, key, helper.username, min_idle_ms)):

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -57,7 +58,7 @@ class HandoffConfig:
         """The 响应率 service level of ``channel`` in service seconds (180 unless configured)."""
         return float(self.response_service_level_s.get(channel, 180))
 
-    def replace(self, **changes: object) -> HandoffConfig:
+    def replace(self, **changes: Any) -> HandoffConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from handoff import relay
 from handoff.closing import abandon_ticket
@@ -127,18 +128,17 @@ def answer_message(message_id: str, helper: policy.Actor, answer: str, *,
         if not policy.can_work_department(helper, m.department):
             raise NotAllowed("该留言不在您的部门范围内。 / This message belongs to another "
                              "department.")
-        done = s.execute(update(LeftMessage).where(LeftMessage.id == message_id,
-                                                   LeftMessage.status == "open")
-                         .values(status="answered", answer=answer, answered_by=username,
-                                 answered_at=utcnow())
-                         .execution_options(synchronize_session=False)).rowcount
+        done = cast("CursorResult[Any]", s.execute(
+            update(LeftMessage).where(LeftMessage.id == message_id, LeftMessage.status == "open")
+            .values(status="answered", answer=answer, answered_by=username, answered_at=utcnow())
+            .execution_options(synchronize_session=False))).rowcount
         if done != 1:
             raise HandoffError("该留言已答复。 / This message has already been answered.")
         record_event(s, EventKind.MESSAGE_ANSWERED, conversation_id=m.conversation_id,
                      actor=username,
                      message_id=message_id, department=m.department)
         s.expire(m)
-        m = s.get(LeftMessage, message_id)
+        m = s.get_one(LeftMessage, message_id)
         info = _info(m)
     relay.publish_event(ctx, info.conversation_id, {"type": "message_answered",
                                                   "message_id": message_id,

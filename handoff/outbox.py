@@ -16,9 +16,21 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 import redis as redis_lib
-from sqlalchemy import JSON, DateTime, Integer, String, and_, delete, or_, select, update
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from handoff import queue
@@ -185,9 +197,9 @@ def drain(ctx: HandoffContext, *, conversation_id: str | None = None, limit: int
         mine = []
         for pk in candidates:
             cond = [OutboxRow.pk == pk, free]
-            got = s.execute(update(OutboxRow).where(*cond).values(
+            got = cast("CursorResult[Any]", s.execute(update(OutboxRow).where(*cond).values(
                 claimed_until=now + dt.timedelta(seconds=CLAIM_S))
-                .execution_options(synchronize_session=False)).rowcount
+                .execution_options(synchronize_session=False))).rowcount
             if got == 1:
                 mine.append(pk)
     if not mine:

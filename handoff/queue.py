@@ -18,7 +18,7 @@ handled by :func:`handoff.duty.sweep_gone_helpers`, not by XAUTOCLAIM.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import redis as redis_lib
 
@@ -105,8 +105,9 @@ def reclaim_one(r: redis_lib.Redis, key: str, consumer: str, min_idle_ms: int
 
 def read_one(r: redis_lib.Redis, key: str, consumer: str) -> tuple[str, str] | None:
     """The next never-delivered entry, delivered to this consumer only (XREADGROUP)."""
-    res = _with_group(r, key, HELPER_GROUP, lambda: r.xreadgroup(
-        HELPER_GROUP, consumer, {key: ">"}, count=1))
+    # The client speaks RESP2: a list of [stream, [(entry id, fields), …]].
+    res = cast("list[list[Any]] | None", _with_group(r, key, HELPER_GROUP, lambda: r.xreadgroup(
+        HELPER_GROUP, consumer, {key: ">"}, count=1)))
     for _stream, items in res or []:
         for entry_id, fields in items:
             return _s(entry_id), _s((fields or {}).get("ticket_id", ""))

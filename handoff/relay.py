@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import redis as redis_lib
+import redis.asyncio as aredis
 from sqlalchemy.exc import IntegrityError
 
 from handoff import outbox, queue, transitions
@@ -183,14 +184,15 @@ def transcript(conversation_id: str = "", *, ctx: HandoffContext, ticket_id: str
         return [conversations.view(m).to_dict() for m in rows]
 
 
-async def subscribe(conversation_id: str, *, client: object) -> AsyncIterator[dict]:
+async def subscribe(conversation_id: str, *, client: aredis.Redis
+                    ) -> AsyncGenerator[dict, None]:
     """Live events of a conversation: messages, ``claimed``, ``resolved``, ``transferred`` ….
 
     ``client`` is an asyncio Redis client (the gateway's). The first item is
     ``{"type": "subscribed"}``: from then on nothing published is missed. Close the iterator
     (``aclose()``) to unsubscribe.
     """
-    pubsub = client.pubsub()  # type: ignore[attr-defined]
+    pubsub = client.pubsub()
     await pubsub.subscribe(relay_channel(conversation_id))
     try:
         yield {"type": "subscribed", "conversation_id": conversation_id}

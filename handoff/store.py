@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CursorResult,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from handoff.tickets import UnknownTicket, check_call_transition
@@ -150,10 +162,10 @@ def move_call(session: Session, call: Call, new_status: str, actor: str, note: s
               **values: object) -> bool:
     current = call.status
     check_call_transition(current, new_status, call.id)
-    result = session.execute(
+    result = cast("CursorResult[Any]", session.execute(  # an UPDATE's result has a rowcount
         update(Call).where(Call.id == call.id, Call.status == current)
         .values(status=new_status, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         return False
     record_transition(session, "call", call.id, current, new_status, actor, note)

@@ -23,8 +23,9 @@ Callers use :func:`handoff.outbox.transaction`, so the outbox is published after
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from handoff import outbox
@@ -72,7 +73,7 @@ def set_mode(session: Session, conversation_id: str, mode: Mode | str, ticket_id
 
 
 def open_ticket(session: Session, ticket: Ticket, *, actor: str, reason: str = "",
-                clock_from: dt.datetime | None = None, **event_data: object) -> Ticket:
+                clock_from: dt.datetime | None = None, **event_data: Any) -> Ticket:
     """A new ticket, already added to ``session`` in ``queued``: history, mode, events, queue.
 
     ``clock_from`` is when the 响应率's clock starts (a 12345 call-back booked for a window:
@@ -127,13 +128,15 @@ def move(session: Session, ticket_id: str, to: str, *, actor: str, reason: str =
             .values(status=to, **values))
     if expect_helper is not None:
         stmt = stmt.where(Ticket.helper == expect_helper)
-    if session.execute(stmt.execution_options(synchronize_session=False)).rowcount != 1:
+    result = cast("CursorResult[Any]",  # an UPDATE's result has a rowcount
+                  session.execute(stmt.execution_options(synchronize_session=False)))
+    if result.rowcount != 1:
         return None
     previous_helper = ticket.helper
     for a, b in zip(steps, steps[1:]):
         record_transition(session, "ticket", ticket_id, a, b, actor, reason)
     session.expire(ticket)
-    t = session.get(Ticket, ticket_id)
+    t = session.get_one(Ticket, ticket_id)
     _effects(session, t, current, to, actor=actor, reason=reason,
              stream_entry=stream_entry, previous_helper=previous_helper,
              event_data=event_data or {}, relay_data=relay_data or {})

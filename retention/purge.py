@@ -32,12 +32,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import redis as redis_lib
-from sqlalchemy import String, cast, delete, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Result,
+    String,
+    cast,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 
 from handoff.context import HandoffContext
 from handoff.outbox import RELAY, OutboxRow
@@ -83,10 +95,16 @@ def _chunks(items: list, size: int = _CHUNK):
         yield items[start:start + size]
 
 
-def _json_has_any(column, keys) -> object:
+def _json_has_any(column, keys) -> ColumnElement[bool]:
     """A cheap SQL pre-filter (JSON as text, on SQLite and PostgreSQL alike): rows whose JSON
     may hold one of ``keys``; Python decides exactly."""
     return or_(*[cast(column, String).like(f'%"{key}"%') for key in keys])
+
+
+def _rowcount(result: Result[typing.Any]) -> int:
+    """The rows an UPDATE or DELETE matched (``Session.execute`` types its result as a plain
+    ``Result``; a statement's is a ``CursorResult``, which has the count)."""
+    return typing.cast("CursorResult[typing.Any]", result).rowcount or 0
 
 
 def purged_context(context: dict | None) -> dict:
@@ -133,14 +151,14 @@ def purge_expired_transcripts(retention_days: int, *, ctx: HandoffContext,
                 for field in TICKET_TEXT_FIELDS:
                     setattr(t, field, "")
             call_ids = list(s.scalars(select(Call.id).where(Call.ticket_id.in_(chunk))))
-            report["calls_cleared"] += s.execute(
+            report["calls_cleared"] += _rowcount(s.execute(
                 update(Call).where(Call.ticket_id.in_(chunk), Call.phone != "")
-                .values(phone="").execution_options(synchronize_session=False)).rowcount or 0
+                .values(phone="").execution_options(synchronize_session=False)))
             for subjects in _chunks(chunk + call_ids):
-                report["transition_notes_cleared"] += s.execute(
+                report["transition_notes_cleared"] += _rowcount(s.execute(
                     update(Transition).where(Transition.subject_id.in_(subjects),
                                              Transition.note != "")
-                    .values(note="").execution_options(synchronize_session=False)).rowcount or 0
+                    .values(note="").execution_options(synchronize_session=False)))
         report["tickets"] = len(ids)
         report["messages_deleted"] = conversations.delete_of_tickets(s, ids)
 
@@ -148,9 +166,8 @@ def purge_expired_transcripts(retention_days: int, *, ctx: HandoffContext,
         open_here = exists().where(Ticket.open_conversation_id == Message.conversation_id)
         old_turns = (Message.ticket_id.is_(None), Message.at < cutoff, ~open_here)
         touched.update(s.scalars(select(Message.conversation_id).where(*old_turns).distinct()))
-        report["messages_deleted"] += s.execute(
-            delete(Message).where(*old_turns).execution_options(synchronize_session=False)
-        ).rowcount or 0
+        report["messages_deleted"] += _rowcount(s.execute(
+            delete(Message).where(*old_turns).execution_options(synchronize_session=False)))
 
         # 留言 left before the cutoff, answered or not.
         left_open = exists().where(Ticket.open_conversation_id == LeftMessage.conversation_id)
@@ -163,9 +180,9 @@ def purge_expired_transcripts(retention_days: int, *, ctx: HandoffContext,
         # nobody can answer a message whose text is gone.
         s.execute(update(LeftMessage).where(*left_old, LeftMessage.status == "open")
                   .values(status="expired").execution_options(synchronize_session=False))
-        report["left_messages_cleared"] = s.execute(
+        report["left_messages_cleared"] = _rowcount(s.execute(
             update(LeftMessage).where(*left_old).values(text="", phone="", answer="")
-            .execution_options(synchronize_session=False)).rowcount or 0
+            .execution_options(synchronize_session=False)))
 
         # 差评 work orders: the reason and the notes.
         case_open = exists().where(Ticket.open_conversation_id == BadRatingCase.conversation_id)
@@ -173,18 +190,18 @@ def purge_expired_transcripts(retention_days: int, *, ctx: HandoffContext,
                     or_(*[getattr(BadRatingCase, f) != "" for f in CASE_TEXT_FIELDS]))
         touched.update(s.scalars(select(BadRatingCase.conversation_id).where(*case_old)
                                  .distinct()))
-        report["bad_rating_cases_cleared"] = s.execute(
+        report["bad_rating_cases_cleared"] = _rowcount(s.execute(
             update(BadRatingCase).where(*case_old).values(dict.fromkeys(CASE_TEXT_FIELDS, ""))
-            .execution_options(synchronize_session=False)).rowcount or 0
+            .execution_options(synchronize_session=False)))
 
         report["events_cleared"] = _purge_events(s, cutoff)
 
         # Live events that never went out (Redis was down) copy the text they carry.
         relay_open = exists().where(Ticket.open_conversation_id == OutboxRow.conversation_id)
-        report["outbox_rows_deleted"] = s.execute(
+        report["outbox_rows_deleted"] = _rowcount(s.execute(
             delete(OutboxRow).where(OutboxRow.kind == RELAY, OutboxRow.created_at < cutoff,
                                     ~relay_open)
-            .execution_options(synchronize_session=False)).rowcount or 0
+            .execution_options(synchronize_session=False)))
 
         # Conversations that are over: nothing open, no turn since the cutoff.
         over = sorted(_over(s, touched, cutoff))

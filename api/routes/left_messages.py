@@ -123,4 +123,4 @@ async def verify_phone_code(body: PhoneCodeIn, conversation_id: VisitorId, servi
 def _conversation_of(services, message_id: str) -> str:
     """The conversation a 留言 belongs to: its call-back ticket is booked under it."""
     with session_scope(services.engine) as s:
-        return s.get(left_messages.LeftMessage, message_id).conversation_id
+        return s.get_one(left_messages.LeftMessage, message_id).conversation_id

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -46,7 +47,7 @@ class Answer:
 
 
 def answer_question(services: ActionServices, conversation_id: str, text: str,
-                    **event_data: object) -> Answer:
+                    **event_data: Any) -> Answer:
     """Search, the reply for the result, and its ``bot_answer`` event: what the answer action
     does, and what the gateway does itself while Rasa is unavailable, so both say and record
     the same. Raises ``QueryError`` (and whatever a broken retriever raises); a failing event
@@ -63,7 +64,7 @@ def answer_question(services: ActionServices, conversation_id: str, text: str,
 
 
 def choose_entry(services: ActionServices, conversation_id: str, entry_id: str,
-                 **event_data: object) -> Hit | None:
+                 **event_data: Any) -> Hit | None:
     """A clicked 您是不是想问 entry, recorded (``suggestion_clicked``, then its ``bot_answer``);
     None when it is no longer answerable. Shared like :func:`answer_question`."""
     hit = deps.get_entry(services, entry_id)

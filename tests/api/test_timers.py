@@ -109,6 +109,8 @@ def test_timer_requeues_the_ticket_of_a_helper_whose_heartbeat_expired(timed_app
     runs = {job.name: job.runs for job in app.state.jobs}
     assert runs["sweep_gone_helpers"] > 3
     assert runs["purge_expired_transcripts"] == 1  # at start-up, then every few hours
+    failures = {job.name: job.failures for job in app.state.jobs}
+    assert failures["purge_expired_transcripts"] == 0  # it ran, it did not just raise
 
 
 def test_timer_hands_a_closed_conversation_back_once_rasa_answers_again(timed_app, rasa):
