@@ -1,203 +1,175 @@
 // The portal chat: history on load, messages over the WebSocket (REST when it is down),
 // buttons from the bot's replies, the 好差评 widget, queue position and the helper's messages.
-// 留言 are chat_leave.js's, 结束会话 chat_end.js's; both use XB.chat, defined below.
-"use strict";
+// 留言 are chat_leave.js's, 结束会话 chat_end.js's; both use ``chat``, exported below.
+import { ApiError, api, reconnectingSocket } from "./api.js";
+import { describeTicket, formatTime } from "./format.js";
+import { el, richText } from "./widgets.js";
 
-(() => {
-  const { el, richText, api, formatWait, formatTime, wsUrl } = XB;
-  const script = document.currentScript;
-  const MAX_CHARS = parseInt(script.dataset.maxChars || "2000", 10);
-  const RATING_PREFIX = "/rate_service";
-  const RATING_CLASSES = ["r5", "r4", "r3", "r2", "r1"];
+const RATING_PREFIX = "/rate_service";
+const RATING_CLASSES = ["r5", "r4", "r3", "r2", "r1"];
 
-  const list = document.getElementById("messages");
-  const form = document.getElementById("composer");
-  const input = document.getElementById("input");
-  const counter = document.getElementById("counter");
-  const sendButton = document.getElementById("send");
-  const errorLine = document.getElementById("composer-error");
-  const banner = document.getElementById("mode-banner");
+const list = document.getElementById("messages");
+const form = document.getElementById("composer");
+const MAX_CHARS = parseInt(form.dataset.maxChars || "2000", 10);
+const input = document.getElementById("input");
+const counter = document.getElementById("counter");
+const sendButton = document.getElementById("send");
+const errorLine = document.getElementById("composer-error");
+const banner = document.getElementById("mode-banner");
 
-  let socket = null;
-  let socketReady = false;
-  const reconnect = XB.reconnectDelays();
-  let pending = [];          // resolvers waiting for a reply over the socket, in order
-  let mode = "bot";
-  let queuePoll = null;
+let socket = null;
+let socketReady = false;
+let pending = [];          // resolvers waiting for a reply over the socket, in order
+let mode = "bot";
+let queuePoll = null;
 
-  function scrollDown() {
-    list.scrollTop = list.scrollHeight;
-    // In 长辈模式 the page scrolls instead of the list (see style.css).
-    if (document.documentElement.classList.contains("elder")) {
-      window.scrollTo(0, document.documentElement.scrollHeight);
-    }
+function scrollDown() {
+  list.scrollTop = list.scrollHeight;
+  // In 长辈模式 the page scrolls instead of the list (see style.css).
+  if (document.documentElement.classList.contains("elder")) {
+    window.scrollTo(0, document.documentElement.scrollHeight);
   }
+}
 
-  function disableButtons(group) {
-    group.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-  }
+function disableButtons(group) {
+  group.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+}
 
-  function renderButtons(message, bubble) {
-    const buttons = message.buttons || [];
-    if (!buttons.length) return;
-    // The five levels make the rating bar; reason buttons after a 差评 carry a "reason".
-    const isRating = buttons.every((b) => (b.payload || "").startsWith(RATING_PREFIX)
-      && !(b.payload || "").includes('"reason"'));
-    const group = el("div", isRating ? "rating" : "buttons");
-    if (isRating) group.appendChild(el("span", "rating-label", "好差评"));
-    buttons.forEach((b, i) => {
-      const button = el("button", isRating ? "rate " + (RATING_CLASSES[i] || "") : "option", b.title || b.payload);
-      button.type = "button";
-      button.addEventListener("click", () => {
-        disableButtons(group);
-        button.classList.add("chosen");
-        send(b.payload, b.title || b.payload);
-      });
-      group.appendChild(button);
+function renderButtons(message, bubble) {
+  const buttons = message.buttons || [];
+  if (!buttons.length) return;
+  // The five levels make the rating bar; reason buttons after a 差评 carry a "reason".
+  const isRating = buttons.every((b) => (b.payload || "").startsWith(RATING_PREFIX)
+    && !(b.payload || "").includes('"reason"'));
+  const group = el("div", isRating ? "rating" : "buttons");
+  if (isRating) group.appendChild(el("span", "rating-label", "好差评"));
+  buttons.forEach((b, i) => {
+    const button = el("button", isRating ? "rate " + (RATING_CLASSES[i] || "") : "option", b.title || b.payload);
+    button.type = "button";
+    button.addEventListener("click", () => {
+      disableButtons(group);
+      button.classList.add("chosen");
+      send(b.payload, b.title || b.payload);
     });
-    bubble.appendChild(group);
-  }
+    group.appendChild(button);
+  });
+  bubble.appendChild(group);
+}
 
-  function addMessage(message) {
-    const role = message.role || "bot";
-    const item = el("li", "msg " + role);
-    if (role === "notice" || role === "system" || role === "error") {
-      item.appendChild(el("div", "notice-text", message.text));
-      list.appendChild(item);
-      scrollDown();
-      return item;
-    }
-    const who = { user: "我", bot: "小宝", helper: message.author || "人工帮办" }[role] || "小宝";
-    const meta = el("div", "meta", who + (message.at ? " · " + formatTime(message.at) : ""));
-    const bubble = el("div", "bubble");
-    const body = el("div", "text");
-    body.appendChild(richText(message.text));
-    bubble.appendChild(body);
-    renderButtons(message, bubble);
-    item.appendChild(meta);
-    item.appendChild(bubble);
+function addMessage(message) {
+  const role = message.role || "bot";
+  const item = el("li", "msg " + role);
+  if (role === "notice" || role === "system" || role === "error") {
+    item.appendChild(el("div", "notice-text", message.text));
     list.appendChild(item);
     scrollDown();
     return item;
   }
+  const who = { user: "我", bot: "小宝", helper: message.author || "人工帮办" }[role] || "小宝";
+  const meta = el("div", "meta", who + (message.at ? " · " + formatTime(message.at) : ""));
+  const bubble = el("div", "bubble");
+  const body = el("div", "text");
+  body.appendChild(richText(message.text));
+  bubble.appendChild(body);
+  renderButtons(message, bubble);
+  item.appendChild(meta);
+  item.appendChild(bubble);
+  list.appendChild(item);
+  scrollDown();
+  return item;
+}
 
-  function showError(text) {
-    errorLine.textContent = text;
-    errorLine.hidden = !text;
+function showError(text) {
+  errorLine.textContent = text;
+  errorLine.hidden = !text;
+}
+
+// ``quiet``: the ticket closed by the user's own doing (leaving a 留言): no "service ended".
+function setState(newMode, ticket, quiet) {
+  if (!quiet && mode !== "bot" && (newMode || "bot") === "bot") {
+    addMessage({ role: "notice", text: "本次人工服务已结束，小宝继续为您服务。" });
   }
-
-  function describeTicket(ticket) {
-    if (!ticket) return "";
-    if (ticket.channel === "hotline_12345") {
-      if (ticket.status === "queued" || ticket.status === "transferred") {
-        return "已为您预约12345热线回电（" + (ticket.department || "综合窗口") + "），工作人员将在服务时间内拨打您留下的电话。";
-      }
-      return "12345热线工作人员正在为您服务。";
-    }
-    if (ticket.status === "queued" || ticket.status === "transferred") {
-      const pos = ticket.queue_position;
-      let text = "正在为您转接人工帮办（" + (ticket.department || "综合窗口") + "）";
-      if (pos === 1) text += "，您是下一位";
-      else if (pos) text += "，您前面还有 " + (pos - 1) + " 位";
-      if (ticket.estimated_wait_s !== undefined && ticket.estimated_wait_s !== null) {
-        text += "，预计等待" + formatWait(ticket.estimated_wait_s);
-      }
-      return text + "。请不要关闭页面。";
-    }
-    if (ticket.status === "claimed" || ticket.status === "in_conversation") {
-      return "人工帮办" + (ticket.helper_name ? "「" + ticket.helper_name + "」" : "") + "正在为您服务。";
-    }
-    return "";
+  mode = newMode || "bot";
+  emit("state", mode, ticket);
+  const text = mode === "bot" ? "" : describeTicket(ticket);
+  banner.textContent = text;
+  banner.hidden = !text;
+  banner.className = "mode-banner " + (ticket ? ticket.status : "");
+  if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
+    queuePoll = setInterval(refreshQueue, 10000);
+  } else if (mode === "bot" && queuePoll) {
+    clearInterval(queuePoll);
+    queuePoll = null;
   }
+}
 
-  // ``quiet``: the ticket closed by the user's own doing (leaving a 留言): no "service ended".
-  function setState(newMode, ticket, quiet) {
-    if (!quiet && mode !== "bot" && (newMode || "bot") === "bot") {
-      addMessage({ role: "notice", text: "本次人工服务已结束，小宝继续为您服务。" });
-    }
-    mode = newMode || "bot";
-    emit("state", mode, ticket);
-    const text = mode === "bot" ? "" : describeTicket(ticket);
-    banner.textContent = text;
-    banner.hidden = !text;
-    banner.className = "mode-banner " + (ticket ? ticket.status : "");
-    if ((mode === "waiting" || (ticket && (ticket.status === "queued" || ticket.status === "transferred"))) && !queuePoll) {
-      queuePoll = setInterval(refreshQueue, 10000);
-    } else if (mode === "bot" && queuePoll) {
-      clearInterval(queuePoll);
-      queuePoll = null;
-    }
-  }
-
-  async function refreshQueue() {
-    try {
-      const data = await api("GET", "/api/chat/queue");
-      setState(data.mode, data.ticket);
-    } catch (err) { /* the next poll or push will tell */ }
-  }
-
-  function applyReply(data) {
-    (data.messages || []).forEach(addMessage);
+async function refreshQueue() {
+  try {
+    const data = await api("GET", "/api/chat/queue");
     setState(data.mode, data.ticket);
-    emit("reply", data);
-  }
+  } catch { /* the next poll or push will tell */ }
+}
 
-  function sendOverSocket(text) {
-    return new Promise((resolve, reject) => {
-      pending.push({ resolve, reject });
-      socket.send(JSON.stringify({ text }));
-    });
-  }
+function applyReply(data) {
+  (data.messages || []).forEach(addMessage);
+  setState(data.mode, data.ticket);
+  emit("reply", data);
+}
 
-  async function send(text, shown) {
-    showError("");
-    const trimmed = text.trim();
-    if (!trimmed) { showError("请输入文字内容。"); return false; }
-    if (trimmed.length > MAX_CHARS) {
-      showError("消息太长了：最多" + MAX_CHARS + "个字，请分几次发送。");
-      return false;
-    }
-    addMessage({ role: "user", text: shown || trimmed, at: new Date().toISOString() });
-    sendButton.disabled = true;
-    const typing = addMessage({ role: "notice", text: mode === "bot" ? "小宝正在输入…" : "已发送" });
-    try {
-      const data = socketReady ? await sendOverSocket(trimmed)
-        : await api("POST", "/api/chat/messages", { text: trimmed });
-      typing.remove();
-      applyReply(data);
-      return true;
-    } catch (err) {
-      typing.remove();
-      addMessage({ role: "error", text: err.message });
-      return err.code !== "message_too_long" && err.code !== "empty_message";
-    } finally {
-      sendButton.disabled = false;
-      input.focus();
-    }
-  }
+function sendOverSocket(text) {
+  return new Promise((resolve, reject) => {
+    pending.push({ resolve, reject });
+    socket.send(JSON.stringify({ text }));
+  });
+}
 
-  function connect() {
-    try { socket = new WebSocket(wsUrl("/ws/chat")); } catch (err) { return; }
-    socket.addEventListener("open", () => { socketReady = true; reconnect.reset(); });
-    socket.addEventListener("close", (event) => {
+async function send(text, shown) {
+  showError("");
+  const trimmed = text.trim();
+  if (!trimmed) { showError("请输入文字内容。"); return false; }
+  if (trimmed.length > MAX_CHARS) {
+    showError("消息太长了：最多" + MAX_CHARS + "个字，请分几次发送。");
+    return false;
+  }
+  addMessage({ role: "user", text: shown || trimmed, at: new Date().toISOString() });
+  sendButton.disabled = true;
+  const typing = addMessage({ role: "notice", text: mode === "bot" ? "小宝正在输入…" : "已发送" });
+  try {
+    const data = socketReady ? await sendOverSocket(trimmed)
+      : await api("POST", "/api/chat/messages", { text: trimmed });
+    typing.remove();
+    applyReply(data);
+    return true;
+  } catch (err) {
+    typing.remove();
+    addMessage({ role: "error", text: err.message });
+    return err.code !== "message_too_long" && err.code !== "empty_message";
+  } finally {
+    sendButton.disabled = false;
+    input.focus();
+  }
+}
+
+function connect() {
+  socket = reconnectingSocket("/ws/chat", {
+    onOpen() { socketReady = true; socket.working(); },
+    onClose(event) {
       socketReady = false;
       // 4401 "conversation over" (idle expiry, or ended elsewhere): start afresh, so the
       // page shows nothing of it; the history call gives this browser a new conversation.
-      if (event.code === 4401 && /over/.test(event.reason || "")) { location.reload(); return; }
-      pending.splice(0).forEach((p) => p.reject(new XB.ApiError(0, "network", "连接中断，请重试。")));
+      if (event.code === 4401 && /over/.test(event.reason || "")) { location.reload(); return false; }
+      pending.splice(0).forEach((p) => p.reject(new ApiError(0, "network", "连接中断，请重试。")));
       // Meanwhile messages go over REST (send()); the socket comes back by itself.
-      setTimeout(connect, reconnect.next());
-    });
-    socket.addEventListener("message", (event) => {
-      let data;
-      try { data = JSON.parse(event.data); } catch (err) { return; }
+      return true;
+    },
+    onMessage(data) {
       if (data.type === "reply") {
         const p = pending.shift();
         if (p) p.resolve(data); else applyReply(data);
       } else if (data.type === "error") {
         const p = pending.shift();
         const e = data.error || {};
-        if (p) p.reject(new XB.ApiError(400, e.code, e.message));
+        if (p) p.reject(new ApiError(400, e.code, e.message));
         else addMessage({ role: "error", text: e.message });
       } else if (data.type === "message") {
         addMessage(data.message);
@@ -206,59 +178,59 @@
       } else if (data.type === "state") {
         setState(data.mode, data.ticket);
       }
-    });
-  }
+    },
+  });
+}
 
-  input.addEventListener("input", () => {
-    const n = input.value.trim().length;
-    counter.textContent = n + "/" + MAX_CHARS;
-    counter.classList.toggle("over", n > MAX_CHARS);
-  });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-  form.addEventListener("submit", async (event) => {
+input.addEventListener("input", () => {
+  const n = input.value.trim().length;
+  counter.textContent = n + "/" + MAX_CHARS;
+  counter.classList.toggle("over", n > MAX_CHARS);
+});
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
-    const text = input.value;
-    if (await send(text)) {
-      input.value = "";
-      input.dispatchEvent(new Event("input"));
-    }
-  });
-  document.querySelectorAll(".chip").forEach((chip) => {
-    chip.addEventListener("click", () => send(chip.dataset.text));
-  });
-
-  async function start() {
-    try {
-      const data = await api("GET", "/api/chat/history");
-      if (data.messages && data.messages.length) {
-        // Only the last reply's buttons are still offered; older ones are shown as text.
-        data.messages.forEach((m, i) => addMessage(
-          i === data.messages.length - 1 ? m : Object.assign({}, m, { buttons: [] })));
-        addMessage({ role: "notice", text: "以上是您之前的对话记录" });
-      } else {
-        addMessage({ role: "bot", text: "您好！我是企业管家小宝，可以解答企业办事的政策和流程问题，也可以帮您转人工帮办或预约12345热线回电。请问有什么可以帮您？" });
-      }
-      setState(data.mode, data.ticket);
-    } catch (err) {
-      addMessage({ role: "error", text: err.message });
-    }
-    for (const fn of listeners.started) await fn();  // e.g. the 留言 and their answers
-    connect();
+    form.requestSubmit();
   }
+});
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = input.value;
+  if (await send(text)) {
+    input.value = "";
+    input.dispatchEvent(new Event("input"));
+  }
+});
+document.querySelectorAll(".chip").forEach((chip) => {
+  chip.addEventListener("click", () => send(chip.dataset.text));
+});
 
-  // What the page's other parts (chat_leave.js: 留言; chat_end.js: 结束会话) use of the chat.
-  const listeners = { state: [], reply: [], left_message: [], started: [] };
-  function emit(kind, ...args) { listeners[kind].forEach((fn) => fn(...args)); }
-  XB.chat = {
-    addMessage, setState, refreshQueue, showError,
-    focusInput: () => input.focus(),
-    on: (kind, fn) => listeners[kind].push(fn),
-  };
-  // Started once every script of the page has run, so their listeners are in place.
-  document.addEventListener("DOMContentLoaded", start);
-})();
+async function start() {
+  try {
+    const data = await api("GET", "/api/chat/history");
+    if (data.messages && data.messages.length) {
+      // Only the last reply's buttons are still offered; older ones are shown as text.
+      data.messages.forEach((m, i) => addMessage(
+        i === data.messages.length - 1 ? m : Object.assign({}, m, { buttons: [] })));
+      addMessage({ role: "notice", text: "以上是您之前的对话记录" });
+    } else {
+      addMessage({ role: "bot", text: "您好！我是企业管家小宝，可以解答企业办事的政策和流程问题，也可以帮您转人工帮办或预约12345热线回电。请问有什么可以帮您？" });
+    }
+    setState(data.mode, data.ticket);
+  } catch (err) {
+    addMessage({ role: "error", text: err.message });
+  }
+  for (const fn of listeners.started) await fn();  // e.g. the 留言 and their answers
+  connect();
+}
+
+// What the page's other parts (chat_leave.js: 留言; chat_end.js: 结束会话) use of the chat.
+const listeners = { state: [], reply: [], left_message: [], started: [] };
+function emit(kind, ...args) { listeners[kind].forEach((fn) => fn(...args)); }
+// Started once every module of the page has run, so their listeners are in place.
+document.addEventListener("DOMContentLoaded", start);
+export const chat = {
+  addMessage, setState, refreshQueue, showError,
+  focusInput: () => input.focus(),
+  on: (kind, fn) => listeners[kind].push(fn),
+};

@@ -1,0 +1,7 @@
+// The portal (企业门户): the chat, its 留言 and 结束会话, and the 长辈模式 toggle.
+import "./chat.js";
+import "./chat_leave.js";
+import "./chat_end.js";
+import { elderMode } from "./widgets.js";
+
+elderMode();
