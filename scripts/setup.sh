@@ -64,15 +64,17 @@ if ! stamp_ok rasa 3.6.21; then
   .venv-rasa/bin/pip install -q rasa==3.6.21 jieba==0.42.1
   stamp_set rasa 3.6.21
 fi
-# --- Front-end libraries from npm (axe-core for the accessibility tests) -------
+# --- From npm: Chart.js (served), axe-core (accessibility tests), ESLint (lint) --
+# Exactly the lock file's versions, dev dependencies included; again only when the lock changed
+# or a tool is missing.
 if command -v npm >/dev/null 2>&1; then
   lock_hash=$(sha256sum package-lock.json | cut -c1-16)
-  if ! stamp_ok npm "$lock_hash" || [ ! -d node_modules ]; then
-    say "installing front-end libraries from npm (package-lock.json)"
-    npm ci --no-audit --no-fund --loglevel=error
+  if ! stamp_ok npm "$lock_hash" || [ ! -d node_modules ] || [ ! -x node_modules/.bin/eslint ]; then
+    say "installing front-end libraries and ESLint from npm (package-lock.json)"
+    npm ci --include=dev --no-audit --no-fund --loglevel=error
     stamp_set npm "$lock_hash"
   fi
 else
-  say "npm not found: the accessibility tests need it (apt-get install -y npm)"
+  say "npm not found: the accessibility tests and the lint need it (apt-get install -y npm)"
 fi
 say "ready"
