@@ -14,24 +14,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handoff.tickets import HandoffError
-from retrieval.types import QueryError
-from xiaobao.limits import LimitExceeded
-from xiaobao.policy import Denied
+from xiaobao.errors import XiaobaoError
 
 log = logging.getLogger("api")
 
 
-class ApiError(Exception):
-    """Raised by routes and dependencies; turned into the error shape by the handler below."""
+class ApiError(XiaobaoError):
+    r"""Raised by routes and dependencies for what only the web knows (a bad login, a session,
+    a body too long); domain errors are :class:`xiaobao.errors.XiaobaoError`\ s of their own."""
 
     def __init__(self, status: int, code: str, message: str,
                  headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
+        super().__init__(message, status=status, code=code, headers=headers)
 
 
 def error_body(code: str, message: str) -> dict:
@@ -89,17 +83,12 @@ _HTTP_MESSAGES = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(XiaobaoError)
+    async def _refused(_: Request, exc: XiaobaoError) -> JSONResponse:
+        # Every domain error and ApiError: its status, code, Chinese + English message and
+        # headers (a limit's Retry-After).
         response = error_response(exc.status, exc.code, exc.message)
         response.headers.update(exc.headers)
-        return response
-
-    @app.exception_handler(LimitExceeded)
-    async def _limited(_: Request, exc: LimitExceeded) -> JSONResponse:
-        # An abuse limit (xiaobao.limits): 429, and when the client may try again.
-        response = error_response(exc.status, exc.code, exc.message)
-        response.headers["Retry-After"] = str(max(1, exc.retry_after_s))
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -110,24 +99,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return error_response(422, "invalid_request", f"请求内容不正确 / Invalid request: {fields}")
 
-    @app.exception_handler(QueryError)
-    async def _query_error(_: Request, exc: QueryError) -> JSONResponse:
-        return error_response(422, exc.code, exc.message)
-
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, message = _HTTP_MESSAGES.get(
             exc.status_code, ("http_error", f"请求失败 / Request failed ({exc.status_code})"))
         return error_response(exc.status_code, code, message)
-
-    @app.exception_handler(HandoffError)
-    async def _handoff(_: Request, exc: HandoffError) -> JSONResponse:
-        # The handoff module's errors carry their own status and a Chinese + English message.
-        return error_response(exc.status, exc.code, exc.message)
-
-    @app.exception_handler(Denied)
-    async def _denied(_: Request, exc: Denied) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -86,7 +86,7 @@ class KnowledgeBaseRoute(APIRoute):
                     {"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors],
                     total_errors=exc.total)
             except store.KnowledgeBaseError as exc:
-                return _error(exc.status_code, exc.code, exc.message)
+                return _error(exc.status, exc.code, exc.message)
             except ValidationError as exc:  # EntryData: the same words as an import's
                 return _invalid_entry(describe_errors(exc))
             except InvalidEntry as exc:

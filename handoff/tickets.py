@@ -6,6 +6,8 @@ the same clear error everywhere, before anything is written.
 """
 from __future__ import annotations
 
+from xiaobao.errors import XiaobaoError
+
 # --- tickets -----------------------------------------------------------------------------------
 QUEUED = "queued"
 CLAIMED = "claimed"
@@ -62,15 +64,11 @@ CALL_TRANSITIONS: dict[str, frozenset[str]] = {
 CALL_FINAL_STATES = frozenset(s for s, nxt in CALL_TRANSITIONS.items() if not nxt)
 
 
-class HandoffError(ValueError):
+class HandoffError(XiaobaoError, ValueError):
     """A request the dispatch queue refuses; ``message`` is Chinese for the user, then English."""
 
     code = "handoff_error"
     status = 400
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class IllegalTransition(HandoffError):

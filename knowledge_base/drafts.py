@@ -29,7 +29,7 @@ EDITABLE = ("question", "similar_questions", "answer", "category", "department",
 
 
 class DraftNotPending(store.KnowledgeBaseError):
-    status_code = 409
+    status = 409
     code = "draft_not_pending"
 
 

@@ -39,7 +39,7 @@ class RowError:
 
 class ImportFailed(store.KnowledgeBaseError):
     code = "import_failed"
-    status_code = 422
+    status = 422
 
     def __init__(self, errors: list[RowError]):
         self.total = len(errors)

@@ -21,26 +21,23 @@ from sqlalchemy.orm import Session
 from knowledge_base.models import AuditRecord, Entry, EntryVersion
 from knowledge_base.schema import FIELDS, EntryData
 from xiaobao.clock import utcnow
+from xiaobao.errors import XiaobaoError
 
 
-class KnowledgeBaseError(Exception):
+class KnowledgeBaseError(XiaobaoError):
     """A change that cannot be made; ``message`` is Chinese / English for the user."""
 
-    status_code = 400
+    status = 400
     code = "kb_error"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class EntryNotFound(KnowledgeBaseError):
-    status_code = 404
+    status = 404
     code = "entry_not_found"
 
 
 class VersionConflict(KnowledgeBaseError):
-    status_code = 409
+    status = 409
     code = "version_conflict"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from policies.facts import FactError, Interval, normalise_code, parse_value
 from policies.fields import NUMERIC, Dictionary, Field
+from xiaobao.errors import XiaobaoError
 
 OPS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "between", "is_true", "is_false",
        "has_prefix")
@@ -26,8 +27,11 @@ _WORDS = {"eq": "为", "ne": "不为", "in": "属于", "not_in": "不属于", "l
 _ORDER_OPS = {"lt", "le", "gt", "ge"}
 
 
-class ConditionError(ValueError):
+class ConditionError(XiaobaoError, ValueError):
     """A condition that cannot be evaluated: every problem as (path, reason)."""
+
+    status = 422
+    code = "invalid_condition"
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{p}: {r}" for p, r in problems))

@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies.fields import NUMERIC, Dictionary, Field
+from xiaobao.errors import XiaobaoError
 
 
-class FactError(ValueError):
+class FactError(XiaobaoError, ValueError):
     """A value that does not fit its field; ``message`` says why in Chinese, then English."""
+
+    status = 422
+    code = "invalid_fact"
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
-        self.field, self.message = name, message
+        self.field = name
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from policies.schema import PolicyData, describe_errors
 from xiaobao import tabular
 from xiaobao.clock import utcnow
 from xiaobao.db import session_scope
+from xiaobao.errors import XiaobaoError
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".xlsx": "xlsx"}
@@ -35,13 +36,12 @@ COLUMNS = ("id", "title", "document", "clause", "category", "mode", "department"
            "conditions", "status", "checked_on", "source_url")
 
 
-class PolicyStoreError(ValueError):
+class PolicyStoreError(XiaobaoError, ValueError):
     """Refused: ``status``, ``code`` and a sentence in Chinese, then English."""
 
     def __init__(self, status: int, code: str, message: str,
                  errors: list[RowError] | None = None, total: int = 0) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(message, status=status, code=code)
         self.errors, self.total = errors or [], total
 
 

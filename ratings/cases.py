@@ -29,6 +29,7 @@ from xiaobao import policy
 from xiaobao.clock import aware, utcnow
 from xiaobao.db import Base
 from xiaobao.enums import Rating
+from xiaobao.errors import XiaobaoError
 from xiaobao.events import Event, EventKind, record_event
 
 BAD_RATINGS = frozenset({Rating.DISSATISFIED, Rating.VERY_DISSATISFIED})
@@ -158,14 +159,11 @@ class BadRatingCase(Base):
         }
 
 
-class CaseError(Exception):
+class CaseError(XiaobaoError):
     """A step the case refuses; ``status`` is the HTTP status, ``message`` Chinese / English."""
 
     def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(message, status=status, code=code)
 
 
 def is_bad(rating: Rating | str) -> bool:

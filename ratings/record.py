@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ratings.cases import is_bad, rating_recorded, reason_given
 from xiaobao.enums import Rating
+from xiaobao.errors import XiaobaoError
 from xiaobao.events import Event, EventKind, record_event
 
 
@@ -31,7 +32,7 @@ def latest_rating(session: Session, conversation_id: str, ticket_id: str = "") -
     return next((e for e in rows if (e.data or {}).get("case") == case), None)
 
 
-class ReasonRequired(ValueError):
+class ReasonRequired(XiaobaoError, ValueError):
     """不满意 and 非常不满意 must say why (the 差评 work order starts from the reason)."""
 
     status = 422

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from xiaobao.clock import aware
+from xiaobao.errors import XiaobaoError
 
 MAX_WINDOW_DAYS = 366
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 
 
-class WindowError(ValueError):
+class WindowError(XiaobaoError, ValueError):
     """A window the reports refuse; ``message`` is Chinese / English."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    status = 422
+    code = "invalid_window"
 
 
 def check_window(first: dt.date, last: dt.date) -> None:

@@ -22,14 +22,21 @@ import jieba
 
 from retrieval.normalize import normalize
 from retrieval.tokenize import _tokenizer
+from xiaobao.errors import XiaobaoError
 
 log = logging.getLogger(__name__)
 DEFAULT_PATH = Path(__file__).parent / "data" / "term_map.tsv"
 TERMS_CHANNEL = "xiaobao:terms:changed"
 
 
-class TermMapError(ValueError):
+class TermMapError(XiaobaoError, ValueError):
     """A malformed term map; the message names every bad line (Chinese / English)."""
+
+    status = 422
+    code = "invalid_term_map"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 def _clean(text: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from xiaobao.errors import XiaobaoError
+
 Decision = Literal["answer", "suggest", "abstain"]
 
 
@@ -44,10 +46,10 @@ class SearchResult:
         return asdict(self)
 
 
-class QueryError(ValueError):
+class QueryError(XiaobaoError, ValueError):
     """A query that cannot be searched; ``message`` is for the user, in Chinese and English."""
 
+    status = 422
+
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)

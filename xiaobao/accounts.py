@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaobao.clock import utcnow
 from xiaobao.db import Base
+from xiaobao.errors import XiaobaoError
 
 ROLES = ("helper", "leader", "editor", "supervisor", "admin")
 
@@ -38,8 +39,14 @@ Index("uq_accounts_username_lower", func.lower(Account.username), unique=True)
 
 
 
-class AccountError(ValueError):
+class AccountError(XiaobaoError, ValueError):
     """A bad account request (unknown role, short password, name taken); said to the operator."""
+
+    status = 422
+    code = "account_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 MIN_PASSWORD_CHARS = 8

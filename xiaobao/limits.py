@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import redis as redis_lib
 
+from xiaobao.errors import XiaobaoError
+
 log = logging.getLogger(__name__)
 
 # KEYS[1] the window's set; ARGV: now (ms), window (ms), limit, a unique member.
@@ -67,15 +69,14 @@ class Verdict:
     degraded: bool = False  # Redis was unavailable: let through without counting
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(XiaobaoError):
     """Over a limit: the gateway answers 429 with ``Retry-After``."""
 
     status = 429
     code = "rate_limited"
 
     def __init__(self, message: str, retry_after_s: int):
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
         self.retry_after_s = retry_after_s
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from xiaobao.errors import XiaobaoError
+
 
 class Actor(Protocol):
     """What a decision needs to know of an account: ``xiaobao.accounts.Account`` fits."""
@@ -19,16 +21,14 @@ class Actor(Protocol):
     departments: list[str]
 
 
-class Denied(PermissionError):
+class Denied(XiaobaoError, PermissionError):
     """Not allowed; ``message`` is Chinese for the person, then English."""
 
     code = "forbidden"
     status = 403
 
     def __init__(self, message: str, code: str = "forbidden"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code)
 
 
 TICKET_ROLES = frozenset({"helper", "leader"})  # who works handoff tickets

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ReportReaderAccount, ServicesDep, SessionDep
-from api.errors import ApiError, error_responses
+from api.errors import error_responses
 from ratings import cases
-from ratings.cases import BadRatingCase, CaseError, CaseStatus
+from ratings.cases import BadRatingCase, CaseStatus
 from ratings.deadlines import timer_state, timers_json
 from xiaobao import policy
 from xiaobao.clock import ServiceCalendar, utcnow
@@ -71,10 +71,6 @@ def _view(case: BadRatingCase, calendar: ServiceCalendar, now: dt.datetime,
     return {**case.to_dict(), "timers": timers_json(state or timer_state(case, now, calendar))}
 
 
-def _api_error(exc: CaseError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
-
-
 @router.get("")
 def list_bad_ratings(services: ServicesDep, session: SessionDep, account: ReportReaderAccount,
                      status: StatusFilter = Query("all", description=(
@@ -102,10 +98,7 @@ def list_bad_ratings(services: ServicesDep, session: SessionDep, account: Report
 def review_bad_rating(case_id: CaseId, body: ReviewIn, services: ServicesDep,
                       session: SessionDep, account: ReportReaderAccount) -> dict:
     """属实 or 不属实 (with a note), once, by someone other than the ticket's handler."""
-    try:
-        case = cases.review(session, case_id, account, body.verdict, body.note)
-    except CaseError as exc:
-        raise _api_error(exc) from None
+    case = cases.review(session, case_id, account, body.verdict, body.note)
     return {"case": _view(case, services.config.hours, utcnow())}
 
 
@@ -113,10 +106,7 @@ def review_bad_rating(case_id: CaseId, body: ReviewIn, services: ServicesDep,
 def overturn_bad_rating(case_id: CaseId, body: OverturnIn, services: ServicesDep,
                         session: SessionDep, account: ReportReaderAccount) -> dict:
     """A leader overturns a 不属实 review: the 差评 counts again and must be rectified."""
-    try:
-        case = cases.overturn(session, case_id, account, body.note)
-    except CaseError as exc:
-        raise _api_error(exc) from None
+    case = cases.overturn(session, case_id, account, body.note)
     return {"case": _view(case, services.config.hours, utcnow())}
 
 
@@ -125,9 +115,6 @@ def record_rectification(case_id: CaseId, body: RectificationIn, services: Servi
                          session: SessionDep, account: ReportReaderAccount) -> dict:
     """The next rectification step, in order; ``complexity`` (at contact or fix) chooses the
     5 or 15 working-day fix timer."""
-    try:
-        case = cases.record_rectification(session, case_id, account, body.stage,
-                                                body.note, complexity=body.complexity)
-    except CaseError as exc:
-        raise _api_error(exc) from None
+    case = cases.record_rectification(session, case_id, account, body.stage,
+                                     body.note, complexity=body.complexity)
     return {"case": _view(case, services.config.hours, utcnow())}
