@@ -251,22 +251,16 @@ def require(decide: Callable[[Account], bool], what: str, what_en: str
 
 HelperAccount = Annotated[Account, Depends(require(policy.works_tickets, "帮办人员",
                                                    "helper or leader"))]
-LeaderAccount = Annotated[Account, Depends(require(policy.is_leader, "部门领导", "leader"))]
+LeaderAccount = Annotated[Account, Depends(require(
+    policy.is_leader, "部门领导", "department leader"))]
 
 
-def edits_knowledge(account: Account) -> bool:
-    return policy.has_role(account, "editor")
+EditorAccount = Annotated[Account, Depends(require(
+    policy.edits_knowledge, "知识库编辑", "knowledge editor"))]
 
 
-EditorAccount = Annotated[Account, Depends(require(edits_knowledge, "知识库编辑", "editor"))]
-
-
-def reads_knowledge_gaps(account: Account) -> bool:
-    return policy.has_role(account, "editor", "supervisor")
-
-
-GapsReaderAccount = Annotated[Account, Depends(require(reads_knowledge_gaps, "知识库编辑或督导",
-                                                       "editor or supervisor"))]
+GapsReaderAccount = Annotated[Account, Depends(require(
+    policy.reads_knowledge_gaps, "知识库编辑或督导", "editor or supervisor"))]
 
 
 ReportReaderAccount = Annotated[Account, Depends(require(policy.reads_reports, "督导或部门领导",

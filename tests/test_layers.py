@@ -149,3 +149,29 @@ def test_no_module_over_400_lines():
             for p in sorted((REPO_ROOT / package).rglob("*.py"))
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES]
     assert long == []
+
+
+ROLE_NAMES = {"leader", "admin", "supervisor", "editor"}  # "helper" is also a speaker's name
+ROLE_NAME_ALLOWED = {
+    Path("xiaobao/policy.py"),  # the one owner of who may do what
+    Path("api/routes/pages.py"),  # "editor" there is the workbench page's template
+}
+
+
+def test_role_names_live_in_the_policy_only():
+    """Pages read ``can`` from /api/auth/me and code asks xiaobao.policy: no role name is
+    spelled anywhere else (the migrations, which record history, are not product code)."""
+    offenders = []
+    for package in PACKAGES:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            relative = path.relative_to(REPO_ROOT)
+            if relative in ROLE_NAME_ALLOWED:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and node.value in ROLE_NAMES:
+                    offenders.append(f"{relative}:{node.lineno} {node.value!r}")
+    for path in sorted((REPO_ROOT / "api" / "static").glob("*.js")):
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{path.relative_to(REPO_ROOT)} {name!r}" for name in ROLE_NAMES
+                      if f'"{name}"' in text or f"'{name}'" in text]
+    assert offenders == []

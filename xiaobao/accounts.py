@@ -16,9 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from xiaobao.clock import utcnow
 from xiaobao.db import Base
 from xiaobao.errors import XiaobaoError
-
-ROLES = ("helper", "leader", "editor", "supervisor", "admin")
-
+from xiaobao.policy import ROLES
 
 
 class Account(Base):

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from xiaobao import sessions
 from xiaobao.accounts import (
-    ROLES,
     Account,
     AccountError,
     create_account,
@@ -21,6 +20,7 @@ from xiaobao.accounts import (
     set_password,
 )
 from xiaobao.db import get_engine, session_scope, upgrade
+from xiaobao.policy import DEMO_ROLES, ROLES
 from xiaobao.secrets import create_private_file
 from xiaobao.settings import get_settings
 
@@ -139,7 +139,7 @@ def ensure_demo(departments: list[str]) -> None:
         if session.scalar(select(Account.id).limit(1)) is not None:
             return
         password = secrets.token_urlsafe(12)
-        create_account(session, "demo", password, roles=["admin", "helper", "leader"],
+        create_account(session, "demo", password, roles=list(DEMO_ROLES),
                        departments=departments, display_name="演示帮办")
         path.unlink(missing_ok=True)  # a file left by an earlier install: replaced, still 600
         create_private_file(path, f"username: demo\npassword: {password}\n")

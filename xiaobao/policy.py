@@ -1,7 +1,7 @@
 """Who may see and do what: the one place that decides.
 
-Routes, WebSockets and the handoff functions ask here and nowhere else. Roles come from
-:data:`xiaobao.accounts.ROLES`; ``admin`` may do everything, ``supervisor`` may look at every
+Routes, WebSockets and the handoff functions ask here and nowhere else. Roles are
+:data:`ROLES`; ``admin`` may do everything, ``supervisor`` may look at every
 department but works no ticket. A helper or leader works only the departments on their
 account; a leader may also act on tickets a colleague of theirs holds.
 """
@@ -31,6 +31,8 @@ class Denied(XiaobaoError, PermissionError):
         super().__init__(message, code=code)
 
 
+ROLES = ("helper", "leader", "editor", "supervisor", "admin")  # every role an account may hold
+DEMO_ROLES = ("admin", "helper", "leader")  # the fresh install's demo account works every queue
 TICKET_ROLES = frozenset({"helper", "leader"})  # who works handoff tickets
 LOOK_EVERYWHERE_ROLES = frozenset({"supervisor", "admin"})
 EDITOR_ROLES = frozenset({"editor"})
