@@ -23,7 +23,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from rasa_sdk.executor import ActionExecutor
@@ -59,6 +58,7 @@ from api.web_security import WebGuard
 from bot.actions import build_actions
 from handoff import recovery
 from retrieval.sync import start_listener
+from xiaobao import redis_clients
 from xiaobao.db import upgrade
 from xiaobao.redact import install_log_redaction
 from xiaobao.secrets import check_production
@@ -101,7 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.warm_retriever:
         retriever = await run_in_threadpool(lambda: services.retriever)
         # The listener's own connection: a blocking pub/sub read must not hold a pooled one.
-        kb_redis = redis.Redis.from_url(settings.redis_url)
+        kb_redis = redis_clients.client(settings.redis_url, text=False)
         kb_listener = start_listener(retriever, kb_redis)
     app.state.http = httpx.AsyncClient(timeout=settings.rasa_timeout_s)
     jobs = None

@@ -13,7 +13,6 @@ import redis
 import redis.asyncio as aredis
 import redis.asyncio.retry
 import redis.retry
-from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy import Engine
 
 from api.rasa_client import RasaBreaker
@@ -22,6 +21,7 @@ from handoff.config import HandoffConfig, load_config
 from handoff.context import HandoffContext
 from knowledge_base.changes import redis_announcer
 from knowledge_base.service import KnowledgeBaseService
+from xiaobao import redis_clients
 from xiaobao.db import make_engine
 from xiaobao.settings import Settings
 
@@ -87,30 +87,13 @@ class Services:
 # A Redis that is down must cost a chat turn milliseconds, not seconds: redis-py's defaults
 # wait 5 s to connect and retry a refused connection 10 times with back-off (about 4 s a call
 # on this machine). One quick retry still rides over a connection Redis closed on restart.
-REDIS_CONNECT_TIMEOUT_S = 0.5
-REDIS_READ_TIMEOUT_S = 2.0  # no gateway call blocks in Redis; pub/sub reads pass their own
-
-
-def _redis_backoff() -> ExponentialWithJitterBackoff:
-    return ExponentialWithJitterBackoff(base=0.05, cap=0.25)
-
-
-def redis_clients(url: str) -> tuple[redis.Redis, aredis.Redis]:
-    """The gateway's Redis clients (blocking and asyncio), failing fast while Redis is down."""
-    client = redis.Redis.from_url(
-        url, decode_responses=True, retry=redis.retry.Retry(_redis_backoff(), 1),
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S)
-    async_client = aredis.Redis.from_url(
-        url, decode_responses=True, retry=redis.asyncio.retry.Retry(_redis_backoff(), 1),
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S)
-    return client, async_client
 
 
 def build_services(settings: Settings) -> Services:
     if settings.database_url is None:
         settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    client, async_client = redis_clients(settings.redis_url)
+    client, async_client = redis_clients.gateway_clients(settings.redis_url)
     handoff = HandoffContext(engine=engine, redis=client,
                              config=load_config(settings.handoff_config),
                              max_chars=settings.max_message_chars,

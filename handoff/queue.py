@@ -22,6 +22,8 @@ from typing import Any, TypeVar, cast
 
 import redis as redis_lib
 
+from xiaobao import redis_clients
+
 HELPER_GROUP = "helpers"
 MODE_TTL_S = 24 * 3600
 
@@ -30,7 +32,7 @@ T = TypeVar("T")
 
 def connect(url: str) -> redis_lib.Redis:
     """A client for ``url`` answering ``str`` (the gateway builds one; the CLI builds its own)."""
-    return redis_lib.Redis.from_url(url, decode_responses=True)
+    return redis_clients.client(url)
 
 
 def _s(value: object) -> str:

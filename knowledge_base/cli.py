@@ -30,15 +30,15 @@ SEED_DIR = Path(__file__).parent / "seed"
 
 def _service() -> KnowledgeBaseService:
     """The migrated database, announcing to running gateways (best effort) over Redis."""
-    import redis
 
+    from xiaobao import redis_clients
     from xiaobao.db import get_engine, upgrade
     from xiaobao.settings import get_settings
 
     engine = get_engine()
     upgrade(engine)
     settings = get_settings()
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1)
+    client = redis_clients.client(settings.redis_url, text=False, read_timeout_s=1)
     return KnowledgeBaseService(engine, redis_announcer(client),
                                 review_max_age_days=settings.kb_review_max_age_days)
 

@@ -56,7 +56,7 @@ from handoff.outbox import RELAY, OutboxRow
 from handoff.store import Call, LeftMessage, Ticket, Transition
 from ratings.cases import TEXT_FIELDS as CASE_TEXT_FIELDS
 from ratings.cases import BadRatingCase
-from xiaobao import conversations
+from xiaobao import conversations, redis_clients
 from xiaobao.clock import utcnow
 from xiaobao.db import session_scope
 from xiaobao.events import Event
@@ -283,8 +283,7 @@ class TrackerStore:
     key_prefix: str | None
 
     def client(self) -> redis_lib.Redis:
-        return redis_lib.Redis.from_url(self.url, decode_responses=True,
-                                        socket_connect_timeout=5, socket_timeout=10)
+        return redis_clients.client(self.url, connect_timeout_s=5, read_timeout_s=10)
 
 
 def tracker_store_from_endpoints(path: Path) -> TrackerStore | None:

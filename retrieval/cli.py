@@ -339,6 +339,7 @@ def terms_reload() -> None:
     import redis
 
     from retrieval.terms import TERMS_CHANNEL, TermMap, TermMapError
+    from xiaobao import redis_clients
     from xiaobao.settings import get_settings
 
     settings = get_settings()
@@ -347,7 +348,7 @@ def terms_reload() -> None:
     except TermMapError as exc:
         _fail(str(exc))
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        client = redis_clients.client(settings.redis_url, text=False, read_timeout_s=5)
         listeners = client.publish(TERMS_CHANNEL, terms.fingerprint)
     except redis.RedisError as exc:
         _fail(f"无法通知网关（Redis 不可用）/ could not announce: {exc}. 各网关会在文件变化后"

@@ -175,3 +175,16 @@ def test_role_names_live_in_the_policy_only():
         offenders += [f"{path.relative_to(REPO_ROOT)} {name!r}" for name in ROLE_NAMES
                       if f'"{name}"' in text or f"'{name}'" in text]
     assert offenders == []
+
+
+def test_redis_clients_are_made_in_one_place():
+    """xiaobao/redis_clients.py is the only maker of Redis clients in product code."""
+    offenders = []
+    for package in PACKAGES:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            relative = path.relative_to(REPO_ROOT)
+            text = path.read_text(encoding="utf-8")
+            makes_one = "Redis(" in text or "Redis.from_url(" in text
+            if makes_one and relative != Path("xiaobao/redis_clients.py"):
+                offenders.append(str(relative))
+    assert offenders == []
