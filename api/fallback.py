@@ -45,6 +45,7 @@ from api.metrics import FALLBACK_SERVED, FALLBACK_TURNS, HANDOFFS, bounded
 from api.services import Services
 from bot.actions import answer, deps, rating
 from bot.actions.handoffs import LAST_TURNS, is_complaint, online_receipt_text, summary_line
+from bot.payloads import REQUEST_HUMAN, payload
 from bot.replies import answer_message
 from handoff.requests import Candidate, HandoffRequest, request_handoff
 from ratings.record import is_bad
@@ -66,7 +67,7 @@ CALL_BACK_NEEDS_BOT = ("预约12345回电要先登记电话和方便接听的时
 NEEDS_BOT = "这一步暂时无法进行，请稍后再试；您也可以转人工帮办或留言。"
 HANDOFF_FAILED = ("抱歉，转接暂时没有成功，请稍后再试，或直接拨打12345热线。"
                   "(Sorry, the handoff failed; please retry later or call 12345.)")
-HUMAN_BUTTON = {"title": "人工帮办", "payload": "/request_human"}
+HUMAN_BUTTON = {"title": "人工帮办", "payload": payload(REQUEST_HUMAN)}
 # The page opens its 留言 form for a message carrying this (api/static/chat_leave.js).
 OFFER_LEAVE_MESSAGE = {"leave_message": True}
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.S)

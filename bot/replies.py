@@ -5,9 +5,9 @@ No Rasa import here: the gateway reads it too.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from bot.payloads import FEEDBACK, REQUEST_12345_CALL, REQUEST_HUMAN, payload
 from knowledge_base.card import answer_card
 from retrieval.types import SearchResult
 
@@ -22,27 +22,20 @@ REASK = "reask"
 NOT_UNDERSTOOD = "not_understood"
 
 HUMAN_BUTTONS = [
-    {"title": "人工帮办", "payload": "/request_human"},
-    {"title": "12345回电", "payload": "/request_12345_call"},
+    {"title": "人工帮办", "payload": payload(REQUEST_HUMAN)},
+    {"title": "12345回电", "payload": payload(REQUEST_12345_CALL)},
 ]
 SUGGEST_TEXT = "您是不是想问："
 ABSTAIN_TEXT = ("抱歉，这个问题我在知识库里没有找到可靠的答案，不想给您不准确的信息。"
                 "您可以转人工帮办，或请12345热线给您回电。")
 
 
-def payload(intent: str, **entities: str) -> str:
-    """A button payload in Rasa's ``/intent{json}`` form (the gateway's allow-list key)."""
-    if not entities:
-        return f"/{intent}"
-    return f"/{intent}{json.dumps(entities, ensure_ascii=False, separators=(',', ':'))}"
-
-
 def answer_message(hit: Any) -> dict:
     """The answer card (:func:`knowledge_base.card.answer_card`) and its feedback buttons."""
     buttons = [
-        {"title": "有帮助", "payload": payload("feedback", helpful="yes", entry_id=hit.id)},
-        {"title": "没帮助", "payload": payload("feedback", helpful="no", entry_id=hit.id)},
-        {"title": "转人工", "payload": "/request_human"},
+        {"title": "有帮助", "payload": payload(FEEDBACK, helpful="yes", entry_id=hit.id)},
+        {"title": "没帮助", "payload": payload(FEEDBACK, helpful="no", entry_id=hit.id)},
+        {"title": "转人工", "payload": payload(REQUEST_HUMAN)},
     ]
     return {"text": answer_card(hit), "buttons": buttons}
 
@@ -55,7 +48,7 @@ def reply_for(result: SearchResult) -> dict:
     if result.decision == "suggest" and hits:
         buttons = [{"title": h.question, "payload": payload("choose_entry", entry_id=h.id)}
                    for h in hits[:MAX_SUGGESTIONS]]
-        buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
+        buttons.append({"title": "都不是，转人工", "payload": payload(REQUEST_HUMAN)})
         return {"text": SUGGEST_TEXT, "buttons": buttons}
     return {"text": ABSTAIN_TEXT, "buttons": list(HUMAN_BUTTONS),
             "json_message": {NOT_UNDERSTOOD: True}}

@@ -22,6 +22,7 @@ from bot.actions import deps
 from bot.actions.deps import ActionServices
 from bot.actions.forms import SKIPPED
 from bot.actions.validators import parse_uscc, service_hours
+from bot.payloads import REQUEST_12345_CALL, REQUEST_HUMAN, payload
 from xiaobao.enums import Channel
 from xiaobao.limits import LimitExceeded
 from xiaobao.phone import is_callable, mask_phone
@@ -34,8 +35,8 @@ logger = logging.getLogger(__name__)
 LAST_TURNS = 12
 SUMMARY_CHARS = 80
 CALL_RETRY_BUTTONS = [  # after a call-back the slots could not make
-    {"title": "重新预约12345回电", "payload": "/request_12345_call"},
-    {"title": "人工帮办", "payload": "/request_human"},
+    {"title": "重新预约12345回电", "payload": payload(REQUEST_12345_CALL)},
+    {"title": "人工帮办", "payload": payload(REQUEST_HUMAN)},
 ]
 TIME_WINDOW_CHARS = 200  # a 12345 call-back's time window, as the form stores it
 _NOT_QUESTIONS = {"request_human", "request_12345_call", "affirm", "deny", "cancel", "greet",

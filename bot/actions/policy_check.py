@@ -22,7 +22,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.deps import ActionServices
-from bot.replies import FREE_TEXT, REASK, payload
+from bot.payloads import POLICY_FACT, is_payload_of, payload
+from bot.replies import FREE_TEXT, REASK
 from policies import store
 from policies.evaluator import CheckResult, Resolver, check_policy
 from policies.facts import FactError, Interval, parse_value
@@ -50,10 +51,10 @@ def answer_buttons(f: Field) -> list[dict]:
                    for lo, hi in f.bands]
     else:
         options = []
-    buttons = [{"title": title, "payload": payload("policy_fact", field=f.name,
+    buttons = [{"title": title, "payload": payload(POLICY_FACT, field=f.name,
                                                    value=_json(value))}
                for title, value in options]
-    buttons.append({"title": DONT_KNOW, "payload": payload("policy_fact", field=f.name,
+    buttons.append({"title": DONT_KNOW, "payload": payload(POLICY_FACT, field=f.name,
                                                             value=DONT_KNOW)})
     return buttons
 
@@ -65,7 +66,7 @@ def _json(value: Any) -> str:
 def _given(tracker: Tracker) -> tuple[str, str] | None:
     """(field, raw value) of a ``/policy_fact{...}`` message, else None."""
     text = str((tracker.latest_message or {}).get("text") or "")
-    if not text.startswith("/policy_fact"):
+    if not is_payload_of(text, POLICY_FACT):
         return None
     try:
         data = json.loads(text[text.index("{"):])

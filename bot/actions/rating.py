@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.answer import ActionAnswerQuestion
 from bot.actions.deps import ActionServices
+from bot.payloads import RATE_SERVICE
 from bot.replies import FREE_TEXT, REASK
 from handoff.views import is_closed_ticket_of, ticket
 from ratings.record import is_bad, record_rating
@@ -113,12 +114,12 @@ REASON_REASK = ("抱歉，没能对上原因选项。请点选下面的原因，
 def reason_free_text(rating: Rating) -> dict:
     """What the gateway makes of a typed reason (api.typed_answers): this prompt's payload;
     and what it says once to an answer it cannot place."""
-    return {FREE_TEXT: {"intent": "rate_service", "entities": {"rating": rating.value},
+    return {FREE_TEXT: {"intent": RATE_SERVICE, "entities": {"rating": rating.value},
                         "field": "reason"}, REASK: REASON_REASK}
 
 
 def reason_buttons(rating: Rating) -> list[dict]:
-    return [{"title": reason, "payload": "/rate_service" + json.dumps(
+    return [{"title": reason, "payload": f"/{RATE_SERVICE}" + json.dumps(
         {"rating": rating.value, "reason": reason}, ensure_ascii=False)}
         for reason in COMMON_REASONS]
 
