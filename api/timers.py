@@ -55,6 +55,9 @@ def gateway_jobs(services: Services, adapter: call_adapters.CallAdapter) -> list
             adapter.play(steps=1)
         return started
 
+    def settle_stuck_dials() -> list[str]:
+        return calls.settle_stuck_dials(adapter, ctx=ctx)
+
     def purge() -> dict[str, int]:
         return purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
 
@@ -63,6 +66,7 @@ def gateway_jobs(services: Services, adapter: call_adapters.CallAdapter) -> list
 
     return [Job("sweep_gone_helpers", settings.sweep_interval_s, sweep),
             Job("start_due_calls", settings.due_calls_interval_s, dial_due_calls),
+            Job("settle_stuck_dials", settings.due_calls_interval_s, settle_stuck_dials),
             Job("purge_expired_transcripts", settings.purge_interval_s, purge),
             Job("drain_outbox", settings.outbox_interval_s, drain_outbox)]
 

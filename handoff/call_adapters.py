@@ -29,6 +29,11 @@ class CallAdapter(Protocol):
 
     def start_call(self, call: CallInfo, ticket_phone: str) -> str: ...
 
+    def call_status(self, call: CallInfo) -> str | None:
+        """Where the provider says the call is (a call-back status), or None if it cannot
+        tell: asked by the sweep of stuck dials before it gives an attempt up."""
+        ...
+
 
 @dataclass
 class SimulatorAdapter:
@@ -54,6 +59,10 @@ class SimulatorAdapter:
         if self.autoplay:
             self.play()
         return f"sim-{call.id[:8]}-{call.attempts}"
+
+    def call_status(self, call: CallInfo) -> str | None:
+        """The simulator keeps no provider-side state: it cannot tell."""
+        return None
 
     def play(self, steps: int | None = None) -> list[object]:
         out: list[object] = []

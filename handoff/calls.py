@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import threading
+from collections import deque
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ from handoff.store import Call, Ticket, get_ticket, move_call, new_id, record_tr
 from handoff.tickets import (
     ANSWERED,
     CALL_FINAL_STATES,
+    CALL_TRANSITIONS,
     CANCELLED,
     CLAIMED,
     COMPLETED,
@@ -230,6 +232,53 @@ def start_due_calls(adapter: CallAdapter, *, ctx: HandoffContext,
         except HandoffError:
             continue
     return started
+
+
+def settle_stuck_dials(adapter: CallAdapter, *, ctx: HandoffContext,
+                       now: dt.datetime | None = None) -> list[str]:
+    """Settle every dial older than ``calls.dial_timeout_s`` that heard nothing back (the
+    gateway died during the dial, or a call-back was lost): the provider's own word when it
+    has one (:meth:`CallAdapter.call_status`), else the attempt counts as a failed dial —
+    retried while attempts remain, then the call has failed and its ticket is unresolved,
+    which tells the user and hands the conversation back to the bot. Returns the calls
+    settled."""
+    moment = (now or utcnow()).astimezone(dt.UTC)
+    cutoff = moment - dt.timedelta(seconds=ctx.config.calls.dial_timeout_s)
+    with session_scope(ctx.engine) as s:
+        stuck = [_info(c) for c in s.scalars(select(Call).where(Call.status == DIALLING))
+                 if aware(c.updated_at) <= cutoff]
+    settled = []
+    for info in stuck:
+        try:
+            said = adapter.call_status(info)
+        except Exception as exc:  # the provider's side is down too: settle without it
+            log.warning("12345 call %s: status query failed (%s)", info.id, type(exc).__name__)
+            said = None
+        steps = _steps(DIALLING, said) if said in CALLBACK_STATUSES else []
+        if steps:  # the call-backs that were lost, in order (ringing before answered …)
+            for status in steps:
+                apply_status(info.id, status, ctx=ctx, note="拨号超时后按话务平台状态补记 / "
+                                                            "settled from the provider's status")
+        else:
+            _after_failed_dial(info, "no word from the telephony side", ctx=ctx)
+        settled.append(info.id)
+    return settled
+
+
+def _steps(current: str, target: str | None) -> list[str]:
+    """The shortest chain of call-back statuses from ``current`` to ``target`` (empty when
+    there is none)."""
+    paths: dict[str, list[str]] = {current: []}
+    queue = deque([current])
+    while queue:
+        state = queue.popleft()
+        if state == target:
+            return paths[state]
+        for nxt in sorted(CALL_TRANSITIONS.get(state, ())):
+            if nxt in CALLBACK_STATUSES and nxt not in paths:
+                paths[nxt] = [*paths[state], nxt]
+                queue.append(nxt)
+    return []
 
 
 def apply_status(call_id: str, status: str, *, ctx: HandoffContext, note: str = "") -> CallInfo:

@@ -24,6 +24,9 @@ class CallSettings:
     max_attempts: int = 2
     retry_delay_s: float = 120
     callback_max_age_s: float = 300
+    # A dial with no word from the telephony side for this long is stuck (the gateway died
+    # mid-dial, a call-back was lost): the sweep settles it (handoff.calls.settle_stuck_dials).
+    dial_timeout_s: float = 180
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ def parse_config(raw: dict) -> HandoffConfig:
             max_attempts=int(calls.get("max_attempts", 2)),
             retry_delay_s=float(calls.get("retry_delay_s", 120)),
             callback_max_age_s=float(calls.get("callback_max_age_s", 300)),
+            dial_timeout_s=float(calls.get("dial_timeout_s", 180)),
         ),
         hours=ServiceCalendar(
             timezone=str(hours.get("timezone", SHANGHAI_ZONE)),

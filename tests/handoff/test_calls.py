@@ -15,9 +15,9 @@ from sqlalchemy import select
 from handoff import call_adapters, call_signing, calls, claims, closing, relay
 from handoff.config import CallSettings
 from handoff.requests import Candidate, HandoffRequest, request_handoff
-from handoff.store import Call, Ticket, Transition
-from handoff.tickets import HandoffError
-from xiaobao.clock import next_open
+from handoff.store import Call, Ticket, Transition, move_call
+from handoff.tickets import WAITING_STATES, HandoffError
+from xiaobao.clock import next_open, utcnow
 from xiaobao.db import session_scope
 
 from .conftest import on_duty
@@ -202,3 +202,68 @@ def test_start_call_refuses_and_cancels_when_the_ticket_is_no_longer_open(ctx):
     info = calls.get_call(receipt.call_id, ctx=ctx)
     assert (info.status, info.attempts) == ("cancelled", 0)
     assert statuses(ctx.engine, receipt.call_id)[-1] == "cancelled"
+
+
+# --- a dial that never heard back (the gateway died mid-dial) -------------------------------------
+
+class _SaysAnswered:
+    """A provider that knows where its call is."""
+
+    def start_call(self, call, ticket_phone):
+        return "ext-1"
+
+    def call_status(self, call):
+        return "answered"
+
+
+def _dialling_since(ctx, call_id, minutes):
+    """The call is ``dialling`` and has heard nothing for ``minutes`` (as after a crash)."""
+    with session_scope(ctx.engine) as s:
+        c = s.get(Call, call_id)
+        if c.status == "requested":
+            move_call(s, c, "scheduled", "test")
+        if c.status == "scheduled":
+            move_call(s, c, "dialling", "test", attempts=c.attempts + 1)
+        c.updated_at = utcnow() - dt.timedelta(minutes=minutes)
+
+
+def test_a_stuck_dial_is_retried_then_fails_and_the_ticket_is_unresolved(ctx):
+    receipt = hotline(ctx)
+    sim = simulator(ctx, {1: []})
+    _dialling_since(ctx, receipt.call_id, minutes=1)
+    assert calls.settle_stuck_dials(sim, ctx=ctx) == []  # not yet past its timeout
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "dialling"
+
+    _dialling_since(ctx, receipt.call_id, minutes=10)
+    assert calls.settle_stuck_dials(sim, ctx=ctx) == [receipt.call_id]
+    info = calls.get_call(receipt.call_id, ctx=ctx)
+    assert info.status == "scheduled" and info.attempts == 1  # one more attempt remains
+    with session_scope(ctx.engine) as s:
+        assert s.get(Ticket, receipt.ticket_id).status in WAITING_STATES
+
+    _dialling_since(ctx, receipt.call_id, minutes=10)  # the retry got stuck as well
+    assert calls.settle_stuck_dials(sim, ctx=ctx) == [receipt.call_id]
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "failed"
+    with session_scope(ctx.engine) as s:
+        assert s.get(Ticket, receipt.ticket_id).status == "unresolved"  # the user is told
+    assert calls.settle_stuck_dials(sim, ctx=ctx) == []  # settled once
+
+
+def test_a_stuck_dial_takes_the_providers_word_when_it_has_one(ctx):
+    receipt = hotline(ctx)
+    _dialling_since(ctx, receipt.call_id, minutes=10)
+    assert calls.settle_stuck_dials(_SaysAnswered(), ctx=ctx) == [receipt.call_id]
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "answered"
+    # the lost call-backs, in order: ringing is filled in before answered
+    assert statuses(ctx.engine, receipt.call_id)[-3:] == ["dialling", "ringing", "answered"]
+
+
+def test_a_provider_that_cannot_answer_does_not_keep_the_dial_stuck(ctx):
+    class Down:
+        def call_status(self, call):
+            raise ConnectionError("provider down")
+
+    receipt = hotline(ctx)
+    _dialling_since(ctx, receipt.call_id, minutes=10)
+    assert calls.settle_stuck_dials(Down(), ctx=ctx) == [receipt.call_id]
+    assert calls.get_call(receipt.call_id, ctx=ctx).status == "scheduled"
