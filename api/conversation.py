@@ -48,7 +48,7 @@ from api.user_text import UserText, check_user_text
 from handoff import left_messages, outbox, relay, views
 from handoff.context import Returned
 from handoff.tickets import TicketClosed
-from xiaobao import conversations
+from xiaobao import clock, conversations
 from xiaobao.db import session_scope
 from xiaobao.enums import Mode, Speaker
 from xiaobao.events import EventKind, record_event
@@ -122,7 +122,7 @@ def conversation_history(services: Services, conversation_id: str, limit: int = 
         rows = conversations.conversation(s, conversation_id, limit=limit)
         names = views.display_names(s, {m.author for m in rows if m.author})
         return [{"role": m.role, "text": m.text, "buttons": (m.data or {}).get("buttons", []),
-                 "author": names.get(m.author, ""), "at": conversations.aware(m.at).isoformat()}
+                 "author": names.get(m.author, ""), "at": clock.aware(m.at).isoformat()}
                 for m in rows]
 
 
