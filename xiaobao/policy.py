@@ -36,6 +36,7 @@ DEMO_ROLES = ("admin", "helper", "leader")  # the fresh install's demo account w
 TICKET_ROLES = frozenset({"helper", "leader"})  # who works handoff tickets
 LOOK_EVERYWHERE_ROLES = frozenset({"supervisor", "admin"})
 EDITOR_ROLES = frozenset({"editor"})
+POLICY_EDITOR_ROLES = EDITOR_ROLES  # 政策体检's store: the knowledge editors write it too
 SUPERVISOR_ROLES = frozenset({"supervisor"})
 REPORT_ROLES = frozenset({"supervisor", "leader"})  # who reads the rates and reviews 差评
 
@@ -70,6 +71,12 @@ def works_tickets(actor: Actor) -> bool:
 def edits_knowledge(actor: Actor) -> bool:
     """Entries, imports, exports, the hit test and helpers' proposals: editors (and admin)."""
     return has_role(actor, *EDITOR_ROLES)
+
+
+def edits_policies(actor: Actor) -> bool:
+    """The 政策体检 store: policy items, their versions, imports, exports and the test panel
+    (editors, and admin). Publishing also needs a second person (policies.store.publish)."""
+    return has_role(actor, *POLICY_EDITOR_ROLES)
 
 
 def reads_knowledge_gaps(actor: Actor) -> bool:
@@ -160,6 +167,7 @@ def capabilities(actor: Actor) -> dict[str, bool]:
         "claim_tickets": works_tickets(actor),  # the console: claim, answer, transfer, close
         "lead": is_leader(actor),  # the escalation queue; act on a colleague's ticket
         "edit_kb": edits_knowledge(actor),
+        "edit_policies": edits_policies(actor),  # the workbench's 政策 panel
         "read_kb_gaps": reads_knowledge_gaps(actor),  # the editor page (gaps only, read-only)
         "read_reports": reads_reports(actor),  # the dashboard: rates and the 差评 queue
         "review_bad_ratings": reads_reports(actor),

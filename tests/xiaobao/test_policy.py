@@ -72,10 +72,10 @@ CAN = {
     "helper": {"claim_tickets"},
     "leader": {"claim_tickets", "lead", "read_reports", "review_bad_ratings",
                "overturn_unfounded"},
-    "editor": {"edit_kb", "read_kb_gaps"},
+    "editor": {"edit_kb", "edit_policies", "read_kb_gaps"},
     "supervisor": {"read_kb_gaps", "read_reports", "review_bad_ratings", "see_all_departments"},
-    "admin": {"claim_tickets", "lead", "edit_kb", "read_kb_gaps", "read_reports",
-              "review_bad_ratings", "overturn_unfounded", "see_all_departments"},
+    "admin": {"claim_tickets", "lead", "edit_kb", "edit_policies", "read_kb_gaps",
+              "read_reports", "review_bad_ratings", "overturn_unfounded", "see_all_departments"},
 }
 
 
