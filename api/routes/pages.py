@@ -1,5 +1,6 @@
-"""The web pages: the portal chat (/), the helper console (/console), the knowledge editors'
-workbench (/editor), the supervisors' dashboard (/dashboard) and the staff login (/login).
+"""The web pages: the portal chat (/), its 政策体检 form (/policy-check), the helper console
+(/console), the knowledge editors' workbench (/editor), the supervisors' dashboard (/dashboard)
+and the staff login (/login).
 
 Pages are static shells: all data arrives through the JSON and WebSocket APIs and is
 inserted with ``textContent``, so nothing a user or helper types can become markup.
@@ -37,6 +38,13 @@ def portal(request: Request, services: ServicesDep) -> Response:
                      idle_s=str(settings.visitor_idle_s) if settings.kiosk_mode else "")
     ensure_visitor(request, response, services)
     return response
+
+
+@router.get("/policy-check", response_class=HTMLResponse)
+def policy_check_page(request: Request, services: ServicesDep) -> Response:
+    """政策体检 as a form: the answers stay in the page, each change is checked again by the
+    public ``POST /api/policy-check``."""
+    return _page(request, services, "policy_check")
 
 
 @router.get("/console", response_class=HTMLResponse)

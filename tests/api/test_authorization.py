@@ -74,6 +74,7 @@ KB = (401, 401, 403, 403, 403, 200, 403, 200)  # the knowledge editors' routes
 MATRIX: dict[tuple[str, str], tuple] = {
     # pages and documents: public
     ("GET", "/"):                          (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/policy-check"):              (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/console"):                   (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/editor"):                    (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/dashboard"):                 (200, 200, 200, 200, 200, 200, 200, 200),

@@ -12,7 +12,8 @@ from api.main import STATIC_DIR
 
 MODULES = sorted(p.name for p in STATIC_DIR.glob("*.js"))
 IMPORT = re.compile(r'^import\s+(?:[^"\']+\s+from\s+)?["\'](\./[^"\']+)["\'];', re.M)
-PAGES = ["/", "/login", "/account/password", "/console", "/editor", "/dashboard"]
+PAGES = ["/", "/policy-check", "/login", "/account/password", "/console", "/editor",
+         "/dashboard"]
 
 
 @pytest.mark.parametrize("name", MODULES)
