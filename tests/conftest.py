@@ -42,7 +42,8 @@ def _fresh_postgres() -> tuple[str, callable]:
 # stack (a gateway and `rasa run`), so they go to one worker together. (A scheduler of our own:
 # xdist's loadgroup marks have no effect under pytest 9, which ignores the node id they rewrite.)
 BROWSER_STACK_FILES = {"test_accessibility_browser.py", "test_dashboard_browser.py",
-                       "test_editor_browser.py", "test_pages_browser.py"}
+                       "test_editor_browser.py", "test_pages_browser.py",
+                       "test_policy_check_browser.py"}
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -5,7 +5,9 @@
 import { api } from "./api.js";
 import { buildForm } from "./policy_check_form.js";
 import { renderResults } from "./policy_check_results.js";
-import { EXACT, describeControl, errorText, sections, summarise, toRequest } from "./policy_form.js";
+import {
+  EXACT, dayFromSearch, describeControl, errorText, sections, summarise, toRequest,
+} from "./policy_form.js";
 import { $, button, el, elderMode } from "./widgets.js";
 
 const TYPING_MS = 500;   // after a keystroke: wait for the number or code to be typed
@@ -14,6 +16,7 @@ const CHOOSING_MS = 150; // after a choice: at once, but one request for a burst
 let form = null;
 let timer = null;
 let sequence = 0;        // only the latest request's answer is shown
+const DAY = dayFromSearch(location.search);  // ?date=…: the check as on that day
 
 function schedule(ms) {
   clearTimeout(timer);
@@ -66,6 +69,7 @@ function renderQuestion(result) {
 
 function render(result) {
   $("pc-summary").textContent = summarise(result);
+  $("pc-date").textContent = "按 " + result.date + " 有效的已发布政策核对。";
   renderQuestion(result);
   renderResults($("pc-cards"), result, {
     has: form.has, skipped: form.skipped(), onAsk: (field) => form.focusField(field),
@@ -74,6 +78,7 @@ function render(result) {
 
 async function check() {
   const { body, errors } = toRequest(form.controls, form.values(), form.skipped());
+  if (DAY) body.date = DAY;
   form.showErrors(errors);
   const mine = ++sequence;
   const results = $("pc-results");

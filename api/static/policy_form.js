@@ -171,6 +171,13 @@ export function sourceText(card) {
   return doc.title + (doc.doc_no ? "（" + doc.doc_no + "）" : "");
 }
 
+// The check's day from the page's address (?date=YYYY-MM-DD: "as on that day"), else null
+// (the API's today in Shanghai).
+export function dayFromSearch(search) {
+  const day = new URLSearchParams(search || "").get("date") || "";
+  return /^\d{4}-\d{2}-\d{2}$/.test(day) && !Number.isNaN(Date.parse(day)) ? day : null;
+}
+
 // An error of the check as the page says it: the API's Chinese sentence (the part before
 // " / English"), with what to do.
 export function errorText(err) {

@@ -146,6 +146,14 @@ describe("the result in words", () => {
     assert.equal(p.validityText({}, "2026-12-07"), "长期有效");
   });
 
+  test("the check's day from the address", () => {
+    assert.equal(p.dayFromSearch("?date=2026-12-07"), "2026-12-07");
+    assert.equal(p.dayFromSearch("?x=1&date=2028-01-01"), "2028-01-01");
+    assert.equal(p.dayFromSearch("?date=soon"), null);
+    assert.equal(p.dayFromSearch("?date=2026-13-40"), null);
+    assert.equal(p.dayFromSearch(""), null);
+  });
+
   test("the source document with its 文号", () => {
     assert.equal(p.sourceText({ document: { title: "关于…的公告", doc_no: "公告2023年第12号" } }),
       "关于…的公告（公告2023年第12号）");
