@@ -5,13 +5,14 @@ under uvicorn, ``rasa run`` with the trained model, the seed knowledge base and 
 accounts in a temporary home), then drives Debian's Chromium through Playwright (never
 ``playwright install``) through one short story, so every page shows something real:
 
-1. the portal: a question answered from the knowledge base with its source;
+1. the portal: a question answered from the knowledge base with its source; its 政策体检 page
+   with two answers given (the policy seed loaded first);
 2. the console: the same visitor asks for a person, the helper goes on duty, claims the
    ticket and answers; then resolves it and the visitor rates the service;
 3. the editors' workbench: the entry list;
 4. the supervisors' dashboard: the rates of the last 30 days.
 
-Writes ``docs/images/{portal,console,editor,dashboard}.png``. Needs ``make setup`` and
+Writes ``docs/images/{portal,policy_check,console,editor,dashboard}.png``. Needs ``make setup`` and
 ``make train`` (a model under ``models/``) and ``apt-get install -y chromium fonts-noto-cjk``.
 
     .venv/bin/python scripts/screenshots.py
@@ -36,6 +37,7 @@ from tests.api.browser import (  # noqa: E402
     HELPER_PASSWORD,
     SUPERVISOR,
     SUPERVISOR_PASSWORD,
+    VENV_BIN,
     Stack,
     hand_off,
     login,
@@ -53,6 +55,19 @@ def save(page: Page, name: str) -> None:
     print(f"wrote {path.relative_to(REPO)}")
 
 
+def take_policy_check(browser, base: str) -> None:
+    """The 政策体检 page after two answers: the next question, the summary and the cards."""
+    page = browser.new_context(viewport=WIDE, locale="zh-CN").new_page()
+    page.goto(base + "/policy-check")
+    expect(page.locator("#pc-summary")).to_contain_text("项")
+    page.select_option("#pc-taxpayer_type", "小规模纳税人")
+    page.select_option("#pc-employees", label="10人以下")
+    expect(page.locator(".pc-group.eligible .pc-card").nth(1)).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    page.evaluate("window.scrollTo(0, 0)")
+    save(page, "policy_check")
+
+
 def take(stack: Stack) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -63,6 +78,8 @@ def take(stack: Stack) -> None:
         say(user, "个体工商户怎么办理营业执照？")
         expect(user.locator(".msg.bot").last).to_contain_text("来源")
         save(user, "portal")
+        stack.run([str(VENV_BIN / "xiaobao"), "policy", "seed"])
+        take_policy_check(browser, stack.base)
 
         hand_off(user)
         staff = browser.new_context(viewport=WIDE, locale="zh-CN").new_page()
