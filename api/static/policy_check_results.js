@@ -38,7 +38,7 @@ function stillNeeded(card, ctx) {
     const skipped = ctx.skipped.has(u.field);
     const text = u.label + (skipped ? "（您选择了不知道）" : "");
     if (!ctx.has(u.field)) return text;
-    return button(text, "pc-ask", () => ctx.onAsk(u.field), "回答：" + u.label);
+    return button(text, "pc-ask", () => ctx.onAsk(u.field));
   });
 }
 
