@@ -259,6 +259,10 @@ EditorAccount = Annotated[Account, Depends(require(
     policy.edits_knowledge, "知识库编辑", "knowledge editor"))]
 
 
+PolicyEditorAccount = Annotated[Account, Depends(require(
+    policy.edits_policies, "政策编辑", "policy editor"))]
+
+
 GapsReaderAccount = Annotated[Account, Depends(require(
     policy.reads_knowledge_gaps, "知识库编辑或督导", "editor or supervisor"))]
 

@@ -85,9 +85,11 @@ _HTTP_MESSAGES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(XiaobaoError)
     async def _refused(_: Request, exc: XiaobaoError) -> JSONResponse:
-        # Every domain error and ApiError: its status, code, Chinese + English message and
-        # headers (a limit's Retry-After).
-        response = error_response(exc.status, exc.code, exc.message)
+        # Every domain error and ApiError: its status, code, Chinese + English message,
+        # headers (a limit's Retry-After) and details (an import's bad rows).
+        body = error_body(exc.code, exc.message)
+        body["error"].update(exc.details())
+        response = JSONResponse(body, status_code=exc.status)
         response.headers.update(exc.headers)
         return response
 

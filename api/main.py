@@ -48,6 +48,9 @@ from api.routes import (
     left_messages,
     pages,
     policies,
+    policies_edit,
+    policies_files,
+    policies_trial,
     report_clusters,
     report_targets,
     reports,
@@ -151,6 +154,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    kb.router, kb_files.router, kb_hit_test.router, kb_drafts.router,
                    gaps.router, report_clusters.router,
                    report_targets.router, bad_ratings.router,
-                   reports.router, policies.router):
+                   reports.router, policies.router,
+                   # files and the test panel before the items: /export is not an item's id
+                   policies_files.router, policies_trial.router, policies_edit.router):
         app.include_router(router)
     return app

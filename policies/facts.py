@@ -7,6 +7,7 @@ decides every threshold it can without the exact figure.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -92,11 +93,18 @@ def _interval(raw: dict) -> Interval:
         raise ValueError(raw)
     low = raw.get("gte", raw.get("gt"))
     high = raw.get("lt", raw.get("lte"))
-    interval = Interval(None if low is None else float(low), None if high is None
-                        else float(high), "gt" not in raw, "lte" in raw)
+    interval = Interval(None if low is None else _finite(float(low)), None if high is None
+                        else _finite(float(high)), "gt" not in raw, "lte" in raw)
     if interval.low is not None and interval.high is not None and interval.low > interval.high:
         raise ValueError(raw)
     return interval
+
+
+def _finite(value: float) -> float:
+    """A number a person can have given: "inf" and "nan" are not (nor could JSON carry them)."""
+    if not math.isfinite(value):
+        raise ValueError(value)
+    return value
 
 
 def parse_value(f: Field, raw: Any) -> Any:
@@ -107,7 +115,8 @@ def parse_value(f: Field, raw: Any) -> Any:
                 return _interval(raw)
             if isinstance(raw, bool):
                 raise ValueError(raw)
-            value = float(unicodedata.normalize("NFKC", str(raw)).replace(",", "").strip())
+            value = _finite(float(unicodedata.normalize("NFKC", str(raw)).replace(",", "")
+                                  .strip()))
             if f.type == "integer" and not value.is_integer():
                 raise ValueError(raw)
             return int(value) if f.type == "integer" else value

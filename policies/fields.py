@@ -29,6 +29,9 @@ class Field:
     # Answers in bands: [low, high) with None for no end (an interval fact, policies.facts).
     bands: tuple[tuple[float, float | None], ...] = ()
     derived_from: tuple[str, ...] = ()
+    # Only the enterprise can say it (no register the centre reads holds it): a 免申即享 policy
+    # cannot be granted on it unasked (policies.checks warns).
+    declared: bool = False
 
     @property
     def derived(self) -> bool:
@@ -54,6 +57,8 @@ class Field:
                             for lo, hi in self.bands]
         if self.derived_from:
             out["derived_from"] = list(self.derived_from)
+        if self.declared:
+            out["declared"] = True
         return out
 
 
@@ -88,7 +93,8 @@ def parse_dictionary(raw: dict) -> Dictionary:
             choices=tuple(str(c) for c in spec.get("choices") or ()),
             bands=tuple((float(lo), None if hi is None else float(hi))
                         for lo, hi in spec.get("bands") or ()),
-            derived_from=tuple(spec.get("derived_from") or ()))
+            derived_from=tuple(spec.get("derived_from") or ()),
+            declared=bool(spec.get("declared")))
     return Dictionary(fields)
 
 

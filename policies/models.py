@@ -34,7 +34,7 @@ class PolicyVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict] = mapped_column(JSON)
-    action: Mapped[str] = mapped_column(String(32))  # import, edit, submit, publish, archive
+    action: Mapped[str] = mapped_column(String(32))  # import, create, edit, rollback, submit, …
     actor: Mapped[str] = mapped_column(String(64), default="")
     why: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

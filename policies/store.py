@@ -5,7 +5,8 @@ reported (row, field, reason, the first 100 and a count); only a clean set is wr
 transaction; an unchanged item writes nothing. An item's ``status`` in the file is honoured (a
 centre may load a reviewed, published set); one without is a draft. Publishing needs a second
 person: an item goes ``draft`` → ``in_review`` (submitted) → ``published`` by someone other
-than its submitter.
+than its submitter and the last author of its content (:data:`AUTHORING`). Over the web a
+file cannot publish (``files_publish=False``): its published items arrive in review.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ SEED = Path(__file__).resolve().parent / "seed"
 # XLSX columns holding JSON (a condition tree, a document, windows) or lists (one a line).
 JSON_COLUMNS = ("conditions", "document", "windows")
 LIST_COLUMNS = ("materials", "unmodelled")
+AUTHORING = ("import", "create", "edit", "rollback")  # the actions that write an item's content
 COLUMNS = ("id", "title", "document", "clause", "category", "mode", "department", "benefit",
            "valid_from", "valid_to", "windows", "apply", "materials", "unmodelled",
            "conditions", "status", "checked_on", "source_url")
@@ -40,9 +42,16 @@ class PolicyStoreError(XiaobaoError, ValueError):
     """Refused: ``status``, ``code`` and a sentence in Chinese, then English."""
 
     def __init__(self, status: int, code: str, message: str,
-                 errors: list[RowError] | None = None, total: int = 0) -> None:
+                 errors: list | None = None, total: int = 0) -> None:
         super().__init__(message, status=status, code=code)
         self.errors, self.total = errors or [], total
+
+    def details(self) -> dict:
+        """Every problem (an import's rows, a form's fields, the checks before publishing)."""
+        if not self.errors:
+            return {}
+        return {"errors": [e.to_dict() for e in self.errors],
+                "total_errors": self.total or len(self.errors)}
 
 
 @dataclass(frozen=True)
@@ -165,8 +174,10 @@ def _failed(errors: list[RowError]) -> PolicyStoreError:
 # --- the store ------------------------------------------------------------------------------------
 
 def import_files(session: Session, paths: list[Path], actor: str, *,
-                 dry_run: bool = False) -> ImportReport:
-    """Every file checked, then all written or none (PolicyStoreError listing every bad row)."""
+                 dry_run: bool = False, files_publish: bool = True) -> ImportReport:
+    """Every file checked, then all written or none (PolicyStoreError listing every bad row).
+    ``files_publish`` False: an item the file says is published is put in review instead
+    (unless it is published as it stands already: then nothing changes)."""
     items, errors = [], []
     for path in paths:
         found, bad = check_rows(path.name, read_rows(path))
@@ -189,13 +200,18 @@ def import_files(session: Session, paths: list[Path], actor: str, *,
             continue
         else:
             report.updated.append(item.id)
+        if not files_publish and item.status == "published":  # a change: reviewed first
+            item = item.model_copy(update={"status": "in_review"})
+            data = item.stored()
         if not dry_run:
-            _write(session, current, data, item.status, actor, "import", "")
+            write_version(session, current, data, item.status, actor, "import", "")
     return report
 
 
-def _write(session: Session, current: PolicyItem | None, data: dict, status: str, actor: str,
-           action: str, why: str) -> PolicyItem:
+def write_version(session: Session, current: PolicyItem | None, data: dict, status: str,
+                  actor: str, action: str, why: str) -> PolicyItem:
+    """``data`` as the item's next version (its first when ``current`` is None), with who did
+    what and why."""
     if current is None:
         current = PolicyItem(id=data["id"], status=status, data=data, version=1,
                              updated_by=actor, updated_at=utcnow())
@@ -224,8 +240,8 @@ def submit(session: Session, policy_id: str, actor: str, why: str = "") -> Polic
     if item.status != "draft":
         raise PolicyStoreError(409, "not_a_draft", f"只有草稿可以提交审核（当前：{item.status}）。"
                                                    " / Only a draft can be submitted.")
-    return _write(session, item, {**item.data, "status": "in_review"}, "in_review", actor,
-                  "submit", why)
+    return write_version(session, item, {**item.data, "status": "in_review"}, "in_review",
+                         actor, "submit", why)
 
 
 def publish(session: Session, policy_id: str, actor: str, why: str = "") -> PolicyItem:
@@ -241,16 +257,23 @@ def publish(session: Session, policy_id: str, actor: str, why: str = "") -> Poli
     if submitted == actor:
         raise PolicyStoreError(403, "same_reviewer", "发布须由另一位编辑审核，提交人不能自己发布。"
                                                      " / A second editor must publish it.")
-    return _write(session, item, {**item.data, "status": "published"}, "published", actor,
-                  "publish", why)
+    authored = session.scalar(select(PolicyVersion.actor).where(
+        PolicyVersion.policy_id == policy_id, PolicyVersion.action.in_(AUTHORING))
+        .order_by(PolicyVersion.version.desc()).limit(1))
+    if authored == actor:
+        raise PolicyStoreError(403, "same_author", "发布须由另一位编辑审核：待审核的内容是您写的，"
+                                                   "不能自己发布。 / A second editor must publish "
+                                                   "it: you wrote this version.")
+    return write_version(session, item, {**item.data, "status": "published"}, "published",
+                         actor, "publish", why)
 
 
 def archive(session: Session, policy_id: str, actor: str, why: str = "") -> PolicyItem:
     item = get_item(session, policy_id)
     if item.status == "archived":
         return item
-    return _write(session, item, {**item.data, "status": "archived"}, "archived", actor,
-                  "archive", why)
+    return write_version(session, item, {**item.data, "status": "archived"}, "archived",
+                         actor, "archive", why)
 
 
 def history(session: Session, policy_id: str) -> list[dict]:

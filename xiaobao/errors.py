@@ -1,11 +1,11 @@
 """The one base of every error a person is told about.
 
 A domain error says what went wrong once: an HTTP ``status``, a machine ``code`` and a
-``message`` in Chinese for the person, then English (``"……。 / …"``), and any response
-``headers`` (a limit's ``Retry-After``). The gateway has one handler for all of them
-(:func:`api.errors.install_error_handlers`), the command line prints ``message``; no route
-converts one error into another. Domain packages derive their own errors from this one and
-know nothing of HTTP beyond the status number.
+``message`` in Chinese for the person, then English (``"……。 / …"``), any response
+``headers`` (a limit's ``Retry-After``) and any :meth:`details` (the problems, one by one).
+The gateway has one handler for all of them (:func:`api.errors.install_error_handlers`), the
+command line prints ``message``; no route converts one error into another. Domain packages
+derive their own errors from this one and know nothing of HTTP beyond the status number.
 """
 from __future__ import annotations
 
@@ -23,3 +23,8 @@ class XiaobaoError(Exception):
         if code is not None:
             self.code = code
         self.headers = dict(headers or {})
+
+    def details(self) -> dict:
+        """What the error's body carries beside its code and message (every bad row of an
+        import, every problem of a form); nothing unless a subclass says."""
+        return {}

@@ -28,6 +28,8 @@ from handoff import claims, left_messages
 from handoff.requests import request_handoff
 from knowledge_base.schema import EntryData
 from knowledge_base.store import save_entry
+from policies import editing
+from policies import store as policy_store
 from ratings import cases
 from ratings.record import record_rating
 from tests.api.support import CATEGORY, DEPT, OTHER, handoff_request
@@ -156,6 +158,23 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/api/kb/drafts"):             KB,
     ("POST", "/api/kb/drafts/{draft_id}/accept"): KB,
     ("POST", "/api/kb/drafts/{draft_id}/reject"): KB,
+    # the policy editors' API: editor and admin (policy.edits_policies); publishing an item
+    # someone else wrote and submitted
+    ("GET", "/api/policies"):              KB,
+    ("POST", "/api/policies"):             (401, 401, 403, 403, 403, 201, 403, 201),
+    ("GET", "/api/policies/meta"):         KB,
+    ("GET", "/api/policies/{policy_id}"):  KB,
+    ("PUT", "/api/policies/{policy_id}"):  KB,
+    ("POST", "/api/policies/{policy_id}/submit"): KB,
+    ("POST", "/api/policies/{policy_id}/publish"): KB,
+    ("POST", "/api/policies/{policy_id}/archive"): KB,
+    ("GET", "/api/policies/{policy_id}/history"): KB,
+    ("GET", "/api/policies/{policy_id}/diff"): KB,
+    ("POST", "/api/policies/{policy_id}/rollback"): KB,
+    ("POST", "/api/policies/{policy_id}/test"): KB,
+    ("POST", "/api/policies/test"):        KB,
+    ("POST", "/api/policies/import"):      KB,
+    ("GET", "/api/policies/export"):       KB,
     # knowledge gaps: editors and supervisors (and admin)
     ("GET", "/api/kb/gaps"):               (401, 401, 403, 403, 403, 200, 200, 200),
     # 工单聚类分析: supervisors, leaders and admin (policy.reads_reports)
@@ -195,9 +214,15 @@ class Call:
     params: dict | None = None  # the query string
     files: dict | None = None  # a multipart upload
     bad_rating: str = ""  # "fresh": a new 差评 case; "unfounded": one reviewed 不属实
+    policy: str = ""  # "fresh": a new draft policy; "review": one a colleague wrote and submitted;
+    # "new": the body is a new policy of its own
 
 
 LOGIN = {"username": "matrix-login", "password": "correct-horse"}
+POLICY = {"id": "matrix-policy", "title": "矩阵事项", "category": "减免", "mode": "依申请",
+          "document": {"title": "矩阵文件", "doc_no": "矩〔2026〕1号"}, "department": "区税务局",
+          "benefit": "减半征收。", "apply": "一网通办。", "valid_to": "2099-12-31",
+          "conditions": {"field": "employees", "op": "le", "value": 300}}
 CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/auth/login"): Call(body=LOGIN, fresh_session=True),
     ("POST", "/api/auth/logout"): Call(fresh_session=True),
@@ -248,6 +273,22 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/kb/hit-test"): Call(body={"query": "如何办理营业执照"}),
     ("POST", "/api/kb/drafts/{draft_id}/accept"): Call(draft="pending"),
     ("POST", "/api/kb/drafts/{draft_id}/reject"): Call(draft="pending", body={"reason": "不准确"}),
+    ("POST", "/api/policies"): Call(policy="new"),
+    ("GET", "/api/policies/{policy_id}"): Call(policy="fresh"),
+    ("PUT", "/api/policies/{policy_id}"): Call(policy="fresh", body={
+        "item": {k: v for k, v in POLICY.items() if k != "id"}, "version": 1}),
+    ("POST", "/api/policies/{policy_id}/submit"): Call(policy="fresh"),
+    ("POST", "/api/policies/{policy_id}/publish"): Call(policy="review"),
+    ("POST", "/api/policies/{policy_id}/archive"): Call(policy="fresh"),
+    ("GET", "/api/policies/{policy_id}/history"): Call(policy="fresh"),
+    ("GET", "/api/policies/{policy_id}/diff"): Call(policy="fresh", params={"from": 1, "to": 1}),
+    ("POST", "/api/policies/{policy_id}/rollback"): Call(policy="fresh", body={"version": 1}),
+    ("POST", "/api/policies/{policy_id}/test"): Call(policy="fresh",
+                                                     body={"facts": {"employees": 20}}),
+    ("POST", "/api/policies/test"): Call(body={"item": POLICY, "facts": {"employees": 20}}),
+    ("POST", "/api/policies/import"): Call(params={"dry_run": "true"}, files={"file": (
+        "matrix.yaml", "- {id: matrix-import, title: 矩阵导入, document: {title: 矩阵文件}, "
+                       "category: 减免, mode: 依申请, benefit: 减半}\n".encode())}),
     ("POST", "/webhook"): Call(body={"next_action": "action_answer_question"}),
     ("GET", "/api/reports/summary"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
                                                   "by": "department"}),
@@ -403,6 +444,18 @@ class World:
                 cases.review(session, case.id, supervisor, "不属实", "已按流程答复")
             return case.id
 
+    def policy(self, kind: str) -> str:
+        """A fresh policy id ("id"), draft ("fresh"), or one matrix-author wrote and submitted
+        ("review", for a second editor to publish)."""
+        policy_id = f"matrix-{uuid.uuid4().hex[:12]}"
+        if kind == "id":
+            return policy_id
+        with session_scope(self.services.engine) as session:
+            editing.create(session, {**POLICY, "id": policy_id}, "matrix-author")
+            if kind == "review":
+                policy_store.submit(session, policy_id, "matrix-author")
+        return policy_id
+
     def outcome(self, method: str, path: str, role: str) -> tuple[int | str, str]:
         """What ``role`` gets from the route: a status or a WebSocket outcome, and the body."""
         call = CALLS.get((method, path), Call())
@@ -411,14 +464,17 @@ class World:
                           message_id=self.message(call.message) if call.message else "",
                           entry_id=self.entry(call.entry) if call.entry else "",
                           draft_id=self.entry(call.draft) if call.draft else "",
-                          case_id=self.bad_rating(call.bad_rating) if call.bad_rating else 0)
+                          case_id=self.bad_rating(call.bad_rating) if call.bad_rating else 0,
+                          policy_id=self.policy(call.policy) if call.policy else "")
+        body = {"item": {**POLICY, "id": self.policy("id")}} if call.policy == "new" \
+            else call.body
         if method == "WS":
             try:
                 with self.client.websocket_connect(url, headers={"Origin": ORIGIN}):
                     return ACCEPT, ""
             except WebSocketDisconnect as exc:
                 return CLOSED(exc.code), exc.reason or ""
-        response = self.client.request(method, url, json=call.body, params=call.params,
+        response = self.client.request(method, url, json=body, params=call.params,
                                        files=call.files)
         return response.status_code, response.text[:300]
 
