@@ -11,9 +11,9 @@ async clients), logged in as an admin of department A with a visitor cookie, and
 ``Origin: http://testserver``. Log-in and log-out are sent without those cookies so they
 cannot end the session. About half the generated ticket and 留言 ids are replaced by real
 ones (a fresh ticket of department A held by the admin, a fresh open 留言, a fresh
-knowledge-base entry or helper's proposal), so the routes' success paths are fuzzed too, not
-only their 404s. The abuse limits are lifted: the limits have their own tests, and a fuzzer
-hitting 429 would test nothing else.
+knowledge-base entry or helper's proposal, a fresh draft policy), so the routes' success paths
+are fuzzed too, not only their 404s. The abuse limits are lifted: the limits have their own
+tests, and a fuzzer hitting 429 would test nothing else.
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from api.main import create_app
 from handoff import claims, left_messages
 from handoff.requests import request_handoff
 from knowledge_base.schema import EntryData
+from policies import editing
 from tests.api.support import DEPT, handoff_request
 from xiaobao.accounts import create_account
 from xiaobao.db import session_scope
@@ -82,6 +83,16 @@ class Fuzz:
             "fuzz")
         return entry_id
 
+    def policy(self) -> str:
+        """A fresh draft policy item another editor wrote."""
+        policy_id = f"fuzz-{uuid.uuid4().hex[:12]}"
+        with session_scope(self.client.app.state.services.engine) as session:
+            editing.create(session, {
+                "id": policy_id, "title": "测试事项", "document": {"title": "测试文件"},
+                "category": "减免", "mode": "依申请", "benefit": "减半征收。",
+                "conditions": {"field": "employees", "op": "le", "value": 300}}, "fuzz-author")
+        return policy_id
+
     def real_ids(self, case) -> None:
         """Swap about half the generated ids (by the value, so a case replays the same) for
         real ones of the kind the route wants."""
@@ -97,6 +108,8 @@ class Fuzz:
                 params[name] = self.open_message()
             elif name in ("entry_id", "draft_id"):
                 params[name] = self.entry(proposal=name == "draft_id")
+            elif name == "policy_id":
+                params[name] = self.policy()
 
     def send(self, case):
         """The case as schemathesis would send it, through the app's TestClient."""
