@@ -1,6 +1,7 @@
 // The knowledge editors' workbench: entry list, edit form with the bot's live preview, history
 // and diff, import (dry run first), export, hit test, helpers' proposals and knowledge gaps,
-// each view a module of its own (editor_*.js), chosen by the URL hash (editor_route.js). This
+// each view a module of its own (editor_*.js), chosen by the URL hash (editor_route.js), and the
+// 政策 view for policy editors (editor_policies.js and its editor_policy_*.js). This
 // module checks what the account may do and starts the views. Everything from the server goes
 // in with textContent (widgets.el / widgets.richText), never as markup.
 import { api, whoAmI } from "./api.js";
@@ -14,11 +15,12 @@ import { hist } from "./editor_history.js";
 import { exporter, importer } from "./editor_import.js";
 import { hitTest } from "./editor_hittest.js";
 import { list } from "./editor_list.js";
+import { policies } from "./editor_policies.js";
 
 setViews({
   list: () => list.load(), edit: (arg) => form.open(arg), history: (arg) => hist.open(arg),
   import: () => {}, export: () => exporter.update(), hittest: () => {},
-  drafts: () => drafts.load(), gaps: () => gaps.open(),
+  drafts: () => drafts.load(), gaps: () => gaps.open(), policies: (arg) => policies.open(arg),
 }, () => form.isDirty());
 
 async function start() {
@@ -37,6 +39,7 @@ async function start() {
     location.assign("/login?next=/editor");
   });
   $("dashboard-link").hidden = !can.read_reports;
+  $("nav-policies").hidden = !can.edit_policies;
   state.readOnly = !can.edit_kb && can.read_kb_gaps;
   if (state.readOnly) {
     // Supervisors read the knowledge gaps (the same API the dashboard uses); editing is not theirs.

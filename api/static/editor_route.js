@@ -5,7 +5,8 @@ import { parseViewHash } from "./format.js";
 import { $ } from "./widgets.js";
 import { enc, say, state } from "./editor_shared.js";
 
-export const VIEWS = ["list", "edit", "history", "import", "export", "hittest", "drafts", "gaps"];
+export const VIEWS = ["list", "edit", "history", "import", "export", "hittest", "drafts", "gaps",
+  "policies"];
 
 export const nav = {
   route: null,         // {view, arg} on screen
