@@ -91,22 +91,27 @@ def bot_messages(replies: list[dict]) -> list[dict]:
 
 # --- the record -----------------------------------------------------------------------------------
 
-def record_user_turn(services: Services, conversation_id: str, text: UserText) -> None:
+def record_user_turn(services: Services, conversation_id: str, text: UserText) -> int:
+    """The user's turn in the record; its id."""
     with session_scope(services.engine) as s:
         extra = {"payload": text.payload} if text.payload else {}
         m = conversations.append(s, conversation_id, Speaker.USER, text.shown, **extra)
         record_event(s, EventKind.MESSAGE_RECEIVED, conversation_id=conversation_id,
                      actor="user", message_pk=m.pk, mode=Mode.BOT.value)
+        return m.pk
 
 
 def record_bot_turns(services: Services, conversation_id: str, messages: list[dict]) -> None:
+    """The bot's turns in the record; each message gets its row's id (``id``), by which the
+    page shows it once however it arrives (reply, live push, catching up after a reconnect)."""
     with session_scope(services.engine) as s:
         for message in messages:
             custom = message.get("custom") or {}
             extra = {key: custom[key] for key in (typed_answers.FREE_TEXT, typed_answers.REASK)
                      if custom.get(key)}  # so the record can stand in for Redis
-            conversations.append(s, conversation_id, message["role"], message["text"],
-                                 buttons=message["buttons"], **extra)
+            m = conversations.append(s, conversation_id, message["role"], message["text"],
+                                     buttons=message["buttons"], **extra)
+            message["id"] = m.pk
 
 
 def record_failure(services: Services, conversation_id: str, kind: str) -> None:
@@ -115,13 +120,20 @@ def record_failure(services: Services, conversation_id: str, kind: str) -> None:
                      actor="gateway", failure=kind)
 
 
-def conversation_history(services: Services, conversation_id: str, limit: int = 200
-                         ) -> list[dict]:
-    """What the user sees on return: every turn of the conversation, in order."""
+def conversation_history(services: Services, conversation_id: str, limit: int = 200,
+                         after: int | None = None) -> list[dict]:
+    """What the user sees on return: the last ``limit`` turns of the conversation, in order;
+    with ``after`` (a message's id) the first ``limit`` turns after that one, for a page
+    catching up after its socket dropped. Each carries its id (the record's key)."""
     with session_scope(services.engine) as s:
-        rows = conversations.conversation(s, conversation_id, limit=limit)
+        if after is None:
+            rows = conversations.conversation(s, conversation_id, limit=limit)
+        else:
+            rows = conversations.conversation(s, conversation_id, after_pk=after, limit=limit,
+                                              oldest=True)
         names = views.display_names(s, {m.author for m in rows if m.author})
-        return [{"role": m.role, "text": m.text, "buttons": (m.data or {}).get("buttons", []),
+        return [{"id": m.pk, "role": m.role, "text": m.text,
+                 "buttons": (m.data or {}).get("buttons", []),
                  "author": names.get(m.author, ""), "at": clock.aware(m.at).isoformat()}
                 for m in rows]
 
@@ -162,10 +174,12 @@ class TurnResult:
     mode: str
     messages: list[dict] = field(default_factory=list)
     ticket: dict | None = None
+    user_message_id: int | None = None  # the user's turn in the record (None: not kept)
 
     def to_dict(self) -> dict:
         return {"conversation_id": self.conversation_id, "mode": self.mode,
-                "messages": self.messages, "ticket": self.ticket}
+                "messages": self.messages, "ticket": self.ticket,
+                "user_message_id": self.user_message_id}
 
 
 async def handle_user_message(services: Services, http, conversation_id: str,
@@ -180,7 +194,7 @@ async def handle_user_message(services: Services, http, conversation_id: str,
     if state["mode"] != Mode.BOT:
         CHAT_MESSAGES.labels("helper").inc()
         try:
-            await run_in_threadpool(
+            sent = await run_in_threadpool(
                 lambda: relay.send_user_message(conversation_id, user_text.shown,
                                                 ctx=services.handoff,
                                                 message_id=f"web-{uuid.uuid4().hex}"))
@@ -188,10 +202,12 @@ async def handle_user_message(services: Services, http, conversation_id: str,
             # Resolved between the mode read and the send: the bot answers, as after resolution.
             state = {"mode": Mode.BOT.value, "ticket": None}
         else:
-            return TurnResult(conversation_id, state["mode"], [], state["ticket"])
+            return TurnResult(conversation_id, state["mode"], [], state["ticket"],
+                              user_message_id=sent["id"])
 
     CHAT_MESSAGES.labels("bot").inc()
-    await run_in_threadpool(record_user_turn, services, conversation_id, user_text)
+    user_message_id = await run_in_threadpool(record_user_turn, services, conversation_id,
+                                              user_text)
     try:
         messages = await _ask_rasa(services, http, conversation_id, user_text, client_ip)
     except rasa_client.BotUnavailable as exc:
@@ -213,7 +229,8 @@ async def handle_user_message(services: Services, http, conversation_id: str,
                             bool(again))
     await run_in_threadpool(record_bot_turns, services, conversation_id, messages)
     state = await run_in_threadpool(conversation_state, services, conversation_id)
-    return TurnResult(conversation_id, state["mode"], messages, state["ticket"])
+    return TurnResult(conversation_id, state["mode"], messages, state["ticket"],
+                      user_message_id=user_message_id)
 
 
 async def _ask_rasa(services: Services, http, conversation_id: str, text: UserText,

@@ -229,7 +229,7 @@ def ticket_department(ticket_id: str, *, ctx: HandoffContext) -> str:
 
 
 def message_view(m: conversations.Message, names: dict[str, str], masked: bool) -> dict:
-    return {"pk": m.pk, "role": m.role, "author": m.author,
+    return {"id": m.pk, "pk": m.pk, "role": m.role, "author": m.author,
             "author_name": names.get(m.author, ""),
             "text": mask_personal_text(m.text) if masked else m.text,
             "ticket_id": m.ticket_id or "", "at": aware(m.at).isoformat()}
@@ -269,3 +269,18 @@ def context_pack(ticket_id: str, viewer: policy.Actor, *, ctx: HandoffContext) -
     return {"ticket": info.to_dict(), "transcript": transcript, "history": steps,
             "intent": c.get("intent", ""), "entities": c.get("entities", []),
             "candidates": c.get("candidates", []), "company": info.company}
+
+
+def ticket_messages(ticket_id: str, viewer: policy.Actor, *, after_pk: int = 0,
+                    ctx: HandoffContext) -> list[dict]:
+    """The ticket's turns after ``after_pk``, in order, as the context pack shows them: what a
+    console that was away re-reads (the same department rule and masking)."""
+    with session_scope(ctx.engine) as s:
+        t = get_ticket(s, ticket_id)
+        if not policy.can_see_department(viewer, t.department):
+            raise NotAllowed(f"工单{ticket_id}不在您的部门范围内。 / Ticket {ticket_id} belongs "
+                             f"to another department.")
+        masked = not policy.sees_full_phone(viewer.username, t.helper)
+        turns = conversations.of_ticket(s, ticket_id, after_pk=after_pk)
+        names = display_names(s, {m.author for m in turns if m.author})
+        return [message_view(m, names, masked) for m in turns]

@@ -65,7 +65,10 @@ class MessageView:
     at: str
 
     def to_dict(self) -> dict:
-        return {"type": "message", "pk": self.pk, "conversation_id": self.conversation_id,
+        # ``id`` is the record's primary key, the message's stable id on every page; ``pk`` the
+        # same, under the name the console has always read.
+        return {"type": "message", "id": self.pk, "pk": self.pk,
+                "conversation_id": self.conversation_id,
                 "ticket_id": self.ticket_id, "role": self.role, "author": self.author,
                 "text": self.text, "buttons": self.buttons, "message_id": self.client_id,
                 "at": self.at}
@@ -97,12 +100,14 @@ def by_client_id(session: Session, client_id: str | None) -> Message | None:
 
 
 def conversation(session: Session, conversation_id: str, *, after_pk: int = 0,
-                 limit: int | None = None) -> list[Message]:
-    """The conversation's turns in order (the last ``limit`` of them when given)."""
+                 limit: int | None = None, oldest: bool = False) -> list[Message]:
+    """The conversation's turns in order: the last ``limit`` of them when given, or with
+    ``oldest`` the first ``limit`` after ``after_pk`` (a page catching up, in pages)."""
     q = select(Message).where(Message.conversation_id == conversation_id,
                               Message.pk > after_pk)
-    if limit is None:
-        return list(session.scalars(q.order_by(Message.pk)))
+    if limit is None or oldest:
+        q = q.order_by(Message.pk)
+        return list(session.scalars(q if limit is None else q.limit(limit)))
     rows = list(session.scalars(q.order_by(Message.pk.desc()).limit(limit)))
     return rows[::-1]
 

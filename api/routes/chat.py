@@ -15,7 +15,7 @@ import time
 from typing import Literal
 
 import redis
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -122,13 +122,20 @@ async def end_conversation(request: Request, services: ServicesDep,
     return response
 
 
+HISTORY_PAGE = 200
+
+
 @router.get("/api/chat/history")
-async def history(conversation_id: VisitorId, services: ServicesDep) -> dict:
+async def history(conversation_id: VisitorId, services: ServicesDep,
+                  after: int | None = Query(default=None, ge=0)) -> dict:
+    """The conversation's last turns, each with its id; ``after=<id>``: the turns after that
+    one, oldest first, for a page catching up after its socket dropped (``more``: ask again
+    after the last one)."""
     messages = await run_in_threadpool(conversation.conversation_history, services,
-                                       conversation_id)
+                                       conversation_id, HISTORY_PAGE, after)
     state = await run_in_threadpool(conversation.conversation_state, services, conversation_id)
     return {"conversation_id": conversation_id, "mode": state["mode"], "ticket": state["ticket"],
-            "messages": messages}
+            "messages": messages, "more": after is not None and len(messages) == HISTORY_PAGE}
 
 
 @router.get("/api/chat/queue")
@@ -244,7 +251,8 @@ async def _forward_live_events(services: Services, conversation_id: str, send) -
                 name = await run_in_threadpool(conversation.display_name, services,
                                                event["author"])
                 await send({"type": "message", "message": {
-                    "role": "helper", "text": event["text"], "author": name, "at": event["at"]}})
+                    "id": event.get("id") or event.get("pk"), "role": "helper",
+                    "text": event["text"], "author": name, "at": event["at"]}})
             elif kind == conversation.BOT_MESSAGES_EVENT:
                 for message in event.get("messages", []):
                     await send({"type": "message", "message": message})
@@ -256,9 +264,11 @@ async def _forward_live_events(services: Services, conversation_id: str, send) -
                         await send({"type": "left_message", "message": message})
             else:
                 # "subscribed" too: from here on nothing is missed, so the page may trust
-                # this state after a reconnect.
+                # this state after a reconnect, and re-reads the record after the last
+                # message it shows (``subscribed``) for what was said while it was away.
                 state = await run_in_threadpool(conversation.conversation_state, services,
                                                 conversation_id)
-                await send({"type": "state", **state})
+                extra = {"subscribed": True} if kind == "subscribed" else {}
+                await send({"type": "state", **state, **extra})
     finally:
         await events.aclose()

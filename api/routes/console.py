@@ -15,7 +15,7 @@ import logging
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -119,6 +119,14 @@ def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
     pack = views.context_pack(ticket_id, account, ctx=ctx)
     pack["candidates"] = [_with_card(session, c, ctx.max_chars) for c in pack["candidates"]]
     return pack
+
+
+@router.get("/tickets/{ticket_id}/messages")
+def ticket_messages(ticket_id: TicketInMyDepartments, account: HelperAccount, ctx: HandoffDep,
+                    after: int = Query(default=0, ge=0)) -> dict:
+    """The ticket's messages after the one with id ``after``, in order: what a console that
+    was away (its socket dropped) re-reads, so nothing said meanwhile is missing."""
+    return {"messages": views.ticket_messages(ticket_id, account, after_pk=after, ctx=ctx)}
 
 
 def _with_card(session: Session, candidate: dict, max_chars: int) -> dict:

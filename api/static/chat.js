@@ -1,8 +1,12 @@
 // The portal chat: history on load, messages over the WebSocket (REST when it is down),
 // buttons from the bot's replies, the 好差评 widget, queue position and the helper's messages.
+// Every message of the record carries its id: each is shown once, in the record's order, and
+// when the socket comes back the page re-reads what was said after the last one it showed
+// (timeline.js), so nothing said while it was away is missing without a reload.
 // 留言 are chat_leave.js's, 结束会话 chat_end.js's; both use ``chat``, exported below.
 import { ApiError, api, reconnectingSocket } from "./api.js";
 import { describeTicket, formatTime } from "./format.js";
+import { createTimeline, insertionIndex, messageId, unseen } from "./timeline.js";
 import { el, richText } from "./widgets.js";
 
 const RATING_PREFIX = "/rate_service";
@@ -22,6 +26,7 @@ let socketReady = false;
 let pending = [];          // resolvers waiting for a reply over the socket, in order
 let mode = "bot";
 let queuePoll = null;
+const timeline = createTimeline();  // the record's messages on screen, by id
 
 function scrollDown() {
   list.scrollTop = list.scrollHeight;
@@ -56,13 +61,29 @@ function renderButtons(message, bubble) {
   bubble.appendChild(group);
 }
 
-function addMessage(message) {
+// A line in the list: in the record's order when it has an id (before the first line with a
+// greater one), else at the end.
+function place(item, id) {
+  if (id !== null) {
+    item.dataset.id = String(id);
+    const lines = Array.from(list.children);
+    const at = insertionIndex(lines.map((li) => (li.dataset.id ? Number(li.dataset.id) : null)), id);
+    if (at >= 0) { list.insertBefore(item, lines[at]); return; }
+  }
+  list.appendChild(item);
+  scrollDown();
+}
+
+// ``live``: it came over the socket, the history or a re-read (see timeline.js). A message
+// of the record already on screen is not shown again (null).
+function addMessage(message, live = true) {
+  if (!timeline.add(message, live)) return null;
+  const id = messageId(message);
   const role = message.role || "bot";
   const item = el("li", "msg " + role);
   if (role === "notice" || role === "system" || role === "error") {
     item.appendChild(el("div", "notice-text", message.text));
-    list.appendChild(item);
-    scrollDown();
+    place(item, id);
     return item;
   }
   const who = { user: "我", bot: "小宝", helper: message.author || "人工帮办" }[role] || "小宝";
@@ -74,9 +95,50 @@ function addMessage(message) {
   renderButtons(message, bubble);
   item.appendChild(meta);
   item.appendChild(bubble);
-  list.appendChild(item);
-  scrollDown();
+  place(item, id);
   return item;
+}
+
+// The user's line shown before the gateway answered gets its id from the answer; a re-read
+// that finds the message first takes the same line (``adoptPending``), never a second one.
+function settleUserLine(item, id, live) {
+  if (!item || item.dataset.id || messageId({ id }) === null) return;
+  delete item.dataset.pending;
+  if (!timeline.add({ id }, live)) { item.remove(); return; }  // shown by a re-read meanwhile
+  item.remove();
+  place(item, messageId({ id }));
+}
+
+function adoptPending(message) {
+  if (message.role !== "user") return false;
+  const waiting = Array.from(list.querySelectorAll("li.msg.user[data-pending]"))
+    .find((li) => li.dataset.pending === message.text);
+  if (!waiting) return false;
+  settleUserLine(waiting, message.id, true);
+  return true;
+}
+
+// What was said after the last message shown, re-read from the record: after the socket
+// opens, and again once its live subscription is back (``complete``: nothing can fall between
+// the re-read and the live messages any more). One at a time, in order.
+let catching = Promise.resolve();
+function catchUp(complete) {
+  catching = catching.then(async () => {
+    const got = [];
+    let after = timeline.from();
+    try {
+      for (let page = 0; page < 20; page++) {
+        const data = await api("GET", "/api/chat/history?after=" + after);
+        const messages = data.messages || [];
+        got.push(...messages);
+        if (!data.more || !messages.length) break;
+        after = messageId(messages[messages.length - 1]);
+      }
+    } catch { return; }  // the next reconnect re-reads again
+    unseen(timeline.shownIds(), got).forEach((m) => { if (!adoptPending(m)) addMessage(m); });
+    timeline.caughtUp(got, complete);
+  }).catch(() => { /* a drawing fault must not stop the next re-read */ });
+  return catching;
 }
 
 function showError(text) {
@@ -110,8 +172,8 @@ async function refreshQueue() {
   } catch { /* the next poll or push will tell */ }
 }
 
-function applyReply(data) {
-  (data.messages || []).forEach(addMessage);
+function applyReply(data, live = true) {
+  (data.messages || []).forEach((m) => addMessage(m, live));
   setState(data.mode, data.ticket);
   emit("reply", data);
 }
@@ -131,14 +193,17 @@ async function send(text, shown) {
     showError("消息太长了：最多" + MAX_CHARS + "个字，请分几次发送。");
     return false;
   }
-  addMessage({ role: "user", text: shown || trimmed, at: new Date().toISOString() });
+  const mine = addMessage({ role: "user", text: shown || trimmed, at: new Date().toISOString() });
+  mine.dataset.pending = shown || trimmed;  // until the answer says which message it is
   sendButton.disabled = true;
   const typing = addMessage({ role: "notice", text: mode === "bot" ? "小宝正在输入…" : "已发送" });
   try {
-    const data = socketReady ? await sendOverSocket(trimmed)
+    const live = socketReady;
+    const data = live ? await sendOverSocket(trimmed)
       : await api("POST", "/api/chat/messages", { text: trimmed });
     typing.remove();
-    applyReply(data);
+    settleUserLine(mine, data.user_message_id, live);
+    applyReply(data, live);
     return true;
   } catch (err) {
     typing.remove();
@@ -152,9 +217,10 @@ async function send(text, shown) {
 
 function connect() {
   socket = reconnectingSocket("/ws/chat", {
-    onOpen() { socketReady = true; socket.working(); },
+    onOpen() { socketReady = true; socket.working(); catchUp(false); },
     onClose(event) {
       socketReady = false;
+      timeline.dropped();
       // 4401 "conversation over" (idle expiry, or ended elsewhere): start afresh, so the
       // page shows nothing of it; the history call gives this browser a new conversation.
       if (event.code === 4401 && /over/.test(event.reason || "")) { location.reload(); return false; }
@@ -177,6 +243,7 @@ function connect() {
         emit("left_message", data.message);
       } else if (data.type === "state") {
         setState(data.mode, data.ticket);
+        if (data.subscribed) catchUp(true);
       }
     },
   });

@@ -4,7 +4,7 @@
 import { api, reconnectingSocket, whoAmI } from "./api.js";
 import { CHANNELS, STATUS, state, syncNow } from "./console_state.js";
 import { SIDE_POLL_MS, loadSide, wireSide } from "./console_side.js";
-import { addTranscript, select, wireWorkspace } from "./console_workspace.js";
+import { addTranscript, catchUp, select, timeline, wireWorkspace } from "./console_workspace.js";
 import { formatAge } from "./format.js";
 import { $, el, toast } from "./widgets.js";
 
@@ -64,19 +64,37 @@ async function claim(channel) {
   } catch (err) { toast(err.message, true); }
 }
 
+// After the socket came back, its first snapshot: the lists are redrawn with the ticket on
+// screen still selected; that ticket's messages said meanwhile are re-read (again when its
+// live subscription is back: the "subscribed" event), or, when it has left the helper's list
+// (closed, transferred) while the console was away, the whole ticket is read again.
+function resume(tickets) {
+  if (!state.selected) return;
+  const still = tickets.find((t) => t.id === state.selected);
+  if (!still) { select(state.selected); return; }
+  $("ws-status").textContent = STATUS[still.status] || still.status;
+  $("ws-status").className = "status-tag " + still.status;
+  catchUp(false);
+}
+
 function connect() {
+  let reopened = false;  // the next snapshot is the first since the socket (re)opened
   state.socket = reconnectingSocket("/ws/console", {
+    onOpen() { reopened = true; },
     onMessage(data) {
       if (data.type === "snapshot") {
         state.socket.working();  // the gateway and Redis answer again
         renderQueues(data.queues || []);
         renderTickets(data.tickets || []);
+        if (reopened) { reopened = false; resume(data.tickets || []); }
       } else if (data.type === "event" && data.ticket_id === state.selected) {
         if (data.event.type === "message") addTranscript(data.event);
+        else if (data.event.type === "subscribed") catchUp(true);
         else select(state.selected);
       }
     },
     onClose(event) {
+      timeline.dropped();
       if (event.code === 4401) { location.assign("/login?next=/console"); return false; }
       return true;  // a gateway restart or Redis outage closes the socket: back off and reconnect
     },

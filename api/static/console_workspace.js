@@ -4,13 +4,17 @@
 import { api } from "./api.js";
 import { STATUS, historyLine, state } from "./console_state.js";
 import { formatTime } from "./format.js";
+import { createTimeline, insertionIndex, messageId, unseen } from "./timeline.js";
 import { $, el, richText, toast } from "./widgets.js";
 
-let shownPks = new Set();  // transcript messages already on screen
+// The transcript's messages on screen, by id, and where to re-read from after the console's
+// socket dropped (timeline.js).
+export const timeline = createTimeline();
 
-export function addTranscript(m) {
-  if (m.pk && shownPks.has(m.pk)) return;
-  if (m.pk) shownPks.add(m.pk);
+// ``live``: from the socket, the context pack or a re-read (it moves the re-read's cursor).
+export function addTranscript(m, live = true) {
+  if (!timeline.add(m, live)) return;
+  const pk = messageId(m);
   const role = m.role || "system";
   const list = $("transcript");
   const item = el("li", "msg " + (role === "helper" ? "user" : role === "user" ? "helper" : role));
@@ -25,13 +29,33 @@ export function addTranscript(m) {
   }
   // In the record's order whatever the order of arrival: a live message can land while the
   // transcript is being re-read (after a claim or a resync), before the older lines it follows.
-  if (m.pk) {
-    item.dataset.pk = m.pk;
-    const later = Array.from(list.children).find((li) => li.dataset.pk && Number(li.dataset.pk) > m.pk);
-    if (later) { list.insertBefore(item, later); return; }
+  if (pk !== null) {
+    item.dataset.pk = String(pk);
+    const lines = Array.from(list.children);
+    const at = insertionIndex(lines.map((li) => (li.dataset.pk ? Number(li.dataset.pk) : null)), pk);
+    if (at >= 0) { list.insertBefore(item, lines[at]); return; }
   }
   list.appendChild(item);
   list.scrollTop = list.scrollHeight;
+}
+
+// The selected ticket's messages said after the last one on screen, re-read from the record
+// when the console's socket is back (``complete``: its live subscription is back too); one
+// re-read at a time, and none drawn for a ticket no longer on screen.
+let catching = Promise.resolve();
+export function catchUp(complete) {
+  const ticketId = state.selected;
+  if (!ticketId) return catching;
+  catching = catching.then(async () => {
+    if (state.selected !== ticketId) return;
+    const data = await api("GET", "/api/helper/tickets/" + encodeURIComponent(ticketId) +
+      "/messages?after=" + timeline.from());
+    if (state.selected !== ticketId) return;
+    const got = data.messages || [];
+    unseen(timeline.shownIds(), got).forEach((m) => addTranscript(m));
+    timeline.caughtUp(got, complete);
+  }).catch(() => { /* the next reconnect or event re-reads again */ });
+  return catching;
 }
 
 function setText(id, value) { $(id).textContent = value || "—"; }
@@ -88,7 +112,7 @@ let selecting = 0;  // the latest select(): an earlier one still loading must no
 export async function select(ticketId) {
   const call = ++selecting;
   state.selected = ticketId;
-  shownPks = new Set();
+  timeline.reset();
   $("transcript").replaceChildren();
   try {
     const pack = await api("GET", "/api/helper/tickets/" + encodeURIComponent(ticketId));
@@ -115,6 +139,7 @@ export async function select(ticketId) {
 
 export function clearWorkspace() {
   state.selected = null;
+  timeline.reset();
   $("transcript").replaceChildren();
   $("ws-title").textContent = "请选择或领取工单";
   $("ws-status").textContent = "";
@@ -156,7 +181,8 @@ export function wireWorkspace() {
       const data = await api("POST", "/api/helper/tickets/" + encodeURIComponent(state.selected) + "/messages",
         { text, message_id: unsent.id });
       unsent = null;
-      addTranscript(data.message);
+      // Sent while the socket is down, it moves no cursor: older messages may be missing.
+      addTranscript(data.message, !!state.socket && state.socket.isOpen());
       input.value = "";
       input.dispatchEvent(new Event("input"));
       $("ws-status").textContent = STATUS.in_conversation;

@@ -98,7 +98,7 @@ def test_context_pack_shows_bot_turns_then_live_turns_and_masks_phones(ctx):
     assert [m["ticket_id"] for m in turns] == ["", "", "", receipt.ticket_id, receipt.ticket_id]
     assert [m["pk"] for m in turns] == sorted(m["pk"] for m in turns)
     assert (turns[3]["author"], turns[3]["author_name"]) == ("ha", "王帮办")
-    assert set(turns[0]) == {"pk", "role", "author", "author_name", "text", "ticket_id", "at"}
+    assert set(turns[0]) == {"id", "pk", "role", "author", "author_name", "text", "ticket_id", "at"}
 
     seen_by_colleague = views.context_pack(receipt.ticket_id, colleague, ctx=ctx)["transcript"]
     assert [m["text"] for m in seen_by_colleague] == [

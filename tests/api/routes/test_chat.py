@@ -51,7 +51,9 @@ def test_first_message_sets_a_long_lived_visitor_cookie_naming_the_conversation(
     # The conversation id (Rasa's sender) is derived from the cookie's secret, never the secret.
     conversation_id = conversation_of(client)
     assert body["conversation_id"] == conversation_id != secret and body["mode"] == "bot"
-    assert body["messages"] == [{"role": "bot", "text": "您好！我是小宝", "buttons": []}]
+    assert [{k: v for k, v in m.items() if k != "id"} for m in body["messages"]] == [
+        {"role": "bot", "text": "您好！我是小宝", "buttons": []}]
+    assert body["messages"][0]["id"] == stored_messages(client.app.state.services.engine)[-1].pk
     assert rasa.received[-1] == {"sender": conversation_id, "message": "你好",
                                  "metadata": {"visitor_id": conversation_id,
                                               "client_ip": "testclient"}}
@@ -302,7 +304,8 @@ def test_websocket_round_trip(client, rasa):
     client.get("/")  # the page sets the visitor cookie
     rasa.replies = [{"text": "您好！我是小宝"}]
     with client.websocket_connect("/ws/chat") as ws:
-        assert ws.receive_json() == {"type": "state", "mode": "bot", "ticket": None}
+        assert ws.receive_json() == {"type": "state", "mode": "bot", "ticket": None,
+                                     "subscribed": True}
         ws.send_text(json.dumps({"text": "你好"}))
         reply = ws.receive_json()
         assert reply["type"] == "reply" and reply["messages"][0]["text"] == "您好！我是小宝"

@@ -294,11 +294,13 @@ def test_user_socket_receives_helper_message_and_resolution(user, rasa, helper_c
     with user.websocket_connect("/ws/chat") as ws:
         # The first push says the subscription is live (and the state after a reconnect).
         assert ws.receive_json() == {"type": "state", "mode": "waiting",
-                                     "ticket": user.get("/api/chat/queue").json()["ticket"]}
-        ann.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": "您好，请讲"})
+                                     "ticket": user.get("/api/chat/queue").json()["ticket"],
+                                     "subscribed": True}
+        sent = ann.post(f"/api/helper/tickets/{ticket_id}/messages", json={"text": "您好，请讲"})
         pushed = ws.receive_json()
         assert pushed == {"type": "message", "message": {
-            "role": "helper", "text": "您好，请讲", "author": "ann", "at": pushed["message"]["at"]}}
+            "id": sent.json()["message"]["id"], "role": "helper", "text": "您好，请讲",
+            "author": "ann", "at": pushed["message"]["at"]}}
         ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={})
         kinds = []
         for _ in range(6):
