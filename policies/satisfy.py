@@ -93,7 +93,7 @@ def _between(f: Field, low: Any, high: Any) -> Any:
         return low + dt.timedelta(days=days // 2) if days > 1 else None
     if f.type == "integer":
         return low + 1 if high - low > 1 else None
-    return (low + high) / 2
+    return low / 2 + high / 2  # no overflow at the ends of the floats
 
 
 def witness(tree: Any, dictionary: Dictionary, budget: int = BUDGET) -> Search:

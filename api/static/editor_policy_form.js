@@ -15,6 +15,11 @@ const ACTIONS = { create: "新建", edit: "修改", import: "导入", submit: "�
 const TEXT = { title: "p-title", clause: "p-clause", department: "p-department", benefit: "p-benefit",
   apply: "p-apply", source_url: "p-source-url" };
 const DATES = { valid_from: "p-valid-from", valid_to: "p-valid-to", checked_on: "p-checked-on" };
+const LABELS = { id: "事项编号", title: "事项名称", document: "文件", clause: "条款", category: "类别",
+  mode: "兑现方式", department: "主管部门", benefit: "享受内容", valid_from: "施行日期",
+  valid_to: "截止日期", windows: "申报窗口", apply: "办理方式", materials: "申请材料",
+  unmodelled: "需核实的条件", conditions: "条件", status: "状态", checked_on: "最近核对日期",
+  source_url: "原文链接" };
 
 export const policyForm = (() => {
   let current = null;   // the item as last read or saved (null: a new one)
@@ -138,9 +143,38 @@ export const policyForm = (() => {
     }
   }
 
+  function shown(field, value) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (field === "conditions") return conditionSentence(value, builder.fields());
+    if (field === "document") return [value.title, value.doc_no, value.issuer].filter(Boolean).join(" · ");
+    if (field === "status") return POLICY_STATUS[value] || value;
+    if (Array.isArray(value)) return value.map((v) => typeof v === "object" ? JSON.stringify(v) : v).join("、");
+    return String(value);
+  }
+
+  async function showDiff(from, to) {
+    try {
+      const out = await call("GET", "/api/policies/" + enc(current.id) + "/diff?from=" + from + "&to=" + to);
+      const changed = out.fields.filter((f) => f.changed);
+      $("h-pol-diff").textContent = "第 " + from + " 版 → 第 " + to + " 版：" +
+        (changed.length ? "改了 " + changed.length + " 处" : "内容相同");
+      $("pol-diff-rows").replaceChildren(...changed.map((f) => {
+        const tr = el("tr", "changed");
+        tr.appendChild(el("th", "", LABELS[f.field] || f.field));
+        tr.appendChild(el("td", "", shown(f.field, f.from)));
+        tr.appendChild(el("td", "", shown(f.field, f.to)));
+        return tr;
+      }));
+      $("pol-diff").hidden = false;
+    } catch (err) {
+      say(err.message, true);
+    }
+  }
+
   async function loadHistory() {
     const body = $("pol-history");
     body.replaceChildren();
+    $("pol-diff").hidden = true;
     if (!current) return;
     try {
       const versions = (await call("GET", "/api/policies/" + enc(current.id) + "/history")).versions;
@@ -150,6 +184,10 @@ export const policyForm = (() => {
         [ACTIONS[v.action] || v.action, v.actor || "—", formatDateTime(v.at), v.why || ""]
           .forEach((t) => tr.appendChild(el("td", "", t)));
         const td = el("td");
+        if (v.version > 1) {
+          td.appendChild(button("与上一版比较", "secondary small-btn", () => showDiff(v.version - 1, v.version),
+            "与上一版比较：版本 " + v.version));
+        }
         if (i > 0) {
           td.appendChild(button("回滚到此版本", "secondary small-btn", async () => {
             clearError();
@@ -161,9 +199,8 @@ export const policyForm = (() => {
               say("已回滚到第 " + v.version + " 版的内容（新的草稿，需重新审核）");
             } catch (err) { showError(err); }
           }, "回滚到此版本：版本 " + v.version));
-        } else {
-          td.textContent = "—";
         }
+        if (!td.childNodes.length) td.textContent = "—";
         tr.appendChild(td);
         body.appendChild(tr);
       });

@@ -102,6 +102,10 @@ def test_an_editor_builds_tests_and_submits_and_a_second_editor_publishes(gatewa
     bob.click("#p-publish")
     expect(bob.locator("#pol-state")).to_have_text("已发布")
     expect(bob.locator("#pol-history")).to_contain_text("发布")
+    bob.locator("#pol-history").get_by_role("button", name="与上一版比较：版本 3").click()
+    expect(bob.locator("#pol-diff")).to_contain_text("第 2 版 → 第 3 版")
+    expect(bob.locator("#pol-diff-rows")).to_contain_text("待审核")
+    expect(bob.locator("#pol-diff-rows")).to_contain_text("已发布")
 
     checked = httpx.post(gateway.base + "/api/policy-check", headers={"Origin": gateway.base},
                          json={"facts": {"employees": 20, "high_tech": True},

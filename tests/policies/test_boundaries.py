@@ -3,6 +3,7 @@ threshold and date at, just below, just above and unknown, with the check's resu
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -80,3 +81,14 @@ def test_the_test_panel_in_one_call():
         trial_run(item, {"employees": "inf"}, [], DAY)
     with pytest.raises(FactError):
         trial_run(item, {}, ["nope"], DAY)
+
+
+def test_extreme_values_still_give_plain_json():
+    item = {"conditions": {"all": [atom("revenue", "between", [-1.7e308, 1.7e308]),
+                                   atom("employees", "ge", 10 ** 30),
+                                   atom("founded_on", "ge", "0001-01-01"),
+                                   atom("founded_on", "le", "9999-12-31")]},
+            "valid_from": "0001-01-01", "valid_to": "9999-12-31"}
+    out = trial_run(item, {}, [], DAY)
+    json.dumps(out, allow_nan=False)  # no inf, no nan, no date outside the calendar
+    assert out["result"]["status"] == "possible"
