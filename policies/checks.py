@@ -14,7 +14,8 @@ a condition's path as ``conditions.all[0]``) and a sentence in Chinese, then Eng
   document (``unchecked``, ``stale_check``);
 - 免申即享 (granted unasked) on a fact only the enterprise can declare (``declared_only``);
 - no 文号, no department, no way to apply (``missing_doc_no``, ``missing_department``,
-  ``missing_apply``; 仅告知 items need no way to apply).
+  ``missing_apply``; 仅告知 items need no way to apply);
+- a saved test case whose result is not the one expected (``test_failed``: :func:`run_cases`).
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from policies.conditions import ConditionError, atoms_of, parse_condition
-from policies.facts import parse_date
+from policies.evaluator import Resolver, check_policy, policy_from_dict
+from policies.facts import parse_date, parse_facts
 from policies.fields import Dictionary, default_dictionary
 from policies.satisfy import witness
-from policies.schema import PolicyData
+from policies.schema import PolicyData, TestCase
 
 STALE_AFTER = dt.timedelta(days=365)  # 最近核对 older than this: check the document again
 
@@ -66,6 +68,39 @@ def check_item(raw: Any, day: dt.date, dictionary: Dictionary | None = None) -> 
                            "enterprise qualifies."))
     out += _dates(raw, day)
     out += _required(raw)
+    out += [Finding("error", "test_failed", f"tests[{c['index']}]",
+                    f"测试用例“{c['name'] or c['index'] + 1}”预期"
+                    f"{RESULT_WORDS[c['expected']]}，实际{RESULT_WORDS[c['actual']]}。 / Test "
+                    "case failed.")
+            for c in run_cases(raw, day, dictionary) if not c["passed"]]
+    return out
+
+
+RESULT_WORDS = {"eligible": "符合", "possible": "可能符合", "ineligible": "不符合",
+                "not_in_force": "不在有效期内"}
+
+
+def run_cases(raw: dict, day: dt.date, dictionary: Dictionary | None = None) -> list[dict]:
+    """Each saved test case of the item with the result the check gives it now (on its own
+    date, else ``day``); none when the item cannot be evaluated yet."""
+    dictionary = dictionary or default_dictionary()
+    cases = raw["tests"] if isinstance(raw.get("tests"), list) else []
+    try:
+        policy = policy_from_dict({"id": "test", **{k: raw.get(k) for k in (
+            "conditions", "valid_from", "valid_to") if raw.get(k)}}, dictionary)
+    except (ValueError, TypeError):
+        return []
+    out = []
+    for index, case in enumerate(cases):
+        try:
+            case = TestCase.model_validate(case)
+        except ValidationError:
+            continue  # reported by the validation
+        resolve = Resolver(parse_facts(case.facts, dictionary), case.date or day, dictionary,
+                           frozenset(case.declined))
+        actual = check_policy(policy, resolve).status
+        out.append({"index": index, "name": case.name, "expected": case.expected,
+                    "actual": actual, "passed": actual == case.expected})
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from policies.conditions import ConditionError, parse_condition
+from policies.facts import FactError, parse_facts
 from policies.fields import default_dictionary
 
 STATUSES = ("draft", "in_review", "published", "archived")
@@ -31,6 +32,28 @@ class Window(BaseModel):
     note: str = Field(default="", max_length=200)
 
 
+class TestCase(BaseModel):
+    """A sample enterprise saved with the result the editor expects of it (the test panel's
+    "保存为测试用例"); a check before publishing runs every one (policies.checks)."""
+
+    __test__ = False  # not a pytest class
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(default="", max_length=100)
+    facts: dict = Field(default_factory=dict, max_length=100)
+    declined: list[str] = Field(default_factory=list, max_length=100)
+    date: dt.date | None = None
+    expected: Literal["eligible", "possible", "ineligible", "not_in_force"]
+
+    @field_validator("facts")
+    @classmethod
+    def _facts(cls, value: dict) -> dict:
+        try:
+            parse_facts(value, default_dictionary())
+        except FactError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+
 class PolicyData(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -52,6 +75,7 @@ class PolicyData(BaseModel):
     status: Literal["draft", "in_review", "published", "archived"] = "draft"
     checked_on: dt.date | None = None  # 最近核对
     source_url: str = Field(default="", max_length=500)
+    tests: list[TestCase] | None = Field(default=None, max_length=50)
 
     @field_validator("conditions")
     @classmethod
@@ -62,6 +86,11 @@ class PolicyData(BaseModel):
             except ConditionError as exc:
                 raise ValueError("; ".join(f"{p}: {r}" for p, r in exc.problems)) from None
         return value or None
+
+    @field_validator("tests")
+    @classmethod
+    def _tests(cls, value: list[TestCase] | None) -> list[TestCase] | None:
+        return value or None  # none saved: not stored at all
 
     @model_validator(mode="after")
     def _dates(self) -> PolicyData:

@@ -20,8 +20,9 @@ from policies.trial import to_json, trial
 
 def trial_run(raw: dict, facts: dict, declined: list[str], day: dt.date,
               dictionary: Dictionary | None = None) -> dict:
-    """``{"date", "checks", "publishable", "result", "base", "boundaries"}``; ``result`` None
-    when the conditions cannot be evaluated yet. Bad facts raise FactError (422)."""
+    """``{"date", "checks", "publishable", "result", "base", "boundaries", "cases"}`` (the
+    saved test cases run); ``result`` None when the conditions cannot be evaluated yet. Bad
+    facts raise FactError (422)."""
     dictionary = dictionary or default_dictionary()
     sample = parse_facts(facts, dictionary)
     unknown = [d for d in declined if d not in dictionary]
@@ -31,7 +32,8 @@ def trial_run(raw: dict, facts: dict, declined: list[str], day: dt.date,
     out: dict[str, Any] = {"date": day.isoformat(),
                            "checks": [f.to_dict() for f in findings],
                            "publishable": not checks.errors_of(findings),
-                           "result": None, "base": {}, "boundaries": []}
+                           "result": None, "base": {}, "boundaries": [],
+                           "cases": checks.run_cases(raw, day, dictionary)}
     try:
         policy = policy_from_dict({"id": "test", **{k: raw.get(k) for k in (
             "conditions", "valid_from", "valid_to") if raw.get(k)}}, dictionary)

@@ -104,3 +104,19 @@ def test_the_search_finds_a_profile_or_proves_there_is_none(dictionary):
     assert candidates(dictionary["revenue"], [300.0]) == [299.99, 300.0, 300.01]
     assert candidates(dictionary["founded_on"], [dt.date(2020, 1, 1)]) == [
         dt.date(2019, 12, 31), dt.date(2020, 1, 1), dt.date(2020, 1, 2)]
+
+
+def test_saved_test_cases_run_and_a_failing_one_is_an_error():
+    cases = [{"name": "小企业", "facts": {"employees": 20, "high_tech": True},
+              "expected": "eligible"},
+             {"facts": {"employees": 20}, "expected": "possible"},
+             {"name": "到期后", "facts": {"employees": 20, "high_tech": True},
+              "date": "2031-01-01", "expected": "eligible"}]
+    found = check_item({**ITEM, "tests": cases}, DAY)
+    [failed] = [f for f in found if f.code == "test_failed"]
+    assert (failed.level, failed.where) == ("error", "tests[2]")
+    assert "测试用例“到期后”预期符合，实际不在有效期内" in failed.message
+    assert codes({**ITEM, "tests": cases[:2]}) == {}
+    bad = check_item({**ITEM, "tests": [{"facts": {"employees": "很多"}, "expected": "eligible"}]},
+                     DAY)
+    assert [f.where for f in bad] == ["tests.0.facts"]

@@ -219,3 +219,21 @@ def test_the_test_panel_marks_each_condition_and_lists_boundary_cases(editors):
                                                         "date": DAY}).json()
     assert saved["result"]["status"] == "eligible"
     assert ann.post("/api/policies/nope/test", json={}).status_code == 404
+
+
+def test_saved_test_cases_are_kept_with_the_item_and_guard_publishing(editors):
+    ann, bob, _ = editors
+    cases = [{"name": "小企业", "facts": {"employees": 20, "high_tech": True},
+              "expected": "eligible"}]
+    assert ann.post("/api/policies", json={"item": item(tests=cases)}).status_code == 201
+    saved = ann.get("/api/policies/p-edit").json()["policy"]["tests"]
+    assert saved == [{**cases[0], "declined": []}]
+    tested = ann.post("/api/policies/p-edit/test", json={"date": DAY}).json()
+    assert tested["cases"] == [{"index": 0, "name": "小企业", "expected": "eligible",
+                                "actual": "eligible", "passed": True}]
+    tighter = item(tests=cases, conditions={"field": "employees", "op": "le", "value": 10})
+    ann.put("/api/policies/p-edit", json={"item": tighter, "version": 1, "why": "收紧"})
+    ann.post("/api/policies/p-edit/submit")
+    refused = bob.post("/api/policies/p-edit/publish", json={"date": DAY})
+    assert refused.status_code == 422
+    assert [e["code"] for e in refused.json()["error"]["errors"]] == ["test_failed"]
