@@ -46,10 +46,12 @@ export const policyForm = (() => {
     if (current && current.windows) out.windows = current.windows;
     const conditions = builder.get();
     if (conditions) out.conditions = conditions;
+    const cases = tester.cases();
+    if (cases.length) out.tests = cases;
     return out;
   }
 
-  function fill(p) {
+  function fill(p, fresh) {
     $("p-id").value = p.id || "";
     $("p-id").readOnly = !!current;
     Object.entries(TEXT).forEach(([name, input]) => { $(input).value = p[name] || ""; });
@@ -63,6 +65,7 @@ export const policyForm = (() => {
     $("p-materials").value = (p.materials || []).join("\n");
     $("p-unmodelled").value = (p.unmodelled || []).join("\n");
     $("p-why").value = "";
+    tester.reset(p.tests, fresh);
     builder.set(p.conditions || null);
     $("pol-heading").textContent = current ? (p.title || p.id) : "新建事项";
     $("pol-state").textContent = current ? POLICY_STATUS[current.status] || current.status : "未保存";
@@ -95,7 +98,6 @@ export const policyForm = (() => {
 
   async function open(id) {
     clearError();
-    tester.reset();
     current = null;
     if (id && id !== "new") {
       try {
@@ -105,7 +107,7 @@ export const policyForm = (() => {
         return;
       }
     }
-    fill(current || {});
+    fill(current || {}, true);
     loadHistory();
   }
 

@@ -2,13 +2,15 @@
 // empty, a fact is unknown) and a date, sent with the form as it stands to
 // POST /api/policies/test on every change; back come the result, each condition ✅/❌/❓ (also
 // shown in the builder), the checks before publishing and the boundary cases of every
-// threshold and date with their expected results. Nothing is saved.
-import { $, el } from "./widgets.js";
-import { call } from "./editor_shared.js";
+// threshold and date with their expected results, and each saved test case rerun. A sample may
+// be kept as a test case with its result as the one expected; the cases are saved with the item.
+import { $, el, button } from "./widgets.js";
+import { call, say } from "./editor_shared.js";
 import { builder } from "./editor_policy_builder.js";
 
 export const RESULTS = { eligible: "✅ 符合", possible: "❓ 可能符合（还缺信息）", ineligible: "❌ 不符合",
   not_in_force: "不在有效期内" };
+const WORDS = { eligible: "符合", possible: "可能符合", ineligible: "不符合", not_in_force: "不在有效期内" };
 const CASES = { at: "刚好等于", below: "略低/早一天", above: "略高/晚一天", unknown: "未知" };
 const LEVELS = { error: "错误", warning: "提醒" };
 
@@ -18,6 +20,9 @@ export const tester = (() => {
   let timer = null;
   let seq = 0;
   let lastChecks = [];
+  let cases = [];         // the item's saved test cases (saved with the item)
+  let lastResult = null;  // the sample's result as last tested
+  let lastRuns = [];      // each saved case's result as last tested
 
   function used(tree, out = new Set()) {
     if (!tree || typeof tree !== "object") return out;
@@ -129,6 +134,9 @@ export const tester = (() => {
       });
       (result.unknown || []).forEach((u) => $("pol-marks").appendChild(el("li", "hint", "还需要：" + u.label)));
     }
+    lastResult = result ? result.status : null;
+    lastRuns = out.cases || [];
+    renderCases();
     lastChecks = out.checks || [];
     $("pol-checks").replaceChildren(...(lastChecks.length ? lastChecks.map((c) =>
       el("li", "check-" + c.level, (LEVELS[c.level] || c.level) + "：" + c.message)) :
@@ -141,15 +149,56 @@ export const tester = (() => {
     }));
   }
 
+  function renderCases() {
+    const box = $("pol-cases");
+    box.replaceChildren();
+    if (!cases.length) { box.appendChild(el("li", "hint", "还没有测试用例。")); return; }
+    cases.forEach((c, i) => {
+      const run = lastRuns.find((r) => r.index === i);
+      const li = el("li", run ? (run.passed ? "check-ok" : "check-error") : "");
+      const given = Object.entries(c.facts).map(([k, v]) => {
+        const f = builder.fields().find((x) => x.name === k);
+        return (f ? f.label : k) + "=" + (v === true ? "是" : v === false ? "否" : v);
+      }).join("，");
+      li.appendChild(el("span", "", (run ? (run.passed ? "✅ " : "❌ ") : "") + (c.name || "用例 " + (i + 1)) +
+        "：预期" + (WORDS[c.expected] || c.expected) + (run && !run.passed ? "，实际" +
+        (WORDS[run.actual] || run.actual) : "") + (given ? "（" + given + "）" : "")));
+      li.appendChild(button("删除", "danger small-btn", () => {
+        cases.splice(i, 1);
+        lastRuns = [];
+        renderCases();
+        schedule();
+      }, "删除测试用例：" + (c.name || "用例 " + (i + 1))));
+      box.appendChild(li);
+    });
+  }
+
+  function saveCase() {
+    if (!lastResult) { say("请先填写样例企业，得到测试结果后再保存为用例。", true); return; }
+    const c = { name: $("pol-case-name").value.trim(), facts: facts(), expected: lastResult };
+    if ($("pol-test-date").value) c.date = $("pol-test-date").value;
+    cases.push(c);
+    $("pol-case-name").value = "";
+    renderCases();
+    schedule();
+    say("已加入测试用例（预期：" + WORDS[lastResult] + "），保存事项后生效");
+  }
+
   function wire(readItem) {
     itemOf = readItem;
     $("pol-test-date").addEventListener("input", schedule);
+    $("pol-case-save").addEventListener("click", saveCase);
   }
 
-  function reset() {
-    Object.keys(sample).forEach((k) => delete sample[k]);
+  // The item's saved cases, on opening (``fresh``: a new sample too) or after a save.
+  function reset(saved, fresh) {
+    if (fresh) Object.keys(sample).forEach((k) => delete sample[k]);
     lastChecks = [];
+    lastRuns = [];
+    lastResult = null;
+    cases = JSON.parse(JSON.stringify(saved || []));
+    renderCases();
   }
 
-  return { wire, update, reset, checks: () => lastChecks };
+  return { wire, update, reset, checks: () => lastChecks, cases: () => cases.slice() };
 })();

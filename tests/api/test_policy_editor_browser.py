@@ -1,7 +1,7 @@
 """The workbench's 政策 view in a real browser (Debian's Chromium) against the gateway under
 uvicorn (a stand-in Rasa: no bot is needed here): an editor builds a condition and sees it read
 back in one sentence, tests a sample enterprise (each condition ✅/❌/❓, the boundary cases),
-saves and submits; publishing it herself is refused, a second editor publishes it, and the
+keeps the sample as a test case, saves and submits; publishing it herself is refused, a second editor publishes it, and the
 public check sees it at once. axe-core finds nothing serious; screenshots at desktop and phone
 width go to results/screenshots/xiaobao_editor_policies_*.png."""
 from __future__ import annotations
@@ -78,11 +78,15 @@ def test_an_editor_builds_tests_and_submits_and_a_second_editor_publishes(gatewa
     ann.fill("#ps-employees", "20")
     expect(ann.locator("#pol-result")).to_contain_text("✅ 符合")
     expect(ann.locator("#pol-checks")).to_contain_text("没有发现问题")
+    ann.fill("#pol-case-name", "小型高新企业")
+    ann.click("#pol-case-save")
+    expect(ann.locator("#pol-cases")).to_contain_text("✅ 小型高新企业：预期符合")
 
     ann.fill("#p-why", "新政策")
     ann.click("#p-save")
     expect(ann.locator("#pol-state")).to_have_text("草稿")
     expect(ann.locator("#pol-history")).to_contain_text("新建")
+    expect(ann.locator("#pol-cases")).to_contain_text("小型高新企业")  # saved with the item
     ann.click("#p-submit")
     expect(ann.locator("#pol-state")).to_have_text("待审核")
     ann.click("#p-publish")
@@ -99,6 +103,7 @@ def test_an_editor_builds_tests_and_submits_and_a_second_editor_publishes(gatewa
     expect(bob.locator("#pol-rows")).to_contain_text("待审核")
     bob.click("#pol-rows a")
     expect(bob.locator("#pol-sentence")).to_contain_text("从业人数不超过300人")
+    expect(bob.locator("#pol-cases")).to_contain_text("✅ 小型高新企业")
     bob.click("#p-publish")
     expect(bob.locator("#pol-state")).to_have_text("已发布")
     expect(bob.locator("#pol-history")).to_contain_text("发布")
