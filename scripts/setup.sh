@@ -24,8 +24,52 @@ find_python() {  # $1 = minor version, e.g. 3.10: on PATH first, then under pyen
 stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 stamp_set() { mkdir -p "$STAMPS"; echo "$2" > "$STAMPS/$1"; }
 
-# --- Python 3.11: the gateway, retrieval, handoff, CLI -----------------------
+# Three independent parts, the two slow downloads beside the CPU-bound model adaptation:
+# the Rasa environment and npm run in the background while .venv is installed and the encoder
+# adapted (on the 2-core machine this saves about the time of the Rasa install). Their output
+# goes to var/setup/*.log and is shown when a part fails.
 PY311=$(find_python 3.11) || die "Python 3.11 not found (needed for .venv). Install it (pyenv install 3.11) and re-run."
+PY310=$(find_python 3.10) || die "Python 3.10 not found: Rasa 3.6 needs it. Install it (e.g. 'pyenv install 3.10.13') and re-run 'make setup'."
+LOGS=var/setup
+mkdir -p "$LOGS"
+
+setup_rasa() {
+  # --- Python 3.10: Rasa 3.6 in its own environment ----------------------------
+  if [ ! -x .venv-rasa/bin/python ]; then
+    say "creating .venv-rasa with $PY310"
+    "$PY310" -m venv .venv-rasa
+  fi
+  if ! stamp_ok rasa 3.6.21; then
+    say "installing rasa 3.6.21 and jieba into .venv-rasa (a few minutes, once)"
+    .venv-rasa/bin/pip install -q --upgrade pip
+    .venv-rasa/bin/pip install -q rasa==3.6.21 jieba==0.42.1
+    stamp_set rasa 3.6.21
+  fi
+}
+
+setup_npm() {
+  # --- From npm: Chart.js (served), axe-core (accessibility tests), ESLint (lint) --
+  # Exactly the lock file's versions, dev dependencies included; again only when the lock changed
+  # or a tool is missing.
+  if command -v npm >/dev/null 2>&1; then
+    lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+    if ! stamp_ok npm "$lock_hash" || [ ! -d node_modules ] || [ ! -x node_modules/.bin/eslint ]; then
+      say "installing front-end libraries and ESLint from npm (package-lock.json)"
+      npm ci --include=dev --no-audit --no-fund --loglevel=error
+      stamp_set npm "$lock_hash"
+    fi
+  else
+    say "npm not found: the accessibility tests and the lint need it (apt-get install -y npm)"
+  fi
+}
+
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT  # a failed step stops the background parts too
+setup_rasa > "$LOGS/rasa.log" 2>&1 &
+rasa_pid=$!
+setup_npm > "$LOGS/npm.log" 2>&1 &
+npm_pid=$!
+
+# --- Python 3.11: the gateway, retrieval, handoff, CLI -----------------------
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $PY311"
   "$PY311" -m venv .venv
@@ -52,29 +96,16 @@ fi
 say "adapting the encoder to this domain (cached after the first run)"
 .venv/bin/xiaobao model adapt
 
-# --- Python 3.10: Rasa 3.6 in its own environment ----------------------------
-if [ ! -x .venv-rasa/bin/python ]; then
-  PY310=$(find_python 3.10) || die "Python 3.10 not found: Rasa 3.6 needs it. Install it (e.g. 'pyenv install 3.10.13') and re-run 'make setup'."
-  say "creating .venv-rasa with $PY310"
-  "$PY310" -m venv .venv-rasa
-fi
-if ! stamp_ok rasa 3.6.21; then
-  say "installing rasa 3.6.21 and jieba into .venv-rasa (a few minutes, once)"
-  .venv-rasa/bin/pip install -q --upgrade pip
-  .venv-rasa/bin/pip install -q rasa==3.6.21 jieba==0.42.1
-  stamp_set rasa 3.6.21
-fi
-# --- From npm: Chart.js (served), axe-core (accessibility tests), ESLint (lint) --
-# Exactly the lock file's versions, dev dependencies included; again only when the lock changed
-# or a tool is missing.
-if command -v npm >/dev/null 2>&1; then
-  lock_hash=$(sha256sum package-lock.json | cut -c1-16)
-  if ! stamp_ok npm "$lock_hash" || [ ! -d node_modules ] || [ ! -x node_modules/.bin/eslint ]; then
-    say "installing front-end libraries and ESLint from npm (package-lock.json)"
-    npm ci --include=dev --no-audit --no-fund --loglevel=error
-    stamp_set npm "$lock_hash"
+failed=0
+for part in rasa npm; do
+  pid_var=${part}_pid
+  if wait "${!pid_var}"; then
+    grep -h 'setup\]' "$LOGS/$part.log" || true
+  else
+    printf '\033[1;31m[setup] the %s part failed; its log (%s):\033[0m\n' "$part" "$LOGS/$part.log" >&2
+    tail -40 "$LOGS/$part.log" >&2
+    failed=1
   fi
-else
-  say "npm not found: the accessibility tests and the lint need it (apt-get install -y npm)"
-fi
+done
+[ "$failed" = 0 ] || die "setup failed (see above); re-run 'make setup' after fixing it"
 say "ready"

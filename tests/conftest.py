@@ -1,7 +1,10 @@
 """Fixtures shared by every test package: databases (SQLite, and PostgreSQL when a URL is given)."""
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -9,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from tests.redis_server import RedisServer
 from xiaobao.db import make_engine, upgrade
@@ -68,30 +72,89 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.serial)
 
 
+class _MigratedOnce:
+    """The schema migrated once per test process, then handed to each test empty.
+
+    Migrating per test cost ~0.1 s on SQLite and over a second on PostgreSQL under load (most
+    of it CREATE/DROP DATABASE, which checkpoint). So SQLite gets a copy of a file migrated
+    once, and PostgreSQL one database per process whose tables are emptied (TRUNCATE …
+    RESTART IDENTITY, so ids start at 1 as in a new database) before each test. A test that
+    leaves the schema itself changed is not expected; `tests/migrations` builds its own."""
+
+    def __init__(self) -> None:
+        self.sqlite_file: Path | None = None
+        self.pg_url = ""
+        self.pg_tables: list[str] = []
+        self.pg_drop = None
+
+    def sqlite(self, target: Path) -> Engine:
+        if self.sqlite_file is None:
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="xiaobao-schema-"))
+            eng = make_engine(f"sqlite:///{folder / 'migrated.db'}")
+            upgrade(eng)
+            eng.dispose()
+            self.sqlite_file = folder / "migrated.db"
+        shutil.copyfile(self.sqlite_file, target)
+        return make_engine(f"sqlite:///{target}")
+
+    def postgres(self) -> Engine:
+        if not self.pg_url:
+            self.pg_url, self.pg_drop = _fresh_postgres()
+            eng = make_engine(self.pg_url)
+            upgrade(eng)
+            self.pg_tables = [t for t in inspect(eng).get_table_names() if t != "alembic_version"]
+            eng.dispose()
+            atexit.register(self.pg_drop)
+        eng = make_engine(self.pg_url)
+        names = ", ".join(f'"{t}"' for t in self.pg_tables)
+        try:
+            with eng.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        except OperationalError:  # an earlier test still holds a lock: start a new database
+            eng.dispose()
+            self.pg_url = ""
+            return self.postgres()
+        return eng
+
+
+_MIGRATED = _MigratedOnce()
+
+
 @pytest.fixture(params=DB_KINDS)
 def engine(request, tmp_path) -> Iterator[Engine]:
     """A migrated, empty database: SQLite always, PostgreSQL too when
     XIAOBAO_TEST_POSTGRES_URL is set."""
     if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
-        upgrade(eng)
-        yield eng
-        eng.dispose()
+        eng = _MIGRATED.sqlite(tmp_path / "test.db")
     else:
-        url, drop = _fresh_postgres()
-        eng = make_engine(url)
-        upgrade(eng)
-        yield eng
-        eng.dispose()
-        drop()
+        eng = _MIGRATED.postgres()
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture(scope="session")
 def seeded_retriever(tmp_path_factory):
-    """The shipped seed knowledge base, indexed with the real model (built once per session)."""
+    """The shipped seed knowledge base, indexed with the real model: embedded once per test run
+    (the first worker to need it builds it, under a lock, with its figures), loaded by the
+    others from that copy (their own database, the same entries)."""
+    from filelock import FileLock
+
     from tests.bench.bench_retrieval import seeded_retriever as build
 
-    retriever, figures = build(tmp_path_factory.mktemp("seeded"))
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    saved, figures_file = shared / "seed-index", shared / "seed-index.json"
+    home = tmp_path_factory.mktemp("seeded")
+    with FileLock(str(shared / "seed-index.lock")):
+        retriever, figures = build(home, saved if figures_file.exists() else None)
+        if figures is None:
+            figures = json.loads(figures_file.read_text())
+        else:
+            shutil.copytree(home / "index", saved, dirs_exist_ok=True)
+            figures_file.write_text(json.dumps(figures))
     retriever.build_figures = figures
     return retriever
 

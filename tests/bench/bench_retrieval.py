@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +30,11 @@ def _pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2)
 
 
-def seeded_retriever(home: Path):
-    """A retriever over the shipped seed knowledge base in a fresh SQLite database."""
+def seeded_retriever(home: Path, saved_index: Path | None = None):
+    """A retriever over the shipped seed knowledge base in a fresh SQLite database.
+
+    With ``saved_index`` (an index this function built before, for the same seed) the index is
+    loaded rather than embedded again: the test processes of one run build it once."""
     from knowledge_base import io, store
     from retrieval.embedder import get_embedder
     from retrieval.service import Retriever
@@ -41,6 +45,11 @@ def seeded_retriever(home: Path):
     with session_scope(engine) as s:
         store.save_entries(s, [e for f in SEED_FILES for e in io.parse_entries(f)], "bench")
     embedder = get_embedder()
+    if saved_index is not None:
+        shutil.copytree(saved_index, home / "index")
+        retriever = Retriever(engine, embedder, home / "index")
+        if retriever.load_or_build() == "loaded":
+            return retriever, None
     rss0, t0 = _rss_mb(), time.perf_counter()
     retriever = Retriever(engine, embedder, home / "index")
     retriever.build()
