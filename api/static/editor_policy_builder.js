@@ -4,7 +4,7 @@
 // so the sentence and the test panel follow as it is built. Each node carries its path
 // ("conditions.all[0]", as the API names it) and a slot for the test panel's ✅/❌/❓.
 import { $, el, button } from "./widgets.js";
-import { GROUPS, OPS, opsFor, splitList, valueKind } from "./policy_sentence.js";
+import { GROUPS, INDUSTRY_SECTIONS, OPS, opsFor, splitList, valueKind } from "./policy_sentence.js";
 
 const NUMERIC = new Set(["number", "integer"]);
 
@@ -114,6 +114,16 @@ export const builder = (() => {
       });
       i.placeholder = f.type === "code" ? "如 C、I65" : "用顿号分隔";
       box.appendChild(i);
+      if (f.type === "code") {
+        // GB/T 4754's sections, added to the list by name.
+        box.appendChild(select(idOf(path, "section"), "按门类添加行业代码",
+          [["", "按门类添加…"], ...Object.entries(INDUSTRY_SECTIONS).map(([k, v]) => [k, k + " " + v])], "",
+          (letter) => {
+            const now = Array.isArray(atom.value) ? atom.value : [];
+            if (letter && !now.includes(letter)) atom.value = [...now, letter];
+            changed(true);
+          }));
+      }
       return box;
     }
     if (f.choices && f.choices.length) {

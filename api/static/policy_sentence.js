@@ -13,6 +13,21 @@ export const OPS = {
 // Dates read better as earlier and later.
 const DATE_OPS = { lt: "早于", le: "不晚于", gt: "晚于", ge: "不早于" };
 
+// GB/T 4754-2017's sections (门类), for the industry-code picker and the sentence.
+export const INDUSTRY_SECTIONS = {
+  A: "农、林、牧、渔业", B: "采矿业", C: "制造业", D: "电力、热力、燃气及水生产和供应业", E: "建筑业",
+  F: "批发和零售业", G: "交通运输、仓储和邮政业", H: "住宿和餐饮业", I: "信息传输、软件和信息技术服务业",
+  J: "金融业", K: "房地产业", L: "租赁和商务服务业", M: "科学研究和技术服务业",
+  N: "水利、环境和公共设施管理业", O: "居民服务、修理和其他服务业", P: "教育", Q: "卫生和社会工作",
+  R: "文化、体育和娱乐业", S: "公共管理、社会保障和社会组织", T: "国际组织",
+};
+
+// A code as the sentence shows it: a section with its name, C（制造业）.
+export function codeShown(code) {
+  const text = String(code);
+  return INDUSTRY_SECTIONS[text] ? text + "（" + INDUSTRY_SECTIONS[text] + "）" : text;
+}
+
 export const GROUPS = { all: "全部满足", any: "任一满足", at_least: "至少满足 k 项" };
 
 // The operators that make sense for a field of ``type``.
@@ -70,7 +85,8 @@ export function atomSentence(atom, fields) {
     return label + "介于" + shown(low) + unit + "至" + shown(high) + unit + "之间（含两端）";
   }
   if (op === "in" || op === "not_in" || op === "has_prefix") {
-    const list = isEmpty(value) ? "…" : (Array.isArray(value) ? value : [value]).join("、");
+    const values = isEmpty(value) ? [] : (Array.isArray(value) ? value : [value]);
+    const list = values.length ? values.map(f && f.type === "code" ? codeShown : String).join("、") : "…";
     if (op === "has_prefix") return label + "代码开头为" + list;
     return label + (op === "in" ? "属于" : "不属于") + list;
   }

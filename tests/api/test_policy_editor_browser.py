@@ -1,9 +1,10 @@
 """The workbench's 政策 view in a real browser (Debian's Chromium) against the gateway under
-uvicorn (a stand-in Rasa: no bot is needed here): an editor builds a condition and sees it read
-back in one sentence, tests a sample enterprise (each condition ✅/❌/❓, the boundary cases),
-keeps the sample as a test case, saves and submits; publishing it herself is refused, a second editor publishes it, and the
-public check sees it at once. axe-core finds nothing serious; screenshots at desktop and phone
-width go to results/screenshots/xiaobao_editor_policies_*.png."""
+uvicorn (a stand-in Rasa: no bot is needed here): an editor builds a condition (a group, 除外 a
+GB/T 4754 section picked by name) and sees it read back in one sentence, tests a sample
+enterprise (each condition ✅/❌/❓, the boundary cases), keeps the sample as a test case, saves
+and submits; publishing it herself is refused, a second editor publishes it, and the public
+check sees it at once. axe-core finds nothing serious; screenshots at desktop and phone width
+go to results/screenshots/xiaobao_editor_policies_*.png."""
 from __future__ import annotations
 
 import httpx
@@ -65,6 +66,13 @@ def test_an_editor_builds_tests_and_submits_and_a_second_editor_publishes(gatewa
     expect(ann.locator("#pol-sentence")).to_have_text(
         "符合条件：从业人数不超过300人，且有效期内高新技术企业为“是”。")
 
+    # 除外 a section of GB/T 4754, picked by its name.
+    builder.get_by_role("button", name="添加除外").first.click()
+    builder.locator("select[aria-label='字段']").nth(2).select_option("industry")
+    builder.locator("select[aria-label='按门类添加行业代码']").select_option("K")
+    expect(ann.locator("#pol-sentence")).to_have_text(
+        "符合条件：从业人数不超过300人，且有效期内高新技术企业为“是”，"
+        "且不属于“所属行业（国民经济行业分类代码）代码开头为K（房地产业）”的情形。")
     ann.fill("#ps-employees", "320")
     ann.select_option("#ps-high_tech", "true")
     expect(ann.locator("#pol-result")).to_contain_text("不符合")
@@ -76,6 +84,7 @@ def test_an_editor_builds_tests_and_submits_and_a_second_editor_publishes(gatewa
     expect(boundaries.locator("tr", has_text="301人")).to_contain_text("不符合")
     expect(boundaries.locator("tr", has_text="300人").first).to_contain_text("符合")
     ann.fill("#ps-employees", "20")
+    ann.fill("#ps-industry", "I6510")
     expect(ann.locator("#pol-result")).to_contain_text("✅ 符合")
     expect(ann.locator("#pol-checks")).to_contain_text("没有发现问题")
     ann.fill("#pol-case-name", "小型高新企业")
@@ -113,7 +122,7 @@ def test_an_editor_builds_tests_and_submits_and_a_second_editor_publishes(gatewa
     expect(bob.locator("#pol-diff-rows")).to_contain_text("已发布")
 
     checked = httpx.post(gateway.base + "/api/policy-check", headers={"Origin": gateway.base},
-                         json={"facts": {"employees": 20, "high_tech": True},
+                         json={"facts": {"employees": 20, "high_tech": True, "industry": "I6510"},
                                "date": "2026-12-07"}).json()
     assert "p-browser" in [c["id"] for c in checked["eligible"]]
     assert errors == []

@@ -27,7 +27,7 @@ describe("atoms", () => {
     assert.equal(read("between", [100, 2000], "revenue"), "上年营业收入介于100万元至2000万元之间（含两端）");
     assert.equal(read("is_true", null, "high_tech"), "有效期内高新技术企业为“是”");
     assert.equal(read("is_false", null, "high_tech"), "有效期内高新技术企业为“否”");
-    assert.equal(read("has_prefix", ["C", "I65"], "industry"), "所属行业代码开头为C、I65");
+    assert.equal(read("has_prefix", ["C", "I65"], "industry"), "所属行业代码开头为C（制造业）、I65");
     assert.equal(read("in", ["宝山区", "嘉定区"], "district"), "注册地所在区属于宝山区、嘉定区");
     assert.equal(read("not_in", ["宝山区"], "district"), "注册地所在区不属于宝山区");
   });
@@ -81,5 +81,8 @@ describe("the builder's choices", () => {
     assert.equal(s.valueKind("is_true"), "none");
     assert.equal(s.valueKind("le"), "one");
     assert.deepEqual(s.splitList("C、I65, E ；F"), ["C", "I65", "E", "F"]);
+    assert.equal(Object.keys(s.INDUSTRY_SECTIONS).join(""), "ABCDEFGHIJKLMNOPQRST");
+    assert.equal(s.codeShown("I"), "I（信息传输、软件和信息技术服务业）");
+    assert.equal(s.codeShown("I6510"), "I6510");
   });
 });
