@@ -45,7 +45,7 @@ from api.metrics import (
 from api.offered import TICKET_FIELD, free_text_of, offered_to, reask, store_offered
 from api.services import Services
 from api.user_text import UserText, check_user_text
-from handoff import left_messages, outbox, relay, views
+from handoff import left_messages, outbox, rating_prompt, relay, views
 from handoff.context import Returned
 from handoff.tickets import TicketClosed
 from xiaobao import clock, conversations
@@ -101,10 +101,15 @@ def record_user_turn(services: Services, conversation_id: str, text: UserText) -
         return m.pk
 
 
-def record_bot_turns(services: Services, conversation_id: str, messages: list[dict]) -> None:
+def record_bot_turns(services: Services, conversation_id: str, messages: list[dict], *,
+                     rating_prompt_of: str = "") -> None:
     """The bot's turns in the record; each message gets its row's id (``id``), by which the
-    page shows it once however it arrives (reply, live push, catching up after a reconnect)."""
+    page shows it once however it arrives (reply, live push, catching up after a reconnect).
+    ``rating_prompt_of``: they ask for that closed ticket's rating, marked in the same
+    transaction (:mod:`handoff.rating_prompt`)."""
     with session_scope(services.engine) as s:
+        if rating_prompt_of:
+            rating_prompt.mark_asked(s, rating_prompt_of)
         for message in messages:
             custom = message.get("custom") or {}
             extra = {key: custom[key] for key in (typed_answers.FREE_TEXT, typed_answers.REASK)
@@ -277,24 +282,40 @@ def _hand_back_now(services: Services, conversation_id: str) -> bool:
 def return_to_bot(services: Services, returned: Returned) -> bool:
     """The handoff context's hook: resume the paused Rasa conversation and have the bot ask
     for the 好差评 rating; the bot's words join the record and reach the user's page through
-    the relay. False (retried by the outbox) while Rasa cannot be reached."""
-    conversation_id = returned.conversation_id
+    the relay. False (retried by the outbox) while Rasa cannot be reached.
+
+    The outbox delivers a hand-back at least once; the question is asked once per ticket
+    (:mod:`handoff.rating_prompt`): a delivery after it was recorded changes nothing, one
+    while another is asking waits for it."""
+    conversation_id, ticket_id = returned.conversation_id, returned.ticket_id
+    prompt = rating_prompt.claim(ticket_id, ctx=services.handoff) if ticket_id \
+        else rating_prompt.ASK
+    if prompt == rating_prompt.DONE:
+        return True  # resumed and asked by an earlier delivery of this hand-back
+    if prompt == rating_prompt.BUSY:
+        return False  # another gateway is handing it back right now: see again later
     try:
         replies = rasa_client.resume(services.rasa_http, services.settings, conversation_id,
-                                     ask_rating=True, ticket_id=returned.ticket_id)
+                                     ask_rating=True, ticket_id=ticket_id)
     except rasa_client.BotUnavailable as exc:
         log.warning("could not hand %s back to the bot: %s", conversation_id, exc)
+        if ticket_id:
+            rating_prompt.release(ticket_id, ctx=services.handoff)  # nothing was asked
         return False
     messages = bot_messages(replies)
-    store_offered(services.redis, conversation_id, messages, returned.ticket_id)
-    record_bot_turns(services, conversation_id, messages)
+    try:
+        store_offered(services.redis, conversation_id, messages, ticket_id)
+    except redis_lib.RedisError as exc:  # the record's last reply stands in (api.offered)
+        log.warning("offered buttons of %s not cached: Redis unavailable (%s)",
+                    conversation_id, exc)
+    record_bot_turns(services, conversation_id, messages, rating_prompt_of=ticket_id)
     if messages:
         try:
             relay.publish_event(services.handoff, conversation_id,
                                 {"type": BOT_MESSAGES_EVENT, "messages": messages})
         except redis_lib.RedisError as exc:
-            # Done and recorded: retrying would resume Rasa and ask for the rating twice.
-            # The page shows the question from the record when it next loads.
+            # Done and recorded: the page shows the question from the record when its socket
+            # is back (it re-reads after the last message it showed) or it next loads.
             log.warning("bot's words to %s not pushed live: Redis unavailable (%s)",
                         conversation_id, exc)
     return True

@@ -181,7 +181,8 @@ def drain(ctx: HandoffContext, *, conversation_id: str | None = None, limit: int
     With ``retry_now`` too: that conversation's hand-backs waiting out a back-off after a
     failure are tried at once (the caller has just seen the bot answer again). Such a row is
     told from one a timer is publishing at that very moment only by its failed attempts, so
-    in that rare race the bot may be resumed (and ask for the rating) twice.
+    in that rare race the hand-back is delivered twice; the rating is still asked once
+    (:mod:`handoff.rating_prompt`).
     """
     now = utcnow()
     free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)

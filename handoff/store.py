@@ -68,6 +68,12 @@ class Ticket(Base):
                                                                   nullable=True)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True,
                                                           index=True)
+    # One 好差评 question per closed ticket (handoff.rating_prompt): when a hand-back took the
+    # asking (a lease, for a hand-back that dies midway), and when the question was recorded.
+    rating_prompt_claimed_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True)
+    rating_prompted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                   nullable=True)
 
 
 class Transition(Base):
