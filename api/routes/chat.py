@@ -123,11 +123,12 @@ async def end_conversation(request: Request, services: ServicesDep,
 
 
 HISTORY_PAGE = 200
+MAX_ID = 2**31 - 1  # a message id (the record's integer key) fits a 32-bit column
 
 
 @router.get("/api/chat/history")
 async def history(conversation_id: VisitorId, services: ServicesDep,
-                  after: int | None = Query(default=None, ge=0)) -> dict:
+                  after: int | None = Query(default=None, ge=0, le=MAX_ID)) -> dict:
     """The conversation's last turns, each with its id; ``after=<id>``: the turns after that
     one, oldest first, for a page catching up after its socket dropped (``more``: ask again
     after the last one)."""

@@ -41,6 +41,7 @@ router = APIRouter(prefix="/api/helper", tags=["helper console"],
                    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429))
 log = logging.getLogger("api.console")
 MAX_NOTE_CHARS = 2000
+MAX_ID = 2**31 - 1  # a message id (the record's integer key) fits a 32-bit column
 
 
 # --- the helper ---------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
 
 @router.get("/tickets/{ticket_id}/messages")
 def ticket_messages(ticket_id: TicketInMyDepartments, account: HelperAccount, ctx: HandoffDep,
-                    after: int = Query(default=0, ge=0)) -> dict:
+                    after: int = Query(default=0, ge=0, le=MAX_ID)) -> dict:
     """The ticket's messages after the one with id ``after``, in order: what a console that
     was away (its socket dropped) re-reads, so nothing said meanwhile is missing."""
     return {"messages": views.ticket_messages(ticket_id, account, after_pk=after, ctx=ctx)}

@@ -76,7 +76,7 @@ def test_after_reads_in_pages_oldest_first(client, rasa, monkeypatch):
     assert [m["id"] for m in last["messages"]] == ids[-4:] and last["more"] is False
 
 
-@pytest.mark.parametrize("after", ["-1", "abc", "1.5"])
+@pytest.mark.parametrize("after", ["-1", "abc", "1.5", str(2**63)])
 def test_a_bad_after_is_refused(client, after):
     response = client.get("/api/chat/history", params={"after": after})
     assert response.status_code == 422
@@ -163,6 +163,7 @@ def test_the_console_rereads_a_tickets_messages_after_an_id(user, helper_client)
     tom = helper_client("tom", departments=(OTHER,))
     assert tom.get(url).status_code == 403
     assert ann.get(url, params={"after": -1}).status_code == 422
+    assert ann.get(url, params={"after": 2**63}).status_code == 422
     assert ann.get("/api/helper/tickets/T-nope/messages").status_code == 404
 
 
