@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: setup run test bench train lint
+.PHONY: setup run test test-fast bench train lint
 
 setup:
 	@bash scripts/setup.sh
@@ -17,6 +17,10 @@ run: setup train
 
 test: setup train
 	@bash scripts/test.sh
+
+# The edit–test loop (no Rasa, no browser, no other processes; docs/testing.md).
+test-fast: setup
+	@bash scripts/test_fast.sh
 
 lint: setup
 	@bash scripts/lint.sh

@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
+# Bytecode and pytest's rewritten test modules are cached in __pycache__ (ignored by git): with
+# PYTHONDONTWRITEBYTECODE set, as on these machines, every worker, gateway and CLI run compiled
+# the sources again (~7 s of each pytest collection).
+unset PYTHONDONTWRITEBYTECODE
 say() { printf '\033[1;34m[test]\033[0m %s\n' "$*"; }
 
 bash scripts/ensure_redis.sh
@@ -41,14 +45,31 @@ fi
 [ "$lint_status" = 0 ] && [ "$bot_status" = 0 ] || exit 1
 # Two workers (pytest-xdist): much of the suite waits on servers starting (rasa run, gateways,
 # Chromium) and on timers, so a single run leaves the second core idle. tests/conftest.py keeps
-# each file on one worker and the browser files together (they share one stack). The tests that
-# gate a duration (latency, start-up and edit-to-answer budgets) run afterwards, alone, so the
-# other worker's load does not decide them; so do schemathesis's items, which share one node id
-# (xdist, which tells items apart by it, would run one of them). Both are marked serial.
-say "pytest: the suite on ${XIAOBAO_TEST_WORKERS:-2} workers"
+# each file on one worker and the browser files together (they share one stack). Beside them, in
+# a third process, the schema fuzz (tests/api/test_schema.py): schemathesis gives its items one
+# node id, which xdist cannot tell apart, so it runs without xdist, and the workers leave about
+# a core idle while they wait. The tests that gate a duration (latency, start-up and edit-to-answer
+# budgets, marked serial) run afterwards, alone, so no other load decides them.
+# XIAOBAO_TEST_SHARED: what the passes of this run build once and share (the seed index).
+XIAOBAO_TEST_SHARED=$(mktemp -d -t xiaobao-tests-XXXXXX)
+export XIAOBAO_TEST_SHARED
+trap 'rm -rf "$XIAOBAO_TEST_SHARED"' EXIT
+SCHEMA=tests/api/test_schema.py
 status=0
-.venv/bin/python -m pytest -n "${XIAOBAO_TEST_WORKERS:-2}" -m "not serial" \
+say "pytest: the schema fuzz in its own process (log: results/schema_fuzz.log)"
+.venv/bin/python -m pytest -p no:xdist "$SCHEMA" -q "$@" > results/schema_fuzz.log 2>&1 &
+schema_fuzz=$!
+say "pytest: the suite on ${XIAOBAO_TEST_WORKERS:-2} workers"
+.venv/bin/python -m pytest -n "${XIAOBAO_TEST_WORKERS:-2}" -m "not serial" --ignore="$SCHEMA" \
   --durations=30 "$@" || status=$?
-say "pytest: the serial tests (duration gates, the schema fuzz), alone"
-.venv/bin/python -m pytest -m serial --durations=10 "$@" || { rc=$?; [ "$rc" = 5 ] || status=$rc; }
+schema_status=0
+wait "$schema_fuzz" || schema_status=$?
+say "pytest: the schema fuzz: $(tail -1 results/schema_fuzz.log)"
+if [ "$schema_status" != 0 ]; then
+  grep -E "^(FAILED|ERROR)" results/schema_fuzz.log | head -20 >&2 || true
+  status=$schema_status
+fi
+say "pytest: the serial tests (duration gates), alone"
+.venv/bin/python -m pytest -m serial --ignore="$SCHEMA" --durations=10 "$@" \
+  || { rc=$?; [ "$rc" = 5 ] || status=$rc; }
 exit "$status"

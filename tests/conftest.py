@@ -49,6 +49,9 @@ BROWSER_STACK_FILES = {"test_accessibility_browser.py", "test_dashboard_browser.
                        "test_editor_browser.py", "test_pages_browser.py",
                        "test_policy_check_browser.py"}
 
+# The files that share tests/bot/conftest.py's ``bot_stack`` (one `rasa run` for both).
+BOT_STACK_FILES = {"test_rasa_server.py", "test_rasa_phone_codes.py"}
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
@@ -57,19 +60,41 @@ def pytest_xdist_make_scheduler(config, log):
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "browser-stack" if Path(path).name in BROWSER_STACK_FILES else path
+            name = Path(path).name
+            if name in BROWSER_STACK_FILES:
+                return "browser-stack"
+            return "bot-stack" if name in BOT_STACK_FILES else path
 
     return ByFile(config, log)
+
+
+# `make test-fast` leaves these out (``-m "not rasa and not browser and not slow"``): files that
+# start other processes (a gateway, nginx, a second Redis) or spend most of a minute in the real
+# embedding model's training or evaluation. `make test` runs them all.
+SLOW_FILES = {
+    "tests/api/test_faults.py", "tests/api/test_faults_handoff.py", "tests/api/test_restart.py",
+    "tests/api/test_import_responsiveness.py", "tests/api/test_proxy_headers.py",
+    "tests/handoff/test_load.py", "tests/bench/test_reconcile.py",
+    "tests/retrieval/test_adapt.py", "tests/retrieval/test_quality.py",
+    "tests/retrieval/test_model_convert.py", "tests/retrieval/test_embedder.py",
+    "tests/retrieval/test_cli.py",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m reads the marks
 def pytest_collection_modifyitems(items) -> None:
     """Items that share a node id run serially: xdist tells items apart by it and would run one
-    of them (schemathesis gives every API operation its test's id: 55 of 57 went unrun)."""
+    of them (schemathesis gives every API operation its test's id: 55 of 57 went unrun).
+    Browser files (``*_browser.py``) are marked ``browser``, the files above ``slow``."""
     seen = Counter(item.nodeid for item in items)
     for item in items:
         if seen[item.nodeid] > 1:
             item.add_marker(pytest.mark.serial)
+        path = item.nodeid.split("::", 1)[0]
+        if path.endswith("_browser.py"):
+            item.add_marker(pytest.mark.browser)
+        if path in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 class _MigratedOnce:
@@ -145,7 +170,9 @@ def seeded_retriever(tmp_path_factory):
     from tests.bench.bench_retrieval import seeded_retriever as build
 
     base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    # scripts/test.sh names one folder for all its pytest runs; else the run's own.
+    shared = Path(os.environ.get("XIAOBAO_TEST_SHARED")
+                  or (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base))
     saved, figures_file = shared / "seed-index", shared / "seed-index.json"
     home = tmp_path_factory.mktemp("seeded")
     with FileLock(str(shared / "seed-index.lock")):

@@ -136,3 +136,14 @@ def tracker():
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
+
+
+@pytest.fixture(scope="session")
+def bot_stack(tmp_path_factory):
+    """One real stack (Redis, the gateway, `rasa run` on the trained model) for the files that
+    talk to the bot through Rasa; tests/conftest.py keeps those files on one worker."""
+    from tests.bot.stack import start_stack
+
+    stack = start_stack(tmp_path_factory.mktemp("bot-stack"))
+    yield stack
+    stack.stop()

@@ -81,6 +81,8 @@ class BotStack:
     rasa_start_s: float = 0.0
     procs: list[subprocess.Popen] = field(default_factory=list)
     rasa_proc: subprocess.Popen | None = None
+    actions_proc: subprocess.Popen | None = None
+    log_dir: Path | None = None
 
     @property
     def rasa_url(self) -> str:
@@ -124,6 +126,34 @@ class BotStack:
         import redis
 
         return redis.Redis(port=self.redis_port, decode_responses=True)
+
+    def restart_gateway(self, env: dict[str, str] | None = None) -> None:
+        """Start the gateway again with ``env`` over the stack's own settings (``None``: those
+        alone); Rasa and Redis keep running. A test needing other gateway settings uses this
+        rather than a second stack (a `rasa run` start is most of a stack's minute)."""
+        old = self.actions_proc
+        if old is not None and old.poll() is None:
+            old.terminate()
+            try:
+                old.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # a keep-alive connection holds its shutdown
+                old.kill()
+                old.wait(timeout=10)
+        self.actions_proc = self.spawn_gateway({**self.env, **(env or {})})
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{self.actions_port}/healthz",
+                                     timeout=2).status_code == 200, 180, "gateway",
+                   self.actions_proc)
+
+    def spawn_gateway(self, env: dict) -> subprocess.Popen:
+        starts = sum(1 for p in self.procs if "api.main:create_app" in p.args)
+        name = f"gateway-{starts + 1}.log" if starts else "gateway.log"
+        log = open((self.log_dir or self.home) / name, "wb")  # noqa: SIM115  (the child keeps it)
+        proc = subprocess.Popen([str(UVICORN), "--factory", "api.main:create_app",
+                                 "--no-proxy-headers", "--host", "127.0.0.1",
+                                 "--port", str(self.actions_port)],
+                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -171,7 +201,7 @@ def start_stack(home: Path, log_dir: Path | None = None,
 
     log_dir = log_dir or home
     model_dir = Settings().model_dir  # the embedding model installed by `make setup`
-    stack = BotStack(home, free_port(), free_port(), free_port(), {})
+    stack = BotStack(home, free_port(), free_port(), free_port(), {}, log_dir=log_dir)
     stack.env = {
         **os.environ,
         "XIAOBAO_HOME": str(home),
@@ -206,8 +236,7 @@ def start_stack(home: Path, log_dir: Path | None = None,
         for args in (["kb", "seed"], ["policy", "seed"], ["kb", "search", "营业执照怎么办理"]):
             subprocess.run([str(XIAOBAO), *args], cwd=REPO, env=stack.env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
-        actions = spawn([UVICORN, "--factory", "api.main:create_app", "--no-proxy-headers",
-                         "--host", "127.0.0.1", "--port", stack.actions_port], "gateway")
+        actions = stack.actions_proc = stack.spawn_gateway(stack.env)
         endpoints = home / "endpoints.yml"
         endpoints.write_text(_endpoints(stack.actions_port, stack.redis_port))
         started = time.monotonic()

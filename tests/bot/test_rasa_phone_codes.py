@@ -9,18 +9,18 @@ import pytest
 from sqlalchemy import select
 
 from handoff import phone_codes
-from tests.bot.stack import BotStack, start_stack
+from tests.bot.stack import BotStack
 from tests.bot.test_rasa_server import _next_open_morning, sender, texts
 
 pytestmark = pytest.mark.rasa
 
 
 @pytest.fixture(scope="module")
-def strict_stack(tmp_path_factory) -> BotStack:
-    s = start_stack(tmp_path_factory.mktemp("bot-stack-sms"),
-                    env={"XIAOBAO_CALLBACK_SMS_VERIFICATION": "true"})
-    yield s
-    s.stop()
+def strict_stack(bot_stack: BotStack) -> BotStack:
+    """The shared stack's gateway started again with SMS codes required, then without."""
+    bot_stack.restart_gateway({"XIAOBAO_CALLBACK_SMS_VERIFICATION": "true"})
+    yield bot_stack
+    bot_stack.restart_gateway()
 
 
 def _tickets(stack: BotStack, conv: str) -> list:

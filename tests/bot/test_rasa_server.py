@@ -14,17 +14,15 @@ from handoff.config import packaged_config
 from handoff.queue import queue_key
 from knowledge_base.card import card_lines
 from knowledge_base.schema import EntryData
-from tests.bot.stack import REPO, TOKEN, BotStack, start_stack
+from tests.bot.stack import REPO, TOKEN, BotStack
 from xiaobao.enums import Channel
 
 pytestmark = pytest.mark.rasa
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> BotStack:
-    s = start_stack(tmp_path_factory.mktemp("bot-stack"))
-    yield s
-    s.stop()
+@pytest.fixture
+def stack(bot_stack: BotStack) -> BotStack:
+    return bot_stack
 
 
 def seed_entry(entry_id: str) -> dict:
