@@ -125,6 +125,8 @@ MATRIX: dict[tuple[str, str], tuple] = {
                                            (401, 401, 200, 403, 200, 403, 403, 200),
     ("GET", "/api/helper/tickets/{ticket_id}"):
                                            (401, 401, 200, 403, 200, 403, 403, 200),
+    ("GET", "/api/helper/tickets/{ticket_id}/messages"):  # the re-read after a reconnect
+                                           (401, 401, 200, 403, 200, 403, 403, 200),
     ("POST", "/api/helper/tickets/{ticket_id}/messages"):
                                            (401, 401, 200, 403, 403, 403, 403, 403),
     ("POST", "/api/helper/tickets/{ticket_id}/answer"):
@@ -243,6 +245,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/helper/claim"): Call(body={}),
     ("POST", "/api/helper/tickets/{ticket_id}/claim"): Call(ticket="queued"),
     ("GET", "/api/helper/tickets/{ticket_id}"): Call(ticket="held"),
+    ("GET", "/api/helper/tickets/{ticket_id}/messages"): Call(ticket="held"),
     ("POST", "/api/helper/tickets/{ticket_id}/messages"): Call(body={"text": "您好，我来帮您。"},
                                                               ticket="held"),
     ("POST", "/api/helper/tickets/{ticket_id}/answer"): Call(body={"entry_id": "kb-matrix"},
