@@ -21,6 +21,7 @@ from handoff.config import HandoffConfig, load_config
 from handoff.context import HandoffContext
 from knowledge_base.changes import redis_announcer
 from knowledge_base.service import KnowledgeBaseService
+from policies.priors import PolicyPriors
 from xiaobao import redis_clients
 from xiaobao.db import make_engine
 from xiaobao.settings import Settings
@@ -38,6 +39,9 @@ class Services:
     handoff: HandoffContext
     kb: KnowledgeBaseService
     rasa_http: httpx.Client  # the return-to-bot hook runs in worker threads
+    # What enterprises answer in check-ups, counted in aggregate for the planner (the page's
+    # route and the chat's action share it).
+    policy_priors: PolicyPriors
     # Skips a Rasa that keeps timing out for a while (the chat answers from api/fallback.py).
     rasa_breaker: RasaBreaker = field(default_factory=RasaBreaker)
     _retriever: Retriever | None = None
@@ -109,5 +113,6 @@ def build_services(settings: Settings) -> Services:
         handoff=handoff,
         kb=KnowledgeBaseService(engine, redis_announcer(client),
                                 review_max_age_days=settings.kb_review_max_age_days),
-        rasa_http=httpx.Client(timeout=settings.rasa_timeout_s))
+        rasa_http=httpx.Client(timeout=settings.rasa_timeout_s),
+        policy_priors=PolicyPriors(client))
     return services  # the gateway adds the hand-back hook (api.main.create_app)

@@ -38,8 +38,10 @@ def _profiles(path: Path) -> list[dict]:
     return out
 
 
-def check_profile(profile: dict, policies: list, day: dt.date) -> dict:
-    """One output line: the statuses and the next question (None when nothing is undecided)."""
+def check_profile(profile: dict, policies: list, day: dt.date,
+                  priors: dict[str, dict[str, float]] | None = None) -> dict:
+    """One output line: the statuses and the next question (None when nothing is undecided;
+    weighed with ``priors``, the answers counted in check-ups, when given)."""
     from policies.evaluator import check
     from policies.facts import parse_facts
     from policies.fields import default_dictionary
@@ -50,7 +52,7 @@ def check_profile(profile: dict, policies: list, day: dt.date) -> dict:
     declined = {str(d) for d in profile.get("declined") or ()}
     checked = check(policies, facts, day, declined=declined, dictionary=dictionary)
     question = next_question(policies, facts, day, declined=declined, dictionary=dictionary,
-                             result=checked)
+                             result=checked, priors=priors)
     return {"id": profile["id"], **checked.to_dict(),
             "next_question": question.to_dict() if question else None}
 
@@ -64,9 +66,14 @@ def check_command(
                                                 " ones (YAML or JSON Lines)"),
         date: str = typer.Option("", help="the check date, YYYY-MM-DD (default: today, "
                                           "Asia/Shanghai)"),
-        as_json: bool = typer.Option(False, "--json", help="one JSON line a profile")) -> None:
+        as_json: bool = typer.Option(False, "--json", help="one JSON line a profile"),
+        learned: bool = typer.Option(False, "--learned",
+                                     help="weigh the next question with the answers counted "
+                                          "in check-ups (Redis), as the chat and page do")
+        ) -> None:
     """Which policies each profile qualifies for, may qualify for (and what is missing), does
-    not (and why), and the next question worth asking."""
+    not (and why), and the next question worth asking (by default with every answer weighed
+    equally, so a profile file gives the same lines wherever it is checked)."""
     from policies.evaluator import policy_from_dict
     from policies.facts import FactError, parse_date
     from policies.store import load_file, published
@@ -80,9 +87,10 @@ def check_command(
         policies = [policy_from_dict(p) for p in raw]
     except ValueError as exc:
         _fail(f"政策无法读取 / cannot read the policies: {getattr(exc, 'message', exc)}")
+    priors = _learned_priors() if learned else None
     for profile in _profiles(profiles):
         try:
-            line = check_profile(profile, policies, day)
+            line = check_profile(profile, policies, day, priors)
         except FactError as exc:
             _fail(f"{profile['id']}: {exc.message}")
         if as_json:
@@ -91,6 +99,20 @@ def check_command(
             typer.echo(f"{line['id']}: 符合 {len(line['eligible'])} 项，可能符合 "
                        f"{len(line['possible'])} 项，不符合 {len(line['ineligible'])} 项，"
                        f"未施行或已到期 {len(line['not_in_force'])} 项")
+
+
+def _learned_priors() -> dict[str, dict[str, float]]:
+    """The counts the gateways keep (policies.priors); none while Redis does not answer."""
+    from policies.fields import default_dictionary
+    from policies.priors import PolicyPriors
+    from xiaobao import redis_clients
+    from xiaobao.settings import get_settings
+
+    client = redis_clients.client(get_settings().redis_url, connect_timeout_s=2, read_timeout_s=5)
+    try:
+        return PolicyPriors(client).read(default_dictionary())
+    finally:
+        client.close()
 
 
 def in_store(work):

@@ -4,11 +4,12 @@ Only facts some still-possible policy needs are candidates (never a question no 
 policy needs), and never one the user declined. A fact's worth is how many possible policies
 would be decided by it on each of its likely answers — estimated by trying the answers
 (choices, booleans, each band's middle) and counting the policies that leave ``possible`` —
-weighted by how often enterprises give each answer where that has been learned (``priors``:
-field → answer → count; equal weights else). Only the ``MAX_CANDIDATES`` facts most possible
-policies wait for are weighed, each against the policies waiting for it, which bounds the work
-(make bench: 500 policies). Ties go to the fact more possible policies need, then to the name,
-so the order is stable.
+weighted by how often enterprises give each answer (``priors``: field → answer key → count,
+learned by :mod:`policies.priors`, keys by :func:`policies.answers.answer_key`; each count + 1,
+so an answer never seen still weighs, and no counts at all weigh every answer equally). Only
+the ``MAX_CANDIDATES`` facts most possible policies wait for are weighed, each against the
+policies waiting for it, which bounds the work (make bench: 500 policies). Ties go to the fact
+more possible policies need, then to the name, so the order is stable.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from policies.answers import answer_key
 from policies.conditions import atoms_of, value_of
 from policies.evaluator import CheckResult, Policy, Resolver, check
 from policies.facts import Facts, Interval
@@ -86,15 +88,16 @@ def next_question(policies: list[Policy], facts: Facts, day: dt.date, *,
     for name, need in candidates:
         f = dictionary[name]
         answers = _answers(f) or _probe_values(f, possible)
-        weights = (priors or {}).get(name, {})
-        total = sum(weights.get(str(a), 1.0) for a in answers) or 1.0
+        counts = (priors or {}).get(name, {})
+        weights = [1.0 + counts.get(answer_key(f, a) or "", 0.0) for a in answers]
+        total = sum(weights) or 1.0
         # Only the policies that depend on this fact can be decided by it.
         affected = [p for p in possible if name in waiting[p.id]]
         worth = 0.0
-        for answer in answers:
+        for answer, weight in zip(answers, weights, strict=True):
             resolve = Resolver({**facts, name: answer}, day, dictionary, frozenset(declined))
             decided = sum(value_of(p.conditions, resolve) is not None for p in affected)
-            worth += decided * weights.get(str(answer), 1.0) / total
+            worth += decided * weight / total
         key = (worth, need, _neg(name))
         if best is None or key > best_key:
             best, best_key = Question(name, f.question or f"请提供：{f.label}", worth), key

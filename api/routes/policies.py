@@ -25,6 +25,9 @@ class PolicyCheckIn(BaseModel):
     facts: dict = Field(default_factory=dict, max_length=100)
     declined: list[str] = Field(default_factory=list, max_length=100)
     date: dt.date | None = None
+    # The fields this request answers (the page: those changed since its last request): only
+    # they are counted in the planner's priors; absent, every fact given (a one-off check).
+    answered: list[str] | None = Field(None, max_length=100)
 
 
 @router.get("/api/policy-fields")
@@ -53,6 +56,8 @@ def _check(services, body: PolicyCheckIn) -> dict:
     day = body.date or clock.today()
     with session_scope(services.engine) as s:
         items = store.published_policies(s)
+    # What the request answers, counted for the planner (a refused one counts nothing).
+    services.policy_priors.count(facts, dictionary, body.answered)  # never raises
     resolve = Resolver(facts, day, dictionary, frozenset(body.declined))
     results = []
     out: dict = {"date": day.isoformat(), "eligible": [], "possible": [], "ineligible": [],
@@ -71,7 +76,8 @@ def _check(services, body: PolicyCheckIn) -> dict:
             card["why"] = [a.met_text or a.describe(dictionary) for a in result.met]
         out[result.status].append(card)
     question = next_question([p for p, _ in items], facts, day, declined=set(body.declined),
-                             dictionary=dictionary, result=CheckResult(results))
+                             dictionary=dictionary, result=CheckResult(results),
+                             priors=services.policy_priors.read(dictionary))
     out["next_question"] = ({**dictionary[question.field].to_dict(), "field": question.field,
                              "text": question.text} if question else None)
     return out

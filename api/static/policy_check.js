@@ -16,6 +16,7 @@ const CHOOSING_MS = 150; // after a choice: at once, but one request for a burst
 let form = null;
 let timer = null;
 let sequence = 0;        // only the latest request's answer is shown
+let sent = {};           // the facts of the last request: only changes count as answers
 const DAY = dayFromSearch(location.search);  // ?date=…: the check as on that day
 
 function schedule(ms) {
@@ -79,6 +80,10 @@ function render(result) {
 async function check() {
   const { body, errors } = toRequest(form.controls, form.values(), form.skipped());
   if (DAY) body.date = DAY;
+  // What this request answers (the planner's priors count only these, not every fact again).
+  body.answered = Object.keys(body.facts)
+    .filter((name) => JSON.stringify(body.facts[name]) !== JSON.stringify(sent[name]));
+  sent = body.facts;
   form.showErrors(errors);
   const mine = ++sequence;
   const results = $("pc-results");

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from handoff.context import HandoffContext
     from handoff.phone_codes import SmsSender
     from handoff.requests import HandoffReceipt, HandoffRequest
+    from policies.priors import PolicyPriors
     from retrieval.types import Hit, SearchResult
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class ActionServices(Protocol):
 
     @property
     def sms(self) -> SmsSender: ...
+
+    @property
+    def policy_priors(self) -> PolicyPriors: ...
 
 
 # --- retrieval ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ about the handoff (tests/bot/test_handoffs.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from handoff.config import HandoffConfig, packaged_config
 from handoff.context import HandoffContext
+from policies.priors import PolicyPriors
 from retrieval.types import Hit, QueryError, SearchResult
 
 
@@ -64,6 +65,8 @@ class FakeServices:
     handoff: HandoffContext | HoursOnly | None = None
     retriever: Any = None
     settings: Any = None
+    # No Redis: nothing counted, equal weights (a test passes one on a private Redis).
+    policy_priors: PolicyPriors = field(default_factory=lambda: PolicyPriors(None))
 
 
 @pytest.fixture
