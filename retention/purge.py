@@ -14,9 +14,11 @@ removes. What expires, ``retention_days`` after:
   and the staff's notes (blanked; rating, verdict, steps and times stay);
 * an event recorded before the cutoff in a conversation with no open ticket: the values that
   carry what someone wrote (:data:`PERSONAL_EVENT_KEYS`: the user's query of ``bot_answer``,
-  the ``reason`` of a ``rating``, the ``note`` of a ticket change or a ``kb_draft_proposed``
-  …). Kinds, times, actors, departments, categories, entry ids, decisions, rating levels and
-  ticket statuses and timestamps stay: the rates are computed from them;
+  the ``reason`` of a ``rating``, the ``note`` of a ticket change or a ``kb_draft_proposed``,
+  the ``facts`` and ``declined`` of a ``policy_check``: the conversation's 政策体检, which
+  then prefills nothing and shows nowhere …). Kinds, times, actors, departments, categories,
+  entry ids, policy ids, decisions, rating levels and ticket statuses and timestamps stay: the
+  rates are computed from them;
 * unpublished live events (the outbox's ``relay`` rows, which copy message text) older than
   the cutoff;
 * Rasa's tracker of a conversation that is over (no open ticket, no turn since the cutoff):
@@ -66,7 +68,8 @@ log = logging.getLogger(__name__)
 # Event data keys whose values are what a user or a helper wrote (or a copy of a ticket's
 # personal fields). Every other key is a fact the rates or the audit count.
 PERSONAL_EVENT_KEYS = frozenset({"query", "text", "note", "reason", "answer", "phone",
-                                 "company", "topic", "summary", "time_window"})
+                                 "company", "topic", "summary", "time_window",
+                                 "facts", "declined"})
 TICKET_TEXT_FIELDS = ("topic", "company", "phone", "time_window", "summary", "note")
 CANDIDATE_KEPT = ("id", "category")
 # Context keys that only an unpurged ticket has (a purged context keeps candidates and intent).

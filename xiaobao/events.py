@@ -45,6 +45,9 @@ class EventKind(StrEnum):
     MESSAGE_LEFT = "message_left"
     MESSAGE_ANSWERED = "message_answered"
     HELPER_KB_ANSWER = "helper_kb_answer"
+    # A turn of the chat's 政策体检: the facts given so far and what they decide
+    # (policies.checkups; the facts are personal data, blanked by the retention purge).
+    POLICY_CHECK = "policy_check"
     KB_DRAFT_PROPOSED = "kb_draft_proposed"
     KB_DRAFT_ACCEPTED = "kb_draft_accepted"
     KB_DRAFT_REJECTED = "kb_draft_rejected"

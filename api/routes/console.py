@@ -33,7 +33,8 @@ from handoff import claims, closing, duty, escalation, outbox, relay, transfer, 
 from knowledge_base.card import Answerable, answer_card
 from knowledge_base.schema import EntryData
 from knowledge_base.store import EntryNotFound, get_entry, is_answerable, save_entry
-from xiaobao import policy
+from policies.checkups import checkup_of
+from xiaobao import clock, policy
 from xiaobao.enums import CHANNELS, Channel
 from xiaobao.events import EventKind, record_event
 
@@ -116,9 +117,16 @@ def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
 
     Each candidate carries ``card``, the text its one-click answer sends (the bot's answer card:
     source, link, validity, review), and ``answerable``; an entry deleted since the handoff
-    has an empty card and is not answerable."""
+    has an empty card and is not answerable.
+
+    ``policy_check``: the conversation's 政策体检 (the facts given, with their labels; what the
+    published policies decide today), or null; typed text masked as the ticket's fields are."""
     pack = views.context_pack(ticket_id, account, ctx=ctx)
     pack["candidates"] = [_with_card(session, c, ctx.max_chars) for c in pack["candidates"]]
+    ticket = pack["ticket"]
+    pack["policy_check"] = checkup_of(
+        session, ticket["conversation_id"], clock.today(),
+        masked=not policy.sees_full_phone(account.username, ticket["helper"]))
     return pack
 
 

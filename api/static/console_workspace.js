@@ -2,6 +2,7 @@
 // the context pack with the knowledge base's candidate answers (one click sends one), the
 // reply box, and transfer, resolve / unresolve and a knowledge-base draft from the ticket.
 import { api } from "./api.js";
+import { renderCheckup } from "./console_policy.js";
 import { STATUS, historyLine, state } from "./console_state.js";
 import { formatTime } from "./format.js";
 import { createTimeline, insertionIndex, messageId, unseen } from "./timeline.js";
@@ -72,6 +73,7 @@ function renderContext(pack) {
   setText("ctx-summary", t.summary);
   setText("ctx-intent", pack.intent);
   setText("ctx-entities", (pack.entities || []).map((e) => (e.entity || "") + "=" + (e.value || "")).join("，"));
+  renderCheckup(pack.policy_check);
   const box = $("ctx-candidates");
   box.replaceChildren();
   if (!(pack.candidates || []).length) box.appendChild(el("p", "empty", "无候选答案"));

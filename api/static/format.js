@@ -170,3 +170,38 @@ const CALL_STATUS = {
 export function callbackLine(callback) {
   return "12345回电：" + (CALL_STATUS[callback.call_status] || callback.call_status || "已预约");
 }
+
+// --- 政策体检 in the console ---------------------------------------------------------------------
+
+function num(value) {
+  const n = Number(value);
+  return Number.isFinite(n) ? String(n) : String(value);
+}
+
+// A fact the user gave, as the context pack shows it: 25人, 300–1000人, 1000人及以上, 是/否,
+// 2020-03-15, 宝山区; a declined one as 不知道/跳过. ``fact``: {value, unit, type, declined}.
+export function factText(fact) {
+  if (!fact) return "—";
+  if (fact.declined) return "不知道/跳过";
+  const { value } = fact;
+  const unit = fact.unit || "";
+  if (value === null || value === undefined || value === "") return "—";
+  if (value === true) return "是";
+  if (value === false) return "否";
+  if (typeof value === "object") {
+    const low = value.gte ?? value.gt;
+    const high = value.lt ?? value.lte;
+    if (low !== undefined && high !== undefined) return num(low) + "–" + num(high) + unit;
+    if (low !== undefined) return num(low) + unit + (value.gt !== undefined ? "以上" : "及以上");
+    if (high !== undefined) return num(high) + unit + (value.lte !== undefined ? "及以下" : "以下");
+    return "—";
+  }
+  return (typeof value === "number" ? num(value) : String(value)) + unit;
+}
+
+// The check-up's results in one line: 已确定符合 2 项 · 可能符合 3 项 · 不符合 5 项.
+export function checkupLine(check) {
+  const n = (key) => ((check && check[key]) || []).length;
+  return "已确定符合 " + n("eligible") + " 项 · 可能符合 " + n("possible") + " 项 · 不符合 " +
+    n("ineligible") + " 项";
+}

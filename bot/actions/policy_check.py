@@ -3,9 +3,11 @@
 "我公司能享受哪些政策" starts it; each answer arrives as ``/policy_fact{"field", "value"}`` — a
 clicked choice or band, or typed text the gateway turns into that payload (the prompt's
 ``custom.free_text``, :mod:`api.typed_answers`) — and "不知道" declines the fact, which is not
-asked again. The facts given stay in the conversation's slots. After ``QUESTIONS_PER_ROUND``
-questions, or when nothing is left to ask, the bot says what is decided and carries the
-results in its message (``custom.policy_result``); every question names its field
+asked again. The facts given stay in the conversation's slots and, each turn, in its record
+(:mod:`policies.checkups`: the helpers' context pack shows them, the retention purge removes
+them); a tracker without them (expired, or a new Rasa) starts from the record. After
+``QUESTIONS_PER_ROUND`` questions, or when nothing is left to ask, the bot says what is decided
+and carries the results in its message (``custom.policy_result``); every question names its field
 (``custom.field``) so the portal can render the right input and a script can answer it.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.actions.deps import ActionServices
 from bot.payloads import POLICY_FACT, is_payload_of, payload
 from bot.replies import FREE_TEXT, REASK
 from policies import store
+from policies.checkups import latest_checkup, record_checkup, typed_facts
 from policies.evaluator import CheckResult, Resolver, check_policy
 from policies.facts import FactError, Interval, parse_value
 from policies.fields import NUMERIC, Field, default_dictionary
@@ -120,8 +123,7 @@ class ActionPolicyCheck(Action):
 
     def _run(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         dictionary = default_dictionary()
-        facts_raw = dict(tracker.get_slot("policy_facts") or {})
-        declined = list(tracker.get_slot("policy_declined") or [])
+        facts_raw, declined = self._kept(tracker)
         asked = int(tracker.get_slot("policy_asked") or 0)
         given = _given(tracker)
         if given is None:
@@ -135,8 +137,7 @@ class ActionPolicyCheck(Action):
                 declined = sorted(set(declined) | {name})
             else:
                 try:
-                    value = _value(f, raw.strip())
-                    facts_raw[name] = _stored(value)
+                    facts_raw[name] = _stored(_value(f, raw.strip()))
                 except FactError as exc:
                     dispatcher.utter_message(text=exc.message.split(" / ")[0] + "请重新回答，"
                                              "或点“不知道”跳过。",
@@ -145,15 +146,7 @@ class ActionPolicyCheck(Action):
                     return [SlotSet("policy_facts", facts_raw), SlotSet("policy_declined",
                                                                         declined)]
                 declined = [d for d in declined if d != name]
-                # the one answer of this turn (the facts given before were counted then)
-                self.services.policy_priors.count({name: value}, dictionary)
-        facts = {}
-        for name, raw in facts_raw.items():
-            if name in dictionary:
-                try:
-                    facts[name] = parse_value(dictionary[name], raw)
-                except FactError:
-                    continue
+        facts = typed_facts(facts_raw, dictionary)
         day = clock.today()
         with session_scope(self.services.engine) as s:
             items = store.published_policies(s)
@@ -162,11 +155,12 @@ class ActionPolicyCheck(Action):
             return []
         resolve = Resolver(facts, day, dictionary, frozenset(declined))
         results = [(check_policy(p, resolve), data) for p, data in items]
+        self._record(tracker.sender_id, facts_raw, declined, day,
+                     CheckResult([r for r, _ in results]))
         question = None
         if asked < QUESTIONS_PER_ROUND:
             question = next_question([p for p, _ in items], facts, day, declined=set(declined),
                                      dictionary=dictionary,
-                                     priors=self.services.policy_priors.read(dictionary),
                                      result=CheckResult([r for r, _ in results]))
         events: list[EventType] = [SlotSet("policy_facts", facts_raw),
                                    SlotSet("policy_declined", declined)]
@@ -179,6 +173,30 @@ class ActionPolicyCheck(Action):
         dispatcher.utter_message(text=self._summary(results),
                                  json_message={"policy_result": self._result(results)})
         return [*events, SlotSet("policy_asked", 0)]
+
+    def _kept(self, tracker: Tracker) -> tuple[dict, list]:
+        """The facts and the declined fields so far: the slots, else the conversation's
+        record (a tracker that never had a check-up, or lost it)."""
+        facts, declined = tracker.get_slot("policy_facts"), tracker.get_slot("policy_declined")
+        if facts is None and declined is None:
+            try:
+                with session_scope(self.services.engine) as s:
+                    kept = latest_checkup(s, tracker.sender_id)
+            except Exception:  # the check-up goes on without the record
+                logger.exception("could not read the check-up of %s", tracker.sender_id[:8])
+                kept = None
+            if kept is not None:
+                return dict(kept.facts), list(kept.declined)
+        return dict(facts or {}), list(declined or [])
+
+    def _record(self, conversation_id: str, facts: dict, declined: list, day: dt.date,
+                result: CheckResult) -> None:
+        """Keep the check-up with the conversation; a failure is logged, never shown."""
+        try:
+            with session_scope(self.services.engine) as s:
+                record_checkup(s, conversation_id, facts, declined, day, result)
+        except Exception:  # the reply matters more than its record
+            logger.exception("could not record the check-up of %s", conversation_id[:8])
 
     @staticmethod
     def _prompt_custom(f: Field) -> dict:

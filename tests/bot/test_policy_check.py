@@ -88,3 +88,43 @@ def test_every_answer_button_carries_its_field_and_a_parseable_value():
 def test_slot_events_are_plain_json():
     assert SlotSet("policy_facts", {"employees": {"gte": 10.0}})["value"] == {
         "employees": {"gte": 10.0}}
+
+
+async def test_each_turn_keeps_the_check_up_with_the_conversation(seeded, engine, tracker,
+                                                                 dispatcher):
+    from policies.checkups import latest_checkup
+
+    action = ActionPolicyCheck(seeded)
+    slots, _ = await turn(action, dispatcher, tracker, "我公司能享受哪些政策", {})
+    answer = '/policy_fact{"field": "employees", "value": "25"}'
+    slots, _ = await turn(action, dispatcher, tracker, answer, slots)
+    skip = '/policy_fact{"field": "high_tech", "value": "不知道"}'
+    slots, _ = await turn(action, dispatcher, tracker, skip, slots)
+    with session_scope(engine) as s:
+        kept = latest_checkup(s, "conv-1")
+        assert latest_checkup(s, "conv-2") is None
+    assert kept is not None
+    assert kept.facts == slots["policy_facts"] and kept.facts["employees"] == 25
+    assert kept.declined == ["high_tech"] == slots["policy_declined"]
+
+
+async def test_a_new_check_up_starts_from_the_facts_already_given(seeded, tracker, dispatcher):
+    """In the same conversation: from its slots; a tracker without them (expired, a new Rasa)
+    starts from the conversation's record."""
+    action = ActionPolicyCheck(seeded)
+    given = {"policy_facts": {"employees": 25, "taxpayer_type": "小规模纳税人"},
+             "policy_declined": ["high_tech"], "policy_asked": 0}
+    slots, asked = await turn(action, dispatcher, tracker, "政策体检", dict(given))
+    assert slots["policy_facts"] == given["policy_facts"]
+    assert slots["policy_declined"] == ["high_tech"]
+    first = (asked.get("custom") or {}).get("field", {}).get("name")
+    assert first not in ("employees", "taxpayer_type", "high_tech")
+
+    fresh, again = await turn(action, dispatcher, tracker, "政策体检", {})  # the same sender
+    assert fresh["policy_facts"] == given["policy_facts"]
+    assert fresh["policy_declined"] == ["high_tech"]
+    assert (again.get("custom") or {}).get("field", {}).get("name") == first
+
+    other = await action.run(dispatcher, tracker("政策体检", "check_policies", slots={},
+                                                 sender_id="conv-2"), {})
+    assert slots_of(other)["policy_facts"] == {}  # another conversation starts empty

@@ -166,3 +166,30 @@ describe("the portal's ticket banner", () => {
     assert.equal(f.callbackLine({}), "12345回电：已预约");
   });
 });
+
+describe("政策体检 in the console", () => {
+  test("a fact given, with its unit; a band; yes/no; a declined one", () => {
+    assert.equal(f.factText({ value: 25, unit: "人", type: "integer" }), "25人");
+    assert.equal(f.factText({ value: 1500.5, unit: "万元", type: "number" }), "1500.5万元");
+    assert.equal(f.factText({ value: { gte: 300, lt: 1000 }, unit: "人" }), "300–1000人");
+    assert.equal(f.factText({ value: { gte: 1000 }, unit: "人" }), "1000人及以上");
+    assert.equal(f.factText({ value: { gt: 2000 }, unit: "万元" }), "2000万元以上");
+    assert.equal(f.factText({ value: { lt: 10 }, unit: "人" }), "10人以下");
+    assert.equal(f.factText({ value: { lte: 300 }, unit: "万元" }), "300万元及以下");
+    assert.equal(f.factText({ value: true, type: "boolean" }), "是");
+    assert.equal(f.factText({ value: false, type: "boolean" }), "否");
+    assert.equal(f.factText({ value: "2020-03-15", type: "date" }), "2020-03-15");
+    assert.equal(f.factText({ value: "宝山区", type: "text" }), "宝山区");
+    assert.equal(f.factText({ value: null, declined: true, unit: "人" }), "不知道/跳过");
+    assert.equal(f.factText({ value: 25, declined: true }), "不知道/跳过");
+    assert.equal(f.factText({ value: null }), "—");
+    assert.equal(f.factText({ value: {} }), "—");
+    assert.equal(f.factText(null), "—");
+  });
+
+  test("the results in one line", () => {
+    assert.equal(f.checkupLine({ eligible: [{}, {}], possible: [{}], ineligible: [] }),
+      "已确定符合 2 项 · 可能符合 1 项 · 不符合 0 项");
+    assert.equal(f.checkupLine({}), "已确定符合 0 项 · 可能符合 0 项 · 不符合 0 项");
+  });
+});

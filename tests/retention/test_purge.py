@@ -357,3 +357,41 @@ def test_trackers_saved_without_an_expiry_get_one(redis_server, r):
     assert 0 < tracker.ttl("xiaobao:tracker:old") <= 3600
     assert tracker.ttl("xiaobao:tracker:new") <= 100 and tracker.ttl("xiaobao:other") == -1
     tracker.close()
+
+
+# --- the conversation's 政策体检 (policies.checkups) goes with the conversation ---------------
+
+def test_the_purge_removes_a_conversations_check_up_with_it(ctx):
+    from policies.checkups import latest_checkup, record_checkup
+    from policies.evaluator import CheckResult, PolicyResult
+
+    helper = on_duty(ctx, "ha")
+    facts = {"employees": 25, "district": f"宝山区 {NUMBER}"}
+    decided = CheckResult([PolicyResult("p-yes", "eligible"), PolicyResult("p-no", "ineligible")])
+    with session_scope(ctx.engine) as s:
+        for conversation_id in ("conv-pc-closed", "conv-pc-bot", "conv-pc-open"):
+            conversations.append(s, conversation_id, "user", "我公司能享受哪些政策")
+            record_checkup(s, conversation_id, facts, ["high_tech"], dt.date(2026, 12, 1),
+                           decided)
+    closed = request_handoff(req(conversation_id="conv-pc-closed"), ctx=ctx)
+    claims.claim_next_ticket(helper, ctx=ctx)
+    closing.resolve_ticket(closed.ticket_id, helper, ctx=ctx)
+    request_handoff(req(conversation_id="conv-pc-open"), ctx=ctx)  # still waiting
+    later = utcnow() + dt.timedelta(days=31)
+
+    assert purge.purge_expired_transcripts(30, ctx=ctx, now=utcnow())["events_cleared"] == 0
+    with session_scope(ctx.engine) as s:
+        assert latest_checkup(s, "conv-pc-closed").facts == facts  # within the retention
+
+    purge.purge_expired_transcripts(30, ctx=ctx, now=later)
+    with session_scope(ctx.engine) as s:
+        assert latest_checkup(s, "conv-pc-closed") is None
+        assert latest_checkup(s, "conv-pc-bot") is None  # a bot-only conversation alike
+        assert latest_checkup(s, "conv-pc-open").facts == facts  # a ticket open: kept
+        kept = s.scalars(select(Event.data).where(
+            Event.kind == EventKind.POLICY_CHECK.value,
+            Event.conversation_id == "conv-pc-closed")).all()
+    assert kept == [{"date": "2026-12-01", "eligible": ["p-yes"], "possible": [],
+                     "ineligible": ["p-no"]}]  # what it decided stays; the facts went
+    assert NUMBER not in json.dumps(kept, ensure_ascii=False)
+    assert purge.purge_expired_transcripts(30, ctx=ctx, now=later)["events_cleared"] == 0
