@@ -137,7 +137,8 @@ class ActionPolicyCheck(Action):
                 declined = sorted(set(declined) | {name})
             else:
                 try:
-                    facts_raw[name] = _stored(_value(f, raw.strip()))
+                    value = _value(f, raw.strip())
+                    facts_raw[name] = _stored(value)
                 except FactError as exc:
                     dispatcher.utter_message(text=exc.message.split(" / ")[0] + "请重新回答，"
                                              "或点“不知道”跳过。",
@@ -146,6 +147,8 @@ class ActionPolicyCheck(Action):
                     return [SlotSet("policy_facts", facts_raw), SlotSet("policy_declined",
                                                                         declined)]
                 declined = [d for d in declined if d != name]
+                # the one answer of this turn (the facts given before were counted then)
+                self.services.policy_priors.count({name: value}, dictionary)
         facts = typed_facts(facts_raw, dictionary)
         day = clock.today()
         with session_scope(self.services.engine) as s:
@@ -161,6 +164,7 @@ class ActionPolicyCheck(Action):
         if asked < QUESTIONS_PER_ROUND:
             question = next_question([p for p, _ in items], facts, day, declined=set(declined),
                                      dictionary=dictionary,
+                                     priors=self.services.policy_priors.read(dictionary),
                                      result=CheckResult([r for r, _ in results]))
         events: list[EventType] = [SlotSet("policy_facts", facts_raw),
                                    SlotSet("policy_declined", declined)]
