@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.errors import error_responses
 from api.services import Services
 from knowledge_base import card, io, store
-from knowledge_base.schema import describe_errors
+from knowledge_base.schema import EntryData, describe_errors
+from policies import links
+from xiaobao.db import session_scope
 
 STATUSES = ("draft", "published", "archived")
 Status = Literal["draft", "published", "archived"]
@@ -152,6 +154,7 @@ class EntryFields(BaseModel):
     reviewed_on: str | None = Field(default=None, description="YYYY-MM-DD")
     reviewed_by: str | None = None
     tags: list[str] | str | None = None
+    policy_ids: list[str] | str | None = None
     status: str | None = None
 
     def given(self) -> dict[str, Any]:
@@ -184,3 +187,44 @@ class RejectIn(BaseModel):
 
 class HitTestIn(BaseModel):
     query: str = Field(max_length=10_000)
+
+
+# --- the 政策体检 items an entry names ----------------------------------------------------------
+
+def policy_targets(services: Services) -> list[dict]:
+    """Every item of the policy store (any status) as a link target."""
+    with session_scope(services.engine) as session:
+        return links.link_targets(session)
+
+
+def given_ids(value: Any) -> list[str]:
+    """The ids of a form's or file's ``policy_ids`` ("a|b" or a list); a value of another kind
+    is left to :class:`EntryData` to refuse."""
+    items = value.split("|") if isinstance(value, str) else value if isinstance(value, list) \
+        else []
+    return [str(i).strip() for i in items if i is not None and str(i).strip()]
+
+
+def check_policy_ids(services: Services, named: dict[str, list[str]]) -> None:
+    """422 ``invalid_entry`` when an entry (``named``: its id → its policy ids) names a
+    policy the store does not hold, listing each."""
+    if not any(named.values()):
+        return
+    known = [t["id"] for t in policy_targets(services)]
+    problems = [("policy_ids", f"政策库中没有这项政策：{missing[:64]}"
+                               f"{f'（条目 {entry_id}）' if entry_id else ''} / "
+                               f"no policy with this id in the policy store")
+                for entry_id, ids in named.items() for missing in links.unknown_ids(ids, known)]
+    if problems:
+        raise InvalidEntry(problems[:20])
+
+
+def policy_links_out(services: Services, data: EntryData) -> dict:
+    """The entry's linked items (id, title, status) and the ones its text suggests."""
+    targets = policy_targets(services)
+    by_id = {t["id"]: t for t in targets}
+    linked = [{"id": i, "title": by_id[i].get("title", ""), "status": by_id[i]["status"]}
+              for i in data.policy_ids if i in by_id]
+    return {"linked": linked,
+            "suggestions": links.suggest_links([data.answer, data.source], targets,
+                                               linked=data.policy_ids)}

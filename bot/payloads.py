@@ -13,6 +13,9 @@ REQUEST_HUMAN = "request_human"  # 人工帮办
 REQUEST_12345_CALL = "request_12345_call"  # 12345 回电 / 三方通话
 RATE_SERVICE = "rate_service"  # 好差评, with ``rating`` and perhaps ``reason``
 POLICY_FACT = "policy_fact"  # 政策体检: one answer, ``field`` and ``value``
+# …and ``policies`` (ids, comma-separated): the check-up of those policies alone (an answer
+# card's 看看我是否符合 starts it with no ``field``); each question it asks carries it on.
+POLICY_ONLY = "policies"
 FEEDBACK = "feedback"  # 有帮助 / 没帮助 on an answer card
 
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.payloads import FEEDBACK, REQUEST_12345_CALL, REQUEST_HUMAN, payload
+from bot.payloads import (
+    FEEDBACK,
+    POLICY_FACT,
+    POLICY_ONLY,
+    REQUEST_12345_CALL,
+    REQUEST_HUMAN,
+    payload,
+)
 from knowledge_base.card import answer_card
 from retrieval.types import SearchResult
 
@@ -20,6 +27,8 @@ MAX_SUGGESTIONS = 3
 FREE_TEXT = "free_text"
 REASK = "reask"
 NOT_UNDERSTOOD = "not_understood"
+POLICY_LINKS = "policy_links"  # an answer card's 政策体检 items: [{"id", "title", "payload"}]
+CHECK_ONE = "看看我是否符合"
 
 HUMAN_BUTTONS = [
     {"title": "人工帮办", "payload": payload(REQUEST_HUMAN)},
@@ -38,6 +47,27 @@ def answer_message(hit: Any) -> dict:
         {"title": "转人工", "payload": payload(REQUEST_HUMAN)},
     ]
     return {"text": answer_card(hit), "buttons": buttons}
+
+
+def start_check_payload(policy_id: str) -> str:
+    """The check-up for one policy alone: ``/policy_fact{"policies": id}`` (no field: a start)."""
+    return payload(POLICY_FACT, **{POLICY_ONLY: policy_id})
+
+
+def with_policy_links(message: dict, links: list[dict]) -> dict:
+    """An answer card that offers 看看我是否符合 for each published policy it is about
+    (``links``: ``[{"id", "title"}]``): a button each, after the card's own, and
+    ``custom.policy_links``."""
+    if not links:
+        return message
+    one = len(links) == 1
+    shown = [{"id": link["id"], "title": link["title"],
+              "payload": start_check_payload(link["id"])} for link in links]
+    buttons = [{"title": CHECK_ONE if one else f"{CHECK_ONE}：{link['title']}",
+                "payload": link["payload"]} for link in shown]
+    custom = {**message.get("json_message", {}), POLICY_LINKS: shown}
+    return {**message, "buttons": [*message.get("buttons", []), *buttons],
+            "json_message": custom}
 
 
 def reply_for(result: SearchResult) -> dict:

@@ -41,6 +41,7 @@ class Entry(Base):
     reviewed_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     reviewed_by: Mapped[str] = mapped_column(String(64), default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    policy_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # 政策体检 items it is about
     status: Mapped[str] = mapped_column(String(16), default="published", index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(64), default="")

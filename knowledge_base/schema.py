@@ -15,8 +15,8 @@ from knowledge_base.models import STATUSES
 
 FIELDS = ("id", "question", "similar_questions", "answer", "category", "department", "source",
           "source_url", "effective_from", "expires_on", "long_term", "reviewed_on", "reviewed_by",
-          "tags", "status")
-LIST_FIELDS = ("similar_questions", "tags")
+          "tags", "policy_ids", "status")
+LIST_FIELDS = ("similar_questions", "tags", "policy_ids")
 REQUIRED = ("id", "question", "answer")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -44,6 +44,9 @@ class EntryData(BaseModel):
     reviewed_on: dt.date | None = None  # last checked against its source by an editor
     reviewed_by: str = Field(default="", max_length=64)
     tags: list[str] = Field(default_factory=list)
+    # The 政策体检 items the entry is about (ids in the policy store): the answer card offers
+    # 看看我是否符合 for the published ones. Whether each exists is checked where the store is.
+    policy_ids: list[str] = Field(default_factory=list)
     status: str = "published"
 
     @field_validator("id", mode="before")
@@ -55,7 +58,7 @@ class EntryData(BaseModel):
                              "id must be 1-64 ASCII letters, digits, _ . : -")
         return v
 
-    @field_validator("similar_questions", "tags", mode="before")
+    @field_validator("similar_questions", "tags", "policy_ids", mode="before")
     @classmethod
     def _list(cls, v: Any) -> list[str]:
         if v is None or v == "":

@@ -51,7 +51,7 @@ def _hit(c: Candidate, data: EntryData) -> Hit:
                expires_on=data.expires_on.isoformat() if data.expires_on else None,
                dense=round(c.dense, 4), sparse=round(c.sparse, 4), long_term=data.long_term,
                reviewed_on=data.reviewed_on.isoformat() if data.reviewed_on else None,
-               reviewed_by=data.reviewed_by)
+               reviewed_by=data.reviewed_by, policy_ids=tuple(data.policy_ids))
 
 
 class Retriever:

@@ -26,6 +26,7 @@ class Hit:
     long_term: bool = False
     reviewed_on: str | None = None  # ISO date
     reviewed_by: str = ""
+    policy_ids: tuple[str, ...] = ()  # the 政策体检 items the entry is about
 
 
 @dataclass(frozen=True)

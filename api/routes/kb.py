@@ -30,8 +30,11 @@ from api.kb_schemas import (
     OptionalVersionIn,
     Status,
     VersionIn,
+    check_policy_ids,
     entry_out,
+    given_ids,
     kb_router,
+    policy_links_out,
     timestamp,
 )
 from api.services import Services
@@ -130,8 +133,10 @@ def get_entry(entry_id: EntryId, services: ServicesDep, _: EditorAccount) -> dic
 @router.post("/entries", status_code=201)
 def create_entry(body: EntryFields, services: ServicesDep, me: EditorAccount) -> dict:
     """A new entry: the id is assigned when none is given; a draft unless ``status`` says
-    otherwise. 409 when the id is taken."""
-    return {"entry": entry_out(services.kb.create(body.given(), me.username), services)}
+    otherwise. 409 when the id is taken; 422 when it names a policy the store does not hold."""
+    fields = body.given()
+    check_policy_ids(services, {"": given_ids(fields.get("policy_ids"))})
+    return {"entry": entry_out(services.kb.create(fields, me.username), services)}
 
 
 @router.put("/entries/{entry_id}")
@@ -143,6 +148,8 @@ def update_entry(entry_id: EntryId, body: EntryUpdate, services: ServicesDep,
     if fields.pop("id", entry_id) != entry_id:
         raise InvalidEntry([("id", "与地址中的条目编号不一致 / differs from the entry in the URL")])
     current = store.entry_data(services.kb.get(entry_id)).to_record()
+    if "policy_ids" in fields:
+        check_policy_ids(services, {"": given_ids(fields["policy_ids"])})
     entry = services.kb.update(entry_id, {**current, **fields}, me.username,
                                expected_version=body.version)
     return {"entry": entry_out(entry, services)}
@@ -202,6 +209,13 @@ def rollback_entry(entry_id: EntryId, body: VersionIn, services: ServicesDep,
                                services)}
 
 
+@router.get("/entries/{entry_id}/policy-suggestions")
+def policy_suggestions(entry_id: EntryId, services: ServicesDep, _: EditorAccount) -> dict:
+    """The 政策体检 items the entry names (``linked``: id, title, status) and those its answer
+    or source suggests by 文号 or title (``suggestions``: id, title, doc_no, status, matched)."""
+    return policy_links_out(services, store.entry_data(services.kb.get(entry_id)))
+
+
 @router.post("/preview")
 def preview(body: EntryFields, services: ServicesDep, _: EditorAccount) -> dict:
     """The form as the bot would show it (nothing is saved), and what the editor should fix."""
@@ -215,6 +229,7 @@ def preview(body: EntryFields, services: ServicesDep, _: EditorAccount) -> dict:
     if not data.source:
         warnings.append(WARN_NO_SOURCE)
     return {"card": card.answer_card(data), "answerable": store.is_answerable(data),
+            "policy_links": policy_links_out(services, data),
             "review_state": card.review_state(data.reviewed_on,
                                               services.kb.review_max_age_days),
             "needs_deep_link": card.is_home_page(data.source_url), "warnings": warnings}

@@ -10,7 +10,7 @@ from fastapi import File, Response, UploadFile
 
 from api.deps import EditorAccount, ServicesDep
 from api.errors import ApiError
-from api.kb_schemas import MEDIA_TYPES, ExportFormat, Status, kb_router
+from api.kb_schemas import MEDIA_TYPES, ExportFormat, Status, check_policy_ids, kb_router
 from knowledge_base import io, store
 
 router = kb_router("knowledge base")
@@ -33,6 +33,7 @@ def import_file(services: ServicesDep, me: EditorAccount,
         raise ApiError(413, "body_too_large", f"文件过大（上限{limit // 1024} KB）。 / File too "
                                               f"large (at most {limit // 1024} KB).")
     entries = io.parse_entries(FilePath(name), data)
+    check_policy_ids(services, {e.id: e.policy_ids for e in entries})
     summary = services.kb.import_entries(entries, me.username, dry_run=dry_run)
     return {"dry_run": dry_run, "rows": len(entries), "created": summary.created,
             "updated": summary.updated, "unchanged": summary.unchanged}

@@ -3,6 +3,7 @@ the page and scripts build their questions from (``GET /api/policy-fields``)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -10,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClientIp, ServicesDep, enforce_limit
 from api.errors import ApiError, error_responses
-from policies import store
+from policies import links, store
 from policies.evaluator import CheckResult, Resolver, check_policy, explain_failed
 from policies.facts import parse_facts
 from policies.fields import default_dictionary
@@ -25,6 +26,9 @@ class PolicyCheckIn(BaseModel):
     facts: dict = Field(default_factory=dict, max_length=100)
     declined: list[str] = Field(default_factory=list, max_length=100)
     date: dt.date | None = None
+    # Only these published policies (the page's ?policy=, an answer card's 看看我是否符合):
+    # their results, and the next question only they need. Absent: every published policy.
+    policies: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=50)
     # The fields this request answers (the page: those changed since its last request): only
     # they are counted in the planner's priors; absent, every fact given (a one-off check).
     answered: list[str] | None = Field(None, max_length=100)
@@ -55,7 +59,11 @@ def _check(services, body: PolicyCheckIn) -> dict:
         raise ApiError(422, "invalid_fact", f"未知字段：{unknown[0][:40]}。 / Unknown field.")
     day = body.date or clock.today()
     with session_scope(services.engine) as s:
-        items = store.published_policies(s)
+        items = links.restrict(store.published_policies(s), body.policies)
+    missing = links.unknown_ids(body.policies or [], [p.id for p, _ in items])
+    if missing:
+        raise ApiError(422, "unknown_policy", f"没有这项已发布的政策：{missing[0]}。"
+                       " / No published policy with this id.")
     # What the request answers, counted for the planner (a refused one counts nothing).
     services.policy_priors.count(facts, dictionary, body.answered)  # never raises
     resolve = Resolver(facts, day, dictionary, frozenset(body.declined))

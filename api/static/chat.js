@@ -6,6 +6,7 @@
 // 留言 are chat_leave.js's, 结束会话 chat_end.js's; both use ``chat``, exported below.
 import { ApiError, api, reconnectingSocket } from "./api.js";
 import { describeTicket, formatTime } from "./format.js";
+import { isCheckStart } from "./policy_links.js";
 import { createTimeline, insertionIndex, messageId, unseen } from "./timeline.js";
 import { el, richText } from "./widgets.js";
 
@@ -49,7 +50,10 @@ function renderButtons(message, bubble) {
   const group = el("div", isRating ? "rating" : "buttons");
   if (isRating) group.appendChild(el("span", "rating-label", "好差评"));
   buttons.forEach((b, i) => {
-    const button = el("button", isRating ? "rate " + (RATING_CLASSES[i] || "") : "option", b.title || b.payload);
+    // An answer card's 看看我是否符合 starts the check-up of its policy: marked as such.
+    const kind = isRating ? "rate " + (RATING_CLASSES[i] || "")
+      : isCheckStart(b.payload) ? "option policy-check" : "option";
+    const button = el("button", kind, b.title || b.payload);
     button.type = "button";
     button.addEventListener("click", () => {
       disableButtons(group);

@@ -5,6 +5,7 @@ import { $, el, richText, button, today } from "./widgets.js";
 import { formatDateTime } from "./format.js";
 import { FIELD_LABELS, REVIEW, STATUS, call, enc, errorDetails, say, state } from "./editor_shared.js";
 import { go, hashOf, hideUnsavedWarning, nav } from "./editor_route.js";
+import { addPolicyId, renderPolicyLinks, splitIds } from "./editor_policy_links.js";
 
 // The form's inputs by field name (similar_questions is the list below them).
 const INPUTS = {
@@ -12,6 +13,7 @@ const INPUTS = {
   department: "e-department", source: "e-source", source_url: "e-source-url",
   effective_from: "e-effective-from", expires_on: "e-expires-on", long_term: "e-long-term",
   reviewed_on: "e-reviewed-on", reviewed_by: "e-reviewed-by", tags: "e-tags",
+  policy_ids: "e-policy-ids",
   similar_questions: "e-similar-input",
 };
 
@@ -40,6 +42,7 @@ export const form = (() => {
       reviewed_on: $("e-reviewed-on").value || null,
       reviewed_by: $("e-reviewed-by").value.trim(),
       tags: $("e-tags").value.split(/[,，、]/).map((t) => t.trim()).filter(Boolean),
+      policy_ids: splitIds($("e-policy-ids").value),
     };
   }
 
@@ -112,6 +115,7 @@ export const form = (() => {
     $("e-reviewed-on").value = d.reviewed_on || "";
     $("e-reviewed-by").value = d.reviewed_by || "";
     $("e-tags").value = (d.tags || []).join("，");
+    $("e-policy-ids").value = (d.policy_ids || []).join("，");
     $("e-similar-input").value = "";
     similar = (d.similar_questions || []).slice();
     renderSimilar();
@@ -228,6 +232,11 @@ export const form = (() => {
       const parts = [data.answerable ? "现在可以回答用户" : "现在不会回答用户（未发布或不在有效期内）",
         REVIEW[data.review_state] || ""];
       if (data.needs_deep_link) parts.push("链接只是网站首页，需要深链接");
+      renderPolicyLinks($("e-policy-links"), data.policy_links, (id) => {
+        $("e-policy-ids").value = addPolicyId($("e-policy-ids").value, id);
+        changed();
+        say("已关联政策 " + id + "，保存后生效");
+      });
       $("preview-state").textContent = parts.filter(Boolean).join(" · ");
     } catch (err) {
       if (seq !== previewSeq) return;

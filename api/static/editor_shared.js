@@ -14,7 +14,7 @@ export const FIELD_LABELS = {
   id: "条目编号", question: "问题", similar_questions: "相似问法", answer: "答案", category: "分类",
   department: "部门", source: "来源", source_url: "来源链接", effective_from: "生效日期",
   expires_on: "失效日期", long_term: "长期有效", reviewed_on: "最近核对日期", reviewed_by: "核对人",
-  tags: "标签", status: "状态", version: "版本",
+  tags: "标签", policy_ids: "关联政策", status: "状态", version: "版本",
 };
 export const ACTIONS = {
   create: "新建", update: "修改", publish: "发布", archive: "下线/归档", unpublish: "撤回为草稿",

@@ -8,6 +8,7 @@ import { renderResults } from "./policy_check_results.js";
 import {
   EXACT, dayFromSearch, describeControl, errorText, sections, summarise, toRequest,
 } from "./policy_form.js";
+import { policiesFromSearch } from "./policy_links.js";
 import { $, button, el, elderMode } from "./widgets.js";
 
 const TYPING_MS = 500;   // after a keystroke: wait for the number or code to be typed
@@ -18,6 +19,7 @@ let timer = null;
 let sequence = 0;        // only the latest request's answer is shown
 let sent = {};           // the facts of the last request: only changes count as answers
 const DAY = dayFromSearch(location.search);  // ?date=…: the check as on that day
+const ONLY = policiesFromSearch(location.search);  // ?policy=…: those policies alone
 
 function schedule(ms) {
   clearTimeout(timer);
@@ -70,7 +72,8 @@ function renderQuestion(result) {
 
 function render(result) {
   $("pc-summary").textContent = summarise(result);
-  $("pc-date").textContent = "按 " + result.date + " 有效的已发布政策核对。";
+  $("pc-date").textContent = "按 " + result.date + " 有效的已发布政策核对" +
+    (ONLY.length ? "，只核对所选的 " + ONLY.length + " 项政策（打开“政策体检”可查看全部）。" : "。");
   renderQuestion(result);
   renderResults($("pc-cards"), result, {
     has: form.has, skipped: form.skipped(), onAsk: (field) => form.focusField(field),
@@ -80,6 +83,7 @@ function render(result) {
 async function check() {
   const { body, errors } = toRequest(form.controls, form.values(), form.skipped());
   if (DAY) body.date = DAY;
+  if (ONLY.length) body.policies = ONLY;
   // What this request answers (the planner's priors count only these, not every fact again).
   body.answered = Object.keys(body.facts)
     .filter((name) => JSON.stringify(body.facts[name]) !== JSON.stringify(sent[name]));

@@ -22,7 +22,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import deps
 from bot.actions.deps import ActionServices
-from bot.replies import HUMAN_BUTTONS, MAX_SUGGESTIONS, answer_message, reply_for
+from bot.replies import (
+    HUMAN_BUTTONS,
+    MAX_SUGGESTIONS,
+    answer_message,
+    reply_for,
+    with_policy_links,
+)
 from retrieval.types import Hit, QueryError, SearchResult
 from xiaobao.events import EventKind
 
@@ -53,7 +59,10 @@ def answer_question(services: ActionServices, conversation_id: str, text: str,
     the same. Raises ``QueryError`` (and whatever a broken retriever raises); a failing event
     log never costs the answer. Synchronous: run it in a thread from an event loop."""
     result = deps.search(services, text, 5)
-    answer = Answer(result, reply_for(result))
+    message = reply_for(result)
+    if result.decision == "answer" and result.top is not None:
+        message = with_policy_links(message, deps.policy_links(services, result.top.policy_ids))
+    answer = Answer(result, message)
     top = answer.top
     deps.record_event(
         services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
@@ -181,7 +190,8 @@ class ActionChooseEntry(Action):
         if hit is None:
             dispatcher.utter_message(text=ENTRY_GONE)
             return []
-        dispatcher.utter_message(**answer_message(hit))
+        links = await asyncio.to_thread(deps.policy_links, self.services, hit.policy_ids)
+        dispatcher.utter_message(**with_policy_links(answer_message(hit), links))
         return [SlotSet("decision", "answer"), SlotSet("last_entry_id", hit.id),
                 SlotSet("human_offered", False)]
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from policies import links, store
 from xiaobao.db import session_scope
 from xiaobao.events import EventKind
 from xiaobao.events import record_event as append_event
@@ -66,6 +67,20 @@ def search(services: ActionServices, text: str, top_k: int = 5) -> SearchResult:
 def get_entry(services: ActionServices, entry_id: str) -> Hit | None:
     """An answerable entry by id, else None."""
     return services.retriever.get_entry(entry_id)
+
+
+def policy_links(services: ActionServices, policy_ids: list[str] | tuple[str, ...]) -> list[dict]:
+    """``[{"id", "title"}]`` of the published 政策体检 items an entry names (the answer card's
+    看看我是否符合); none when the store cannot be read: the answer matters more."""
+    if not policy_ids:
+        return []
+    try:
+        with session_scope(services.engine) as session:
+            items = [data for _, data in store.published_policies(session)]
+    except Exception:
+        logger.exception("could not read the policies linked to an answer")
+        return []
+    return links.published_links(policy_ids, [{**d, "status": "published"} for d in items])
 
 
 # --- handoff -----------------------------------------------------------------------------------
