@@ -1,5 +1,5 @@
 # The two commands a user types: `make run` and `make test`. Both set up first.
-# `make lint` (ruff + mypy) is also the first step of `make test`.
+# `make lint` (ruff, mypy, eslint, node --test) runs inside `make test` too; `make test-fast` is the quick loop.
 SHELL := /bin/bash
 VENV := .venv/bin
 RASA := .venv-rasa/bin/rasa
@@ -15,7 +15,7 @@ train: setup
 run: setup train
 	@bash scripts/run.sh
 
-test: setup train
+test: setup  # scripts/test.sh trains (when needed) beside the lint
 	@bash scripts/test.sh
 
 # The edit–test loop (no Rasa, no browser, no other processes; docs/testing.md).

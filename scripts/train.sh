@@ -31,6 +31,9 @@ if ! diff -qr "$tmp" "$DICT_DIR" >/dev/null 2>&1; then
   for f in "${dicts[@]}"; do cp "$f" "$DICT_DIR/"; done
 fi
 dict_sha=$( (cd "$DICT_DIR" && for f in $(ls | LC_ALL=C sort); do sha256sum "$f"; done) | sha256sum | cut -c1-64)
+# XIAOBAO_TRAIN_DICT_ONLY=1: only mirror the dictionary (scripts/test.sh does this first, so the
+# NLU gate, which reads the same folder, can train beside this script's training).
+[ "${XIAOBAO_TRAIN_DICT_ONLY:-}" = 1 ] && exit 0
 
 # Everything the model is made of: data, domain, config, the dictionary, Rasa's version.
 inputs_hash() {
