@@ -9,6 +9,10 @@ them); a tracker without them (expired, or a new Rasa) starts from the record. A
 ``QUESTIONS_PER_ROUND`` questions, or when nothing is left to ask, the bot says what is decided
 and carries the results in its message (``custom.policy_result``); every question names its field
 (``custom.field``) so the portal can render the right input and a script can answer it.
+
+An answer card's 看看我是否符合 (``/policy_fact{"policies": id}``, bot.replies) starts the
+check-up of that policy alone: only the questions it needs are asked (the planner over that
+one), every question carries ``policies`` on in its payloads, and the result is that policy's.
 """
 from __future__ import annotations
 
@@ -24,11 +28,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.deps import ActionServices
-from bot.payloads import POLICY_FACT, is_payload_of, payload
-from bot.replies import FREE_TEXT, REASK
-from policies import store
+from bot.payloads import POLICY_FACT, POLICY_ONLY, is_payload_of, payload
+from bot.replies import FREE_TEXT, REASK, start_check_payload
+from policies import links, store
 from policies.checkups import latest_checkup, record_checkup, typed_facts
-from policies.evaluator import CheckResult, Resolver, check_policy
+from policies.evaluator import CheckResult, Resolver, check_policy, explain_failed
 from policies.facts import FactError, Interval, parse_value
 from policies.fields import NUMERIC, Field, default_dictionary
 from policies.planner import next_question
@@ -43,8 +47,9 @@ MAX_LISTED = 8
 START = "好的，帮您做个政策体检，只问真正影响结果的问题。"
 
 
-def answer_buttons(f: Field) -> list[dict]:
-    """The answers to click: choices, yes/no, or the field's bands; and 不知道."""
+def answer_buttons(f: Field, only: list[str] | None = None) -> list[dict]:
+    """The answers to click: choices, yes/no, or the field's bands; and 不知道 (each with the
+    check-up's ``policies`` when it is restricted to some)."""
     if f.type == "boolean":
         options: list[tuple[str, Any]] = [("是", True), ("否", False)]
     elif f.choices:
@@ -54,30 +59,49 @@ def answer_buttons(f: Field) -> list[dict]:
                    for lo, hi in f.bands]
     else:
         options = []
+    scope = {POLICY_ONLY: ",".join(only)} if only else {}
     buttons = [{"title": title, "payload": payload(POLICY_FACT, field=f.name,
-                                                   value=_json(value))}
+                                                   value=_json(value), **scope)}
                for title, value in options]
     buttons.append({"title": DONT_KNOW, "payload": payload(POLICY_FACT, field=f.name,
-                                                            value=DONT_KNOW)})
+                                                            value=DONT_KNOW, **scope)})
     return buttons
+
+
+def continue_buttons(policy_id: str) -> list[dict]:
+    """After a round of the check-up of one policy that left it undecided: a next round."""
+    return [{"title": "继续核对", "payload": start_check_payload(policy_id)}]
 
 
 def _json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _given(tracker: Tracker) -> tuple[str, str] | None:
-    """(field, raw value) of a ``/policy_fact{...}`` message, else None."""
+def _payload(tracker: Tracker) -> dict:
+    """The JSON of a ``/policy_fact{...}`` message, else {}."""
     text = str((tracker.latest_message or {}).get("text") or "")
-    if not is_payload_of(text, POLICY_FACT):
-        return None
+    if not is_payload_of(text, POLICY_FACT) or "{" not in text:
+        return {}
     try:
         data = json.loads(text[text.index("{"):])
     except ValueError:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("field"), str):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _given(tracker: Tracker) -> tuple[str, str] | None:
+    """(field, raw value) of a ``/policy_fact{...}`` message, else None."""
+    data = _payload(tracker)
+    if not isinstance(data.get("field"), str):
         return None
     return data["field"], str(data.get("value", ""))
+
+
+def only_policies(tracker: Tracker) -> list[str]:
+    """The ids a check-up is restricted to (``policies``: comma-separated), else []."""
+    raw = _payload(tracker).get(POLICY_ONLY)
+    ids = raw.split(",") if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return list(dict.fromkeys(str(i).strip() for i in ids if str(i).strip()))[:20]
 
 
 def _value(f: Field, raw: str) -> Any:
@@ -126,6 +150,7 @@ class ActionPolicyCheck(Action):
         facts_raw, declined = self._kept(tracker)
         asked = int(tracker.get_slot("policy_asked") or 0)
         given = _given(tracker)
+        only = only_policies(tracker)
         if given is None:
             asked = 0  # a new check-up (the facts already given are kept and prefill it)
         else:
@@ -142,8 +167,8 @@ class ActionPolicyCheck(Action):
                 except FactError as exc:
                     dispatcher.utter_message(text=exc.message.split(" / ")[0] + "请重新回答，"
                                              "或点“不知道”跳过。",
-                                             buttons=answer_buttons(f),
-                                             json_message=self._prompt_custom(f))
+                                             buttons=answer_buttons(f, only),
+                                             json_message=self._prompt_custom(f, only))
                     return [SlotSet("policy_facts", facts_raw), SlotSet("policy_declined",
                                                                         declined)]
                 declined = [d for d in declined if d != name]
@@ -152,9 +177,11 @@ class ActionPolicyCheck(Action):
         facts = typed_facts(facts_raw, dictionary)
         day = clock.today()
         with session_scope(self.services.engine) as s:
-            items = store.published_policies(s)
+            items = links.restrict(store.published_policies(s), only)
         if not items:
-            dispatcher.utter_message(text="政策库暂时没有已发布的政策，请稍后再试，或转人工帮办咨询。")
+            dispatcher.utter_message(text=(
+                "这项政策已更新或下线，暂时无法核对。您可以说“政策体检”看看其他政策，或转人工帮办咨询。"
+                if only else "政策库暂时没有已发布的政策，请稍后再试，或转人工帮办咨询。"))
             return []
         resolve = Resolver(facts, day, dictionary, frozenset(declined))
         results = [(check_policy(p, resolve), data) for p, data in items]
@@ -170,11 +197,16 @@ class ActionPolicyCheck(Action):
                                    SlotSet("policy_declined", declined)]
         if question is not None:
             f = dictionary[question.field]
-            lead = START if given is None and asked == 0 else ""
-            dispatcher.utter_message(text=lead + question.text, buttons=answer_buttons(f),
-                                     json_message=self._prompt_custom(f))
+            lead = self._start(items, only) if given is None and asked == 0 else ""
+            dispatcher.utter_message(text=lead + question.text, buttons=answer_buttons(f, only),
+                                     json_message=self._prompt_custom(f, only))
             return [*events, SlotSet("policy_asked", asked + 1)]
-        dispatcher.utter_message(text=self._summary(results),
+        text, buttons = self._summary(results), []
+        if only and len(results) == 1:
+            text = self._one(results[0], resolve)
+            if set(results[0][0].unknown) - set(declined):  # a new round has more to ask
+                buttons = continue_buttons(results[0][0].id)
+        dispatcher.utter_message(text=text, buttons=buttons,
                                  json_message={"policy_result": self._result(results)})
         return [*events, SlotSet("policy_asked", 0)]
 
@@ -203,9 +235,34 @@ class ActionPolicyCheck(Action):
             logger.exception("could not record the check-up of %s", conversation_id[:8])
 
     @staticmethod
-    def _prompt_custom(f: Field) -> dict:
+    def _start(items: list, only: list[str]) -> str:
+        if only and len(items) == 1:
+            return f"好的，看看您是否符合“{items[0][1].get('title', '')}”，只问这项政策需要的问题。"
+        return START
+
+    @staticmethod
+    def _one(checked: tuple, resolve: Resolver) -> str:
+        """The result of a check-up for one policy alone, with why."""
+        r, data = checked
+        title = data.get("title", "")
+        if r.status == "eligible":
+            mark = "（免申即享，无需申请）" if data.get("mode") == "免申即享" else ""
+            how = f"\n办理：{data['apply']}" if data.get("apply") else ""
+            return f"✅ 按您提供的信息，您符合“{title}”{mark}。{how}"
+        if r.status == "ineligible":
+            why = "；".join(explain_failed(a, resolve) for a in r.failed)
+            return f"❌ 按您提供的信息，您暂不符合“{title}”：{why}。"
+        if r.status == "not_in_force":
+            return f"“{title}”在今天不在有效期内，暂无法享受。"
+        dictionary = resolve.dictionary
+        labels = "、".join(dictionary[u].label if u in dictionary else u for u in r.unknown)
+        return f"❓ 您是否符合“{title}”，还取决于：{labels}。具体办理可转人工帮办。"
+
+    @staticmethod
+    def _prompt_custom(f: Field, only: list[str] | None = None) -> dict:
+        scope = {POLICY_ONLY: ",".join(only)} if only else {}
         return {"field": f.to_dict(),
-                FREE_TEXT: {"intent": "policy_fact", "entities": {"field": f.name},
+                FREE_TEXT: {"intent": "policy_fact", "entities": {"field": f.name, **scope},
                             "field": "value"},
                 REASK: f"请点选下面的一项，或直接输入{f.label}；不清楚可以点“不知道”。"}
 

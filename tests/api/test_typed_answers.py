@@ -21,9 +21,9 @@ from api import fallback, offered, typed_answers
 from api.offered import FREE_TEXT_FIELD
 from api.user_text import check_user_text
 from bot.actions.handoffs import CALL_RETRY_BUTTONS
-from bot.actions.policy_check import ActionPolicyCheck, answer_buttons
+from bot.actions.policy_check import ActionPolicyCheck, answer_buttons, continue_buttons
 from bot.actions.rating import reason_buttons, reason_free_text, reason_prompt
-from bot.replies import answer_message, reply_for
+from bot.replies import answer_message, reply_for, with_policy_links
 from policies.fields import default_dictionary
 from ratings.cases import BAD_RATINGS
 from retrieval.types import SearchResult
@@ -65,6 +65,10 @@ def code_prompts() -> list[Prompt]:
     abstain = reply_for(SearchResult(query="q", decision="abstain"))
     return [
         Prompt("answer card", answer_message(make_hit("kb-x-001", "营业执照怎么补办"))["buttons"]),
+        Prompt("answer card about a policy", with_policy_links(
+            answer_message(make_hit("kb-x-001", "营业执照怎么补办")),
+            [{"id": "p-1", "title": "小型微利企业所得税优惠"}])["buttons"]),
+        Prompt("policy check for one policy, undecided", continue_buttons("p-1")),
         Prompt("您是不是想问", reply_for(suggest)["buttons"]),
         Prompt("abstain", abstain["buttons"], abstain.get("json_message")),
         Prompt("12345 retry", CALL_RETRY_BUTTONS),
