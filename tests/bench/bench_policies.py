@@ -3,7 +3,9 @@
 Generated policies of the seed's shapes (thresholds on size and income, industry prefixes,
 years since founding, 300号 scale, certificates, at-least-k groups) over the field dictionary;
 profiles with a few facts known. Goal (issue 23): the check with the next question p95 ≤ 20 ms
-for 500 policies on the 2 cores.
+for 500 policies on the 2 cores; the planner weighs with learned priors (answer counts of the
+shape :mod:`policies.priors` keeps), as the gateway's does. The chat turn of a check-up at 5
+conversations is :mod:`tests.bench.bench_policy_chat` (its own stack).
 """
 from __future__ import annotations
 
@@ -71,6 +73,18 @@ PROFILES = [{}, {"employees": 15, "industry": "C3921"},
              "total_assets": 900, "industry": "I6510", "employees": 40}]
 
 
+def learned_priors(seed: int = 23) -> dict[str, dict[str, float]]:
+    """Answer counts for every answer the planner tries, as the gateways learn them."""
+    from policies.answers import answer_key
+    from policies.fields import default_dictionary
+    from policies.planner import _answers
+
+    rnd = random.Random(seed)
+    return {f.name: {key: float(rnd.randint(1, 500)) for a in _answers(f)
+                     if (key := answer_key(f, a))}
+            for f in default_dictionary().base_fields() if _answers(f)}
+
+
 def check_and_plan(policies: list, repeats: int) -> dict:
     from policies.evaluator import check
     from policies.facts import parse_facts
@@ -78,6 +92,7 @@ def check_and_plan(policies: list, repeats: int) -> dict:
     from policies.planner import next_question
 
     dictionary = default_dictionary()
+    priors = learned_priors()
     timings = []
     gc.collect()  # a collection of a caller's garbage is not the check's cost
     for raw in PROFILES:  # warm-up, untimed
@@ -87,7 +102,8 @@ def check_and_plan(policies: list, repeats: int) -> dict:
             facts = parse_facts(raw, dictionary)
             t0 = time.perf_counter()
             result = check(policies, facts, DAY, dictionary=dictionary)
-            next_question(policies, facts, DAY, dictionary=dictionary, result=result)
+            next_question(policies, facts, DAY, dictionary=dictionary, result=result,
+                          priors=priors)
             timings.append((time.perf_counter() - t0) * 1000)
     return {"policies": len(policies), "profiles_checked": len(timings),
             "p50_ms": round(pct(timings, 50), 2), "p95_ms": round(pct(timings, 95), 2),

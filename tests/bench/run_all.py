@@ -13,13 +13,16 @@ from tests.bench import (
     bench_layout,
     bench_load,
     bench_policies,
+    bench_policy_chat,
     bench_retrieval,
 )
 
 BENCHES = {"retrieval": bench_retrieval, "kb": bench_kb, "handoff": bench_handoff,
            "bot": bench_bot, "load": bench_load, "layout": bench_layout,
            # faq_peer: Rasa's ResponseSelector FAQ, edit → answer
-           "faq_peer": bench_faq_peer, "policies": bench_policies}
+           "faq_peer": bench_faq_peer, "policies": bench_policies,
+           # the chat turn of a 政策体检 at 5 conversations (its own stack)
+           "policy_chat": bench_policy_chat}
 
 
 def main(argv: list[str]) -> int:
