@@ -32,8 +32,8 @@ export function renderCheckup(check) {
     facts.appendChild(el("dt", "", f.label));
     facts.appendChild(el("dd", "", factText(f)));
   });
-  if (!(check.facts || []).length) box.appendChild(el("p", "empty", "尚未填报任何信息"));
   box.appendChild(facts);
+  if (!(check.facts || []).length) box.appendChild(el("p", "empty small", "尚未填报任何信息"));
   box.appendChild(el("p", "policy-line", checkupLine(check)));
   box.appendChild(resultList("已确定符合", check.eligible || [], () => ""));
   box.appendChild(resultList("可能符合", check.possible || [],
