@@ -248,15 +248,15 @@ class ActionPolicyCheck(Action):
         if r.status == "eligible":
             mark = "（免申即享，无需申请）" if data.get("mode") == "免申即享" else ""
             how = f"\n办理：{data['apply']}" if data.get("apply") else ""
-            return f"✅ 按您提供的信息，您符合“{title}”{mark}。{how}"
+            return f"核对结果：按您提供的信息，您符合“{title}”{mark}。{how}"
         if r.status == "ineligible":
             why = "；".join(explain_failed(a, resolve) for a in r.failed)
-            return f"❌ 按您提供的信息，您暂不符合“{title}”：{why}。"
+            return f"核对结果：按您提供的信息，您暂不符合“{title}”：{why}。"
         if r.status == "not_in_force":
-            return f"“{title}”在今天不在有效期内，暂无法享受。"
+            return f"核对结果：“{title}”今天不在有效期内，暂无法享受。"
         dictionary = resolve.dictionary
         labels = "、".join(dictionary[u].label if u in dictionary else u for u in r.unknown)
-        return f"❓ 您是否符合“{title}”，还取决于：{labels}。具体办理可转人工帮办。"
+        return f"核对结果：您是否符合“{title}”，还取决于：{labels}。具体办理可转人工帮办。"
 
     @staticmethod
     def _prompt_custom(f: Field, only: list[str] | None = None) -> dict:

@@ -3,7 +3,9 @@ shipped policy seed (policies/seed/tax.yaml, published): the next question first
 the form or by the question's buttons, the result cards changing as they are given (an eligible
 item with why, source, 文号, validity and 免申即享; an ineligible one with its failed condition and
 clause), 不知道 / 跳过 sent as ``declined``, the API's refusals (422, 429) said in Chinese, the
-page at phone width without sideways scrolling, 长辈模式 with its larger text, and axe-core.
+page at phone width without sideways scrolling, 长辈模式 with its larger text, and axe-core;
+and a knowledge-base answer about a policy (the seed's kb-tax-007 names two) offering
+看看我是否符合, which in the chat asks only that policy's questions, and ?policy= on the page.
 
 Screenshots: results/screenshots/xiaobao_policy_check_*.png.
 """
@@ -15,7 +17,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.api.browser import VENV_BIN, Stack, screenshot, serious_axe_violations
+from tests.api.browser import VENV_BIN, Stack, say, screenshot, serious_axe_violations
 
 pytestmark = pytest.mark.rasa
 
@@ -210,4 +212,59 @@ def test_phone_width_and_elders_mode(base: str, browser: Browser) -> None:
     page.goto(base + "/")
     expect(page.get_by_role("link", name="政策体检")).to_be_visible()
     no_sideways_scroll(page)
+    assert errors == []
+
+
+CIT = "tax-small-profit-cit"
+CIT_FIELDS = {"taxable_income", "employees", "total_assets", "is_individual_business"}
+
+
+def test_an_answer_about_a_policy_checks_that_policy_alone(base: str, browser: Browser) -> None:
+    page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN").new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base + "/")
+    questions = page.evaluate("""async () => Object.fromEntries((await (await
+        fetch('/api/policy-fields')).json()).fields.map((f) => [f.question, f.name]))""")
+    say(page, "小微企业所得税优惠怎么享受")
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text("财政部 税务总局公告2023年第12号")
+    offers = answer.locator("button.policy-check")
+    expect(offers).to_have_count(2)  # 小型微利企业所得税 and 六税两费
+    offer = offers.filter(has_text="小型微利企业减按25%")
+    expect(offer).to_have_text(re.compile("^看看我是否符合："))
+    screenshot(page, "policy_link_answer")
+
+    before = page.locator(".msg.bot").count()
+    offer.click()
+    expect(page.locator(".msg.bot")).to_have_count(before + 1, timeout=60_000)
+    asked = page.locator(".msg.bot").last
+    expect(asked).to_contain_text("好的，看看您是否符合“小型微利企业减按25%")
+    fields = []
+    for _ in range(6):  # each question is one this policy needs; the first answer offered
+        text = asked.locator(".text").inner_text()
+        if text.startswith("核对结果："):
+            break
+        field = next((name for q, name in questions.items() if q and q in text), None)
+        assert field in CIT_FIELDS, text
+        fields.append(field)
+        before = page.locator(".msg.bot").count()
+        asked.locator("button.option").first.click()
+        expect(page.locator(".msg.bot")).to_have_count(before + 1, timeout=60_000)
+        asked = page.locator(".msg.bot").last
+    assert fields and len(fields) == len(set(fields))
+    expect(asked).to_contain_text("小型微利企业减按25%")
+    expect(asked).not_to_contain_text("政策体检结果")  # that policy's result, not every one
+    screenshot(page, "policy_link_checked")
+    assert serious_axe_violations(page) == []
+
+    # The page restricted to it: one card, the request naming it, the note saying so.
+    with page.expect_request(lambda r: r.url.endswith("/api/policy-check")) as request:
+        page.goto(f"{base}{PAGE}&policy={CIT}")
+    assert json.loads(request.value.post_data)["policies"] == [CIT]
+    expect(page.locator("#pc-date")).to_contain_text("只核对所选的 1 项政策")
+    expect(page.locator(".pc-card")).to_have_count(1)
+    expect(page.locator(f".pc-card[data-policy='{CIT}']")).to_be_visible()
+    next_field = page.locator(".pc-field.next").get_attribute("data-field")
+    assert next_field in CIT_FIELDS
     assert errors == []

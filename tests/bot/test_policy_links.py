@@ -89,10 +89,22 @@ async def test_the_check_for_one_policy_asks_only_its_questions(seeded, engine, 
     result = dispatcher.messages[-1]["custom"]["policy_result"]
     assert [e["id"] for e in result["eligible"]] == [CIT]
     assert result["possible"] == [] and result["ineligible"] == []
-    assert dispatcher.messages[-1]["text"].startswith("✅ 按您提供的信息，您符合“")
+    assert dispatcher.messages[-1]["text"].startswith("核对结果：按您提供的信息，您符合“")
 
 
 async def test_a_policy_no_longer_published_is_said_plainly(seeded, tracker, dispatcher):
     await ActionPolicyCheck(seeded).run(dispatcher, tracker(
         '/policy_fact{"policies":"' + VAT + '"}', "policy_fact"), {})
     assert "已更新或下线" in dispatcher.messages[-1]["text"]
+
+
+async def test_the_result_for_one_policy_says_why_not(seeded, tracker, dispatcher):
+    slots = {"policy_facts": {**SMALL, "employees": 320}, "policy_declined": [],
+             "policy_asked": 0}
+    await ActionPolicyCheck(seeded).run(dispatcher, tracker(
+        '/policy_fact{"policies":"' + CIT + '"}', "policy_fact", slots=slots), {})
+    message = dispatcher.messages[-1]
+    assert message["text"].startswith("核对结果：按您提供的信息，您暂不符合“")
+    assert "从业人数不超过300人 —— 您填报 320人（第三条）" in message["text"]
+    assert [e["id"] for e in message["custom"]["policy_result"]["ineligible"]] == [CIT]
+    assert message["buttons"] == []
