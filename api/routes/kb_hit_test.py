@@ -1,5 +1,5 @@
 """The hit test: what the chat would answer a question, from the chat's own retriever and
-reply code (``bot.actions.deps.search`` and ``bot.replies.reply_for``, as
+reply code (``bot.actions.deps.search`` and ``bot.actions.deps.reply_with_links``, as
 ``action_answer_question`` does), so the test cannot disagree with the chat."""
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from api.deps import EditorAccount, ServicesDep
 from api.errors import ApiError
 from api.kb_schemas import HIT_TEST_TOP_K, HitTestIn, kb_router
 from bot.actions import deps as bot_deps
-from bot.replies import reply_for
 from retrieval.types import QueryError
 
 router = kb_router("knowledge base")
@@ -29,6 +28,7 @@ def hit_test(body: HitTestIn, services: ServicesDep, _: EditorAccount) -> dict:
                         "department": h.department, "score": round(h.score, 4),
                         "dense": round(h.dense, 4), "sparse": round(h.sparse, 4)}
                        for h in result.hits],
-        "reply": {k: v for k, v in reply_for(result).items() if k in ("text", "buttons")},
+        "reply": {k: v for k, v in bot_deps.reply_with_links(services, result).items()
+                  if k in ("text", "buttons")},
         "entry_id": top.id if result.decision == "answer" and top is not None else None,
     }

@@ -22,13 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import deps
 from bot.actions.deps import ActionServices
-from bot.replies import (
-    HUMAN_BUTTONS,
-    MAX_SUGGESTIONS,
-    answer_message,
-    reply_for,
-    with_policy_links,
-)
+from bot.replies import HUMAN_BUTTONS, MAX_SUGGESTIONS, answer_message, with_policy_links
 from retrieval.types import Hit, QueryError, SearchResult
 from xiaobao.events import EventKind
 
@@ -59,10 +53,7 @@ def answer_question(services: ActionServices, conversation_id: str, text: str,
     the same. Raises ``QueryError`` (and whatever a broken retriever raises); a failing event
     log never costs the answer. Synchronous: run it in a thread from an event loop."""
     result = deps.search(services, text, 5)
-    message = reply_for(result)
-    if result.decision == "answer" and result.top is not None:
-        message = with_policy_links(message, deps.policy_links(services, result.top.policy_ids))
-    answer = Answer(result, message)
+    answer = Answer(result, deps.reply_with_links(services, result))
     top = answer.top
     deps.record_event(
         services, EventKind.BOT_ANSWER, conversation_id=conversation_id,

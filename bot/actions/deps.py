@@ -10,6 +10,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.replies import reply_for, with_policy_links
 from policies import links, store
 from xiaobao.db import session_scope
 from xiaobao.events import EventKind
@@ -81,6 +82,15 @@ def policy_links(services: ActionServices, policy_ids: list[str] | tuple[str, ..
         logger.exception("could not read the policies linked to an answer")
         return []
     return links.published_links(policy_ids, [{**d, "status": "published"} for d in items])
+
+
+def reply_with_links(services: ActionServices, result: SearchResult) -> dict:
+    """The reply for a search result (:func:`bot.replies.reply_for`), an answer card offering
+    看看我是否符合 for the published policies its entry names: the chat's and the hit test's."""
+    message = reply_for(result)
+    if result.decision == "answer" and result.top is not None:
+        message = with_policy_links(message, policy_links(services, result.top.policy_ids))
+    return message
 
 
 # --- handoff -----------------------------------------------------------------------------------

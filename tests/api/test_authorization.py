@@ -152,6 +152,7 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/kb/entries/{entry_id}/archive"): KB,
     ("GET", "/api/kb/entries/{entry_id}/history"): KB,
     ("GET", "/api/kb/entries/{entry_id}/diff"): KB,
+    ("GET", "/api/kb/entries/{entry_id}/policy-suggestions"): KB,
     ("POST", "/api/kb/entries/{entry_id}/rollback"): KB,
     ("POST", "/api/kb/preview"):           KB,
     ("POST", "/api/kb/import"):            KB,
@@ -269,6 +270,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/kb/entries/{entry_id}/archive"): Call(entry="fresh"),
     ("GET", "/api/kb/entries/{entry_id}/history"): Call(entry="fresh"),
     ("GET", "/api/kb/entries/{entry_id}/diff"): Call(entry="fresh", params={"from": 1, "to": 1}),
+    ("GET", "/api/kb/entries/{entry_id}/policy-suggestions"): Call(entry="fresh"),
     ("POST", "/api/kb/entries/{entry_id}/rollback"): Call(entry="fresh", body={"version": 1}),
     ("POST", "/api/kb/preview"): Call(body={"question": "预览", "answer": "答案。"}),
     ("POST", "/api/kb/import"): Call(params={"dry_run": "true"}, files={"file": (
