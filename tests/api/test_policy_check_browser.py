@@ -101,7 +101,9 @@ def test_the_form_checks_live_and_explains_each_result(base: str, browser: Brows
 
     # 小规模纳税人: the VAT relief is eligible, with why, its source, 文号, validity, 免申即享.
     body = checked(page, lambda: page.select_option("#pc-taxpayer_type", "小规模纳税人"))
-    assert body == {"facts": {"taxpayer_type": "小规模纳税人"}, "declined": [], "date": DAY}
+    # ``answered``: what changed since the last request (the planner's priors count only it).
+    assert body == {"facts": {"taxpayer_type": "小规模纳税人"}, "declined": [], "date": DAY,
+                    "answered": ["taxpayer_type"]}
     vat = card(page, "eligible", "tax-small-scale-vat")
     expect(vat).to_be_visible()
     expect(vat.locator(".mark.free")).to_have_text("免申即享")
@@ -123,6 +125,7 @@ def test_the_form_checks_live_and_explains_each_result(base: str, browser: Brows
     # A band instead: "10人以下" decides both thresholds without the number.
     body = checked(page, lambda: page.select_option("#pc-employees", label="10人以下"))
     assert body["facts"]["employees"] == {"gte": 0, "lt": 10}
+    assert body["answered"] == ["employees"]  # taxpayer_type was counted before
     expect(card(page, "eligible", "fee-disability-fund-exemption")).to_be_visible()
     expect(card(page, "ineligible", "tax-small-profit-cit")).to_have_count(0)
     expect(card(page, "possible", "tax-small-profit-cit")).to_contain_text("还需回答")
@@ -139,6 +142,7 @@ def test_the_form_checks_live_and_explains_each_result(base: str, browser: Brows
     # 不知道 / 跳过: sent as declined, never asked again, shown on the cards that wait for it.
     body = checked(page, lambda: page.check("#pc-high_tech-skip"))
     assert "high_tech" in body["declined"] and "high_tech" not in body["facts"]
+    assert "high_tech" not in body["answered"]  # 不知道 is no answer to count
     expect(page.locator("#pc-high_tech-true")).to_be_disabled()
     high_tech = card(page, "possible", "tax-high-tech-cit")
     expect(high_tech).to_contain_text("有效期内高新技术企业（您选择了不知道）")
