@@ -32,6 +32,7 @@ from tests.api.browser import (
     HELPER_PASSWORD,
     SUPERVISOR,
     SUPERVISOR_PASSWORD,
+    VENV_BIN,
     Stack,
     login,
     say,
@@ -528,3 +529,38 @@ def test_the_default_days_are_the_centres_whatever_the_browsers_zone(
     expect(page.locator("#to")).to_have_value("2026-12-02")
     expect(page.locator("#from")).to_have_value("2026-11-03")
     context.close()
+
+
+def test_a_link_to_a_policy_is_suggested_by_its_document_number(stack: Stack,
+                                                                 editor: Page) -> None:
+    """关联政策: the form suggests the 政策体检 item whose 文号 its answer cites, 关联 accepts
+    it, and an id the store does not hold is refused next to the field."""
+    stack.run([str(VENV_BIN / "xiaobao"), "policy", "seed"])  # idempotent
+    open_view(editor, "#edit/new", "新建条目")
+    editor.fill("#e-question", "小企业残保金能免吗？")
+    editor.fill("#e-answer", "在职职工人数30人（含）以下的企业暂免征收残疾人就业保障金，"
+                             "依据财政部公告2023年第8号。")
+    editor.fill("#e-source", "本中心整理")
+    links = editor.locator("#e-policy-links")
+    expect(links).to_contain_text("建议关联：在职职工30人（含）以下的企业暂免征收残疾人就业保障金")
+    expect(links).to_contain_text("财政部公告2023年第8号")
+    expect(links).to_contain_text("文号相符")
+    links.get_by_role("button", name="关联政策：在职职工30人").click()
+    expect(editor.locator("#e-policy-ids")).to_have_value("fee-disability-fund-exemption")
+    expect(links).to_contain_text("已关联：在职职工30人（含）以下的企业暂免征收残疾人就业保障金（已发布）")
+    expect(links).not_to_contain_text("建议关联")
+    assert serious_axe_violations(editor) == []
+
+    editor.fill("#e-policy-ids", "fee-disability-fund-exemption，no-such-policy")
+    editor.click("#e-save")
+    expect(editor.locator("#edit-error-list")).to_contain_text(
+        "关联政策：政策库中没有这项政策：no-such-policy")
+    expect(editor.locator("#e-policy-ids")).to_have_attribute("aria-invalid", "true")
+    editor.fill("#e-policy-ids", "fee-disability-fund-exemption")
+    editor.click("#e-save")
+    expect(editor.locator("#e-status")).to_have_text("草稿")
+    entry_id = editor.locator("#e-id").input_value()
+    saved = editor.evaluate("""async (id) => (await (await fetch('/api/kb/entries/' + id))
+        .json()).entry.policy_ids""", entry_id)
+    assert saved == ["fee-disability-fund-exemption"]
+    screenshot(editor, "editor_policy_links")
