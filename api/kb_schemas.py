@@ -206,15 +206,22 @@ def given_ids(value: Any) -> list[str]:
 
 
 def check_policy_ids(services: Services, named: dict[str, list[str]]) -> None:
-    """422 ``invalid_entry`` when an entry (``named``: its id → its policy ids) names a
-    policy the store does not hold, listing each."""
+    """422 ``invalid_entry`` when an entry (``named``: its id → its policy ids; "" for a new
+    one) names a policy the store does not hold, listing each. A link the entry has already
+    is kept as it is (a knowledge base loaded before its policies, e.g. the seed, still
+    exports and imports, and its entries can be edited)."""
     if not any(named.values()):
         return
     known = [t["id"] for t in policy_targets(services)]
+    unknown = {entry_id: links.unknown_ids(ids, known) for entry_id, ids in named.items()}
+    if not any(unknown.values()):
+        return
+    kept = {e.id: set(e.policy_ids) for e in services.kb.find()[0] if e.policy_ids}
     problems = [("policy_ids", f"政策库中没有这项政策：{missing[:64]}"
                                f"{f'（条目 {entry_id}）' if entry_id else ''} / "
                                f"no policy with this id in the policy store")
-                for entry_id, ids in named.items() for missing in links.unknown_ids(ids, known)]
+                for entry_id, ids in unknown.items() for missing in ids
+                if missing not in kept.get(entry_id, ())]
     if problems:
         raise InvalidEntry(problems[:20])
 

@@ -149,7 +149,7 @@ def update_entry(entry_id: EntryId, body: EntryUpdate, services: ServicesDep,
         raise InvalidEntry([("id", "与地址中的条目编号不一致 / differs from the entry in the URL")])
     current = store.entry_data(services.kb.get(entry_id)).to_record()
     if "policy_ids" in fields:
-        check_policy_ids(services, {"": given_ids(fields["policy_ids"])})
+        check_policy_ids(services, {entry_id: given_ids(fields["policy_ids"])})
     entry = services.kb.update(entry_id, {**current, **fields}, me.username,
                                expected_version=body.version)
     return {"entry": entry_out(entry, services)}

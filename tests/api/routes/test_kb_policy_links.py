@@ -92,3 +92,23 @@ def test_the_check_restricted_to_a_policy(client, editor):
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["code"] == "unknown_policy"
     assert client.post("/api/policy-check", json={"policies": ["x" * 65]}).status_code == 422
+
+
+def test_a_link_the_entry_has_already_is_kept_though_the_store_lacks_it(services, login):
+    """A knowledge base loaded before its policies (the seed names some) still edits and
+    re-imports; a new unknown link is refused all the same."""
+    from knowledge_base.schema import EntryData
+
+    services.kb.save(EntryData.model_validate({**ENTRY, "id": "kb-early",
+                                               "policy_ids": [CIT]}), "seed")
+    editor = login("ed2", roles=["editor"])  # no policy in the store
+    entry = editor.get("/api/kb/entries/kb-early").json()["entry"]
+    edited = editor.put("/api/kb/entries/kb-early", json={**entry, "answer": "改过的答案。"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["entry"]["policy_ids"] == [CIT]
+    exported = editor.get("/api/kb/export", params={"format": "jsonl"}).content
+    again = editor.post("/api/kb/import", files={"file": ("e.jsonl", exported)})
+    assert again.status_code == 200, again.text
+    more = editor.put("/api/kb/entries/kb-early", json={
+        "version": edited.json()["entry"]["version"], "policy_ids": [CIT, "tax-small-scale-vat"]})
+    assert more.status_code == 422 and "tax-small-scale-vat" in more.json()["error"]["message"]
