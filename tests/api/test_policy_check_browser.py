@@ -72,7 +72,17 @@ def no_sideways_scroll(page: Page) -> None:
 
 
 def px(page: Page, selector: str) -> float:
-    return page.locator(selector).first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    """The font size of the first match, in px. A live re-check may redraw the cards between
+    finding the element and reading it (a detached element has no computed size: NaN), so it
+    is read again, for up to 5 s, until it is a number."""
+    size = float("nan")
+    for _ in range(50):
+        size = page.locator(selector).first.evaluate(
+            "e => parseFloat(getComputedStyle(e).fontSize)")
+        if size == size:  # not NaN
+            return size
+        page.wait_for_timeout(100)
+    return size
 
 
 def test_the_form_checks_live_and_explains_each_result(base: str, browser: Browser) -> None:
