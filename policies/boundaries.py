@@ -15,10 +15,10 @@ from typing import Any
 
 from policies.conditions import Atom, atoms_of, evaluate
 from policies.evaluator import Policy, Resolver, check_policy, shown_value
-from policies.facts import Facts
+from policies.facts import Facts, fact_json
 from policies.fields import NUMERIC, Dictionary
 from policies.satisfy import shift, witness
-from policies.trial import STATES, to_json
+from policies.trial import STATES
 
 MAX_CASES = 200
 _THRESHOLD_OPS = ("lt", "le", "gt", "ge", "between", "eq", "ne")
@@ -64,7 +64,7 @@ def boundary_cases(policy: Policy, base: Facts, day: dt.date, dictionary: Dictio
         f = dictionary.fields.get(name)
         status, state = result(facts, on, atom)
         out.append({"field": name, "label": f.label if f else "核对日期", "case": case,
-                    "value": to_json(value),
+                    "value": fact_json(value),
                     "shown": "（未知）" if value is None else shown_value(value, f.unit if f
                                                                          else ""),
                     "condition": (atom.describe(dictionary) + (f"（{note}）" if note else "")

@@ -144,6 +144,21 @@ def parse_value(f: Field, raw: Any) -> Any:
                                 f"{f.name}: not a valid {f.type}.") from None
 
 
+def fact_json(value: Any) -> Any:
+    """A typed fact as JSON, the inverse of parse_value (slots, events, API bodies): dates as
+    YYYY-MM-DD, a band as {"gte", "lt"}."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Interval):
+        out = {}
+        if value.low is not None:
+            out["gte" if value.low_inclusive else "gt"] = value.low
+        if value.high is not None:
+            out["lte" if value.high_inclusive else "lt"] = value.high
+        return out
+    return value
+
+
 def parse_facts(raw: dict, dictionary: Dictionary) -> Facts:
     """Every given fact typed; null and "" are not given (unknown). Unknown names and bad
     values raise FactError, the first one found."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from policies.conditions import Atom, evaluate
 from policies.evaluator import Policy, Resolver, check_policy, explain_failed, shown_value
-from policies.facts import Facts, Interval
+from policies.facts import Facts
 from policies.fields import Dictionary
 
 MARKS = {True: "✅", False: "❌", None: "❓"}
@@ -27,20 +27,6 @@ def group_text(key: str, body: Any) -> str:
     if key == "not":
         return "除外（以下不成立）"
     return f"至少满足{body['k']}项"
-
-
-def to_json(value: Any) -> Any:
-    """A typed fact as JSON: dates as YYYY-MM-DD, a band as {"gte", "lt"}."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Interval):
-        out = {}
-        if value.low is not None:
-            out["gte" if value.low_inclusive else "gt"] = value.low
-        if value.high is not None:
-            out["lte" if value.high_inclusive else "lt"] = value.high
-        return out
-    return value
 
 
 def nodes_of(tree: Any, resolve: Resolver) -> list[dict]:

@@ -13,9 +13,9 @@ from policies import checks
 from policies.boundaries import base_profile, boundary_cases
 from policies.conditions import ConditionError
 from policies.evaluator import policy_from_dict
-from policies.facts import FactError, parse_facts
+from policies.facts import FactError, fact_json, parse_facts
 from policies.fields import Dictionary, default_dictionary
-from policies.trial import to_json, trial
+from policies.trial import trial
 
 
 def trial_run(raw: dict, facts: dict, declined: list[str], day: dt.date,
@@ -42,6 +42,6 @@ def trial_run(raw: dict, facts: dict, declined: list[str], day: dt.date,
     refused = frozenset(declined)
     out["result"] = trial(policy, sample, day, dictionary, refused)
     base = base_profile(policy, sample, dictionary)
-    out["base"] = {name: to_json(value) for name, value in base.items()}
+    out["base"] = {name: fact_json(value) for name, value in base.items()}
     out["boundaries"] = boundary_cases(policy, base, day, dictionary, refused)
     return out

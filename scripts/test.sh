@@ -2,12 +2,20 @@
 # The test run that `make test` and CI execute: services, lint, data gates, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
-# Bytecode and pytest's rewritten test modules are cached in __pycache__ (ignored by git): with
-# PYTHONDONTWRITEBYTECODE set, as on these machines, every worker, gateway and CLI run compiled
-# the sources again (~7 s of each pytest collection).
-unset PYTHONDONTWRITEBYTECODE
+source scripts/test_env.sh
 say() { printf '\033[1;34m[test]\033[0m %s\n' "$*"; }
+# finish PID LOG PATTERN WHAT: wait for a job started in the background, show the lines of its
+# log that match PATTERN, and its last 40 lines when it failed; returns its status.
+finish() {
+  local rc=0
+  wait "$1" || rc=$?
+  grep -aE "$3" "$2" | tail -20 || true
+  if [ "$rc" != 0 ]; then
+    tail -40 "$2" >&2
+    say "$4 failed ($2)"
+  fi
+  return "$rc"
+}
 
 bash scripts/ensure_redis.sh
 # Browser tests drive Debian's Chromium (never a downloaded browser); the CJK fonts make
@@ -42,19 +50,10 @@ say "lint: ruff, mypy, eslint, node --test"
 lint_status=0
 bash scripts/lint.sh || lint_status=$?
 train_status=0
-wait "$train" || train_status=$?
-grep -a "\[train\]" results/train.log || true
-if [ "$train_status" != 0 ]; then
-  tail -40 results/train.log >&2
-  say "training the bot failed (results/train.log)"
-fi
+finish "$train" results/train.log '\[train\]' "training the bot" || train_status=$?
 bot_status=0
-wait "$bot_checks" || bot_status=$?
-grep -E "macro-F1|FAILED" results/bot_checks.log || true
-if [ "$bot_status" != 0 ]; then
-  tail -40 results/bot_checks.log >&2
-  say "rasa data validate or the NLU gate failed (results/bot_checks.log)"
-fi
+finish "$bot_checks" results/bot_checks.log 'macro-F1|FAILED' \
+  "rasa data validate or the NLU gate" || bot_status=$?
 [ "$lint_status" = 0 ] && [ "$train_status" = 0 ] && [ "$bot_status" = 0 ] || exit 1
 # Two workers (pytest-xdist): much of the suite waits on servers starting (rasa run, gateways,
 # Chromium) and on timers, so a single run leaves the second core idle. tests/conftest.py keeps
@@ -75,13 +74,8 @@ schema_fuzz=$!
 say "pytest: the suite on ${XIAOBAO_TEST_WORKERS:-2} workers"
 .venv/bin/python -m pytest -n "${XIAOBAO_TEST_WORKERS:-2}" -m "not serial" --ignore="$SCHEMA" \
   --durations=30 "$@" || status=$?
-schema_status=0
-wait "$schema_fuzz" || schema_status=$?
-say "pytest: the schema fuzz: $(tail -1 results/schema_fuzz.log)"
-if [ "$schema_status" != 0 ]; then
-  grep -E "^(FAILED|ERROR)" results/schema_fuzz.log | head -20 >&2 || true
-  status=$schema_status
-fi
+finish "$schema_fuzz" results/schema_fuzz.log '^(FAILED|ERROR)|passed|failed' \
+  "the schema fuzz" || status=$?
 say "pytest: the serial tests (duration gates), alone"
 .venv/bin/python -m pytest -m serial --ignore="$SCHEMA" --durations=10 "$@" \
   || { rc=$?; [ "$rc" = 5 ] || status=$rc; }

@@ -5,11 +5,7 @@
 # runs everything; this is not a substitute for it before a commit lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
-# Bytecode and pytest's rewritten test modules are cached in __pycache__ (ignored by git): with
-# PYTHONDONTWRITEBYTECODE set, as on these machines, every worker, gateway and CLI run compiled
-# the sources again (~7 s of each pytest collection).
-unset PYTHONDONTWRITEBYTECODE
+source scripts/test_env.sh
 say() { printf '\033[1;34m[test-fast]\033[0m %s\n' "$*"; }
 
 bash scripts/ensure_redis.sh

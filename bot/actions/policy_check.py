@@ -33,7 +33,7 @@ from bot.replies import FREE_TEXT, REASK, start_check_payload
 from policies import links, store
 from policies.checkups import latest_checkup, record_checkup, typed_facts
 from policies.evaluator import CheckResult, Resolver, check_policy, explain_failed
-from policies.facts import FactError, Interval, parse_value
+from policies.facts import FactError, fact_json, parse_value
 from policies.fields import NUMERIC, Field, default_dictionary
 from policies.planner import next_question
 from xiaobao import clock
@@ -119,20 +119,6 @@ def _value(f: Field, raw: str) -> Any:
         return parse_value(f, number.group(0))
 
 
-def _stored(value: Any) -> Any:
-    """A typed fact as the slot keeps it (JSON)."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Interval):
-        out = {}
-        if value.low is not None:
-            out["gte" if value.low_inclusive else "gt"] = value.low
-        if value.high is not None:
-            out["lte" if value.high_inclusive else "lt"] = value.high
-        return out
-    return value
-
-
 class ActionPolicyCheck(Action):
     def __init__(self, services: ActionServices) -> None:
         super().__init__()
@@ -163,7 +149,7 @@ class ActionPolicyCheck(Action):
             else:
                 try:
                     value = _value(f, raw.strip())
-                    facts_raw[name] = _stored(value)
+                    facts_raw[name] = fact_json(value)
                 except FactError as exc:
                     dispatcher.utter_message(text=exc.message.split(" / ")[0] + "请重新回答，"
                                              "或点“不知道”跳过。",
