@@ -13,6 +13,7 @@ import xiaobao.sessions  # noqa: F401,E402
 import handoff.outbox  # noqa: F401,E402
 import handoff.store  # noqa: F401,E402
 import policies.models  # noqa: F401,E402
+import enterprises.models  # noqa: F401,E402
 
 target_metadata = Base.metadata
 

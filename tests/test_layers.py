@@ -16,6 +16,7 @@ from xiaobao.settings import REPO_ROOT
 MAY_IMPORT = {
     "xiaobao": set(),  # the foundation: settings, database, accounts, who-may-do-what, time
     "policies": {"xiaobao"},  # 政策体检: fields, conditions, the evaluator, the planner, the store
+    "enterprises": {"xiaobao", "policies"},  # 一企一档: the register's facts and their sources
     "ratings": {"xiaobao"},  # 好差评, the 差评 cases and their working-day deadlines
     "knowledge_base": {"xiaobao"},
     "retrieval": {"xiaobao", "knowledge_base"},
@@ -23,8 +24,8 @@ MAY_IMPORT = {
     "retention": {"xiaobao", "ratings", "handoff"},
     "reports": {"xiaobao", "ratings", "handoff", "knowledge_base", "retrieval"},
     "bot": {"xiaobao", "policies", "ratings", "knowledge_base", "retrieval", "handoff"},
-    "api": {"xiaobao", "policies", "ratings", "knowledge_base", "retrieval", "handoff",
-            "retention", "reports", "bot"},
+    "api": {"xiaobao", "policies", "enterprises", "ratings", "knowledge_base", "retrieval",
+            "handoff", "retention", "reports", "bot"},
 }
 PACKAGES = (*MAY_IMPORT, "cli")
 FORBIDDEN = {package: set(PACKAGES) - allowed - {package}
