@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from enterprises.cli import app as enterprises_app
 from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
 from policies.cli import app as policy_app
@@ -24,6 +25,21 @@ install_log_redaction()  # no phone number or credit code in any log line
 kb_app.command("search")(search_command)
 kb_app.add_typer(terms_app, name="terms")
 handoff_app.command("purge")(purge_command)
+
+
+@enterprises_app.command("purge-declared")
+def purge_declared_command(days: int = typer.Option(None, help="retention in days (default: "
+                                                            "config)")) -> None:
+    """Delete facts given in conversations (对话中填报) past their retention (retention's rule
+    for the register, joined to the register's commands here)."""
+    from retention.register_facts import purge_declared
+    from xiaobao.clock import utcnow
+    from xiaobao.db import get_engine, session_scope, upgrade
+
+    engine = get_engine()
+    upgrade(engine)
+    with session_scope(engine) as session:
+        typer.echo(f"facts_deleted={purge_declared(session, utcnow(), days)}")
 
 
 @users_app.command("ensure-demo")
@@ -45,6 +61,7 @@ app.add_typer(users_app, name="users", help="Accounts and roles")
 app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpers, tickets")
 app.add_typer(secrets_app, name="secrets", help="This install's generated secrets")
 app.add_typer(policy_app, name="policy", help="政策体检: the policy store and the check")
+app.add_typer(enterprises_app, name="enterprises", help="一企一档: the enterprise register")
 app.command("eval")(eval_command)
 app.command("report")(report_command)
 app.command("tune")(tune_command)

@@ -21,7 +21,7 @@ MAY_IMPORT = {
     "knowledge_base": {"xiaobao"},
     "retrieval": {"xiaobao", "knowledge_base"},
     "handoff": {"xiaobao"},
-    "retention": {"xiaobao", "ratings", "handoff"},
+    "retention": {"xiaobao", "ratings", "handoff", "enterprises"},
     "reports": {"xiaobao", "ratings", "handoff", "knowledge_base", "retrieval"},
     "bot": {"xiaobao", "policies", "ratings", "knowledge_base", "retrieval", "handoff"},
     "api": {"xiaobao", "policies", "enterprises", "ratings", "knowledge_base", "retrieval",

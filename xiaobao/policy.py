@@ -31,7 +31,8 @@ class Denied(XiaobaoError, PermissionError):
         super().__init__(message, code=code)
 
 
-ROLES = ("helper", "leader", "editor", "supervisor", "admin")  # every role an account may hold
+# every role an account may hold; "registrar" keeps the enterprise register (一企一档)
+ROLES = ("helper", "leader", "editor", "supervisor", "admin", "registrar")
 DEMO_ROLES = ("admin", "helper", "leader")  # the fresh install's demo account works every queue
 TICKET_ROLES = frozenset({"helper", "leader"})  # who works handoff tickets
 LOOK_EVERYWHERE_ROLES = frozenset({"supervisor", "admin"})
@@ -39,6 +40,10 @@ EDITOR_ROLES = frozenset({"editor"})
 POLICY_EDITOR_ROLES = EDITOR_ROLES  # 政策体检's store: the knowledge editors write it too
 SUPERVISOR_ROLES = frozenset({"supervisor"})
 REPORT_ROLES = frozenset({"supervisor", "leader"})  # who reads the rates and reviews 差评
+# The enterprise register is personal and commercial data: staff of these roles only. The
+# registrar loads and exports it; supervisors read it (each read logged with its reason).
+REGISTER_READ_ROLES = frozenset({"registrar", "supervisor"})
+REGISTER_MANAGE_ROLES = frozenset({"registrar"})
 
 
 def _roles(actor: Actor) -> set[str]:
@@ -82,6 +87,34 @@ def edits_policies(actor: Actor) -> bool:
 def reads_knowledge_gaps(actor: Actor) -> bool:
     """The knowledge gaps: editors act on them, supervisors read them (and admin)."""
     return has_role(actor, *EDITOR_ROLES, *SUPERVISOR_ROLES)
+
+
+def reads_register(actor: Actor) -> bool:
+    """One enterprise's record in the register (一企一档): registrars, supervisors (and
+    admin); never an enterprise or an anonymous visitor."""
+    return has_role(actor, *REGISTER_READ_ROLES)
+
+
+def manages_register(actor: Actor) -> bool:
+    """Imports into and exports of the whole register: registrars (and admin)."""
+    return has_role(actor, *REGISTER_MANAGE_ROLES)
+
+
+def require_register_read(actor: Actor, reason: str) -> None:
+    """A person's read of one enterprise's record: their role allows it and they said why
+    (the register logs who, when and why: enterprises.register.read_profile)."""
+    if not reads_register(actor):
+        raise Denied("您无权查阅企业档案。 / You may not read the enterprise register.",
+                     "register_not_allowed")
+    if not reason.strip():
+        raise Denied("查阅企业档案须说明理由。 / A read of an enterprise's record needs a "
+                     "reason.", "reason_required")
+
+
+def require_register_manage(actor: Actor) -> None:
+    if not manages_register(actor):
+        raise Denied("您无权导入或导出企业登记簿。 / You may not import or export the "
+                     "enterprise register.", "register_not_allowed")
 
 
 def sees_all_departments(actor: Actor) -> bool:

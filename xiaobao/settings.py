@@ -153,6 +153,24 @@ class Settings(BaseSettings):
     # the packaged default if unset.
     handoff_config: Path | None = None
 
+    # 政策推送 (notifications/): the SMS and 站内信 providers (POST JSON, bearer key; none set:
+    # the local simulator, which sends nothing), the sending hours (Shanghai time, working
+    # days only unless notify_every_day; "24:00" is the end of the day), the cap per minute,
+    # the retries (back-off from notify_retry_base_s doubling, failed after
+    # notify_max_attempts) and the portal links the messages carry.
+    notify_sms_url: str = ""
+    notify_sms_key: str = ""
+    notify_inbox_url: str = ""
+    notify_inbox_key: str = ""
+    notify_timeout_s: float = Field(default=5.0, gt=0)
+    notify_hours: list[str] = Field(default_factory=lambda: ["09:00-20:00"])
+    notify_every_day: bool = False
+    notify_per_minute: int = Field(default=60, ge=1)
+    notify_max_attempts: int = Field(default=8, ge=1)
+    notify_retry_base_s: float = Field(default=60.0, ge=0)
+    notify_interval_s: float = Field(default=10.0, gt=0)
+    notify_portal_url: str = "http://127.0.0.1:8000"
+
     @model_validator(mode="after")
     def _secrets_from_home(self) -> Settings:
         """Secrets not set by the environment come from <home>/secrets.json when it exists."""
