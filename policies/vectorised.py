@@ -1,0 +1,169 @@
+"""A condition tree over columns: the three-valued evaluation of :mod:`policies.conditions`,
+one numpy operation per atom and combinator over every enterprise at once.
+
+Values are int8: 1 true, 0 false, -1 unknown (Kleene). An atom on a text, choice, code or
+boolean field is decided by :func:`policies.conditions.compare` itself, once per distinct value,
+so those operators cannot drift from the evaluator; numbers (with their bands) and dates are
+compared as arrays by the same rules as ``compare`` and ``Interval``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from policies.columns import (
+    BatchError,
+    CategoryColumn,
+    Column,
+    DateColumn,
+    NumberColumn,
+    above,
+    column_or_empty,
+)
+from policies.conditions import Atom, compare
+from policies.fields import Dictionary
+
+TRUE, FALSE, UNKNOWN = np.int8(1), np.int8(0), np.int8(-1)
+_NOT = np.array([1, 0, -1], np.int8)  # indexed by the value: 0 → 1, 1 → 0, -1 → -1
+
+
+class Evaluator:
+    """Trees over one view of the table (:meth:`policies.columns.ProfileTable.view`); an atom
+    shared by several policies (the same field, op and value) is computed once."""
+
+    def __init__(self, view: dict[str, Column], n: int, dictionary: Dictionary) -> None:
+        self.view, self.n, self.dictionary = view, n, dictionary
+        self.cache: dict[tuple, np.ndarray] = {}
+
+    def value(self, tree: Any) -> np.ndarray:
+        if isinstance(tree, Atom):
+            key = (tree.field, tree.op, tree.value)
+            if key not in self.cache:
+                self.cache[key] = self.atom(tree)
+            return self.cache[key]
+        [(key, body)] = tree.items()
+        if key == "not":
+            return _NOT[self.value(body)]
+        parts = [self.value(p) for p in (body["of"] if key == "at_least" else body)]
+        if key == "all":
+            return _all(parts)
+        if key == "any":
+            return _any(parts)
+        return _at_least(parts, body["k"])
+
+    def atom(self, atom: Atom) -> np.ndarray:
+        kind = self.dictionary[atom.field].type
+        col = column_or_empty(self.view, atom.field, kind, self.n)
+        if isinstance(col, CategoryColumn):
+            return _category(atom, col)
+        if isinstance(col, DateColumn):
+            return _date(atom, col)
+        return _number(atom, col)
+
+
+def _all(parts: list[np.ndarray]) -> np.ndarray:
+    """False if any part is, else unknown if any part is, else true."""
+    low, false = parts[0], parts[0] == FALSE
+    for p in parts[1:]:
+        low = np.minimum(low, p)
+        false |= p == FALSE
+    return np.where(false, FALSE, low) if len(parts) > 1 else low
+
+
+def _any(parts: list[np.ndarray]) -> np.ndarray:
+    """True if any part is, else unknown if any part is, else false."""
+    low, true = parts[0], parts[0] == TRUE
+    for p in parts[1:]:
+        low = np.minimum(low, p)
+        true |= p == TRUE
+    return np.where(true, TRUE, low) if len(parts) > 1 else low
+
+
+def _at_least(parts: list[np.ndarray], k: int) -> np.ndarray:
+    true = np.zeros(parts[0].shape, np.int16)
+    open_ = np.zeros(parts[0].shape, np.int16)
+    for p in parts:
+        true += p == TRUE
+        open_ += p == UNKNOWN
+    return np.where(true >= k, TRUE, np.where(true + open_ < k, FALSE, UNKNOWN))
+
+
+def _category(atom: Atom, col: CategoryColumn) -> np.ndarray:
+    decided = [compare(atom, v) for v in col.vocab]
+    table = np.array([-1 if d is None else int(d) for d in decided] + [-1], np.int8)
+    return table[col.codes]  # code -1 (unknown) reads the last entry
+
+
+def _decided(known: np.ndarray, result: np.ndarray) -> np.ndarray:
+    return np.where(known, result.astype(np.int8), UNKNOWN)
+
+
+def _date(atom: Atom, col: DateColumn) -> np.ndarray:
+    op, target = atom.op, atom.value
+    x = col.values
+    if op in ("in", "not_in"):
+        inside = np.isin(x, [t.toordinal() for t in target])
+        return _decided(col.known, inside if op == "in" else ~inside)
+    if op == "between":
+        return _decided(col.known, (x >= target[0].toordinal()) & (x <= target[1].toordinal()))
+    return _decided(col.known, _ordered(op, x, target.toordinal()))
+
+
+def _ordered(op: str, x: np.ndarray, t: Any) -> np.ndarray:
+    if op == "eq":
+        return x == t
+    if op == "ne":
+        return x != t
+    if op == "lt":
+        return x < t
+    if op == "le":
+        return x <= t
+    if op == "gt":
+        return x > t
+    if op == "ge":
+        return x >= t
+    raise BatchError(f"运算 {op} 不适用于该字段。 / op {op} does not apply to this field.")
+
+
+def _number(atom: Atom, col: NumberColumn) -> np.ndarray:
+    op, target = atom.op, atom.value
+    x = col.values
+    if op in ("in", "not_in"):
+        inside = np.isin(x, np.array(target, np.float64))
+        exact = inside if op == "in" else ~inside
+    elif op == "between":
+        exact = (x >= target[0]) & (x <= target[1])
+    else:
+        exact = _ordered(op, x, target)
+    result = _decided(col.known, exact)
+    if not col.has_bands:
+        return result
+    at = np.flatnonzero(col.band & col.known)
+    result[at] = _band(op, target, col, at)
+    return result
+
+
+def _band(op: str, target: Any, col: NumberColumn, at: np.ndarray) -> np.ndarray:
+    """conditions._compare_interval on the bands at ``at``."""
+    if op == "ge":
+        return above(col, at, target, True)
+    if op == "gt":
+        return above(col, at, target, False)
+    if op == "le":
+        return _NOT[above(col, at, target, False)]
+    if op == "lt":
+        return _NOT[above(col, at, target, True)]
+    if op == "between":
+        low = above(col, at, target[0], True)
+        high = _NOT[above(col, at, target[1], False)]
+        return np.where((low == FALSE) | (high == FALSE), FALSE,
+                        np.where((low == TRUE) & (high == TRUE), TRUE, UNKNOWN))
+    if op in ("eq", "ne", "in", "not_in"):
+        points = [target] if op in ("eq", "ne") else list(target)
+        inside = np.zeros(at.size, bool)
+        for p in points:
+            inside |= (above(col, at, p, False) != TRUE) & (above(col, at, p, True) != FALSE)
+        outside = TRUE if op in ("ne", "not_in") else FALSE
+        return np.where(inside, UNKNOWN, outside).astype(np.int8)
+    return np.full(at.size, UNKNOWN, np.int8)
