@@ -12,12 +12,14 @@ import typer
 from enterprises.cli import app as enterprises_app
 from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
+from notifications import cli as notify_cli
 from policies.cli import app as policy_app
 from reports.cli import report_command
 from retention.cli import purge_command
 from retrieval.cli import eval_command, model_app, search_command, terms_app, tune_command
 from xiaobao.accounts_cli import app as users_app
 from xiaobao.accounts_cli import ensure_demo
+from xiaobao.clock import ServiceCalendar
 from xiaobao.redact import install_log_redaction
 from xiaobao.secrets_cli import app as secrets_app
 
@@ -25,6 +27,17 @@ install_log_redaction()  # no phone number or credit code in any log line
 kb_app.command("search")(search_command)
 kb_app.add_typer(terms_app, name="terms")
 handoff_app.command("purge")(purge_command)
+
+
+def _centre_calendar() -> ServiceCalendar:
+    """政策推送's working days know the centre's holidays and 调休 days (handoff's calendar)."""
+    from handoff.config import load_config
+    from xiaobao.settings import get_settings
+
+    return load_config(get_settings().handoff_config).hours
+
+
+notify_cli.holidays = _centre_calendar
 
 
 @enterprises_app.command("purge-declared")
@@ -62,6 +75,7 @@ app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpe
 app.add_typer(secrets_app, name="secrets", help="This install's generated secrets")
 app.add_typer(policy_app, name="policy", help="政策体检: the policy store and the check")
 app.add_typer(enterprises_app, name="enterprises", help="一企一档: the enterprise register")
+app.add_typer(notify_cli.app, name="notify", help="政策推送: dispatch, counts, opt-outs")
 app.command("eval")(eval_command)
 app.command("report")(report_command)
 app.command("tune")(tune_command)

@@ -21,6 +21,7 @@ MAY_IMPORT = {
     "knowledge_base": {"xiaobao"},
     "retrieval": {"xiaobao", "knowledge_base"},
     "handoff": {"xiaobao"},
+    "notifications": {"xiaobao"},  # 政策推送: told who to notify of what; sends once, refusable
     "retention": {"xiaobao", "ratings", "handoff", "enterprises"},
     "reports": {"xiaobao", "ratings", "handoff", "knowledge_base", "retrieval"},
     "bot": {"xiaobao", "policies", "ratings", "knowledge_base", "retrieval", "handoff"},

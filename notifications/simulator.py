@@ -1,0 +1,80 @@
+"""The simulator as an HTTP provider, for a dispatcher in another process (development,
+and the test that kills one): it speaks :class:`~notifications.notifier.HttpNotifier`'s
+protocol and keeps what it got in a :class:`~notifications.notifier.Simulator`.
+
+``hold_at``: the simulator keeps the n-th new message, then holds its answer until
+:meth:`SimulatorServer.release` — the moment a test kills the dispatcher, after the
+provider has the message and before the dispatcher could commit.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from notifications.notifier import Message, NotifyError, Simulator
+
+
+class SimulatorServer:
+    def __init__(self, simulator: Simulator, host: str = "127.0.0.1", port: int = 0,
+                 key: str = "", hold_at: int | None = None) -> None:
+        self.simulator, self.key, self.hold_at = simulator, key, hold_at
+        self.held, self._release = threading.Event(), threading.Event()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/send"
+
+    def start(self) -> SimulatorServer:
+        self._thread.start()
+        return self
+
+    def release(self) -> None:
+        self._release.set()
+
+    def stop(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _answer(self, body: dict) -> tuple[int, dict]:
+        message = Message(id=str(body["id"]), channel=str(body["channel"]),
+                          uscc=str(body["uscc"]), text=str(body["text"]))
+        before = len(self.simulator.received)
+        try:
+            provider_message_id = self.simulator.send(message)
+        except NotifyError as exc:
+            return 503, {"error": exc.message}
+        if self.hold_at is not None and before < self.hold_at <= len(self.simulator.received):
+            self.held.set()
+            self._release.wait(30)
+        return 200, {"message_id": provider_message_id}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                if server.key and self.headers.get("Authorization") != f"Bearer {server.key}":
+                    status, answer = 401, {"error": "bad key"}
+                else:
+                    try:
+                        length = int(self.headers.get("Content-Length") or 0)
+                        status, answer = server._answer(json.loads(self.rfile.read(length)))
+                    except (ValueError, KeyError, TypeError):
+                        status, answer = 400, {"error": "bad request"}
+                data = json.dumps(answer, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: object) -> None:  # no USCC in any log line
+                return
+
+        return Handler
