@@ -153,6 +153,20 @@ class Settings(BaseSettings):
     # the packaged default if unset.
     handoff_config: Path | None = None
 
+    # The enterprise register (一企一档, enterprises/): the sources whose facts count as an
+    # authority's (above the enterprise's own word, and the only ones 免申即享 may rest on);
+    # by default every source except 企业自报 and 对话中填报.
+    register_authoritative_sources: list[str] = Field(
+        default_factory=lambda: ["市场监管登记", "税务", "人社", "科委认定名单", "经信委认定名单",
+                                 "统计局", "残联"])
+    # Days a fact stays fresh after its as-of date (older: unknown for 免申即享), and per field
+    # where it differs, e.g. {"employees": 180}.
+    register_freshness_days: int = Field(default=365, gt=0)
+    register_field_freshness_days: dict[str, int] = Field(default_factory=dict)
+    # Facts an enterprise gave in a conversation (对话中填报) are deleted this long after they
+    # were given (retention/register_facts.py).
+    register_conversation_retention_days: int = Field(default=365, gt=0)
+
     # 政策推送 (notifications/): the SMS and 站内信 providers (POST JSON, bearer key; none set:
     # the local simulator, which sends nothing), the sending hours (Shanghai time, working
     # days only unless notify_every_day; "24:00" is the end of the day), the cap per minute,
