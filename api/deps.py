@@ -25,11 +25,12 @@ from api.services import Services
 from handoff import left_messages, views
 from handoff.context import HandoffContext
 from handoff.store import open_ticket_for
-from xiaobao import conversations, limits, policy, sessions
+from xiaobao import conversations, enterprise_sessions, limits, policy, sessions
 from xiaobao.accounts import Account
 from xiaobao.clock import utcnow
 from xiaobao.conversations import conversation_id_for
 from xiaobao.db import session_scope
+from xiaobao.enterprise_sessions import SignedInEnterprise
 from xiaobao.events import Event, EventKind, record_event
 from xiaobao.settings import Settings
 
@@ -305,3 +306,26 @@ def message_in_my_departments(account: HelperAccount, ctx: HandoffDep,
 
 
 MessageInMyDepartments = Annotated[str, Depends(message_in_my_departments)]
+
+
+# --- the signed-in enterprise (一网通办 法人 sign-in, api/routes/enterprise_auth.py) -------------
+# Its own cookie and its own server-side session (xiaobao.enterprise_sessions); the portal's
+# anonymous visitor cookie is unaffected. Register facts are only for the enterprise named here.
+
+def current_enterprise_identity(request: Request) -> SignedInEnterprise | None:
+    """The enterprise signed in on this browser (USCC and name), or None."""
+    services: Services = request.app.state.services
+    token = request.cookies.get(services.settings.enterprise_cookie)
+    if not token:
+        return None
+    with session_scope(services.engine) as session:  # committed: the touch of last_seen_at
+        return enterprise_sessions.resolve(session, token, services.settings)
+
+
+def current_enterprise(request: Request) -> str | None:
+    """The USCC of the enterprise signed in on this browser, or None (anonymous)."""
+    signed_in = current_enterprise_identity(request)
+    return signed_in.uscc if signed_in else None
+
+
+CurrentEnterprise = Annotated[str | None, Depends(current_enterprise)]

@@ -30,6 +30,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.conversation import return_to_bot
 from api.errors import install_error_handlers
+from api.oidc import OidcClient
+from api.oidc_simulator import build_simulator, simulator_issuer
 from api.routes import (
     actions,
     auth,
@@ -39,6 +41,7 @@ from api.routes import (
     console,
     console_left_messages,
     console_socket,
+    enterprise_auth,
     gaps,
     health,
     kb,
@@ -127,6 +130,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.close()
 
 
+def install_identity_provider(app: FastAPI, settings: Settings) -> None:
+    """The enterprise sign-in's provider (``app.state.oidc``): the configured issuer; without
+    one, outside production, the simulator mounted under /oidc-sim (its issuer this gateway's
+    loopback address, which the browser is sent to; the client's own requests — discovery,
+    JWKS, token — go to this app in-process, so they work whatever port it really has); in
+    production without one, none — sign-in answers 503, for a simulator would let anyone sign
+    in as any enterprise."""
+    if settings.oidc_issuer:
+        app.state.oidc = OidcClient(settings, settings.oidc_issuer)
+    elif settings.is_production:
+        app.state.oidc = None
+    else:
+        app.mount("/oidc-sim", build_simulator(settings))
+        app.state.oidc = OidcClient(settings, simulator_issuer(settings),
+                                    transport=httpx.ASGITransport(app=app))
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     install_log_redaction()  # no phone number or credit code in any log line (once per process)
     settings = settings or get_settings()
@@ -148,9 +168,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_identity_provider(app, settings)
     for router in (pages.router, auth.router, chat.router, left_messages.router, console.router,
                    console_left_messages.router, console_socket.router, calls.router,
                    actions.router, health.router,
+                   enterprise_auth.pages, enterprise_auth.router,
                    kb.router, kb_files.router, kb_hit_test.router, kb_drafts.router,
                    gaps.router, report_clusters.router,
                    report_targets.router, bad_ratings.router,

@@ -4,8 +4,9 @@
   handshake must come from an allowed origin: ``settings.allowed_origins`` or, when that is
   empty, the gateway's own (the request's scheme://host[:port]; ``https://`` of the same host
   too, for a TLS proxy in front). Without ``Origin``, the ``Referer``'s origin counts; with
-  neither, 403 ``bad_origin``. Exempt: the HMAC-signed 12345 call-back and Rasa's
-  token-guarded action endpoint, which no browser calls.
+  neither, 403 ``bad_origin``. Exempt: the HMAC-signed 12345 call-back, Rasa's
+  token-guarded action endpoint and the simulator identity provider's token endpoint, which
+  no browser calls.
 - **Host**: a request (or handshake) whose ``Host`` names none of ``settings.allowed_hosts``
   (a loopback address always passes) gets 400 ``bad_host``: the same-origin default above is
   derived from ``Host``, so a rebinding name (``Host: evil.example`` with
@@ -44,7 +45,9 @@ from xiaobao.settings import Settings
 log = logging.getLogger("api.web")
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-ORIGIN_EXEMPT = frozenset({"/api/calls/callback", "/webhook"})
+# The simulator identity provider's token endpoint is called by the gateway itself, server to
+# server with the client secret (api/oidc_simulator.py), never by a browser.
+ORIGIN_EXEMPT = frozenset({"/api/calls/callback", "/webhook", "/oidc-sim/token"})
 LARGE_BODY_PATHS = frozenset({"/webhook"})  # Rasa's action calls carry the whole tracker
 PRIVATE_DOCS = frozenset({"/metrics", "/openapi.json"})
 MAX_JSON_DEPTH = 32

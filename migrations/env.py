@@ -14,6 +14,8 @@ import handoff.outbox  # noqa: F401,E402
 import handoff.store  # noqa: F401,E402
 import policies.models  # noqa: F401,E402
 import enterprises.models  # noqa: F401,E402
+import notifications.models  # noqa: F401,E402
+import xiaobao.enterprise_sessions  # noqa: F401,E402
 
 target_metadata = Base.metadata
 

@@ -153,6 +153,22 @@ class Settings(BaseSettings):
     # the packaged default if unset.
     handoff_config: Path | None = None
 
+    # Enterprise sign-in (一网通办 法人, OpenID Connect; api/oidc.py). No issuer: outside
+    # production the gateway mounts its simulator provider under /oidc-sim/ and signs in
+    # against it; in production enterprise sign-in is off until an issuer is set. The redirect
+    # URL defaults to this gateway's /auth/enterprise/callback as the browser reached it.
+    oidc_issuer: str = ""
+    oidc_client_id: str = "xiaobao-portal"
+    oidc_client_secret: str = "dev-oidc-simulator-secret"
+    oidc_redirect_url: str = ""
+    oidc_scope: str = "openid profile"
+    oidc_uscc_claim: str = "uscc"  # the ID token's claim holding the 统一社会信用代码
+    oidc_name_claim: str = "name"  # ... and the enterprise's name
+    oidc_timeout_s: float = 10.0
+    enterprise_cookie: str = "xiaobao_enterprise"
+    enterprise_session_max_age_s: int = 2 * 3600  # idle
+    enterprise_session_absolute_max_age_s: int = 8 * 3600
+
     # The enterprise register (一企一档, enterprises/): the sources whose facts count as an
     # authority's (above the enterprise's own word, and the only ones 免申即享 may rest on);
     # by default every source except 企业自报 and 对话中填报.

@@ -90,6 +90,13 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/auth/login"):           (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/auth/logout"):          (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/auth/me"):               (401, 401, 200, 200, 200, 200, 200, 200),
+    # enterprise sign-in (一网通办 法人): public; login ends on the simulator's page (followed
+    # redirect), a callback with no sign-in under way is refused, ``me`` needs an enterprise
+    # session, which no staff role is
+    ("GET", "/auth/enterprise/login"):     (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/auth/enterprise/callback"):  (400, 400, 400, 400, 400, 400, 400, 400),
+    ("POST", "/auth/enterprise/logout"):   (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/enterprise/me"):         (401, 401, 401, 401, 401, 401, 401, 401),
     # a session is needed; the body's current password is wrong for everyone (403)
     ("POST", "/api/auth/password"):        (401, 401, 403, 403, 403, 403, 403, 403),
     # the portal's chat: the visitor cookie only (a caller without one gets a new one)
@@ -313,7 +320,8 @@ CALLS: dict[tuple[str, str], Call] = {
 # --- the app's routes ----------------------------------------------------------------------------
 
 def app_routes(app) -> set[tuple[str, str]]:
-    """Every (method, path) the app serves; ``WS`` for a WebSocket. Only /static is skipped."""
+    """Every (method, path) the app serves; ``WS`` for a WebSocket. Only /static and the
+    development simulator of the identity provider (/oidc-sim) are skipped."""
     if iter_route_contexts is not None:
         found = [(rc.original_route, rc.path, rc.methods)
                  for rc in iter_route_contexts(app.routes)]
@@ -321,8 +329,8 @@ def app_routes(app) -> set[tuple[str, str]]:
         found = [(r, r.path, getattr(r, "methods", None)) for r in app.routes]
     routes = set()
     for route, path, methods in found:
-        if isinstance(route, Mount) and path == "/static":
-            continue
+        if isinstance(route, Mount) and path in ("/static", "/oidc-sim"):
+            continue  # files; the simulator identity provider (tests/api/test_oidc_simulator.py)
         if isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute":
             routes.add(("WS", path))
         elif isinstance(route, Route):  # APIRoute is one too
