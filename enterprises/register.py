@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, select
@@ -82,8 +83,8 @@ class Profile:
                 "authoritative_fresh": sorted(self.authoritative_fresh)}
 
 
-# A stored fact as current_values reads it: (id, field, value JSON text, source, as_of).
-FactRow = tuple[int, str, str, str, dt.date]
+# A stored fact as ranked() reads it: (id, field, value JSON text, source, as_of, …).
+FactRow = Sequence[Any]
 
 
 def value_text(value: Any) -> str:
@@ -91,45 +92,58 @@ def value_text(value: Any) -> str:
     return json.dumps(fact_json(value), ensure_ascii=False, sort_keys=True)
 
 
-class _Decoder:
-    """Stored JSON back to typed values, each distinct (field, text) parsed once."""
+class _Reader:
+    """What ranking needs, read once per call: the dictionary (each distinct stored value
+    parsed once), the authoritative sources and each field's freshness window."""
 
-    def __init__(self, dictionary: Dictionary) -> None:
+    def __init__(self, dictionary: Dictionary, settings: Settings) -> None:
         self.dictionary = dictionary
         self.cache: dict[tuple[str, str], Any] = {}
+        self.authoritative = frozenset(
+            s for s in sources.known_sources(settings) if sources.is_authoritative(s, settings))
+        self.window = {n: sources.freshness_days(n, settings) for n in dictionary.fields}
 
-    def __call__(self, name: str, text: str) -> Any:
+    def decode(self, name: str, text: str) -> Any:
         key = (name, text)
         if key not in self.cache:
             self.cache[key] = parse_value(self.dictionary[name], json.loads(text))
         return self.cache[key]
 
+    def fresh(self, name: str, as_of: dt.date, day: dt.date) -> bool:
+        """sources.is_fresh, with the window read once."""
+        return as_of <= day and (day - as_of).days <= self.window[name]
 
-def current_values(rows: Iterable[FactRow], day: dt.date, decode: _Decoder,
-                   settings: Settings) -> dict[str, FieldValue]:
-    """The ranked value of each field known on ``day`` (facts as of a later day ignored;
-    fields the dictionary no longer has skipped)."""
-    best: dict[str, dict[bool, FactRow]] = {}
-    for row in rows:
-        _, name, _, source, as_of = row
-        if as_of > day or name not in decode.dictionary:
-            continue
-        rank = sources.is_authoritative(source, settings)
-        held = best.setdefault(name, {}).get(rank)
-        if held is None or (as_of, row[0]) > (held[4], held[0]):
-            best[name][rank] = row
+    def ranked(self, rows: Iterable[FactRow], day: dt.date) -> dict[str, list[FactRow | None]]:
+        """Per field known on ``day`` (facts as of a later day ignored, fields the dictionary
+        no longer has skipped): [the newest authoritative fact, the newest declared one],
+        newest by as-of date, then by when it was loaded."""
+        best: dict[str, list[FactRow | None]] = {}
+        for row in rows:
+            as_of = row[4]
+            if as_of is None or as_of > day or row[1] not in self.window:
+                continue  # (None: an enterprise without facts, from records' outer join)
+            pair = best.setdefault(row[1], [None, None])
+            slot = 0 if row[3] in self.authoritative else 1
+            held = pair[slot]
+            if held is None or (as_of, row[0]) > (held[4], held[0]):
+                pair[slot] = row
+        return best
+
+
+def current_values(rows: Iterable[FactRow], day: dt.date,
+                   reader: _Reader) -> dict[str, FieldValue]:
+    """The value that counts for each field on ``day``, with its provenance."""
     out = {}
-    for name, by_rank in best.items():
-        chosen = by_rank.get(True) or by_rank[False]
-        authoritative = True in by_rank
-        value = decode(name, chosen[2])
+    for name, (authority, declared) in reader.ranked(rows, day).items():
+        chosen = authority or declared
+        assert chosen is not None
         extra: dict[str, Any] = {}
-        declared = by_rank.get(False)
-        if authoritative and declared is not None and declared[2] != chosen[2]:
-            extra = {"declared_value": decode(name, declared[2]),
+        if authority is not None and declared is not None and declared[2] != authority[2]:
+            extra = {"declared_value": reader.decode(name, declared[2]),
                      "declared_source": declared[3], "declared_as_of": declared[4]}
-        out[name] = FieldValue(name, value, chosen[3], chosen[4], authoritative,
-                               sources.is_fresh(name, chosen[4], day, settings), **extra)
+        out[name] = FieldValue(name, reader.decode(name, chosen[2]), chosen[3], chosen[4],
+                               authority is not None, reader.fresh(name, chosen[4], day),
+                               **extra)
     return out
 
 
@@ -158,7 +172,7 @@ def _fact_rows(session: Session, uscc: str) -> list[FactRow]:
     q = (select(EnterpriseFact.id, EnterpriseFact.field, EnterpriseFact.value,
                 EnterpriseFact.source, EnterpriseFact.as_of)
          .where(EnterpriseFact.uscc == uscc).order_by(EnterpriseFact.id))
-    return [tuple(r) for r in session.execute(q)]  # type: ignore[misc]
+    return [tuple(r) for r in session.execute(q)]
 
 
 def profile(session: Session, uscc: str, day: dt.date | None = None, *,
@@ -166,10 +180,9 @@ def profile(session: Session, uscc: str, day: dt.date | None = None, *,
     """One enterprise as of ``day`` (default today); RegisterError 404 when it is unknown.
     Not logged: a person's read goes through :func:`read_profile`."""
     day = day or today()
-    settings = get_settings()
     enterprise = get_enterprise(session, uscc)
-    decode = _Decoder(dictionary or default_dictionary())
-    values = current_values(_fact_rows(session, enterprise.uscc), day, decode, settings)
+    reader = _Reader(dictionary or default_dictionary(), get_settings())
+    values = current_values(_fact_rows(session, enterprise.uscc), day, reader)
     return Profile(enterprise.uscc, enterprise.name, day, {n: v.value for n, v in values.items()},
                    values, _fresh_fields(values))
 
@@ -191,18 +204,26 @@ def records(session: Session, day: dt.date | None = None, *,
     """Every enterprise as ``{"uscc", "name", "facts", "authoritative_fresh"}`` in USCC order,
     from one query (streamed): the input of the batch evaluator (policies/batch.py)."""
     day = day or today()
-    settings = get_settings()
-    decode = _Decoder(dictionary or default_dictionary())
-    q = (select(Enterprise.uscc, Enterprise.name, EnterpriseFact.id, EnterpriseFact.field,
-                EnterpriseFact.value, EnterpriseFact.source, EnterpriseFact.as_of)
+    reader = _Reader(dictionary or default_dictionary(), get_settings())
+    # (id, field, value, source, as_of) first: the shape ranked() reads, without a copy per row
+    q = (select(EnterpriseFact.id, EnterpriseFact.field, EnterpriseFact.value,
+                EnterpriseFact.source, EnterpriseFact.as_of, Enterprise.uscc, Enterprise.name)
+         .select_from(Enterprise)
          .outerjoin(EnterpriseFact, EnterpriseFact.uscc == Enterprise.uscc)
-         .order_by(Enterprise.uscc, EnterpriseFact.id)
-         .execution_options(yield_per=5000))
-    for (uscc, name), rows in groupby(session.execute(q), key=lambda r: (r[0], r[1])):
-        facts = [tuple(r[2:]) for r in rows if r[2] is not None]
-        values = current_values(facts, day, decode, settings)  # type: ignore[arg-type]
-        yield {"uscc": uscc, "name": name, "facts": {n: v.value for n, v in values.items()},
-               "authoritative_fresh": set(_fresh_fields(values))}
+         .order_by(Enterprise.uscc))  # ranked() orders facts itself: no sort by id
+    # Core rows, streamed: the ORM's per-row bookkeeping was a third of the time
+    result = session.connection().execute(q.execution_options(yield_per=5000))
+    for (uscc, name), rows in groupby(chain.from_iterable(result.partitions()),
+                                      key=itemgetter(5, 6)):
+        facts: Facts = {}
+        fresh = set()
+        for field_name, (authority, declared) in reader.ranked(rows, day).items():
+            chosen = authority or declared
+            assert chosen is not None
+            facts[field_name] = reader.decode(field_name, chosen[2])
+            if authority is not None and reader.fresh(field_name, authority[4], day):
+                fresh.add(field_name)
+        yield {"uscc": uscc, "name": name, "facts": facts, "authoritative_fresh": fresh}
 
 
 def history(session: Session, uscc: str, field: str | None = None) -> list[dict[str, Any]]:
