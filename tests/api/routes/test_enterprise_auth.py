@@ -10,8 +10,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi.testclient import TestClient
 
+from api.main import create_app
 from api.oidc_simulator import SAMPLES
 from api.routes.enterprise_auth import CALLBACK_PATH, PENDING_COOKIE
+from tests.api.support import SAME_ORIGIN
+from xiaobao.settings import SECRET_DEFAULTS
 
 USCC, NAME = SAMPLES[0]
 
@@ -138,3 +141,22 @@ def test_sign_out_needs_the_sites_origin(client):
                           headers={"Origin": "http://evil.example"})
     assert refused.status_code == 403
     assert client.get("/api/enterprise/me").status_code == 200
+
+
+def test_production_without_an_issuer_has_no_simulator_and_no_sign_in(settings, redis_client):
+    """A simulator in production would let anyone sign in as any enterprise."""
+    strong = {name: f"{name}-strong-random-value-0123456789" for name in SECRET_DEFAULTS}
+    app = create_app(settings.model_copy(update={"env": "production", **strong}))
+    with TestClient(app, headers=SAME_ORIGIN) as production:
+        login = production.get("/auth/enterprise/login", follow_redirects=False)
+        assert login.status_code == 503 and "企业登录暂未开通" in login.text
+        assert production.get("/oidc-sim/.well-known/openid-configuration").status_code == 404
+        assert production.post("/auth/enterprise/logout", json={}).json()["redirect"] == "/"
+
+
+def test_a_configured_issuer_replaces_the_simulator(settings, redis_client):
+    app = create_app(settings.model_copy(update={
+        "oidc_issuer": "https://yiwangtongban.example.gov.cn/oidc"}))
+    assert app.state.oidc.issuer == "https://yiwangtongban.example.gov.cn/oidc"
+    with TestClient(app, headers=SAME_ORIGIN) as configured:
+        assert configured.get("/oidc-sim/jwks").status_code == 404
