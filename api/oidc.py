@@ -22,6 +22,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -143,7 +144,8 @@ class OidcClient:
     async def keys(self, *, refresh: bool = False) -> KeySet:
         if self._keys is None or refresh:
             provider = await self.provider()
-            self._keys = KeySet.import_key_set(await self._get_json(provider.jwks_uri))
+            keys: Any = await self._get_json(provider.jwks_uri)  # checked by joserfc
+            self._keys = KeySet.import_key_set(keys)
         return self._keys
 
     async def begin(self, redirect_uri: str) -> tuple[str, PendingSignIn]:
