@@ -107,3 +107,19 @@ def test_import_export_and_a_refused_import(on_engine, tmp_path):
     assert run("export", str(tmp_path / "out.pdf")).exit_code == 1
     with session_factory(on_engine)() as s:
         assert [e["action"] for e in audit.entries(s)] == ["import", "import", "export"]
+
+
+def test_history_is_a_logged_read(on_engine, tmp_path):
+    path = write_csv(tmp_path / "g.csv", ["uscc", "employees"], [[code(1), 5]])
+    run("import", str(path), "--source", "人社", "--as-of", "2026-11-01")
+    path = write_csv(tmp_path / "h.csv", ["uscc", "employees"], [[code(1), 9]])
+    run("import", str(path), "--source", "人社", "--as-of", "2026-11-20")
+    assert run("history", code(1)).exit_code == 1
+    shown = run("history", code(1), "--reason", "复核", "--by", "zhao", "--field", "employees")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].startswith("2026-11-01 employees=5 [人社]")
+    assert lines[1].startswith("2026-11-20 employees=9 [人社]")
+    with session_factory(on_engine)() as s:
+        assert [(e["actor"], e["reason"]) for e in audit.entries(s, action="read")] == \
+            [("zhao", "复核")]

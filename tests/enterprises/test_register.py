@@ -3,6 +3,7 @@ enterprise's own word beside the authority's, and records() equal to profile()."
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 from sqlalchemy import func, select
@@ -119,3 +120,33 @@ def test_profile_facts_feed_the_evaluator(session):
     small = policy_from_dict({"id": "p", "conditions": {"field": "employees", "op": "le",
                                                        "value": 30}})
     assert check([small], profile(session, A, DAY).facts, DAY).results[0].status == "eligible"
+
+
+def test_records_equal_profile_on_random_registers(session):
+    """Many enterprises with facts from authorities and from the enterprise, fresh and stale,
+    some as of after the day asked about: the streamed records and the one-enterprise profile
+    agree on every one, on several days."""
+    rnd = random.Random(24)
+    choices = ["人社", "税务", "市场监管登记", "企业自报", "对话中填报"]
+    for n in range(1, 41):
+        uscc = code(n)
+        register.ensure_enterprise(session, uscc, f"企业{n}")
+        keys: list = []
+        known = register.existing_keys(session, [uscc])
+        for _ in range(rnd.randint(0, 12)):
+            value = {"employees": rnd.randint(0, 400), "high_tech": rnd.random() < 0.5,
+                     "revenue": {"gte": 100, "lt": 300} if rnd.random() < 0.3
+                     else float(rnd.randint(0, 900)),
+                     "founded_on": dt.date(2000 + rnd.randint(0, 25), 1, 1)}
+            name = rnd.choice(sorted(value))
+            as_of = DAY - dt.timedelta(days=rnd.randint(-30, 500))
+            keys += register.new_facts(uscc, {name: value[name]}, rnd.choice(choices), as_of,
+                                       known)
+        register.write_facts(session, keys, by="t", batch="")
+    for day in (DAY, DAY - dt.timedelta(days=200), DAY + dt.timedelta(days=40)):
+        got = list(records(session, day))
+        assert len(got) == 40
+        for r in got:
+            p = profile(session, r["uscc"], day)
+            assert r == {"uscc": p.uscc, "name": p.name, "facts": p.facts,
+                         "authoritative_fresh": set(p.authoritative_fresh)}
