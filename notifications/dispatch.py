@@ -79,6 +79,7 @@ class DispatchReport:
 
 def sent_recently(session: Session, now: dt.datetime) -> int:
     """Sends in the minute before ``now`` (every dispatcher's: the cap is the centre's)."""
+    now = now.astimezone(dt.UTC)  # SQLite compares the stored UTC text: no other zone
     return int(session.scalar(select(func.count()).select_from(Notification).where(
         Notification.status == SENT, Notification.sent_at > now - RATE_WINDOW)) or 0)
 

@@ -30,7 +30,8 @@ def opt_out(session: Session, uscc: str, via: str, *, now: dt.datetime | None = 
     code = checked_uscc(uscc)
     new = session.get(NotificationOptOut, code) is None
     if new:
-        session.add(NotificationOptOut(uscc=code, at=now or utcnow(), via=via))
+        session.add(NotificationOptOut(uscc=code, at=(now or utcnow()).astimezone(dt.UTC),
+                                       via=via))
     session.execute(update(Notification)
                     .where(Notification.uscc == code, Notification.status == PENDING)
                     .values(status=SKIPPED)

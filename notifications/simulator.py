@@ -2,9 +2,10 @@
 and the test that kills one): it speaks :class:`~notifications.notifier.HttpNotifier`'s
 protocol and keeps what it got in a :class:`~notifications.notifier.Simulator`.
 
-``hold_at``: the simulator keeps the n-th new message, then holds its answer until
-:meth:`SimulatorServer.release` — the moment a test kills the dispatcher, after the
-provider has the message and before the dispatcher could commit.
+``hold_at``: the first successful send that brings the kept messages to ``hold_at`` (or past)
+is kept, but its answer is held (``held_id``) until :meth:`SimulatorServer.release` — the
+moment a test kills the dispatcher, after the provider has the message and before the
+dispatcher could commit.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class SimulatorServer:
                  key: str = "", hold_at: int | None = None) -> None:
         self.simulator, self.key, self.hold_at = simulator, key, hold_at
         self.held, self._release = threading.Event(), threading.Event()
+        self.held_id = ""  # the message whose answer was held
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -44,12 +46,13 @@ class SimulatorServer:
     def _answer(self, body: dict) -> tuple[int, dict]:
         message = Message(id=str(body["id"]), channel=str(body["channel"]),
                           uscc=str(body["uscc"]), text=str(body["text"]))
-        before = len(self.simulator.received)
         try:
             provider_message_id = self.simulator.send(message)
         except NotifyError as exc:
             return 503, {"error": exc.message}
-        if self.hold_at is not None and before < self.hold_at <= len(self.simulator.received):
+        if (self.hold_at is not None and not self.held.is_set()
+                and len(self.simulator.received) >= self.hold_at):
+            self.held_id = message.id
             self.held.set()
             self._release.wait(30)
         return 200, {"message_id": provider_message_id}
