@@ -99,12 +99,20 @@ def read_table(path: Path) -> tuple[list[str] | None, list[tuple[int, Any]]]:
                          ".jsonl / unsupported file type")
     raw = path.read_bytes()
     if fmt == "xlsx":
-        header, rows = tabular.read_xlsx_rows(raw)
+        try:
+            header, rows = tabular.read_xlsx_rows(raw)
+        except tabular.TableTooLarge:
+            raise
+        except Exception:  # noqa: BLE001 - openpyxl's many ways to find a zip is no workbook
+            raise ValueError("无法解析文件：不是有效的 XLSX / not a valid XLSX") from None
         return header, [(n, dict(zip(header, cells, strict=False))) for n, cells in rows]
     text = decode_text(raw)
     if fmt == "csv":
-        first = next(csv.reader(io.StringIO(text, newline="")), [])
-        return [h.strip() for h in first], tabular.read_csv_rows(text)
+        try:
+            first = next(csv.reader(io.StringIO(text, newline="")), [])
+            return [h.strip() for h in first], tabular.read_csv_rows(text)
+        except csv.Error as exc:
+            raise ValueError(f"无法解析 CSV / not a valid CSV: {str(exc)[:80]}") from None
     out: list[tuple[int, Any]] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -208,3 +208,21 @@ def test_an_import_writes_one_audit_row(session, tmp_path):
     assert entry["detail"]["batch"] == report.batch and entry["detail"]["facts_added"] == 9
     assert entry["detail"]["files"] == ["r.csv"] and entry["detail"]["source"] == "市场监管登记"
     json.dumps(entry)
+
+
+def test_unreadable_files_are_refused_without_a_traceback(session, tmp_path):
+    import zipfile
+
+    not_a_book = tmp_path / "empty.xlsx"
+    with zipfile.ZipFile(not_a_book, "w") as z:
+        z.writestr("hello.txt", "not a workbook")
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"PK\x03\x04 not really")
+    nul = tmp_path / "nul.csv"
+    nul.write_bytes(b"uscc,employees\n\x00\x00,1\n")
+    with pytest.raises(RegisterImportError) as refused:
+        run(session, [not_a_book, garbage, nul])
+    assert [(e.file, e.row) for e in refused.value.errors][:2] == \
+        [("empty.xlsx", 0), ("garbage.xlsx", 0)]
+    assert all("XLSX" in e.reason for e in refused.value.errors[:2])
+    assert count(session, EnterpriseFact) == 0
