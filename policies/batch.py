@@ -14,21 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from policies.columns import BatchError, ProfileTable, build_table
-from policies.conditions import Atom
-from policies.evaluator import Policy, check
-from policies.fields import Dictionary
+from policies.conditions import Atom, value_of
+from policies.evaluator import Policy, Resolver, check
+from policies.fields import Dictionary, default_dictionary
 from policies.vectorised import Evaluator
 
 MIANSHEN = "免申即享"
-STATUSES = ("ineligible", "possible", "eligible", "not_in_force")  # the status codes 0..3
-INELIGIBLE, POSSIBLE, ELIGIBLE, NOT_IN_FORCE = range(4)
-_FROM_DECISION = np.array([INELIGIBLE, ELIGIBLE, POSSIBLE], np.int8)  # by value 0, 1, -1
+# A status's code is the tree's three-valued value (1 true, 0 false, -1 unknown), and 2 for a
+# policy not in force that day: STATUSES[code] names it (-1 reads the last).
+STATUSES = ("ineligible", "eligible", "not_in_force", "possible")
+INELIGIBLE, ELIGIBLE, NOT_IN_FORCE, POSSIBLE = 0, 1, 2, -1
 Profiles = ProfileTable | Sequence[Mapping[str, Any]]
 
 
@@ -52,7 +54,7 @@ def rule_version(policy: Policy) -> str:
 
 @dataclass
 class BatchResult:
-    """Statuses as a (policy, enterprise) matrix of codes into :data:`STATUSES`, and which
+    """Statuses as a (policy, enterprise) matrix of codes (:data:`STATUSES`), and which
     eligible pairs are 免申即享-ready; with what each decision rests on."""
 
     day: dt.date
@@ -60,12 +62,19 @@ class BatchResult:
     policies: list[Policy]
     status: np.ndarray  # int8 (policies, enterprises)
     ready: np.ndarray  # bool (policies, enterprises)
-    versions: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.versions = self.versions or [rule_version(p) for p in self.policies]
-        self._policy_index = {p.id: j for j, p in enumerate(self.policies)}
-        self._uscc_index = {u: i for i, u in enumerate(self.table.usccs)}
+    @cached_property
+    def versions(self) -> list[str]:
+        """Each policy's :func:`rule_version`, in the policies' order."""
+        return [rule_version(p) for p in self.policies]
+
+    @cached_property
+    def _policy_index(self) -> dict[str, int]:
+        return {p.id: j for j, p in enumerate(self.policies)}
+
+    @cached_property
+    def _uscc_index(self) -> dict[str, int]:
+        return {u: i for i, u in enumerate(self.table.usccs)}
 
     def status_of(self, uscc: str, policy_id: str) -> str:
         return STATUSES[self.status[self._policy_index[policy_id], self._uscc_index[uscc]]]
@@ -84,10 +93,12 @@ class BatchResult:
         usccs, ids = self.table.usccs, [p.id for p in self.policies]
         for start in range(0, len(usccs), chunk):
             block = self.status[:, start:start + chunk].T
-            ready = self.ready[:, start:start + chunk].T
-            for i, j in zip(*np.nonzero((block == ELIGIBLE) | (block == POSSIBLE))):
-                yield {"uscc": usccs[start + i], "policy": ids[j],
-                       "status": STATUSES[block[i, j]], "mianshen_ready": bool(ready[i, j])}
+            at = np.nonzero((block == ELIGIBLE) | (block == POSSIBLE))
+            statuses = block[at].tolist()
+            ready = self.ready[:, start:start + chunk].T[at].tolist()
+            for i, j, s, r in zip(at[0].tolist(), at[1].tolist(), statuses, ready):
+                yield {"uscc": usccs[start + i], "policy": ids[j], "status": STATUSES[s],
+                       "mianshen_ready": r}
 
     def explain(self, uscc: str, policy_id: str) -> dict:
         """What one pair rests on, for the work list and the audit: the rule version, the
@@ -123,15 +134,43 @@ def decisions(policies: Sequence[Policy], table: ProfileTable, day: dt.date,
         elif policy.conditions is None:
             out[j] = ELIGIBLE
         else:
-            out[j] = _FROM_DECISION[evaluator.value(policy.conditions)]
+            out[j] = evaluator.value(policy.conditions)
     return out
+
+
+def _one_enterprise(record: Mapping[str, Any], policies: list[Policy], day: dt.date,
+                    dictionary: Dictionary) -> tuple[np.ndarray, np.ndarray]:
+    """One enterprise (its facts just changed) by the evaluator's own value_of, policy by
+    policy: numpy's fixed cost per call outweighs arrays of one."""
+    facts = {k: v for k, v in (record.get("facts") or {}).items() if v is not None}
+    fresh = set(record.get("authoritative_fresh") or ())
+    resolve = Resolver(facts, day, dictionary)
+    strict = Resolver({k: v for k, v in facts.items() if k in fresh}, day, dictionary)
+
+    def code(policy: Policy, resolver: Resolver) -> int:
+        if not policy.in_force(day):
+            return NOT_IN_FORCE
+        value = True if policy.conditions is None else value_of(policy.conditions, resolver)
+        return POSSIBLE if value is None else int(value)
+
+    status = np.array([[code(p, resolve)] for p in policies], np.int8).reshape(-1, 1)
+    ready = np.array([[p.mode == MIANSHEN and s == ELIGIBLE and code(p, strict) == ELIGIBLE]
+                      for p, [s] in zip(policies, status.tolist())], bool).reshape(-1, 1)
+    return status, ready
 
 
 def batch(profiles: Profiles, policies: Sequence[Policy], day: dt.date,
           dictionary: Dictionary | None = None) -> BatchResult:
     """Every policy over every enterprise on ``day``."""
-    table = as_table(profiles, dictionary)
+    if not isinstance(profiles, ProfileTable) and len(profiles) == 1:  # no columns needed
+        table = ProfileTable([str(profiles[0].get("uscc", ""))], {}, {},
+                             dictionary or default_dictionary(), list(profiles))
+    else:
+        table = as_table(profiles, dictionary)
     policies = list(policies)
+    if len(table) == 1:
+        return BatchResult(day, table, policies,
+                           *_one_enterprise(table.records[0], policies, day, table.dictionary))
     status = decisions(policies, table, day)
     ready = np.zeros(status.shape, bool)
     mianshen = [j for j, p in enumerate(policies) if p.mode == MIANSHEN]

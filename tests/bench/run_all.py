@@ -13,6 +13,7 @@ from tests.bench import (
     bench_layout,
     bench_load,
     bench_policies,
+    bench_policy_batch,
     bench_policy_chat,
     bench_retrieval,
 )
@@ -22,7 +23,9 @@ BENCHES = {"retrieval": bench_retrieval, "kb": bench_kb, "handoff": bench_handof
            # faq_peer: Rasa's ResponseSelector FAQ, edit → answer
            "faq_peer": bench_faq_peer, "policies": bench_policies,
            # the chat turn of a 政策体检 at 5 conversations (its own stack)
-           "policy_chat": bench_policy_chat}
+           "policy_chat": bench_policy_chat,
+           # every policy over the register, the impact view, one changed enterprise, Dask
+           "policy_batch": bench_policy_batch}
 
 
 def main(argv: list[str]) -> int:

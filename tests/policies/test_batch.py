@@ -11,7 +11,9 @@ import pytest
 
 from policies import scale
 from policies.batch import (
+    ELIGIBLE,
     MIANSHEN,
+    POSSIBLE,
     STATUSES,
     BatchError,
     batch,
@@ -96,7 +98,7 @@ def random_band(rnd: random.Random, name: str) -> Interval:
     if kind == 1:
         return Interval(None, high, True, rnd.random() < 0.5)
     if kind == 2:
-        return Interval(low, low, True, True)  # a band of one number
+        return Interval(low, low, True, rnd.random() < 0.5)  # one number, or none
     return Interval(low, high, rnd.random() < 0.5, rnd.random() < 0.5)
 
 
@@ -200,7 +202,22 @@ def test_random_registers_and_trees_give_the_evaluators_statuses(day):
         statuses[STATUSES[code]] += 1
     # the comparison is worth something only if every status and readiness occur
     assert min(statuses.values()) > 50, statuses
-    assert 0 < result.ready.sum() < (result.status == 2).sum()
+    assert 0 < result.ready.sum() < (result.status == ELIGIBLE).sum()
+
+
+def test_one_enterprise_alone_gives_the_same_as_in_the_register():
+    """An enterprise whose facts changed is checked alone (policy by policy, not by columns):
+    the same statuses and readiness as in the whole register's batch."""
+    rnd = random.Random(17)
+    day = DAYS[0]
+    records = [random_record(rnd, i) for i in range(80)]
+    policies = [random_policy(rnd, i) for i in range(60)] + seed_policies()
+    whole = batch(records, policies, day)
+    for i, record in enumerate(records):
+        alone = batch([record], policies, day)
+        assert alone.status[:, 0].tolist() == whole.status[:, i].tolist()
+        assert alone.ready[:, 0].tolist() == whole.ready[:, i].tolist()
+    assert assert_same_as_the_evaluator(records[:1], policies, day) == len(policies)
 
 
 def test_bands_and_thresholds_decide_as_the_evaluator_on_every_operator():
@@ -255,6 +272,33 @@ def test_derived_fields_with_inputs_missing_and_on_anniversaries(day):
     assert assert_same_as_the_evaluator(records, policies, day) == 500 * len(policies)
 
 
+def test_many_distinct_codes_are_compared_as_strings_as_the_evaluator_does():
+    """Past 64 distinct values a column's strings are compared as arrays, not one by one."""
+    rnd = random.Random(3)
+    codes = sorted({f"{rnd.choice('ACFIKLR')}{rnd.randint(0, 9999):04d}"[:rnd.randint(1, 5)]
+                    for _ in range(300)})
+    records = [{"uscc": str(i), "facts": {"industry": rnd.choice(codes),
+                                          "district": f"区{rnd.randint(0, 99)}",
+                                          "employees": random_value(rnd, "employees"),
+                                          "revenue": random_value(rnd, "revenue")},
+                "authoritative_fresh": {"industry"} if i % 2 else set()}
+               for i in range(600)]
+    table = build_table(records)
+    assert len(table.columns["industry"].vocab) > 64 and len(table.columns["district"].vocab) > 64
+    trees = [{"field": "industry", "op": "has_prefix", "value": ["C", "F5", "I65", "K70"]},
+             {"field": "industry", "op": "eq", "value": codes[7]},
+             {"field": "industry", "op": "ne", "value": codes[7]},
+             {"field": "industry", "op": "in", "value": codes[:40]},
+             {"field": "industry", "op": "not_in", "value": codes[10:50]},
+             {"field": "industry", "op": "between", "value": ["C", "I6"]},
+             {"field": "district", "op": "in", "value": ["区1", "区10", "区99"]},
+             {"field": "district", "op": "between", "value": ["区1", "区5"]},
+             {"field": "scale", "op": "in", "value": ["小型", "微型"]}]
+    policies = [policy_from_dict({"id": f"p{i}", "mode": MIANSHEN, "conditions": tree})
+                for i, tree in enumerate(trees)]
+    assert assert_same_as_the_evaluator(records, policies, DAYS[0]) == 600 * len(trees)
+
+
 def test_the_seed_on_its_own_fixed_profiles():
     records = [
         {"uscc": "A", "facts": {"taxable_income": 300, "employees": 300, "total_assets": 5000,
@@ -288,7 +332,7 @@ def test_rows_come_enterprise_by_enterprise_and_only_eligible_or_possible():
     result = batch(records, policies, DAYS[0])
     rows = list(result.rows(chunk=7))
     expected = [(r["uscc"], p.id) for i, r in enumerate(records)
-                for j, p in enumerate(policies) if result.status[j, i] in (1, 2)]
+                for j, p in enumerate(policies) if result.status[j, i] in (ELIGIBLE, POSSIBLE)]
     assert [(r["uscc"], r["policy"]) for r in rows] == expected
     assert {r["status"] for r in rows} == {"eligible", "possible"}
     assert list(rows_for(records, policies, DAYS[0], policy_id=policies[3].id)) == [
