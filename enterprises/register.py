@@ -200,9 +200,11 @@ def read_profile(session: Session, uscc: str, *, actor: str, reason: str,
 
 
 def records(session: Session, day: dt.date | None = None, *,
-            dictionary: Dictionary | None = None) -> Iterator[dict[str, Any]]:
-    """Every enterprise as ``{"uscc", "name", "facts", "authoritative_fresh"}`` in USCC order,
-    from one query (streamed): the input of the batch evaluator (policies/batch.py)."""
+            dictionary: Dictionary | None = None,
+            usccs: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every enterprise (or those of ``usccs``: the ones whose facts just changed) as
+    ``{"uscc", "name", "facts", "authoritative_fresh"}`` in USCC order, from one query
+    (streamed): the input of the batch evaluator (policies/batch.py)."""
     day = day or today()
     reader = _Reader(dictionary or default_dictionary(), get_settings())
     # (id, field, value, source, as_of) first: the shape ranked() reads, without a copy per row
@@ -211,6 +213,8 @@ def records(session: Session, day: dt.date | None = None, *,
          .select_from(Enterprise)
          .outerjoin(EnterpriseFact, EnterpriseFact.uscc == Enterprise.uscc)
          .order_by(Enterprise.uscc))  # ranked() orders facts itself: no sort by id
+    if usccs is not None:
+        q = q.where(Enterprise.uscc.in_(sorted({normalise_uscc(u) for u in usccs})))
     # Core rows, streamed: the ORM's per-row bookkeeping was a third of the time
     result = session.connection().execute(q.execution_options(yield_per=5000))
     for (uscc, name), rows in groupby(chain.from_iterable(result.partitions()),

@@ -150,3 +150,12 @@ def test_records_equal_profile_on_random_registers(session):
             p = profile(session, r["uscc"], day)
             assert r == {"uscc": p.uscc, "name": p.name, "facts": p.facts,
                          "authoritative_fresh": set(p.authoritative_fresh)}
+
+
+def test_records_of_some_enterprises_only(session):
+    for n in (1, 2, 3):
+        load(session, code(n), {"employees": n}, "人社", DAY)
+    got = list(records(session, DAY, usccs=[code(3), code(1).lower(), code(9)]))
+    assert [(r["uscc"], r["facts"]) for r in got] == [(code(1), {"employees": 1}),
+                                                      (code(3), {"employees": 3})]
+    assert list(records(session, DAY, usccs=[])) == []
