@@ -123,3 +123,16 @@ def test_history_is_a_logged_read(on_engine, tmp_path):
     with session_factory(on_engine)() as s:
         assert [(e["actor"], e["reason"]) for e in audit.entries(s, action="read")] == \
             [("zhao", "复核")]
+
+
+def test_the_seed_shows_a_stale_record_and_the_enterprises_own_word(on_engine):
+    from enterprises.register import profile
+
+    assert run("seed").exit_code == 0
+    with session_factory(on_engine)() as s:
+        stale = profile(s, "913101136012001983", DAY)  # 泗塘印刷: as of 2025-06-30
+        assert stale.facts and stale.authoritative_fresh == frozenset()
+        said = profile(s, "91310113600487481W", DAY).fields["employees"]  # 杨行电子
+        assert (said.value, said.source, said.declared_value, said.declared_source) == \
+            (60, "市场监管登记", 62, "企业自报")
+    assert "facts_added=0" in run("seed").output  # idempotent
