@@ -111,7 +111,7 @@ class _Reader:
 
     def fresh(self, name: str, as_of: dt.date, day: dt.date) -> bool:
         """sources.is_fresh, with the window read once."""
-        return as_of <= day and (day - as_of).days <= self.window[name]
+        return sources.within(as_of, day, self.window[name])
 
     def ranked(self, rows: Iterable[FactRow], day: dt.date) -> dict[str, list[FactRow | None]]:
         """Per field known on ``day`` (facts as of a later day ignored, fields the dictionary

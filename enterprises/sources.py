@@ -36,7 +36,12 @@ def freshness_days(field: str, settings: Settings | None = None) -> int:
     return settings.register_field_freshness_days.get(field, settings.register_freshness_days)
 
 
+def within(as_of: dt.date, day: dt.date, window_days: int) -> bool:
+    """The freshness rule: as of no later than ``day`` and at most ``window_days`` before it
+    (the last day of the window included)."""
+    return as_of <= day and (day - as_of).days <= window_days
+
+
 def is_fresh(field: str, as_of: dt.date, day: dt.date, settings: Settings | None = None) -> bool:
-    """Whether a fact of ``field`` as of ``as_of`` still holds on ``day`` (the last day of its
-    window included)."""
-    return as_of <= day and (day - as_of).days <= freshness_days(field, settings)
+    """Whether a fact of ``field`` as of ``as_of`` still holds on ``day``."""
+    return within(as_of, day, freshness_days(field, settings))
