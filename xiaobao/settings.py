@@ -26,6 +26,8 @@ SECRET_DEFAULTS = {
     "action_token": "xiaobao-dev-action-token",
 }
 
+OIDC_SIMULATOR_SECRET = "dev-oidc-simulator-secret"  # the simulator provider's client secret
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XIAOBAO_", extra="ignore")
@@ -159,7 +161,7 @@ class Settings(BaseSettings):
     # URL defaults to this gateway's /auth/enterprise/callback as the browser reached it.
     oidc_issuer: str = ""
     oidc_client_id: str = "xiaobao-portal"
-    oidc_client_secret: str = "dev-oidc-simulator-secret"
+    oidc_client_secret: str = OIDC_SIMULATOR_SECRET
     oidc_redirect_url: str = ""
     oidc_scope: str = "openid profile"
     oidc_uscc_claim: str = "uscc"  # the ID token's claim holding the 统一社会信用代码
@@ -224,10 +226,15 @@ class Settings(BaseSettings):
         return self.env.strip().lower() == "production" or not _loopback(self.gateway_host)
 
     def weak_secrets(self) -> list[str]:
-        """The secrets that are empty or still the published defaults."""
-        return [name for name, default in SECRET_DEFAULTS.items()
+        """The secrets that are empty or still the published defaults (the OIDC client's
+        only once a real identity provider is configured; the simulator's is published)."""
+        weak = [name for name, default in SECRET_DEFAULTS.items()
                 if not getattr(self, name) or getattr(self, name) == default
                 or len(getattr(self, name)) < 16]
+        if self.oidc_issuer and (self.oidc_client_secret == OIDC_SIMULATOR_SECRET
+                                 or len(self.oidc_client_secret) < 16):
+            weak.append("oidc_client_secret")
+        return weak
 
     @property
     def db_url(self) -> str:

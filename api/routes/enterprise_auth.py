@@ -33,7 +33,8 @@ CALLBACK_PATH = "/auth/enterprise/callback"
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 pages = APIRouter(tags=["enterprise sign-in"], include_in_schema=False)
-router = APIRouter(tags=["enterprise sign-in"], responses=error_responses(401, 403, 503))
+router = APIRouter(tags=["enterprise sign-in"],
+                   responses=error_responses(400, 401, 403, 413, 422, 503))
 
 
 def oidc_client(request: Request) -> OidcClient:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.oidc_simulator import SAMPLES
 from api.routes.enterprise_auth import CALLBACK_PATH, PENDING_COOKIE
 from tests.api.support import SAME_ORIGIN
+from xiaobao.secrets import WeakSecrets
 from xiaobao.settings import SECRET_DEFAULTS
 
 USCC, NAME = SAMPLES[0]
@@ -160,3 +162,12 @@ def test_a_configured_issuer_replaces_the_simulator(settings, redis_client):
     assert app.state.oidc.issuer == "https://yiwangtongban.example.gov.cn/oidc"
     with TestClient(app, headers=SAME_ORIGIN) as configured:
         assert configured.get("/oidc-sim/jwks").status_code == 404
+
+
+def test_production_refuses_the_simulators_client_secret_for_a_real_issuer(settings):
+    strong = {name: f"{name}-strong-random-value-0123456789" for name in SECRET_DEFAULTS}
+    production = settings.model_copy(update={
+        "env": "production", "oidc_issuer": "https://yiwangtongban.example.gov.cn/oidc",
+        **strong})
+    with pytest.raises(WeakSecrets, match="XIAOBAO_OIDC_CLIENT_SECRET"):
+        create_app(production)
