@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enterprises import audit, register, sources
@@ -304,7 +305,13 @@ def import_files(session: Session, paths: list[Path], *, source: str, by: str,
         report.facts_unchanged += len(row.facts) - len(added)
     report.facts_added = len(keys)
     if not dry_run:
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # another import created one of these enterprises meanwhile
+            raise register.RegisterError(
+                409, "concurrent_import", "另一项导入同时写入了相同企业，本次未写入，请重试。 / "
+                "Another import wrote the same enterprises meanwhile; nothing was written, "
+                "retry.") from None
         register.write_facts(session, keys, by=by, batch=report.batch)
         audit.record(session, by, "import", reason=f"导入 {source}",
                      detail={"files": [p.name for p in paths], "source": source,

@@ -226,3 +226,19 @@ def test_unreadable_files_are_refused_without_a_traceback(session, tmp_path):
         [("empty.xlsx", 0), ("garbage.xlsx", 0)]
     assert all("XLSX" in e.reason for e in refused.value.errors[:2])
     assert count(session, EnterpriseFact) == 0
+
+
+def test_an_enterprise_created_meanwhile_refuses_the_import(session, tmp_path, monkeypatch):
+    """Two imports of one new enterprise at once: the later one's insert meets the earlier
+    one's row (here: the register is read as if the first had not committed yet)."""
+    from enterprises import register
+
+    path = write_csv(tmp_path / "r.csv", HEADER, ROWS[:1])
+    run(session, [path])
+    session.commit()
+    monkeypatch.setattr(register, "existing_names", lambda s, usccs: {})
+    with pytest.raises(RegisterError) as refused:
+        run(session, [write_csv(tmp_path / "s.csv", ["uscc", "revenue"], [[code(1), 5]])])
+    assert refused.value.status == 409
+    session.rollback()
+    assert count(session, EnterpriseFact) == 4
