@@ -109,16 +109,16 @@ def _numbers(n: int, index: np.ndarray, values: list, name: str) -> NumberColumn
     if not kinds <= {int, float, Interval}:
         raise _wrong_type(name, kinds - {int, float, Interval})
     if Interval in kinds:
-        bands = [(i, v) for i, v in zip(index.tolist(), values) if type(v) is Interval]
-        at = np.array([i for i, _ in bands], np.int64)
+        given = np.empty(len(values), dtype=object)
+        given[:] = values
+        is_band = np.array(list(map(type, values)), dtype=object) == Interval
+        at, bands = index[is_band], given[is_band].tolist()
         band[at] = True
-        low[at] = [-np.inf if v.low is None else v.low for _, v in bands]
-        high[at] = [np.inf if v.high is None else v.high for _, v in bands]
-        low_inc[at] = [v.low_inclusive for _, v in bands]
-        high_inc[at] = [v.high_inclusive for _, v in bands]
-        plain = [(i, v) for i, v in zip(index.tolist(), values) if type(v) is not Interval]
-        index = np.array([i for i, _ in plain], np.int64)
-        values = [v for _, v in plain]
+        low[at] = [-np.inf if v.low is None else v.low for v in bands]
+        high[at] = [np.inf if v.high is None else v.high for v in bands]
+        low_inc[at] = [v.low_inclusive for v in bands]
+        high_inc[at] = [v.high_inclusive for v in bands]
+        index, values = index[~is_band], given[~is_band].tolist()
     exact[index] = np.array(values, np.float64)
     return NumberColumn(known, exact, band, low, high, low_inc, high_inc)
 
@@ -219,7 +219,7 @@ def build_table(records: Iterable[Mapping[str, Any]],
             columns[name] = _categories(n, index, values, name,
                                         bool if kind == "boolean" else str)
     for name in set().union(*fresh) & set(dictionary.fields):
-        masks[name] = np.fromiter((name in f for f in fresh), bool, n)
+        masks[name] = np.array([name in f for f in fresh], bool)
     return ProfileTable([str(r.get("uscc", "")) for r in records], columns, masks, dictionary,
                         records)
 
