@@ -329,3 +329,14 @@ def current_enterprise(request: Request) -> str | None:
 
 
 CurrentEnterprise = Annotated[str | None, Depends(current_enterprise)]
+
+
+def require_enterprise(uscc: CurrentEnterprise) -> str:
+    """The signed-in enterprise's USCC; 401 for anyone else. Routes that show register facts
+    take this, never a USCC from the request: typing a code reveals nothing."""
+    if uscc is None:
+        raise ApiError(401, "not_signed_in", "请先进行企业登录 / Please sign in as an enterprise")
+    return uscc
+
+
+SignedInUscc = Annotated[str, Depends(require_enterprise)]

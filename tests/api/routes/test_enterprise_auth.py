@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from api.deps import SignedInUscc
 from api.main import create_app
 from api.oidc_simulator import SAMPLES
 from api.routes.enterprise_auth import CALLBACK_PATH, PENDING_COOKIE
@@ -171,3 +172,18 @@ def test_production_refuses_the_simulators_client_secret_for_a_real_issuer(setti
         **strong})
     with pytest.raises(WeakSecrets, match="XIAOBAO_OIDC_CLIENT_SECRET"):
         create_app(production)
+
+
+def test_routes_taking_the_signed_in_uscc_refuse_anyone_else(app, client):
+    """``SignedInUscc`` (api.deps) for the routes that will show register facts: the
+    signed-in enterprise's own code, whatever code the request names; 401 when anonymous."""
+
+    @app.get("/test-only/register-facts")
+    def facts(uscc: SignedInUscc, asked: str = "") -> dict:
+        return {"uscc": uscc}
+
+    anonymous = client.get("/test-only/register-facts", params={"asked": USCC})
+    assert anonymous.status_code == 401 and "企业登录" in anonymous.json()["error"]["message"]
+    sign_in(client)
+    answer = client.get("/test-only/register-facts", params={"asked": SAMPLES[2][0]})
+    assert answer.json() == {"uscc": USCC}
