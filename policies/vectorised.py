@@ -2,9 +2,11 @@
 one numpy operation per atom and combinator over every enterprise at once.
 
 Values are int8: 1 true, 0 false, -1 unknown (Kleene). An atom on a text, choice, code or
-boolean field is decided by :func:`policies.conditions.compare` itself, once per distinct value,
-so those operators cannot drift from the evaluator; numbers (with their bands) and dates are
-compared as arrays by the same rules as ``compare`` and ``Interval``.
+boolean field is decided once per distinct value, then looked up by code: by
+:func:`policies.conditions.compare` itself for a short list of values, by compare's string
+rules as arrays for a long one (industry codes); numbers (with their bands) and dates are
+compared as arrays by the rules of ``compare`` and ``Interval``. tests/policies/test_batch.py
+holds every one of them to the evaluator.
 """
 from __future__ import annotations
 
