@@ -16,6 +16,7 @@ import policies.models  # noqa: F401,E402
 import enterprises.models  # noqa: F401,E402
 import notifications.models  # noqa: F401,E402
 import xiaobao.enterprise_sessions  # noqa: F401,E402
+import entitlements.models  # noqa: F401,E402
 
 target_metadata = Base.metadata
 

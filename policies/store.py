@@ -10,6 +10,7 @@ file cannot publish (``files_publish=False``): its published items arrive in rev
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,6 +309,14 @@ def published_policies(session: Session) -> list:
         _PARSED.clear()
         _PARSED[stamp] = [(policy_from_dict(d), d) for d in all_items(session, "published")]
     return _PARSED[stamp]
+
+
+def published_versions(session: Session) -> dict[str, tuple[int, dt.datetime]]:
+    """Each published item's version and when it went live: what a work list and a
+    notification name the rule by, and where the time to notification starts."""
+    return {i: (v, at) for i, v, at in session.execute(
+        select(PolicyItem.id, PolicyItem.version, PolicyItem.updated_at)
+        .where(PolicyItem.status == "published"))}
 
 
 def published(engine=None) -> list[dict]:

@@ -22,11 +22,13 @@ MAY_IMPORT = {
     "retrieval": {"xiaobao", "knowledge_base"},
     "handoff": {"xiaobao"},
     "notifications": {"xiaobao"},  # 政策推送: told who to notify of what; sends once, refusable
+    # 免申即享 and 政策推送: the batch over the register, work lists, what is pushed to whom
+    "entitlements": {"xiaobao", "policies", "enterprises", "notifications"},
     "retention": {"xiaobao", "ratings", "handoff", "enterprises"},
     "reports": {"xiaobao", "ratings", "handoff", "knowledge_base", "retrieval"},
     "bot": {"xiaobao", "policies", "ratings", "knowledge_base", "retrieval", "handoff"},
-    "api": {"xiaobao", "policies", "enterprises", "ratings", "knowledge_base", "retrieval",
-            "handoff", "retention", "reports", "bot"},
+    "api": {"xiaobao", "policies", "enterprises", "notifications", "entitlements", "ratings",
+            "knowledge_base", "retrieval", "handoff", "retention", "reports", "bot"},
 }
 PACKAGES = (*MAY_IMPORT, "cli")
 FORBIDDEN = {package: set(PACKAGES) - allowed - {package}

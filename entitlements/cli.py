@@ -1,0 +1,117 @@
+"""``xiaobao policy batch`` (every published policy over the register) and ``xiaobao
+worklist`` (the departments' 免申即享 work lists) on the command line."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import typer
+
+from xiaobao.errors import XiaobaoError
+
+worklist_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                           help="免申即享 work lists: list, confirm or decline, grant")
+
+
+def _in_db(work):
+    """``work(session)`` in one transaction; a refusal is its sentence on stderr, exit 1."""
+    from xiaobao.db import get_engine, session_scope, upgrade
+
+    engine = get_engine()
+    upgrade(engine)
+    try:
+        with session_scope(engine) as s:
+            return work(s)
+    except XiaobaoError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+
+
+def _day(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        typer.echo(f"日期应为 YYYY-MM-DD：{text[:40]} / --date must be YYYY-MM-DD.", err=True)
+        raise typer.Exit(2) from None
+
+
+def batch_command(
+        date: str = typer.Option(None, "--date", help="the day to evaluate on (default today)"),
+        policy: str = typer.Option(None, "--policy", help="only this published policy"),
+        out: Path = typer.Option(None, "--out", help="write every eligible/possible pair to"
+                                                      " this .xlsx (or .csv)"),
+        as_json: bool = typer.Option(False, "--json", help="one JSON line per eligible or "
+                                                           "possible pair"),
+        record: bool = typer.Option(True, "--record/--dry-run",
+                                    help="create work items and notifications (default)"),
+        by: str = typer.Option("cli", help="who runs it")) -> None:
+    """Evaluate every published policy over the whole register (vectorised)."""
+    from entitlements.runs import evaluate, run_batch
+
+    day = _day(date)
+
+    def work(s):
+        if record:
+            summary = run_batch(s, day=day, by=by, policy_id=policy)
+            return summary.result, summary.to_dict()
+        result, _ = evaluate(s, day or dt.date.today(), policy)
+        return result, {"enterprises": len(result.table), "policies": len(result.policies)}
+
+    result, summary = _in_db(work)
+    rows = list(result.rows())
+    if out is not None:
+        from xiaobao import tabular
+
+        header = ["uscc", "policy", "status", "mianshen_ready"]
+        if out.suffix.lower() == ".xlsx":
+            with out.open("wb") as f:
+                tabular.write_xlsx(f, "batch", header, ([r[k] for k in header] for r in rows))
+        else:
+            with out.open("w", encoding="utf-8", newline="") as f:
+                tabular.write_csv(f, header, rows)
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+    else:
+        typer.echo(json.dumps(summary, ensure_ascii=False), err=as_json)
+
+
+@worklist_app.command("list")
+def list_command(policy: str = typer.Option(None, help="only this policy"),
+                 department: str = typer.Option(None, help="only this department"),
+                 status: str = typer.Option(None, help="pending, confirmed, declined, "
+                                                       "accepted, granted")) -> None:
+    """The work items, one JSON line each, with why each qualifies."""
+    from entitlements.worklists import item_dict, work_list
+
+    def work(s):
+        return [item_dict(i) for i in work_list(
+            s, departments=[department] if department else None, policy_id=policy,
+            status=status, limit=100_000)]
+
+    for row in _in_db(work):
+        typer.echo(json.dumps(row, ensure_ascii=False))
+
+
+@worklist_app.command("decide")
+def decide_command(item_id: int, confirm: bool = typer.Option(..., "--confirm/--decline"),
+                   note: str = typer.Option("", help="why (needed to decline)"),
+                   by: str = typer.Option(..., help="who decides")) -> None:
+    """The department confirms or declines one enterprise."""
+    from entitlements.worklists import decide, item_dict
+
+    typer.echo(json.dumps(_in_db(lambda s: item_dict(decide(
+        s, item_id, actor=by, confirm=confirm, note=note), with_why=False)),
+        ensure_ascii=False))
+
+
+@worklist_app.command("grant")
+def grant_command(item_id: int, by: str = typer.Option(..., help="who records it")) -> None:
+    """Record that an accepted item's benefit was granted."""
+    from entitlements.worklists import grant, item_dict
+
+    typer.echo(json.dumps(_in_db(lambda s: item_dict(grant(s, item_id, actor=by),
+                                                     with_why=False)), ensure_ascii=False))
