@@ -104,13 +104,13 @@ class Simulator:
     # Sends that reached the simulator per notification id, resends and failures included.
     tries: dict[str, int] = field(default_factory=dict)
     _rng: random.Random = field(init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
 
     def send(self, message: Message) -> str:
-        with self._lock:
+        with self.lock:
             self.tries[message.id] = self.tries.get(message.id, 0) + 1
             roll = self._rng.random()
             if roll < self.fail_rate:
@@ -121,7 +121,7 @@ class Simulator:
         return provider_id(message.id)
 
     def messages_to(self, uscc: str) -> list[Message]:
-        with self._lock:
+        with self.lock:
             return [m for m in self.received.values() if m.uscc == uscc]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from notifications.notifier import Message, NotifyError, Simulator
@@ -61,15 +62,29 @@ class SimulatorServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def _allowed(self) -> bool:
                 if server.key and self.headers.get("Authorization") != f"Bearer {server.key}":
-                    status, answer = 401, {"error": "bad key"}
-                else:
+                    self._reply(401, {"error": "bad key"})
+                    return False
+                return True
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                """What the simulator got (development: ``xiaobao notify simulator``)."""
+                if self._allowed():
+                    with server.simulator.lock:
+                        kept = [asdict(m) for m in server.simulator.received.values()]
+                    self._reply(200, {"simulator": True, "messages": kept})
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                if self._allowed():
                     try:
                         length = int(self.headers.get("Content-Length") or 0)
                         status, answer = server._answer(json.loads(self.rfile.read(length)))
                     except (ValueError, KeyError, TypeError):
                         status, answer = 400, {"error": "bad request"}
+                    self._reply(status, answer)
+
+            def _reply(self, status: int, answer: dict) -> None:
                 data = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

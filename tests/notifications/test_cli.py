@@ -56,7 +56,6 @@ def sent_rows(engine) -> int:
 
 def test_killed_dispatcher_and_a_flaky_provider_still_deliver_each_notification_once(
         engine, tmp_path):
-    started = time.monotonic()
     with session_factory(engine)() as s:
         enqueue(s, [item(n) for n in range(ENTERPRISES)], portal_url=PORTAL)
         s.commit()
@@ -102,7 +101,6 @@ def test_killed_dispatcher_and_a_flaky_provider_still_deliver_each_notification_
     assert simulator.tries[held] >= 2  # resent after the kill, kept once
     resent = sum(n - 1 for n in simulator.tries.values())
     assert resent > ENTERPRISES * 0.5  # the provider did fail about half the sends
-    assert time.monotonic() - started < 30
 
 
 @pytest.fixture

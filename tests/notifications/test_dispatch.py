@@ -4,6 +4,7 @@ under the same id (one message at the provider), an opt-out honoured up to the s
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from sqlalchemy import update
@@ -14,6 +15,7 @@ from notifications.notifier import Message, NotifyError, Simulator, provider_id
 from notifications.optouts import opt_out
 from notifications.outbox import enqueue
 from xiaobao.clock import SHANGHAI, ServiceCalendar, is_open
+from xiaobao.db import session_factory
 from xiaobao.settings import Settings
 
 from .conftest import ALWAYS, MONDAY_10, PORTAL, all_rows, item, uscc
@@ -161,3 +163,33 @@ def test_an_opt_out_after_queueing_is_honoured_at_send_time(session):
     assert [m.uscc for m in simulator.received.values()] == [uscc(0)]
     assert {r.uscc: r.status for r in all_rows(session)} == {
         uscc(0): SENT, uscc(1): SKIPPED, uscc(2): SKIPPED}
+
+
+def test_two_dispatchers_at_once_deliver_each_row_once(engine, session):
+    """On PostgreSQL SKIP LOCKED keeps them apart (no row sent twice at all); on SQLite a
+    row both picked is deduplicated by the provider. Either way one message each."""
+    queue(session, 60)
+    simulator = Simulator()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with session_factory(engine)() as own:
+                barrier.wait()
+                while dispatch(own, simulator, MONDAY_10, limit=10, rules=ALWAYS).tried:
+                    pass
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    rows = all_rows(session)
+    assert {r.status for r in rows} == {SENT} and len(simulator.received) == 60
+    assert sorted(m.uscc for m in simulator.received.values()) == [uscc(i) for i in range(60)]
+    if engine.dialect.name == "postgresql":
+        assert set(simulator.tries.values()) == {1}

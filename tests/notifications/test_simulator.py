@@ -24,6 +24,18 @@ def test_a_bad_request_is_a_400_and_nothing_is_kept(server):
     assert server.simulator.received == {}
 
 
+def test_what_it_got_can_be_read_back_with_its_key():
+    running = SimulatorServer(Simulator(), key="k").start()
+    try:
+        HttpNotifier(running.url, "k").send(Message("a", "inbox", "u", "站内信"))
+        assert httpx.get(running.url).status_code == 401
+        got = httpx.get(running.url, headers={"Authorization": "Bearer k"}).json()
+        assert got == {"simulator": True, "messages": [
+            {"id": "a", "channel": "inbox", "uscc": "u", "text": "站内信"}]}
+    finally:
+        running.stop()
+
+
 def test_the_second_message_is_kept_and_its_answer_held_until_released(server):
     notifier = HttpNotifier(server.url, timeout_s=10)
     notifier.send(Message("a", "sms", "u", "t"))
