@@ -62,6 +62,7 @@ finish "$bot_checks" results/bot_checks.log 'macro-F1|FAILED' \
 # node id, which xdist cannot tell apart, so it runs without xdist, and the workers leave about
 # a core idle while they wait. The tests that gate a duration (latency, start-up and edit-to-answer
 # budgets, marked serial) run afterwards, alone, so no other load decides them.
+# --tb=short: CI shows a bounded excerpt of the output; a failure's own line must fit in it.
 # XIAOBAO_TEST_SHARED: what the passes of this run build once and share (the seed index).
 XIAOBAO_TEST_SHARED=$(mktemp -d -t xiaobao-tests-XXXXXX)
 export XIAOBAO_TEST_SHARED
@@ -73,7 +74,7 @@ say "pytest: the schema fuzz in its own process (log: results/schema_fuzz.log)"
 schema_fuzz=$!
 say "pytest: the suite on ${XIAOBAO_TEST_WORKERS:-2} workers"
 .venv/bin/python -m pytest -n "${XIAOBAO_TEST_WORKERS:-2}" -m "not serial" --ignore="$SCHEMA" \
-  --durations=30 "$@" || status=$?
+  --durations=30 --tb=short "$@" || status=$?
 finish "$schema_fuzz" results/schema_fuzz.log '^(FAILED|ERROR)|passed|failed' \
   "the schema fuzz" || status=$?
 say "pytest: the serial tests (duration gates), alone"
