@@ -79,6 +79,10 @@ class Stack:
             "XIAOBAO_RASA_TOKEN": RASA_TOKEN, "XIAOBAO_ACTION_TOKEN": ACTION_TOKEN,
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "3",
+            # Every browser file signs staff in from 127.0.0.1 on this one stack: past the
+            # production ceiling (20 per 15 min) the later files met 429 in CI, in whichever
+            # order they ran. The ceiling itself is tested in tests/api/test_limits.py.
+            "XIAOBAO_LOGINS_PER_IP_PER_15_MINUTES": "10000",
         }
         self.env.pop("XIAOBAO_DATABASE_URL", None)
 
