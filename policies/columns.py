@@ -12,6 +12,7 @@ only (the 免申即享 decision).
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -201,6 +202,11 @@ def build_table(records: Iterable[Mapping[str, Any]],
     dictionary = dictionary or default_dictionary()
     records = list(records)
     n = len(records)
+    usccs = [str(r.get("uscc", "")) for r in records]
+    if len(set(usccs)) < n:  # a row's explanation names its enterprise by the code alone
+        twice = sorted(u for u, count in Counter(usccs).items() if count > 1)[:5]
+        raise BatchError(f"统一社会信用代码重复：{'、'.join(twice)}。 / Duplicate USCC in the "
+                         f"profiles: {', '.join(twice)}.")
     facts = [r.get("facts") or {} for r in records]
     fresh = [r.get("authoritative_fresh") or () for r in records]
     named: set[str] = set().union(*facts) & set(dictionary.fields)
@@ -220,8 +226,7 @@ def build_table(records: Iterable[Mapping[str, Any]],
                                         bool if kind == "boolean" else str)
     for name in set().union(*fresh) & set(dictionary.fields):
         masks[name] = np.array([name in f for f in fresh], bool)
-    return ProfileTable([str(r.get("uscc", "")) for r in records], columns, masks, dictionary,
-                        records)
+    return ProfileTable(usccs, columns, masks, dictionary, records)
 
 
 def column_or_empty(view: Mapping[str, Column], name: str, kind: str, n: int) -> Column:

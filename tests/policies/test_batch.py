@@ -346,6 +346,9 @@ def test_an_unknown_policy_or_a_fact_of_the_wrong_type_is_refused_in_words():
     with pytest.raises(BatchError) as wrong:
         build_table([{"uscc": "X", "facts": {"employees": "三百"}}])
     assert wrong.value.status == 422 and "employees" in wrong.value.message
+    with pytest.raises(BatchError) as twice:
+        build_table([{"uscc": "X", "facts": {}}, {"uscc": "X", "facts": {}}])
+    assert twice.value.status == 422 and "X" in twice.value.message
 
 
 def test_explain_keeps_the_rule_version_and_the_facts_used():
