@@ -49,10 +49,12 @@ def _checked(item: NotificationItem) -> NotificationItem:
     if item.channel not in CHANNELS:
         raise NotificationError(f"通知渠道应为 {'/'.join(CHANNELS)}。 / channel must be one of "
                                 f"{list(CHANNELS)}.", code="bad_notification_channel")
-    if not item.policy_id or not item.policy_title.strip():
-        raise NotificationError("通知须指明政策及其名称。 / A notification names its policy "
-                                "and the policy's title.", code="bad_notification_policy")
-    return NotificationItem(checked_uscc(item.uscc), item.policy_id, int(item.policy_version),
+    if (not item.policy_id or not str(item.policy_title).strip()
+            or not isinstance(item.policy_version, int) or item.policy_version < 1):
+        raise NotificationError("通知须指明政策、版本（正整数）及政策名称。 / A notification "
+                                "names its policy, version (a positive integer) and title.",
+                                code="bad_notification_policy")
+    return NotificationItem(checked_uscc(item.uscc), item.policy_id, item.policy_version,
                             item.kind, item.policy_title, item.channel)
 
 

@@ -2,6 +2,8 @@
 enterprises recorded as skipped and never sent; bad items refused before anything is stored."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from notifications.dispatch import dispatch
@@ -10,6 +12,7 @@ from notifications.models import PENDING, SKIPPED
 from notifications.notifier import Simulator
 from notifications.optouts import opt_out
 from notifications.outbox import NotificationItem, enqueue
+from xiaobao.db import session_factory
 
 from .conftest import ALWAYS, MONDAY_10, PORTAL, all_rows, item, uscc
 
@@ -23,6 +26,11 @@ def test_enqueue_twice_leaves_one_row(session):
     [row] = all_rows(session)
     assert (row.uscc, row.policy_id, row.policy_version, row.kind, row.status, row.attempts) \
         == (uscc(1), "pol-001", 1, "eligible", PENDING, 0)
+
+
+def test_nothing_to_enqueue_is_no_row(session):
+    assert enqueue(session, [], portal_url=PORTAL) == 0
+    assert all_rows(session) == []
 
 
 def test_the_key_is_enterprise_policy_version_and_kind(session):
@@ -64,6 +72,8 @@ def test_an_opted_out_enterprise_is_recorded_skipped_and_never_sent(session):
      "bad_notification_channel"),
     (NotificationItem("123", "pol-001", 1, "eligible", "标题"), "bad_uscc"),
     (NotificationItem(uscc(1), "pol-001", 1, "eligible", "  "), "bad_notification_policy"),
+    (NotificationItem(uscc(1), "pol-001", "2", "eligible", "标题"), "bad_notification_policy"),
+    (NotificationItem(uscc(1), "pol-001", 0, "eligible", "标题"), "bad_notification_policy"),
 ])
 def test_a_bad_item_refuses_the_whole_call_and_stores_nothing(session, bad, code):
     with pytest.raises(NotificationError) as caught:
@@ -82,3 +92,27 @@ def test_the_stored_text_is_the_composed_message(session):
     assert f"{PORTAL}/policy-check?policy=pol-001" in row.text
     assert row.text.endswith(f"{PORTAL}/notifications/opt-out")
     assert uscc(3) not in row.text
+
+
+def test_two_batches_at_once_leave_one_row_each(engine, session):
+    items = [item(n) for n in range(300)]
+    barrier = threading.Barrier(2)
+    new: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with session_factory(engine)() as own:
+                barrier.wait()
+                new.append(enqueue(own, items, portal_url=PORTAL))
+                own.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and sum(new) == 300
+    assert len(all_rows(session)) == 300
