@@ -122,7 +122,8 @@ def _send_one(session: Session, row: Notification, notifier: Notifier, now: dt.d
 def dispatch(session: Session, notifier: Notifier, now: dt.datetime | None = None,
              limit: int = 100, *, rules: SendRules | None = None) -> DispatchReport:
     """Send up to ``limit`` due notifications (fewer under the rate cap, none outside the
-    hours). Commits after each row: what was sent stays sent if a later one fails."""
+    hours). Commits after each row: what was sent stays sent if a later one fails. A row's
+    ``sent_at`` is this pass's ``now`` (a fixed clock in tests; the pass's start otherwise)."""
     now = (now or utcnow()).astimezone(dt.UTC)
     rules = rules or rules_from_settings()
     report = DispatchReport()
