@@ -49,6 +49,11 @@ def test_sign_in_see_the_name_and_sign_out(page, gateway):
     page.goto(f"{base}/")
     expect(page.locator("#enterprise-signed-in")).to_be_hidden()
     assert serious_axe_violations(page) == []
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("#enterprise-login")).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot(page, "enterprise_signin_anonymous_phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
     to_simulator(page, base)
     assert page.url.startswith(f"{base}/oidc-sim/authorize?")
     screenshot(page, "enterprise_signin_simulator")
@@ -62,6 +67,11 @@ def test_sign_in_see_the_name_and_sign_out(page, gateway):
     assert page.request.get(f"{base}/api/enterprise/me").json() == {"uscc": USCC, "name": NAME}
     screenshot(page, "enterprise_signin_portal")
     assert serious_axe_violations(page) == []
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the header still fits
+    expect(signed_in).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot(page, "enterprise_signin_portal_phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
     cookie = next(c for c in page.context.cookies() if c["name"] == "xiaobao_enterprise")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
