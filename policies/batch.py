@@ -100,6 +100,12 @@ class BatchResult:
                 yield {"uscc": usccs[start + i], "policy": ids[j], "status": STATUSES[s],
                        "mianshen_ready": r}
 
+    def rules(self) -> list[dict]:
+        """What this run decided by, policy by policy (a work list's or an audit record's
+        header): the rule version, the mode, the day and the facts each policy reads."""
+        return [{"policy": p.id, "rule_version": v, "mode": p.mode, "day": self.day.isoformat(),
+                 "fields": sorted(p.needs)} for p, v in zip(self.policies, self.versions)]
+
     def explain(self, uscc: str, policy_id: str) -> dict:
         """What one pair rests on, for the work list and the audit: the rule version, the
         fields the policy tests with the enterprise's values (and whether each was

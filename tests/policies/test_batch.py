@@ -357,7 +357,12 @@ def test_explain_keeps_the_rule_version_and_the_facts_used():
                                        "total_assets": 100, "is_individual_business": False,
                                        "district": "宝山区"},
                 "authoritative_fresh": {"taxable_income", "total_assets"}}]
-    why = batch(records, [policy], DAYS[0]).explain("B", policy.id)
+    result = batch(records, [policy], DAYS[0])
+    why = result.explain("B", policy.id)
+    assert result.rules() == [{"policy": policy.id, "rule_version": rule_version(policy),
+                               "mode": MIANSHEN, "day": "2026-12-07", "fields": [
+                                   "employees", "is_individual_business", "taxable_income",
+                                   "total_assets"]}]
     assert why["rule_version"] == rule_version(policy) and len(why["rule_version"]) == 12
     assert why["facts"] == {"employees": 20, "is_individual_business": False,
                             "taxable_income": 100, "total_assets": 100}  # not the district
