@@ -155,11 +155,14 @@ class Simulator:
         if not valid_uscc(uscc) or not name or len(name) > 200:
             return self._page(params, "请填写有效的18位统一社会信用代码（含校验位）和企业名称。",
                               status=400)
+        now = time.time()
+        for stale in [c for c, g in self.grants.items() if g.expires < now]:
+            del self.grants[stale]  # codes never redeemed do not pile up
         code = secrets.token_urlsafe(32)
         self.grants[code] = Grant(
             client_id=params["client_id"], redirect_uri=params["redirect_uri"],
             code_challenge=params["code_challenge"], nonce=params["nonce"], uscc=uscc,
-            name=name, expires=time.time() + CODE_TTL_S)
+            name=name, expires=now + CODE_TTL_S)
         back["code"] = code
         return RedirectResponse(f"{params['redirect_uri']}?{urlencode(back)}", 303)
 

@@ -20,11 +20,14 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import SessionDep, SettingsDep, current_enterprise_identity, secure_cookies
+from api.deps import ServicesDep, SettingsDep, current_enterprise_identity, secure_cookies
 from api.errors import ApiError, error_responses
-from api.oidc import OidcClient, PendingSignIn, open_pending, seal_pending
+from api.oidc import Identity, OidcClient, PendingSignIn, open_pending, seal_pending
+from api.services import Services
 from xiaobao import enterprise_sessions
+from xiaobao.db import session_scope
 from xiaobao.errors import XiaobaoError
 from xiaobao.settings import Settings
 
@@ -86,16 +89,31 @@ async def login(request: Request, settings: SettingsDep) -> Response:
     return response
 
 
+def _open_session(services: Services, identity: Identity, previous: str | None) -> str:
+    """A fresh session for the enterprise (any the browser brought along ends)."""
+    with session_scope(services.engine) as session:
+        enterprise_sessions.revoke(session, previous)
+        return enterprise_sessions.create(session, identity.uscc, identity.name,
+                                          services.settings)
+
+
+def _end_session(services: Services, token: str | None) -> None:
+    with session_scope(services.engine) as session:
+        enterprise_sessions.revoke(session, token)
+
+
 @pages.get(CALLBACK_PATH, response_class=HTMLResponse)
-async def callback(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    """Back from the provider: the sign-in checked end to end, then the enterprise's session."""
+async def callback(request: Request, services: ServicesDep) -> Response:
+    """Back from the provider: the sign-in checked end to end, then the enterprise's session
+    (written off the event loop: the provider's round trips are awaited, SQL is not)."""
+    settings = services.settings
     try:
         pending = open_pending(request.cookies.get(PENDING_COOKIE), settings)
         identity = await oidc_client(request).finish(pending, request.query_params)
     except XiaobaoError as exc:
         return _sign_in_failed(request, exc)
-    enterprise_sessions.revoke(session, request.cookies.get(settings.enterprise_cookie))
-    token = enterprise_sessions.create(session, identity.uscc, identity.name, settings)
+    token = await run_in_threadpool(_open_session, services, identity,
+                                    request.cookies.get(settings.enterprise_cookie))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(PENDING_COOKIE, path=CALLBACK_PATH)
     _set_session(response, settings, token)
@@ -103,11 +121,11 @@ async def callback(request: Request, settings: SettingsDep, session: SessionDep)
 
 
 @router.post("/auth/enterprise/logout")
-async def logout(request: Request, response: Response, session: SessionDep,
-                 settings: SettingsDep) -> dict:
+async def logout(request: Request, response: Response, services: ServicesDep) -> dict:
     """Ends the session on the server; ``redirect`` is where the browser goes next (the
     provider's end-session endpoint, or the portal)."""
-    enterprise_sessions.revoke(session, request.cookies.get(settings.enterprise_cookie))
+    settings = services.settings
+    await run_in_threadpool(_end_session, services, request.cookies.get(settings.enterprise_cookie))
     response.delete_cookie(settings.enterprise_cookie, httponly=True, samesite="lax",
                            secure=secure_cookies(settings))
     client: OidcClient | None = request.app.state.oidc
