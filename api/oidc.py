@@ -5,15 +5,17 @@ Authlib writes the protocol's messages (the authorization URL with its PKCE S256
 the token request's body), the project's httpx carries them (Authlib's own httpx client
 follows whichever httpx flavour is installed, huggingface_hub's httpx2 here, so it could not
 share a transport with the rest of the gateway); joserfc (Authlib's JOSE library) verifies
-the ID token: its signature by a key of
-the provider's JWKS, ``iss``, ``aud``, ``exp`` and the ``nonce`` this sign-in sent. The USCC
-comes from the claim ``settings.oidc_uscc_claim`` and must pass GB 32100's check
-(:func:`enterprises.uscc.valid_uscc`). Nothing here is specific to the simulator
-(:mod:`api.oidc_simulator`): it is reached through discovery exactly as the real provider.
+the ID token: its signature by a key of the provider's JWKS, ``iss``, ``aud``, ``exp`` and the
+``nonce`` this sign-in sent. The USCC comes from the claim ``settings.oidc_uscc_claim`` and
+must pass GB 32100's check (:func:`enterprises.uscc.valid_uscc`). Nothing here is specific to
+the simulator (:mod:`api.oidc_simulator`): it is reached through discovery exactly as the
+real provider.
 
 The state, nonce and PKCE verifier of a sign-in under way travel in a cookie signed with
-``settings.secret_key`` (:func:`seal_pending`, ten minutes): no server state, so any gateway
-may receive the callback, and a cookie altered or older than that is refused.
+``settings.secret_key`` (:func:`seal_pending`, ten minutes; signed, not encrypted, hence
+HttpOnly and scoped to the callback's path): no server state, so any gateway may receive the
+callback, and a cookie altered or older than that is refused. A replayed callback fails at
+the provider, whose codes are good once.
 """
 from __future__ import annotations
 
@@ -105,7 +107,8 @@ def open_pending(value: str | None, settings: Settings) -> PendingSignIn:
 
 class OidcClient:
     """One provider (``issuer``) and this gateway's registration with it. ``transport`` is
-    httpx's (the tests hand the gateway's own ASGI app; in production, the network)."""
+    httpx's: none for a real provider (the network); the gateway's own app for its simulator
+    (:func:`api.main.install_identity_provider`), or the simulator's in tests."""
 
     def __init__(self, settings: Settings, issuer: str,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
