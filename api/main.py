@@ -49,14 +49,17 @@ from api.routes import (
     kb_files,
     kb_hit_test,
     left_messages,
+    my_policies,
     pages,
     policies,
     policies_edit,
     policies_files,
     policies_trial,
+    register,
     report_clusters,
     report_targets,
     reports,
+    worklists,
 )
 from api.services import Services, build_services
 from api.timers import gateway_jobs, run_jobs, simulator_adapter
@@ -178,6 +181,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    report_targets.router, bad_ratings.router,
                    reports.router, policies.router,
                    # files and the test panel before the items: /export is not an item's id
-                   policies_files.router, policies_trial.router, policies_edit.router):
+                   policies_files.router, policies_trial.router, policies_edit.router,
+                   register.router, worklists.router, my_policies.router):
         app.include_router(router)
     return app

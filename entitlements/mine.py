@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enterprises.register import profile
+from enterprises.register import Profile, RegisterError, profile
 from entitlements.models import WorkItem
 from entitlements.worklists import item_dict
 from notifications.models import Notification
@@ -21,7 +21,12 @@ from xiaobao.clock import today
 
 def my_policies(session: Session, uscc: str, day: dt.date | None = None) -> dict[str, Any]:
     day = day or today()
-    found = profile(session, uscc, day)
+    try:
+        found = profile(session, uscc, day)
+    except RegisterError as exc:
+        if exc.status != 404:
+            raise
+        found = Profile(uscc, "", day, {})  # not in the register (yet): every fact unknown
     pairs = list(published_policies(session))
     stored = {p.id: d for p, d in pairs}
     result = check([p for p, _ in pairs], found.facts, day)
@@ -38,6 +43,7 @@ def my_policies(session: Session, uscc: str, day: dt.date | None = None) -> dict
                                     .order_by(Notification.created_at)))
     return {
         "uscc": found.uscc, "name": found.name, "day": day.isoformat(),
+        "in_register": bool(found.name or found.fields),
         "eligible": [brief(r.id) for r in result.of("eligible")],
         "possible": [{**brief(r.id), "needed": [labels[u].label if u in labels else u
                                                 for u in r.unknown]}

@@ -319,6 +319,13 @@ def published_versions(session: Session) -> dict[str, tuple[int, dt.datetime]]:
         .where(PolicyItem.status == "published"))}
 
 
+def last_published(session: Session, policy_id: str) -> dict | None:
+    """The item as it was last published (its live rules while a change waits), or None."""
+    return session.scalar(select(PolicyVersion.data).where(
+        PolicyVersion.policy_id == policy_id, PolicyVersion.status == "published")
+        .order_by(PolicyVersion.version.desc()).limit(1))
+
+
 def published(engine=None) -> list[dict]:
     """The published items, as the check reads them."""
     from xiaobao.db import get_engine, upgrade

@@ -187,6 +187,29 @@ def require_leader(actor: Actor) -> None:
                      "not_a_leader")
 
 
+def reads_work_lists(actor: Actor) -> bool:
+    """The departments' 免申即享 work lists: a department's leaders (their departments'),
+    supervisors (every department, read only), admin."""
+    return is_leader(actor) or sees_all_departments(actor)
+
+
+def work_list_departments(actor: Actor) -> list[str] | None:
+    """The departments whose work lists this account reads; None: every one. Denied when
+    it reads none."""
+    if not reads_work_lists(actor):
+        raise Denied("您无权查看免申即享待办。 / You may not read the 免申即享 work lists.",
+                     "work_list_not_allowed")
+    return None if sees_all_departments(actor) else list(actor.departments or [])
+
+
+def require_decide_work_item(actor: Actor, department: str) -> None:
+    """Confirm, decline or record the grant of a work item: a leader of its department
+    (admin anywhere); a supervisor reads but does not decide."""
+    if not (is_admin(actor) or (is_leader(actor) and department in (actor.departments or []))):
+        raise Denied(f"只有{department or '该部门'}的负责人可以审核这条免申即享待办。 / Only a "
+                     "leader of the item's department may decide it.", "work_item_not_allowed")
+
+
 def sees_full_phone(actor_name: str | None, holder: str | None) -> bool:
     """Phone numbers are shown in full only to the helper handling the ticket."""
     return bool(actor_name) and actor_name == holder
@@ -206,4 +229,7 @@ def capabilities(actor: Actor) -> dict[str, bool]:
         "review_bad_ratings": reads_reports(actor),
         "overturn_unfounded": is_leader(actor),  # a 不属实 review of a 差评
         "see_all_departments": sees_all_departments(actor),
+        "read_work_lists": reads_work_lists(actor),  # 免申即享 work lists
+        "read_register": reads_register(actor),  # 一企一档: one enterprise, with a reason
+        "manage_register": manages_register(actor),  # its imports and exports
     }

@@ -27,6 +27,8 @@ from api.policy_schemas import (
     policy_out,
     timestamp,
 )
+from entitlements import impact
+from entitlements.runs import run_batch
 from policies import checks, editing, store
 from policies.schema import CATEGORIES, MODES, STATUSES
 from xiaobao import clock
@@ -94,7 +96,17 @@ def publish_policy(policy_id: PolicyId, session: SessionDep, me: PolicyEditorAcc
     (403), and only when no check before publishing finds an error (422 listing them)."""
     day = (body.date if body else None) or clock.today()
     item = editing.publish(session, policy_id, me.username, body.why if body else "", day)
-    return {"policy": policy_out(item)}
+    # 政策推送 and 免申即享: the register's newly eligible are found the moment it goes live
+    found = run_batch(session, by=me.username, trigger="published", policy_id=policy_id)
+    return {"policy": policy_out(item), "batch": found.to_dict()}
+
+
+@router.get("/{policy_id}/impact")
+def policy_impact(policy_id: PolicyId, session: SessionDep, _: PolicyEditorAccount,
+                  date: dt.date | None = None) -> dict:
+    """What publishing the item as it stands would do to the register: newly eligible, no
+    longer eligible, newly possible, each counted, with a few masked samples explained."""
+    return impact.policy_impact(session, policy_id, date)
 
 
 @router.post("/{policy_id}/archive")

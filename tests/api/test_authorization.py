@@ -24,6 +24,9 @@ from sqlalchemy import select
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
+from enterprises import register
+from enterprises.uscc import check_character
+from entitlements.models import WorkItem
 from handoff import claims, left_messages
 from handoff.requests import request_handoff
 from knowledge_base.schema import EntryData
@@ -173,6 +176,7 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/api/policies"):              KB,
     ("POST", "/api/policies"):             (401, 401, 403, 403, 403, 201, 403, 201),
     ("GET", "/api/policies/meta"):         KB,
+    ("GET", "/api/policies/{policy_id}/impact"): KB,
     ("GET", "/api/policies/{policy_id}"):  KB,
     ("PUT", "/api/policies/{policy_id}"):  KB,
     ("POST", "/api/policies/{policy_id}/submit"): KB,
@@ -203,6 +207,26 @@ MATRIX: dict[tuple[str, str], tuple] = {
                                            (401, 401, 403, 403, 200, 403, 403, 200),
     ("POST", "/api/reports/bad-ratings/{case_id}/rectification"):
                                            (401, 401, 403, 403, 200, 403, 200, 200),
+    # 一企一档: one enterprise's record (with a reason): supervisors, registrars (no column
+    # here: tests/api/routes/test_register.py) and admin; imports and exports: registrars, admin
+    ("GET", "/api/register/enterprises/{uscc}"): (401, 401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/register/enterprises/{uscc}/history"):
+                                           (401, 401, 403, 403, 403, 403, 200, 200),
+    ("POST", "/api/register/import"):      (401, 401, 403, 403, 403, 403, 403, 200),
+    ("GET", "/api/register/export"):       (401, 401, 403, 403, 403, 403, 403, 200),
+    # 免申即享 work lists: leaders (their departments), supervisors read; deciding: a leader of
+    # the item's department (A here) and admin; the outcomes: report readers
+    ("GET", "/api/worklists"):             (401, 401, 403, 403, 200, 403, 200, 200),
+    ("POST", "/api/worklists/{item_id}/decision"):
+                                           (401, 401, 403, 403, 200, 403, 403, 200),
+    ("POST", "/api/worklists/{item_id}/grant"):
+                                           (401, 401, 403, 403, 200, 403, 403, 200),
+    ("GET", "/api/worklists/outcomes"):    (401, 401, 403, 403, 200, 403, 200, 200),
+    # 我的政策: the signed-in enterprise only (none of these callers is one)
+    ("GET", "/api/enterprise/policies"):   (401, 401, 401, 401, 401, 401, 401, 401),
+    ("POST", "/api/enterprise/work-items/{item_id}/accept"):
+                                           (401, 401, 401, 401, 401, 401, 401, 401),
+    ("POST", "/api/enterprise/opt-out"):   (401, 401, 401, 401, 401, 401, 401, 401),
     # machines: a signed call-back, Rasa's token — whatever the caller's role
     ("POST", "/api/calls/callback"):       (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/webhook"):                  (404, 404, 404, 404, 404, 404, 404, 404),
@@ -223,12 +247,17 @@ class Call:
     draft: str = ""  # "pending": a helper's proposal no editor has decided on
     params: dict | None = None  # the query string
     files: dict | None = None  # a multipart upload
+    form: dict | None = None  # its form fields
     bad_rating: str = ""  # "fresh": a new 差评 case; "unfounded": one reviewed 不属实
     policy: str = ""  # "fresh": a new draft policy; "review": one a colleague wrote and submitted;
     # "new": the body is a new policy of its own
+    enterprise: bool = False  # an enterprise in the register
+    work_item: str = ""  # a fresh 免申即享 work item of department A: "pending" or "accepted"
 
 
 LOGIN = {"username": "matrix-login", "password": "correct-horse"}
+MATRIX_USCC = "91310113MA1G00001" + check_character("91310113MA1G00001")  # in the register
+
 POLICY = {"id": "matrix-policy", "title": "矩阵事项", "category": "减免", "mode": "依申请",
           "document": {"title": "矩阵文件", "doc_no": "矩〔2026〕1号"}, "department": "区税务局",
           "benefit": "减半征收。", "apply": "一网通办。", "valid_to": "2099-12-31",
@@ -293,6 +322,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/policies/{policy_id}/publish"): Call(policy="review"),
     ("POST", "/api/policies/{policy_id}/archive"): Call(policy="fresh"),
     ("GET", "/api/policies/{policy_id}/history"): Call(policy="fresh"),
+    ("GET", "/api/policies/{policy_id}/impact"): Call(policy="fresh"),
     ("GET", "/api/policies/{policy_id}/diff"): Call(policy="fresh", params={"from": 1, "to": 1}),
     ("POST", "/api/policies/{policy_id}/rollback"): Call(policy="fresh", body={"version": 1}),
     ("POST", "/api/policies/{policy_id}/test"): Call(policy="fresh",
@@ -302,6 +332,17 @@ CALLS: dict[tuple[str, str], Call] = {
         "matrix.yaml", "- {id: matrix-import, title: 矩阵导入, document: {title: 矩阵文件}, "
                        "category: 减免, mode: 依申请, benefit: 减半}\n".encode())}),
     ("POST", "/webhook"): Call(body={"next_action": "action_answer_question"}),
+    ("GET", "/api/register/enterprises/{uscc}"): Call(enterprise=True,
+                                                      params={"reason": "矩阵测试"}),
+    ("GET", "/api/register/enterprises/{uscc}/history"): Call(enterprise=True,
+                                                              params={"reason": "矩阵测试"}),
+    ("POST", "/api/register/import"): Call(body=None, files={"file": (
+        "matrix.csv", f"uscc,name,employees\n{MATRIX_USCC},矩阵公司,12\n".encode())},
+        form={"source": "市场监管登记", "dry_run": "true"}),
+    ("POST", "/api/worklists/{item_id}/decision"): Call(work_item="pending",
+                                                        body={"confirm": True}),
+    ("POST", "/api/worklists/{item_id}/grant"): Call(work_item="accepted"),
+    ("POST", "/api/enterprise/work-items/{item_id}/accept"): Call(work_item="pending"),
     ("GET", "/api/reports/summary"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
                                                   "by": "department"}),
     ("GET", "/api/reports/series"): Call(params={"from": "2026-11-30", "to": "2026-12-01",
@@ -469,6 +510,24 @@ class World:
                 policy_store.submit(session, policy_id, "matrix-author")
         return policy_id
 
+    def enterprise(self) -> str:
+        with session_scope(self.services.engine) as session:
+            register.ensure_enterprise(session, MATRIX_USCC, "矩阵公司")
+            register.add_declared(session, MATRIX_USCC, {"employees": 12}, by="matrix")
+        return MATRIX_USCC
+
+    def work_item(self, kind: str) -> int:
+        """A fresh work item of department A, pending or accepted by the enterprise."""
+        policy_id = self.policy("fresh")  # the notification of a confirmation names it
+        with session_scope(self.services.engine) as session:
+            item = WorkItem(policy_id=policy_id, policy_version=1,
+                            rule_version="matrix", department=DEPT, uscc=MATRIX_USCC,
+                            run_id=0, why="{}", status="accepted" if kind == "accepted"
+                            else "pending")
+            session.add(item)
+            session.flush()
+            return item.id
+
     def outcome(self, method: str, path: str, role: str) -> tuple[int | str, str]:
         """What ``role`` gets from the route: a status or a WebSocket outcome, and the body."""
         call = CALLS.get((method, path), Call())
@@ -478,7 +537,9 @@ class World:
                           entry_id=self.entry(call.entry) if call.entry else "",
                           draft_id=self.entry(call.draft) if call.draft else "",
                           case_id=self.bad_rating(call.bad_rating) if call.bad_rating else 0,
-                          policy_id=self.policy(call.policy) if call.policy else "")
+                          policy_id=self.policy(call.policy) if call.policy else "",
+                          uscc=self.enterprise() if call.enterprise else "x",
+                          item_id=self.work_item(call.work_item) if call.work_item else 0)
         body = {"item": {**POLICY, "id": self.policy("id")}} if call.policy == "new" \
             else call.body
         if method == "WS":
@@ -488,7 +549,7 @@ class World:
             except WebSocketDisconnect as exc:
                 return CLOSED(exc.code), exc.reason or ""
         response = self.client.request(method, url, json=body, params=call.params,
-                                       files=call.files)
+                                       files=call.files, data=call.form)
         return response.status_code, response.text[:300]
 
 

@@ -71,11 +71,14 @@ def test_full_phone_only_for_the_holder():
 CAN = {
     "helper": {"claim_tickets"},
     "leader": {"claim_tickets", "lead", "read_reports", "review_bad_ratings",
-               "overturn_unfounded"},
+               "overturn_unfounded", "read_work_lists"},
     "editor": {"edit_kb", "edit_policies", "read_kb_gaps"},
-    "supervisor": {"read_kb_gaps", "read_reports", "review_bad_ratings", "see_all_departments"},
+    "supervisor": {"read_kb_gaps", "read_reports", "review_bad_ratings", "see_all_departments",
+                   "read_work_lists", "read_register"},
+    "registrar": {"read_register", "manage_register"},
     "admin": {"claim_tickets", "lead", "edit_kb", "edit_policies", "read_kb_gaps",
-              "read_reports", "review_bad_ratings", "overturn_unfounded", "see_all_departments"},
+              "read_reports", "review_bad_ratings", "overturn_unfounded", "see_all_departments",
+              "read_work_lists", "read_register", "manage_register"},
 }
 
 
@@ -91,3 +94,16 @@ def test_capabilities_of_several_roles_add_up():
     can = policy.capabilities(Who("x", ["editor", "supervisor"]))
     assert {name for name, allowed in can.items() if allowed} == CAN["editor"] | CAN["supervisor"]
     assert not any(policy.capabilities(Who("x", [])).values())
+
+
+def test_work_lists_a_leader_of_the_department_decides_a_supervisor_reads():
+    leader_a = Who("l", ["leader"], ["A"])
+    assert policy.work_list_departments(leader_a) == ["A"]
+    assert policy.work_list_departments(SUPERVISOR) is None
+    policy.require_decide_work_item(leader_a, "A")
+    for who, dept in ((leader_a, "B"), (SUPERVISOR, "A"), (HELPER_A, "A")):
+        with pytest.raises(policy.Denied) as err:
+            policy.require_decide_work_item(who, dept)
+        assert err.value.status == 403
+    with pytest.raises(policy.Denied):
+        policy.work_list_departments(HELPER_A)

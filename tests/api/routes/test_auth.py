@@ -21,12 +21,14 @@ def test_login_sets_session_and_me_returns_account(client, make_account):
 @pytest.mark.parametrize("role,allowed", [
     ("helper", {"claim_tickets"}),
     ("leader", {"claim_tickets", "lead", "read_reports", "review_bad_ratings",
-                "overturn_unfounded"}),
+                "overturn_unfounded", "read_work_lists"}),
     ("editor", {"edit_kb", "edit_policies", "read_kb_gaps"}),
     ("supervisor", {"read_kb_gaps", "read_reports", "review_bad_ratings",
-                    "see_all_departments"}),
+                    "see_all_departments", "read_work_lists", "read_register"}),
+    ("registrar", {"read_register", "manage_register"}),
     ("admin", {"claim_tickets", "lead", "edit_kb", "edit_policies", "read_kb_gaps",
-               "read_reports", "review_bad_ratings", "overturn_unfounded", "see_all_departments"}),
+               "read_reports", "review_bad_ratings", "overturn_unfounded", "see_all_departments",
+               "read_work_lists", "read_register", "manage_register"}),
 ])
 def test_me_says_what_the_account_may_do(client, make_account, role, allowed):
     """The pages show and hide by ``can``, never by role names (xiaobao.policy.capabilities)."""
@@ -34,7 +36,7 @@ def test_me_says_what_the_account_may_do(client, make_account, role, allowed):
     client.post("/api/auth/login", json={"username": "ann", "password": password})
     can = client.get("/api/auth/me").json()["can"]
     assert {name for name, yes in can.items() if yes} == allowed
-    assert len(can) == 9 and all(isinstance(yes, bool) for yes in can.values())
+    assert len(can) == 12 and all(isinstance(yes, bool) for yes in can.values())
 
 
 def test_password_is_stored_as_argon2_hash(client, make_account):
