@@ -16,6 +16,7 @@ Without a configured issuer the gateway signs in against its simulator provider
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -49,13 +50,18 @@ def oidc_client(request: Request) -> OidcClient:
     return client
 
 
-def _site(request: Request) -> str:
+def _site(request: Request, settings: Settings) -> str:
+    """The portal's origin as the public sees it: the configured redirect URL's (behind a
+    proxy the request names the gateway's own address), else the request's."""
+    if settings.oidc_redirect_url:
+        parts = urlsplit(settings.oidc_redirect_url)
+        return f"{parts.scheme}://{parts.netloc}"
     return str(request.base_url).rstrip("/")
 
 
 def redirect_uri(request: Request, settings: Settings) -> str:
     """The configured redirect URL, else this gateway's callback as the browser reached it."""
-    return settings.oidc_redirect_url or f"{_site(request)}{CALLBACK_PATH}"
+    return settings.oidc_redirect_url or f"{_site(request, settings)}{CALLBACK_PATH}"
 
 
 def _set_pending(response: Response, settings: Settings, pending: PendingSignIn) -> None:
@@ -129,7 +135,7 @@ async def logout(request: Request, response: Response, services: ServicesDep) ->
     response.delete_cookie(settings.enterprise_cookie, httponly=True, samesite="lax",
                            secure=secure_cookies(settings))
     client: OidcClient | None = request.app.state.oidc
-    after = f"{_site(request)}/"
+    after = f"{_site(request, settings)}/"
     end_session = await client.end_session_url(after) if client is not None else None
     return {"ok": True, "redirect": end_session or "/"}
 

@@ -187,3 +187,15 @@ def test_routes_taking_the_signed_in_uscc_refuse_anyone_else(app, client):
     sign_in(client)
     answer = client.get("/test-only/register-facts", params={"asked": SAMPLES[2][0]})
     assert answer.json() == {"uscc": USCC}
+
+
+def test_a_configured_redirect_url_is_used_for_the_callback_and_after_sign_out(settings,
+                                                                             redis_client):
+    public = "https://portal.example.gov.cn/auth/enterprise/callback"
+    app = create_app(settings.model_copy(update={"oidc_redirect_url": public}))
+    with TestClient(app, headers=SAME_ORIGIN) as behind_a_proxy:
+        started = behind_a_proxy.get("/auth/enterprise/login", follow_redirects=False)
+        query = parse_qs(urlsplit(started.headers["location"]).query)
+        assert query["redirect_uri"] == [public]
+        out = behind_a_proxy.post("/auth/enterprise/logout", json={}).json()
+        assert "post_logout_redirect_uri=https%3A%2F%2Fportal.example.gov.cn%2F" in out["redirect"]
