@@ -77,7 +77,8 @@ SLOW_FILES = {
     "tests/handoff/test_load.py", "tests/bench/test_reconcile.py",
     "tests/retrieval/test_adapt.py", "tests/retrieval/test_quality.py",
     "tests/retrieval/test_model_convert.py", "tests/retrieval/test_embedder.py",
-    "tests/retrieval/test_cli.py",
+    "tests/retrieval/test_cli.py", "tests/api/test_push_once.py",
+    "tests/notifications/test_cli.py",
 }
 
 
