@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs 小宝: Redis (the project's own where none answers), then the gateway and the
-# Rasa server under honcho, which stops them all on Ctrl-C. Seeds the knowledge
+# Runs 小宝: Redis (the project's own where none answers), then the gateway, the Rasa server
+# and the 政策推送 dispatcher (the simulator provider when none is configured) under honcho, which stops them all on Ctrl-C. Seeds the knowledge
 # base on first run and creates a demo admin account if there is none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ bash scripts/ensure_redis.sh
 eval "$(.venv/bin/xiaobao secrets env)"  # Rasa's API token and the action-endpoint token
 .venv/bin/xiaobao kb seed --if-empty
 .venv/bin/xiaobao policy seed --if-empty
+.venv/bin/xiaobao enterprises seed --if-empty  # a sample register (fictitious enterprises)
+.venv/bin/xiaobao policy batch > /dev/null  # 免申即享 work lists and 政策推送 from it (idempotent)
 .venv/bin/xiaobao users ensure-demo
 echo
 echo "  企业管家小宝 门户    http://127.0.0.1:${XIAOBAO_GATEWAY_PORT:-8000}/"
