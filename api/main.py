@@ -50,6 +50,7 @@ from api.routes import (
     kb_hit_test,
     left_messages,
     my_policies,
+    notify_replies,
     pages,
     policies,
     policies_edit,
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    reports.router, policies.router,
                    # files and the test panel before the items: /export is not an item's id
                    policies_files.router, policies_trial.router, policies_edit.router,
-                   register.router, worklists.router, my_policies.router):
+                   register.router, worklists.router, my_policies.router,
+                   notify_replies.router):
         app.include_router(router)
     return app

@@ -227,6 +227,7 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/enterprise/work-items/{item_id}/accept"):
                                            (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/api/enterprise/opt-out"):   (401, 401, 401, 401, 401, 401, 401, 401),
+    ("POST", "/api/notify/sms-reply"):     (401, 401, 401, 401, 401, 401, 401, 401),
     # machines: a signed call-back, Rasa's token — whatever the caller's role
     ("POST", "/api/calls/callback"):       (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/webhook"):                  (404, 404, 404, 404, 404, 404, 404, 404),
@@ -343,6 +344,7 @@ CALLS: dict[tuple[str, str], Call] = {
                                                         body={"confirm": True}),
     ("POST", "/api/worklists/{item_id}/grant"): Call(work_item="accepted"),
     ("POST", "/api/enterprise/work-items/{item_id}/accept"): Call(work_item="pending"),
+    ("POST", "/api/notify/sms-reply"): Call(body={"uscc": "91310113MA1G00001X", "text": "TD"}),
     ("GET", "/api/reports/summary"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
                                                   "by": "department"}),
     ("GET", "/api/reports/series"): Call(params={"from": "2026-11-30", "to": "2026-12-01",

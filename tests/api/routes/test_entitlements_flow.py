@@ -66,7 +66,7 @@ def test_from_the_register_to_the_grant(client, make_account, services, seeded):
 def test_a_bad_import_is_refused_row_by_row_and_stores_nothing(client, make_account, seeded):
     login(client, make_account, "reg", ["registrar"])
     column = client.post("/api/register/import", data={"source": "税务"}, files={"file": (
-        "bad.csv", "uscc,employees,colour\n913101130000000000,12,red\n".encode())})
+        "bad.csv", b"uscc,employees,colour\n913101130000000000,12,red\n")})
     assert column.status_code == 422
     assert [e["field"] for e in column.json()["error"]["errors"]] == ["colour"]
     rows = client.post("/api/register/import", data={"source": "税务"}, files={"file": (
@@ -139,3 +139,20 @@ def test_publishing_a_policy_notifies_the_newly_eligible_once(client, make_accou
         rows = s.scalars(select(Notification).where(Notification.policy_id == "hire-30")).all()
         assert [(n.uscc, n.kind) for n in rows] == [(USCC, "eligible")]
         assert "吸纳就业补贴" in rows[0].text and "退订" in rows[0].text
+
+
+def test_a_td_reply_opts_out_only_with_the_providers_key(app, client, services):
+    from notifications.optouts import opted_out
+
+    body = {"uscc": USCC, "text": " td "}
+    assert client.post("/api/notify/sms-reply", json=body).status_code == 401  # no key set
+    app.state.settings.notify_sms_key = services.settings.notify_sms_key = "provider-key-123"
+    assert client.post("/api/notify/sms-reply", json=body,
+                       headers={"X-Notify-Key": "wrong"}).status_code == 401
+    told = client.post("/api/notify/sms-reply", json=body,
+                       headers={"X-Notify-Key": "provider-key-123"})
+    assert told.status_code == 200 and told.json() == {"opted_out": True}
+    assert client.post("/api/notify/sms-reply", json={"uscc": USCC, "text": "谢谢"}, headers={
+        "X-Notify-Key": "provider-key-123"}).json() == {"opted_out": False}
+    with session_scope(services.engine) as s:
+        assert opted_out(s, USCC)
