@@ -79,6 +79,7 @@ def report_command(
     upgrade(engine)
     figures = rates.summary(engine, start, end, by=by,
                             config=load_config(get_settings().handoff_config))
+    figures["mianshen"] = _mianshen(engine)
     if as_json:
         typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))
         return
@@ -100,3 +101,40 @@ def report_command(
             rows.add_row(row["key"], *(shown(row[name], compact=True) for name in LABELS))
         # Fifteen columns: at least 200 wide, the terminal wraps what it cannot show.
         Console(width=max(console.width, 200)).print(rows)
+    if figures["mianshen"]["policies"]:
+        console.print(_mianshen_table(figures["mianshen"]))
+
+
+MIANSHEN_LABELS = {"qualifying": "符合", "notified": "已通知", "confirmed": "部门确认",
+                   "accepted": "企业确认", "granted": "已兑现", "declined": "不予确认"}
+
+
+def _mianshen(engine) -> dict:
+    """免申即享 and 政策推送 so far (not windowed: a work list is open until it is done), per
+    policy and per department (entitlements.counts)."""
+    from entitlements.counts import by_department, outcomes
+    from xiaobao.db import session_scope
+
+    with session_scope(engine) as session:
+        rows = outcomes(session)
+    return {"policies": [r.to_dict() for r in rows], "departments": by_department(rows)}
+
+
+def _mianshen_table(found: dict) -> Table:
+    table = Table(title="免申即享与政策推送 / entitlements and notifications (to date)")
+    table.add_column("政策 / policy", no_wrap=True)
+    table.add_column("部门", no_wrap=True)
+    for label in MIANSHEN_LABELS.values():
+        table.add_column(label, justify="right")
+    table.add_column("发布→通知 中位(时)", justify="right")
+    table.add_column("确认→兑现 中位(时)", justify="right")
+
+    def hours(seconds: float | None) -> str:
+        return "—" if seconds is None else f"{seconds / 3600:.1f}"
+
+    for row in found["policies"]:
+        table.add_row(row["policy_id"], row["department"] or "—",
+                      *(str(row[k]) for k in MIANSHEN_LABELS),
+                      hours(row["publish_to_notify_median_s"]),
+                      hours(row["accept_to_grant_median_s"]))
+    return table

@@ -25,7 +25,7 @@ MAY_IMPORT = {
     # 免申即享 and 政策推送: the batch over the register, work lists, what is pushed to whom
     "entitlements": {"xiaobao", "policies", "enterprises", "notifications"},
     "retention": {"xiaobao", "ratings", "handoff", "enterprises"},
-    "reports": {"xiaobao", "ratings", "handoff", "knowledge_base", "retrieval"},
+    "reports": {"xiaobao", "ratings", "handoff", "knowledge_base", "retrieval", "entitlements"},
     "bot": {"xiaobao", "policies", "ratings", "knowledge_base", "retrieval", "handoff"},
     "api": {"xiaobao", "policies", "enterprises", "notifications", "entitlements", "ratings",
             "knowledge_base", "retrieval", "handoff", "retention", "reports", "bot"},

@@ -42,6 +42,7 @@ def test_json_is_the_summary_with_its_breakdown(built, engine):
     result = run(*DAY, "--by", "department", "--json")
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)
+    assert got.pop("mianshen") == {"policies": [], "departments": {}}  # no work list yet
     assert got == rates.summary(engine, scenario.DAY, scenario.DAY, config=scenario.CONFIG,
                                 by="department")
     assert got["response_rate"] == {"value": 4 / 6, "numerator": 4, "denominator": 6}
@@ -77,3 +78,20 @@ def test_bad_options_exit_2_with_a_message(on_engine, args, words):
     result = run(*args)
     assert result.exit_code == 2
     assert words in result.stderr and " / " in result.stderr
+
+
+def test_the_report_counts_the_work_lists(built, engine, tmp_path):
+    """免申即享 outcomes per policy and department beside the rates (entitlements.counts)."""
+    from entitlements.models import WorkItem
+    from xiaobao.db import session_scope
+
+    with session_scope(engine) as s:
+        for n, status in enumerate(("pending", "confirmed", "granted", "declined")):
+            s.add(WorkItem(policy_id="p-1", policy_version=1, rule_version="r",
+                           department="区税务局", uscc=f"{n:018d}", run_id=1, why="{}",
+                           status=status))
+    got = json.loads(run(*DAY, "--json").stdout)["mianshen"]
+    [row] = got["policies"]
+    assert (row["qualifying"], row["confirmed"], row["granted"], row["declined"]) == (4, 2, 1, 1)
+    table = run(*DAY).stdout
+    assert "免申即享与政策推送" in table and "p-1" in table
