@@ -14,7 +14,7 @@ from entitlements.mine import my_policies
 from notifications.optouts import opt_out, opted_out
 
 router = APIRouter(prefix="/api/enterprise", tags=["enterprise"],
-                   responses=error_responses(401, 404, 409, 422))
+                   responses=error_responses(400, 401, 404, 409, 413, 422))
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

@@ -15,7 +15,7 @@ from api.errors import ApiError, error_responses
 from notifications.optouts import handle_sms_reply
 
 router = APIRouter(prefix="/api/notify", tags=["notifications"],
-                   responses=error_responses(401, 422))
+                   responses=error_responses(400, 401, 413, 422))
 
 
 class SmsReplyIn(BaseModel):

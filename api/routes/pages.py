@@ -7,6 +7,7 @@ inserted with ``textContent``, so nothing a user or helper types can become mark
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
@@ -62,6 +63,20 @@ def editor(request: Request, services: ServicesDep) -> Response:
 def dashboard(request: Request, services: ServicesDep) -> Response:
     """The supervisors' dashboard; who may use it is checked by the JSON API it calls."""
     return _page(request, services, "dashboard")
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_page(request: Request, services: ServicesDep) -> Response:
+    """企业档案 for registrars and supervisors; the JSON API checks who may read what. The
+    sources and the fields' labels travel in data attributes (the CSP allows no inline
+    script)."""
+    from enterprises.sources import known_sources
+    from policies.fields import default_dictionary
+
+    labels = {f.name: f.label for f in default_dictionary().fields.values()}
+    return _page(request, services, "register",
+                 sources=json.dumps(list(known_sources(services.settings)), ensure_ascii=False),
+                 labels=json.dumps(labels, ensure_ascii=False))
 
 
 @router.get("/vendor/chart.umd.min.js")

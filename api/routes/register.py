@@ -18,7 +18,7 @@ from entitlements.runs import run_batch
 from xiaobao import clock, policy
 
 router = APIRouter(prefix="/api/register", tags=["register"],
-                   responses=error_responses(401, 403, 404, 413, 422))
+                   responses=error_responses(400, 401, 403, 404, 409, 413, 422))
 Uscc = Annotated[str, Path(min_length=1, max_length=40)]
 Reason = Annotated[str, Query(max_length=200, description="why this record is read (logged)")]
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson",

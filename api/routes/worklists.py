@@ -15,7 +15,7 @@ from entitlements import counts, worklists
 from xiaobao import policy
 
 router = APIRouter(prefix="/api/worklists", tags=["worklists"],
-                   responses=error_responses(401, 403, 404, 409, 422))
+                   responses=error_responses(400, 401, 403, 404, 409, 413, 422))
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Status = Literal["pending", "confirmed", "declined", "accepted", "granted"]
 

@@ -36,6 +36,7 @@ function otherPages(can) {
   const links = [];
   if (can.claim_tickets) links.push(["/console", "帮办工作台"]);
   if (can.read_kb_gaps) links.push(["/editor", "知识库工作台"]);
+  if (can.read_register) links.push(["/register", "企业档案"]);
   $("other-pages").replaceChildren(...links.map(([href, text]) => {
     const a = el("a", "", text);
     a.href = href;
