@@ -4,7 +4,8 @@
   (claims also sweep, but a quiet queue has no claims);
 * every ``due_calls_interval_s``: 12345 calls whose time has come are dialled (calls asked for
   out of hours, retries after ``no_answer``);
-* every ``purge_interval_s``: transcripts past the retention period are deleted;
+* every ``purge_interval_s``: transcripts past the retention period are deleted, and the
+  facts enterprises gave the register in conversations past theirs;
 * every ``outbox_interval_s``: ticket changes whose publication to Redis (or hand-back to the
   bot) did not go through at once are published (:func:`handoff.outbox.drain`).
 
@@ -26,6 +27,9 @@ import httpx
 from api.services import Services
 from handoff import call_adapters, calls, duty, outbox
 from retention.purge import purge_expired_transcripts
+from retention.register_facts import purge_declared
+from xiaobao.clock import utcnow
+from xiaobao.db import session_scope
 from xiaobao.settings import Settings
 
 log = logging.getLogger("api.timers")
@@ -59,7 +63,10 @@ def gateway_jobs(services: Services, adapter: call_adapters.CallAdapter) -> list
         return calls.settle_stuck_dials(adapter, ctx=ctx)
 
     def purge() -> dict[str, int]:
-        return purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
+        report = purge_expired_transcripts(ctx.config.retention_days, ctx=ctx)
+        with session_scope(ctx.engine) as session:  # the register's conversation facts
+            report["register_conversation_facts"] = purge_declared(session, utcnow())
+        return report
 
     def drain_outbox() -> int:
         return outbox.drain(ctx)

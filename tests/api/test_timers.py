@@ -166,3 +166,29 @@ async def test_one_failing_job_does_not_stop_the_others():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert jobs[0].failures >= 3 and len(ran) >= 3
+
+
+def test_the_purge_job_also_deletes_old_conversation_facts_of_the_register(client, services):
+    """The register's rule for facts given in conversations runs with the transcripts' purge."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from api.timers import gateway_jobs
+    from enterprises.models import EnterpriseFact
+    from enterprises.register import add_declared, ensure_enterprise
+    from enterprises.uscc import check_character
+
+    uscc = "91310113MA1GT0001" + check_character("91310113MA1GT0001")
+    with session_scope(services.engine) as s:
+        ensure_enterprise(s, uscc, "留存公司")
+        add_declared(s, uscc, {"employees": 12}, by="chat")
+        s.flush()
+        s.execute(EnterpriseFact.__table__.update().values(
+            loaded_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+    jobs = gateway_jobs(services, call_adapters.SimulatorAdapter(deliver=lambda *_: None))
+    [purge] = [j for j in jobs if j.name == "purge_expired_transcripts"]
+    report = purge.run()
+    assert report["register_conversation_facts"] == 1
+    with session_scope(services.engine) as s:
+        assert s.scalar(select(func.count()).select_from(EnterpriseFact)) == 0
