@@ -20,6 +20,7 @@ from retention.cli import purge_command
 from retrieval.cli import eval_command, model_app, search_command, terms_app, tune_command
 from xiaobao.accounts_cli import app as users_app
 from xiaobao.accounts_cli import ensure_demo
+from xiaobao.backup_cli import backup_command, restore_command
 from xiaobao.clock import ServiceCalendar
 from xiaobao.redact import install_log_redaction
 from xiaobao.secrets_cli import app as secrets_app
@@ -82,6 +83,8 @@ app.add_typer(notify_cli.app, name="notify", help="政策推送: dispatch, count
 app.command("eval")(eval_command)
 app.command("report")(report_command)
 app.command("tune")(tune_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 if __name__ == "__main__":
     app()
