@@ -16,6 +16,7 @@ import { exporter, importer } from "./editor_import.js";
 import { hitTest } from "./editor_hittest.js";
 import { list } from "./editor_list.js";
 import { policies } from "./editor_policies.js";
+import { impact } from "./editor_policy_impact.js";
 
 setViews({
   list: () => list.load(), edit: (arg) => form.open(arg), history: (arg) => hist.open(arg),
@@ -75,6 +76,7 @@ async function start() {
   form.wire();
   hist.wire();
   importer.wire();
+  impact.wire();
   exporter.wire();
   hitTest.wire();
   drafts.wire();

@@ -201,7 +201,9 @@ def login(page: Page, base: str, username: str, password: str, next_path: str) -
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("button[type=submit]")
-    page.wait_for_url(f"**{next_path}")
+    # The page itself, not the login page still showing: a glob "**/console" would also match
+    # "/login?next=/console" and return before the log-in landed.
+    page.wait_for_url(lambda url: url.startswith(base + next_path) and "/login" not in url)
 
 
 def serious_axe_violations(page: Page) -> list[str]:

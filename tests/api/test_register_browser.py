@@ -1,9 +1,10 @@
 """企业档案 (/register) in a real browser on the shared stack: a registrar's dry run lists the
-bad rows and stores nothing, the import goes in, a supervisor (who may not import) reads; a read needs a reason and shows
-each fact with its source and date; axe-clean in each state. Screenshots:
-results/screenshots/xiaobao_register_*.png."""
+bad rows and stores nothing, the import goes in; a supervisor (who may not import) reads, with
+a reason, each fact with its source and date. The workbench's impact view of a policy on the
+register. axe-clean in each state; screenshots: results/screenshots/xiaobao_register_*.png."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,4 +63,24 @@ def test_a_registrar_imports_and_a_supervisor_reads_with_a_reason(stack: Stack, 
     expect(row).to_contain_text("42")
     expect(row).to_contain_text("人社")
     clean(reader, "read")
+    assert errors == []
+
+
+def test_the_workbench_shows_a_policys_impact_on_the_register(stack: Stack, browser) -> None:
+    stack.run([str(VENV_BIN / "xiaobao"), "policy", "seed"])
+    stack.run([str(VENV_BIN / "xiaobao"), "users", "add", "edda", "--role", "editor",
+               "--password", "edda-pass-12345"])
+    errors: list[str] = []
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, stack.base, "edda", "edda-pass-12345", "/editor")
+    page.goto(stack.base + "/editor#policies/tax-small-profit-cit")
+    expect(page.locator("#pol-heading")).not_to_have_text("新建事项")
+    page.click("#pol-impact-run")
+    box = page.locator("#pol-impact")
+    expect(box).to_contain_text("与当前已发布版本相比")
+    expect(box.locator("h4")).to_have_text([re.compile(r"新增符合：\d+ 家"),
+                                            re.compile(r"不再符合：0 家"),
+                                            re.compile(r"新增可能符合：0 家")])
+    clean(page, "impact")
     assert errors == []
