@@ -83,5 +83,7 @@ def test_the_helper_sees_the_check_up_the_user_had_before_the_handoff(stack: Sta
         screenshot(staff, "console_policy_check")
     finally:
         ann.post(f"/api/helper/tickets/{ticket_id}/resolve", json={"note": ""})
+        # Off duty again: later files on this stack expect nobody on duty (留言 is offered).
+        ann.post("/api/helper/status", json={"status": "away"})
         ann.close()
     assert errors == []
