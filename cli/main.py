@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from enterprises.cli import app as enterprises_app
-from entitlements.cli import batch_command, worklist_app
+from entitlements.cli import batch_command, rerun_batch_after_changes, worklist_app
 from handoff.cli import app as handoff_app
 from knowledge_base.cli import app as kb_app
 from notifications import cli as notify_cli
@@ -76,6 +76,7 @@ app.add_typer(users_app, name="users", help="Accounts and roles")
 app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpers, tickets")
 app.add_typer(secrets_app, name="secrets", help="This install's generated secrets")
 policy_app.command("batch")(batch_command)
+rerun_batch_after_changes(policy_app, enterprises_app)  # the newly eligible found at once
 app.add_typer(policy_app, name="policy", help="政策体检: the policy store and the check")
 app.add_typer(enterprises_app, name="enterprises", help="一企一档: the enterprise register")
 app.add_typer(worklist_app, name="worklist", help="免申即享: the departments' work lists")

@@ -115,3 +115,34 @@ def grant_command(item_id: int, by: str = typer.Option(..., help="who records it
 
     typer.echo(json.dumps(_in_db(lambda s: item_dict(grant(s, item_id, actor=by),
                                                      with_why=False)), ensure_ascii=False))
+
+
+def rerun_after(command, trigger: str):
+    """``command`` (a typer callback that changes policies or facts), then the batch over the
+    register, so the command line finds the newly eligible as publishing in the workbench
+    does. The summary goes to stderr; the command's own output is unchanged."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapped(*args, **kwargs):
+        result = command(*args, **kwargs)
+        if kwargs.get("dry_run"):
+            return result
+        from entitlements.runs import run_batch
+
+        summary = _in_db(lambda s: run_batch(s, by="cli", trigger=trigger).to_dict())
+        typer.echo("batch: " + json.dumps(summary, ensure_ascii=False), err=True)
+        return result
+
+    return wrapped
+
+
+def rerun_batch_after_changes(policy_app: typer.Typer, enterprises_app: typer.Typer) -> None:
+    """Wrap the commands that publish policies or load facts (import, publish, rollback of a
+    policy; import of the register)."""
+    for app, names, trigger in ((policy_app, {"import", "publish", "seed"}, "published"),
+                                (enterprises_app, {"import", "seed"}, "facts_changed")):
+        for info in app.registered_commands:
+            name = info.name or (info.callback.__name__ if info.callback else "")
+            if name in names and info.callback is not None:
+                info.callback = rerun_after(info.callback, trigger)

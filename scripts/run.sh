@@ -13,8 +13,7 @@ bash scripts/ensure_redis.sh
 eval "$(.venv/bin/xiaobao secrets env)"  # Rasa's API token and the action-endpoint token
 .venv/bin/xiaobao kb seed --if-empty
 .venv/bin/xiaobao policy seed --if-empty
-.venv/bin/xiaobao enterprises seed --if-empty  # a sample register (fictitious enterprises)
-.venv/bin/xiaobao policy batch > /dev/null  # 免申即享 work lists and 政策推送 from it (idempotent)
+.venv/bin/xiaobao enterprises seed --if-empty  # a sample register; then the batch over it
 .venv/bin/xiaobao users ensure-demo
 echo
 echo "  企业管家小宝 门户    http://127.0.0.1:${XIAOBAO_GATEWAY_PORT:-8000}/"

@@ -88,11 +88,38 @@ def test_the_pairs_go_to_a_spreadsheet_without_recording_a_run(on_engine, tmp_pa
     from entitlements.models import BatchRun
 
     run("policy", "seed")
-    run("enterprises", "seed")
+    run("enterprises", "seed")  # (the seeds run the batch themselves)
+    with session_factory(on_engine)() as s:
+        before = s.scalar(select(func.count()).select_from(BatchRun))
     out = tmp_path / "batch.xlsx"
     done = run("policy", "batch", "--dry-run", "--out", str(out))
     assert done.exit_code == 0, done.output
     rows = list(load_workbook(out).active.iter_rows(values_only=True))
     assert rows[0] == ("uscc", "policy", "status", "mianshen_ready") and len(rows) > 1
     with session_factory(on_engine)() as s:
-        assert s.scalar(select(func.count()).select_from(BatchRun)) == 0
+        assert s.scalar(select(func.count()).select_from(BatchRun)) == before
+
+
+def test_the_command_line_runs_the_batch_after_an_import_or_a_publish(on_engine, tmp_path):
+    """Facts loaded or a policy published on the command line find the newly eligible at
+    once, as publishing in the workbench does; a dry run runs nothing."""
+    from sqlalchemy import func, select
+
+    from entitlements.models import BatchRun, WorkItem
+
+    run("policy", "seed")
+    dry = run("enterprises", "seed", "--if-empty")
+    assert dry.exit_code == 0
+    with session_factory(on_engine)() as s:
+        assert s.scalar(select(func.count()).select_from(WorkItem)) > 0  # seeding ran it
+        runs = s.scalar(select(func.count()).select_from(BatchRun))
+    facts = tmp_path / "more.csv"
+    facts.write_text("uscc,employees\n913101136000123471,12\n", encoding="utf-8")
+    assert run("enterprises", "import", str(facts), "--source", "人社", "--dry-run"
+               ).exit_code == 0
+    with session_factory(on_engine)() as s:
+        assert s.scalar(select(func.count()).select_from(BatchRun)) == runs  # dry: none
+    done = run("enterprises", "import", str(facts), "--source", "人社")
+    assert done.exit_code == 0 and "batch:" in done.output
+    with session_factory(on_engine)() as s:
+        assert s.scalar(select(func.count()).select_from(BatchRun)) == runs + 1
