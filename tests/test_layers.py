@@ -26,7 +26,8 @@ MAY_IMPORT = {
     "entitlements": {"xiaobao", "policies", "enterprises", "notifications"},
     "retention": {"xiaobao", "ratings", "handoff", "enterprises"},
     "reports": {"xiaobao", "ratings", "handoff", "knowledge_base", "retrieval", "entitlements"},
-    "bot": {"xiaobao", "policies", "ratings", "knowledge_base", "retrieval", "handoff"},
+    "bot": {"xiaobao", "policies", "enterprises", "ratings", "knowledge_base", "retrieval",
+            "handoff"},
     "api": {"xiaobao", "policies", "enterprises", "notifications", "entitlements", "ratings",
             "knowledge_base", "retrieval", "handoff", "retention", "reports", "bot"},
 }

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api import conversation, offered
+from api.chat_enterprise import note_signed_in
 from api.deps import (
     ClientIp,
     ServicesDep,
@@ -68,6 +69,7 @@ async def post_message(body: MessageIn, request: Request, services: ServicesDep,
     settings = services.settings
     secret, conversation_id = await run_in_threadpool(visitor, services, request.cookies)
     await check_chat_limits(services, conversation_id, ip)  # 429 with Retry-After over them
+    await run_in_threadpool(note_signed_in, services, conversation_id, request.cookies)
     try:
         result = await conversation.handle_user_message(services, request.app.state.http,
                                                         conversation_id, body.text, client_ip=ip)
@@ -190,6 +192,7 @@ async def chat_socket(websocket: WebSocket) -> None:
                     "code": exc.code, "message": exc.message,
                     "retry_after_s": exc.retry_after_s}})
                 continue
+            await run_in_threadpool(note_signed_in, services, conversation_id, websocket.cookies)
             try:
                 result = await conversation.handle_user_message(services, app.state.http,
                                                                 conversation_id, text,

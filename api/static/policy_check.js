@@ -4,6 +4,7 @@
 // live in the form.
 import { api } from "./api.js";
 import { buildForm } from "./policy_check_form.js";
+import { renderRegister } from "./policy_check_register.js";
 import { renderResults } from "./policy_check_results.js";
 import {
   EXACT, dayFromSearch, describeControl, errorText, sections, summarise, toRequest,
@@ -70,7 +71,20 @@ function renderQuestion(result) {
   if (hadFocus) $("pc-question-text").focus();
 }
 
+// Signed in: what the register knows, before the question (filled from each answer).
+function registerBox() {
+  let node = $("pc-register");
+  if (!node) {
+    node = el("section", "pc-register");
+    node.id = "pc-register";
+    node.hidden = true;
+    $("pc-question").before(node);
+  }
+  return node;
+}
+
 function render(result) {
+  renderRegister(registerBox(), result, () => schedule(0), showError);
   $("pc-summary").textContent = summarise(result);
   $("pc-date").textContent = "按 " + result.date + " 有效的已发布政策核对" +
     (ONLY.length ? "，只核对所选的 " + ONLY.length + " 项政策（打开“政策体检”可查看全部）。" : "。");

@@ -57,6 +57,9 @@ class ActionServices(Protocol):
     @property
     def policy_priors(self) -> PolicyPriors: ...
 
+    @property
+    def redis(self) -> Any: ...  # None: no signed-in enterprise can be known (tests)
+
 
 # --- retrieval ---------------------------------------------------------------------------------
 

@@ -13,6 +13,13 @@ and carries the results in its message (``custom.policy_result``); every questio
 An answer card's 看看我是否符合 (``/policy_fact{"policies": id}``, bot.replies) starts the
 check-up of that policy alone: only the questions it needs are asked (the planner over that
 one), every question carries ``policies`` on in its payloads, and the result is that policy's.
+
+When an enterprise is signed in on the conversation's browser (the gateway notes it from the
+enterprise cookie, :mod:`xiaobao.conversation_enterprise`; never from what the browser sends),
+the check-up starts from the register's facts, said in its first message with their sources
+(:mod:`enterprises.checkup_start`), and asks only what they leave unknown; each fact the user
+gives is stored in the register as its own word (对话中填报, beside an authority's; expired by
+retention/register_facts.py).
 """
 from __future__ import annotations
 
@@ -30,13 +37,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.deps import ActionServices
 from bot.payloads import POLICY_FACT, POLICY_ONLY, is_payload_of, payload
 from bot.replies import FREE_TEXT, REASK, start_check_payload
+from enterprises.checkup_start import RegisterStart, register_start
+from enterprises.register import add_declared
+from enterprises.sources import CONVERSATION
 from policies import links, store
 from policies.checkups import latest_checkup, record_checkup, typed_facts
 from policies.evaluator import CheckResult, Resolver, check_policy, explain_failed
 from policies.facts import FactError, fact_json, parse_value
 from policies.fields import NUMERIC, Field, default_dictionary
 from policies.planner import next_question
-from xiaobao import clock
+from xiaobao import clock, conversation_enterprise
 from xiaobao.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -137,6 +147,7 @@ class ActionPolicyCheck(Action):
         asked = int(tracker.get_slot("policy_asked") or 0)
         given = _given(tracker)
         only = only_policies(tracker)
+        uscc = self._signed_in(tracker.sender_id)
         if given is None:
             asked = 0  # a new check-up (the facts already given are kept and prefill it)
         else:
@@ -158,12 +169,16 @@ class ActionPolicyCheck(Action):
                     return [SlotSet("policy_facts", facts_raw), SlotSet("policy_declined",
                                                                         declined)]
                 declined = [d for d in declined if d != name]
+                if uscc:
+                    self._declare(uscc, tracker.sender_id, {name: facts_raw[name]})
                 # the one answer of this turn (the facts given before were counted then)
                 self.services.policy_priors.count({name: value}, dictionary)
-        facts = typed_facts(facts_raw, dictionary)
         day = clock.today()
         with session_scope(self.services.engine) as s:
             items = links.restrict(store.published_policies(s), only)
+        start = self._register(uscc, day)
+        # the register's ranking: what it knows counts, and is not asked again
+        facts = {**typed_facts(facts_raw, dictionary), **start.facts}
         if not items:
             dispatcher.utter_message(text=(
                 "这项政策已更新或下线，暂时无法核对。您可以说“政策体检”看看其他政策，或转人工帮办咨询。"
@@ -183,7 +198,7 @@ class ActionPolicyCheck(Action):
                                    SlotSet("policy_declined", declined)]
         if question is not None:
             f = dictionary[question.field]
-            lead = self._start(items, only) if given is None and asked == 0 else ""
+            lead = self._start(items, only, start) if given is None and asked == 0 else ""
             dispatcher.utter_message(text=lead + question.text, buttons=answer_buttons(f, only),
                                      json_message=self._prompt_custom(f, only))
             return [*events, SlotSet("policy_asked", asked + 1)]
@@ -192,6 +207,8 @@ class ActionPolicyCheck(Action):
             text = self._one(results[0], resolve)
             if set(results[0][0].unknown) - set(declined):  # a new round has more to ask
                 buttons = continue_buttons(results[0][0].id)
+        if given is None and start.known:
+            text = start.sentence + "\n" + text
         dispatcher.utter_message(text=text, buttons=buttons,
                                  json_message={"policy_result": self._result(results)})
         return [*events, SlotSet("policy_asked", 0)]
@@ -220,11 +237,41 @@ class ActionPolicyCheck(Action):
         except Exception:  # the reply matters more than its record
             logger.exception("could not record the check-up of %s", conversation_id[:8])
 
+    def _signed_in(self, conversation_id: str) -> str | None:
+        """The enterprise the gateway noted for this conversation; None when it cannot say."""
+        try:
+            return conversation_enterprise.signed_in_uscc(self.services.redis, conversation_id)
+        except Exception:  # anonymous, then: no register fact is shown
+            logger.exception("could not read the enterprise of %s", conversation_id[:8])
+            return None
+
+    def _register(self, uscc: str | None, day: dt.date) -> RegisterStart:
+        if not uscc:
+            return RegisterStart()
+        try:
+            with session_scope(self.services.engine) as s:
+                return register_start(s, uscc, day)
+        except Exception:  # the check-up goes on, asking what it must
+            logger.exception("could not read the register for a check-up")
+            return RegisterStart()
+
+    def _declare(self, uscc: str, conversation_id: str, facts: dict) -> None:
+        """The user's answer into the register as its own word (对话中填报); a failure is
+        logged, never shown (the check-up has the answer in its slots either way)."""
+        try:
+            with session_scope(self.services.engine) as s:
+                add_declared(s, uscc, facts, source=CONVERSATION,
+                             by=f"chat:{conversation_id[:16]}")
+        except Exception:
+            logger.exception("could not store a fact given in %s", conversation_id[:8])
+
     @staticmethod
-    def _start(items: list, only: list[str]) -> str:
+    def _start(items: list, only: list[str], start: RegisterStart | None = None) -> str:
+        known = start.sentence if start is not None and start.known else ""
         if only and len(items) == 1:
-            return f"好的，看看您是否符合“{items[0][1].get('title', '')}”，只问这项政策需要的问题。"
-        return START
+            title = items[0][1].get("title", "")
+            return f"好的，看看您是否符合“{title}”，只问这项政策需要的问题。" + known
+        return START + known
 
     @staticmethod
     def _one(checked: tuple, resolve: Resolver) -> str:

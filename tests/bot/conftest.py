@@ -67,6 +67,7 @@ class FakeServices:
     settings: Any = None
     # No Redis: nothing counted, equal weights (a test passes one on a private Redis).
     policy_priors: PolicyPriors = field(default_factory=lambda: PolicyPriors(None))
+    redis: Any = None  # no signed-in enterprise noted (a test passes a real Redis)
 
 
 @pytest.fixture
