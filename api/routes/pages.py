@@ -1,6 +1,6 @@
-"""The web pages: the portal chat (/), its 政策体检 form (/policy-check), the helper console
-(/console), the knowledge editors' workbench (/editor), the supervisors' dashboard (/dashboard)
-and the staff login (/login).
+"""The web pages: the portal chat (/), its 政策体检 form (/policy-check), 我的政策 for a
+signed-in enterprise (/my-policies), the helper console (/console), the knowledge editors'
+workbench (/editor), the supervisors' dashboard (/dashboard) and the staff login (/login).
 
 Pages are static shells: all data arrives through the JSON and WebSocket APIs and is
 inserted with ``textContent``, so nothing a user or helper types can become markup.
@@ -46,6 +46,14 @@ def policy_check_page(request: Request, services: ServicesDep) -> Response:
     """政策体检 as a form: the answers stay in the page, each change is checked again by the
     public ``POST /api/policy-check``."""
     return _page(request, services, "policy_check")
+
+
+@router.get("/my-policies", response_class=HTMLResponse)
+def my_policies_page(request: Request, services: ServicesDep) -> Response:
+    """我的政策 for the enterprise signed in on this browser; the page reads
+    ``GET /api/enterprise/policies``, which answers 401 (and the page shows 企业登录) when
+    nobody is."""
+    return _page(request, services, "my_policies")
 
 
 @router.get("/console", response_class=HTMLResponse)

@@ -3,8 +3,9 @@
 // 留言 and the leader's escalation queue console_side.js's. Text goes in with textContent only.
 import { api, reconnectingSocket, whoAmI } from "./api.js";
 import { CHANNELS, STATUS, state, syncNow } from "./console_state.js";
-import { SIDE_POLL_MS, loadSide, wireSide } from "./console_side.js";
+import { SIDE_POLL_MS, loadSide, showTab, wireSide } from "./console_side.js";
 import { addTranscript, catchUp, select, timeline, wireWorkspace } from "./console_workspace.js";
+import { wireWorklist } from "./console_worklist.js";
 import { formatAge } from "./format.js";
 import { $, el, toast } from "./widgets.js";
 
@@ -118,6 +119,26 @@ function wire() {
   $("claim-hotline").addEventListener("click", () => claim("hotline_12345"));
 }
 
+// An account that works no tickets but reads the 免申即享 work lists (a supervisor): the
+// console shows that tab alone.
+async function worklistOnly() {
+  let who;
+  try { who = await whoAmI(); } catch { return false; }
+  if (!who.can.read_work_lists) return false;
+  $("who-name").textContent = who.account.display_name || who.account.username;
+  $("dashboard-link").hidden = !who.can.read_reports;
+  $("logout").addEventListener("click", async () => {
+    await api("POST", "/api/auth/logout");
+    location.assign("/login");
+  });
+  document.querySelector(".console").classList.add("worklist-only");
+  $("duty").style.display = $("duty-toggle").style.display = "none";  // no tickets to be on duty for
+  wireSide();
+  wireWorklist(who);
+  showTab("tab-worklist");
+  return true;
+}
+
 async function start() {
   let me;
   try {
@@ -126,6 +147,7 @@ async function start() {
     me = state.me = { ...helper, can: who.can };
   } catch (err) {
     if (err.status === 401) { location.assign("/login?next=/console"); return; }
+    if (err.status === 403 && await worklistOnly()) return;
     document.querySelector(".console").replaceChildren(el("p", "empty", err.message));
     return;
   }
@@ -138,6 +160,7 @@ async function start() {
   wire();
   wireWorkspace();
   wireSide();
+  wireWorklist(me);
   connect();
   loadSide();
   setInterval(loadSide, SIDE_POLL_MS);

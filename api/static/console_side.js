@@ -97,6 +97,8 @@ export function showTab(id) {
     tab.tabIndex = on ? 0 : -1;  // one tab stop; the arrow keys move between tabs
     $(tab.dataset.tab).hidden = !on;
   });
+  // The 免申即享 work list needs the width: the first card spans the console while it shows.
+  document.querySelector(".console").classList.toggle("wide-tab", id === "tab-worklist");
 }
 
 function moveTab(event) {

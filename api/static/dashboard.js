@@ -1,6 +1,7 @@
 // The supervisors' dashboard: the rates against their target lines, trends by day, breakdowns,
 // the 差评 work orders (review and rectification, with their 1、5、15 timers), the top knowledge
-// gaps and the tickets and 差评 clustered by meaning. All data comes from the JSON API and goes
+// gaps, the tickets and 差评 clustered by meaning, and the outcomes of 免申即享 and 政策推送
+// (dashboard_outcomes.js). All data comes from the JSON API and goes
 // in with textContent (widgets.el). Charts are drawn by Chart.js when the gateway serves it
 // (/vendor/chart.umd.min.js); without it every chart's table is shown instead. This module
 // chooses the window of days and starts the sections (dashboard_*.js).
@@ -8,6 +9,7 @@ import { api, whoAmI } from "./api.js";
 import { $, el, showDenied, today } from "./widgets.js";
 import { badQueue } from "./dashboard_bad.js";
 import { clusters, gaps } from "./dashboard_clusters.js";
+import { outcomes } from "./dashboard_outcomes.js";
 import { breakdown, rates, trend } from "./dashboard_rates.js";
 import { call, say, state, windowQuery } from "./dashboard_shared.js";
 
@@ -86,7 +88,9 @@ async function start() {
   $("loading").hidden = true;
   $("board").hidden = false;
   $("dash-nav").hidden = false;
+  outcomes.wire();
   badQueue.load().catch((err) => say(err.message, true));
+  outcomes.load().catch((err) => say(err.message, true));
   await loadWindow();
 }
 
