@@ -78,7 +78,7 @@ SLOW_FILES = {
     "tests/retrieval/test_adapt.py", "tests/retrieval/test_quality.py",
     "tests/retrieval/test_model_convert.py", "tests/retrieval/test_embedder.py",
     "tests/retrieval/test_cli.py", "tests/api/test_push_once.py",
-    "tests/notifications/test_cli.py",
+    "tests/notifications/test_cli.py", "tests/xiaobao/test_sentinel.py",
 }
 
 

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("REDIS_URL", "XIAOBAO_REDIS_URL"),
     )
+    # Redis behind Sentinel (a primary, its replicas, three Sentinels): comma-separated
+    # host:port of the Sentinels and the primary's name. When set they are used instead of
+    # REDIS_URL (only its database number is kept): redis_url becomes the factory's
+    # redis+sentinel:// address (xiaobao/redis_clients.py), so no caller changes.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "xiaobao"
+    redis_sentinel_password: str = ""
+    redis_password: str = ""  # the primary's (and replicas'); REDIS_URL may carry its own
 
     # Embedding model: converted once by `xiaobao model install` into <home>/models/.
     embedding_model_dir: Path | None = None
@@ -204,6 +212,20 @@ class Settings(BaseSettings):
     notify_portal_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
+    def _redis_address(self) -> Settings:
+        """One address for the factory: the Sentinels' when configured, else REDIS_URL."""
+        from xiaobao.redis_clients import plain_url_with_password, sentinel_url
+
+        if self.redis_sentinels.strip():
+            url = sentinel_url(self.redis_sentinels, self.redis_sentinel_master,
+                               db=_redis_db(self.redis_url), password=self.redis_password,
+                               sentinel_password=self.redis_sentinel_password)
+        else:
+            url = plain_url_with_password(self.redis_url, self.redis_password)
+        object.__setattr__(self, "redis_url", url)
+        return self
+
+    @model_validator(mode="after")
     def _secrets_from_home(self) -> Settings:
         """Secrets not set by the environment come from <home>/secrets.json when it exists."""
         path = self.home / SECRETS_FILE
@@ -262,6 +284,13 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _redis_db(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else 0
 
 
 @lru_cache
