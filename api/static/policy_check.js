@@ -71,14 +71,15 @@ function renderQuestion(result) {
   if (hadFocus) $("pc-question-text").focus();
 }
 
-// Signed in: what the register knows, before the question (filled from each answer).
+// Signed in: what the register knows, at the top of the question card (the page's grid has
+// no place of its own for it), filled from each answer.
 function registerBox() {
   let node = $("pc-register");
   if (!node) {
-    node = el("section", "pc-register");
+    node = el("div", "pc-register");
     node.id = "pc-register";
     node.hidden = true;
-    $("pc-question").before(node);
+    $("pc-question").prepend(node);
   }
   return node;
 }

@@ -47,7 +47,7 @@ export function renderRegister(node, result, onCorrected, showError) {
   node.hidden = !rows.length;
   node.textContent = "";
   if (!rows.length) return;
-  node.append(el("h2", "", "登记信息"), el("p", "pc-register-sentence", result.register_sentence));
+  node.append(el("h3", "", "登记信息"), el("p", "pc-register-sentence", result.register_sentence));
   const list = el("ul", "pc-register-facts");
   rows.forEach((row) => {
     const item = el("li", "");
