@@ -42,6 +42,7 @@ from api.routes import (
     console_left_messages,
     console_socket,
     enterprise_auth,
+    forms,
     gaps,
     health,
     kb,
@@ -183,7 +184,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    reports.router, policies.router,
                    # files and the test panel before the items: /export is not an item's id
                    policies_files.router, policies_trial.router, policies_edit.router,
-                   register.router, worklists.router, my_policies.router,
+                   register.router, worklists.router, my_policies.router, forms.router,
                    notify_replies.router):
         app.include_router(router)
     return app

@@ -54,6 +54,33 @@ class TestCase(BaseModel):
         return value
 
 
+class FormField(BaseModel):
+    """One field of the policy's application form (申请表): what 智能填表 fills in from the
+    register (``fact``, a field of the dictionary) or leaves for the applicant (``fact``
+    empty)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    key: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    label: str = Field(min_length=1, max_length=100)
+    fact: str = Field(default="", max_length=64)
+    required: bool = False
+    help: str = Field(default="", max_length=300)
+
+    @field_validator("fact")
+    @classmethod
+    def _fact(cls, value: str) -> str:
+        dictionary = default_dictionary()
+        if value and value not in dictionary:
+            raise ValueError(f"字段词典中没有“{value}” / {value!r} is not a dictionary field")
+        if value and dictionary[value].derived:  # the register stores base facts only
+            raise ValueError(f"“{value}”由其他字段计算，请选用它的来源字段 / {value!r} is "
+                             "computed from other fields")
+        return value
+
+
+MAX_FORM_FIELDS = 60
+
+
 class PolicyData(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -76,6 +103,8 @@ class PolicyData(BaseModel):
     checked_on: dt.date | None = None  # 最近核对
     source_url: str = Field(default="", max_length=500)
     tests: list[TestCase] | None = Field(default=None, max_length=50)
+    # The application form's fields (智能填表, entitlements/filling.py); none: not stored.
+    form: list[FormField] | None = Field(default=None, max_length=MAX_FORM_FIELDS)
 
     @field_validator("conditions")
     @classmethod
@@ -91,6 +120,15 @@ class PolicyData(BaseModel):
     @classmethod
     def _tests(cls, value: list[TestCase] | None) -> list[TestCase] | None:
         return value or None  # none saved: not stored at all
+
+    @field_validator("form")
+    @classmethod
+    def _form(cls, value: list[FormField] | None) -> list[FormField] | None:
+        keys = [f.key for f in value or ()]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"表单字段编号重复：{'、'.join(twice)} / duplicate form keys")
+        return value or None  # an empty form is no form: old items stay as stored
 
     @model_validator(mode="after")
     def _dates(self) -> PolicyData:

@@ -31,12 +31,12 @@ FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl
            ".xlsx": "xlsx"}
 SEED = Path(__file__).resolve().parent / "seed"
 # XLSX columns holding JSON (a condition tree, a document, windows) or lists (one a line).
-JSON_COLUMNS = ("conditions", "document", "windows", "tests")
+JSON_COLUMNS = ("conditions", "document", "windows", "tests", "form")
 LIST_COLUMNS = ("materials", "unmodelled")
 AUTHORING = ("import", "create", "edit", "rollback")  # the actions that write an item's content
 COLUMNS = ("id", "title", "document", "clause", "category", "mode", "department", "benefit",
            "valid_from", "valid_to", "windows", "apply", "materials", "unmodelled",
-           "conditions", "status", "checked_on", "source_url", "tests")
+           "conditions", "status", "checked_on", "source_url", "tests", "form")
 
 
 class PolicyStoreError(XiaobaoError, ValueError):

@@ -228,6 +228,11 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/api/enterprise/work-items/{item_id}/accept"):
                                            (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/api/enterprise/opt-out"):   (401, 401, 401, 401, 401, 401, 401, 401),
+    # 智能填表: the signed-in enterprise's pre-filled forms, never a register value to others
+    ("GET", "/api/enterprise/forms/{policy_id}"):
+                                           (401, 401, 401, 401, 401, 401, 401, 401),
+    ("GET", "/api/enterprise/forms/{policy_id}.pdf"):
+                                           (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/api/notify/sms-reply"):     (401, 401, 401, 401, 401, 401, 401, 401),
     # machines: a signed call-back, Rasa's token — whatever the caller's role
     ("POST", "/api/calls/callback"):       (401, 401, 401, 401, 401, 401, 401, 401),
@@ -345,6 +350,8 @@ CALLS: dict[tuple[str, str], Call] = {
                                                         body={"confirm": True}),
     ("POST", "/api/worklists/{item_id}/grant"): Call(work_item="accepted"),
     ("POST", "/api/enterprise/work-items/{item_id}/accept"): Call(work_item="pending"),
+    ("GET", "/api/enterprise/forms/{policy_id}"): Call(policy="fresh"),
+    ("GET", "/api/enterprise/forms/{policy_id}.pdf"): Call(policy="fresh"),
     ("POST", "/api/notify/sms-reply"): Call(body={"uscc": "91310113MA1G00001X", "text": "TD"}),
     ("GET", "/api/reports/summary"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
                                                   "by": "department"}),
