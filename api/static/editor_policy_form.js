@@ -8,6 +8,7 @@ import { call, enc, errorDetails, fillDatalist, fillSelect, say } from "./editor
 import { conditionSentence } from "./policy_sentence.js";
 import { builder } from "./editor_policy_builder.js";
 import { tester } from "./editor_policy_test.js";
+import { formFields } from "./editor_policy_fields.js";
 
 export const POLICY_STATUS = { draft: "草稿", in_review: "待审核", published: "已发布", archived: "已归档" };
 const ACTIONS = { create: "新建", edit: "修改", import: "导入", submit: "提交审核", publish: "发布",
@@ -19,7 +20,7 @@ const LABELS = { id: "事项编号", title: "事项名称", document: "文件", 
   mode: "兑现方式", department: "主管部门", benefit: "享受内容", valid_from: "施行日期",
   valid_to: "截止日期", windows: "申报窗口", apply: "办理方式", materials: "申请材料",
   unmodelled: "需核实的条件", conditions: "条件", status: "状态", checked_on: "最近核对日期",
-  source_url: "原文链接" };
+  source_url: "原文链接", form: "申请表字段" };
 
 export const policyForm = (() => {
   let current = null;   // the item as last read or saved (null: a new one)
@@ -48,6 +49,8 @@ export const policyForm = (() => {
     if (conditions) out.conditions = conditions;
     const cases = tester.cases();
     if (cases.length) out.tests = cases;
+    const form = formFields.get();
+    if (form.length) out.form = form;
     return out;
   }
 
@@ -64,6 +67,7 @@ export const policyForm = (() => {
     $("p-mode").value = p.mode || meta.modes[0] || "";
     $("p-materials").value = (p.materials || []).join("\n");
     $("p-unmodelled").value = (p.unmodelled || []).join("\n");
+    formFields.set(p.form);
     $("p-why").value = "";
     tester.reset(p.tests, fresh);
     builder.set(p.conditions || null);
@@ -218,6 +222,7 @@ export const policyForm = (() => {
     fillDatalist($("pol-departments"), meta.departments);
     builder.wire(fields, changed);
     tester.wire(item);
+    formFields.wire($("pol-form-fields"), fields, () => tester.update());
     $("pol-form").addEventListener("submit", save);
     $("pol-form").addEventListener("input", (event) => {
       if (!event.target.closest("#pol-builder")) tester.update();
