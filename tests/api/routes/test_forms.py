@@ -1,6 +1,7 @@
 """智能填表 over HTTP (api/routes/forms.py): the enterprise signed in through the simulator
 gets a policy's form pre-filled from the register as JSON and as a PDF; anonymous callers get
-401 and no register value; a policy it does not qualify for is a 404."""
+401 and no register value; a policy it does not qualify for is a 404. The app runs on the
+``engine`` fixture's database: SQLite, and PostgreSQL when configured."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,7 +27,15 @@ FACTS = {"taxable_income": 120, "employees": 35, "total_assets": 900,
 
 
 @pytest.fixture
-def seeded(services):
+def settings(settings, engine):
+    """The API conftest's settings on the migrated test database of ``engine``."""
+    return settings.model_copy(update={
+        "database_url": engine.url.render_as_string(hide_password=False)})
+
+
+@pytest.fixture
+def seeded(services, engine):
+    assert services.engine.url == engine.url  # the app reads and writes the fixture's database
     with session_scope(services.engine) as s:
         import_policies(s, sorted(SEED.glob("*.yaml")), "seed")
         item = store.get_item(s, POLICY)
