@@ -10,8 +10,11 @@ import io
 import pypdf
 import pytest
 
+from api.deps import conversation_id_from_cookies
 from enterprises.register import ensure_enterprise, new_facts, write_facts
 from policies import editing, store
+from policies.checkups import record_checkup
+from policies.evaluator import CheckResult
 from policies.store import SEED
 from policies.store import import_files as import_policies
 from tests.api.routes.test_enterprise_auth import USCC, sign_in
@@ -21,7 +24,8 @@ from xiaobao.db import session_scope
 POLICY = "tax-small-profit-cit"
 NAME = "上海宝山示例科技有限公司"
 FORM = [{"key": "employees", "label": "从业人数", "fact": "employees", "required": True},
-        {"key": "contact", "label": "联系人", "required": True}]
+        {"key": "contact", "label": "联系人", "required": True},
+        {"key": "founded_on", "label": "成立日期", "fact": "founded_on"}]
 FACTS = {"taxable_income": 120, "employees": 35, "total_assets": 900,
          "is_individual_business": False}
 
@@ -56,7 +60,7 @@ def test_the_signed_in_enterprise_gets_its_form_as_json_and_pdf(client, seeded):
     employees = body["fields"][0]
     assert (employees["value"], employees["source"], employees["state"]) == (35, "税务",
                                                                              "authority")
-    assert body["to_fill"] == ["contact"]
+    assert body["to_fill"] == ["contact", "founded_on"]
     assert [m["proven"] for m in body["materials"]] == [True, False]
 
     pdf = client.get(f"/api/enterprise/forms/{POLICY}.pdf")
@@ -66,6 +70,20 @@ def test_the_signed_in_enterprise_gets_its_form_as_json_and_pdf(client, seeded):
     assert pdf.content.startswith(b"%PDF")
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
     assert NAME in text and USCC in text and "35人" in text
+
+
+def test_this_browsers_check_up_fills_what_the_register_lacks(client, seeded):
+    assert client.get("/").status_code == 200  # the visitor cookie: this browser's conversation
+    settings = client.app.state.services.settings
+    conversation = conversation_id_from_cookies(dict(client.cookies), settings)
+    with session_scope(client.app.state.services.engine) as s:
+        record_checkup(s, conversation, {"founded_on": "2020-03-15", "employees": 999}, [],
+                       today(), CheckResult([]))
+    sign_in(client)
+    fields = {f["key"]: f for f in client.get(f"/api/enterprise/forms/{POLICY}").json()["fields"]}
+    assert (fields["founded_on"]["value"], fields["founded_on"]["source"],
+            fields["founded_on"]["state"]) == ("2020-03-15", "对话中填报", "given")
+    assert fields["employees"]["value"] == 35  # the register's, not the check-up's
 
 
 def test_anonymous_callers_get_401_and_no_register_value(client, seeded):
