@@ -13,6 +13,7 @@ from notifications.models import ELIGIBLE, MIANSHEN, POSSIBLE, SMS
 SENDER = "【宝山区政务服务中心】"
 SMS_OPT_OUT = "回复TD退订"
 OPT_OUT_PATH = "/notifications/opt-out"  # the portal's opt-out page (the gateway serves it)
+MY_POLICIES_PATH = "/my-policies"  # 我的政策: where a confirmed 免申即享 is accepted (一键确认)
 MAX_TITLE_CHARS = 40  # an SMS is billed by 70 characters: the title is cut, the link is not
 
 _BODY = {
@@ -39,5 +40,7 @@ def compose(kind: str, channel: str, policy_id: str, policy_title: str, portal_u
     title = " ".join(policy_title.split())
     if len(title) > MAX_TITLE_CHARS:
         title = title[: MAX_TITLE_CHARS - 1] + "…"
-    body = _BODY[kind].format(title=title, link=policy_link(portal_url, policy_id))
+    link = (f"{portal_url.rstrip('/')}{MY_POLICIES_PATH}" if kind == MIANSHEN
+            else policy_link(portal_url, policy_id))
+    body = _BODY[kind].format(title=title, link=link)
     return f"{SENDER}{body} {opt_out_sentence(channel, portal_url)}"

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import ServicesDep, ensure_visitor
@@ -54,6 +54,13 @@ def my_policies_page(request: Request, services: ServicesDep) -> Response:
     ``GET /api/enterprise/policies``, which answers 401 (and the page shows 企业登录) when
     nobody is."""
     return _page(request, services, "my_policies")
+
+
+@router.get("/notifications/opt-out")
+def opt_out_page() -> Response:
+    """The link every 站内信 ends with: 我的政策's 退订 (after 企业登录 when nobody is signed
+    in: who opts out is the signed-in enterprise, never a code in the link)."""
+    return RedirectResponse("/my-policies#mp-optout-title", status_code=303)
 
 
 @router.get("/console", response_class=HTMLResponse)

@@ -81,6 +81,8 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/"):                          (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/policy-check"):              (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/register"):                  (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/notifications/opt-out"):     (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/my-policies"):               (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/console"):                   (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/editor"):                    (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/dashboard"):                 (200, 200, 200, 200, 200, 200, 200, 200),
@@ -118,6 +120,8 @@ MATRIX: dict[tuple[str, str], tuple] = {
     # 政策体检: public, rate-limited per address like the chat
     ("GET", "/api/policy-fields"):         (200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/policy-check"):         (200, 200, 200, 200, 200, 200, 200, 200),
+    # an enterprise's correction of a register fact: the signed-in enterprise only
+    ("POST", "/api/policy-check/corrections"): (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/api/chat/left-messages/{message_id}/phone-code"):
                                            (404, 200, 404, 404, 404, 404, 404, 404),
     # the visitor's own 留言, but no code was sent for it to this conversation: 422

@@ -15,7 +15,9 @@ def test_every_kind_names_the_policy_links_it_and_ends_with_td(kind, words):
     text = compose(kind, "sms", "pol-7", "高新技术企业认定奖励", PORTAL)
     assert text.startswith("【宝山区政务服务中心】")
     assert "「高新技术企业认定奖励」" in text and words in text
-    assert "https://ywtb.example.gov.cn/policy-check?policy=pol-7" in text
+    link = ("https://ywtb.example.gov.cn/my-policies" if kind == "mianshen"  # 一键确认 there
+            else "https://ywtb.example.gov.cn/policy-check?policy=pol-7")
+    assert link in text
     assert text.endswith("回复TD退订")
 
 

@@ -156,3 +156,9 @@ def test_a_td_reply_opts_out_only_with_the_providers_key(app, client, services):
         "X-Notify-Key": "provider-key-123"}).json() == {"opted_out": False}
     with session_scope(services.engine) as s:
         assert opted_out(s, USCC)
+
+
+def test_the_opt_out_link_of_a_message_opens_my_policies_opt_out(client):
+    went = client.get("/notifications/opt-out", follow_redirects=False)
+    assert went.status_code == 303 and went.headers["location"] == "/my-policies#mp-optout-title"
+    assert "退订政策推送" in client.get(went.headers["location"]).text
