@@ -29,8 +29,11 @@ function fill(id, items, empty, draw) {
   if (!items.length) list.appendChild(el("li", "empty small mp-empty", empty));
 }
 
+let benefits = {};  // a policy's benefit by id, from the lists 我的政策 holds (items carry none)
+
 function workCard(w) {
-  const item = card({ title: w.title, department: w.department, mode: "免申即享" }, "eligible");
+  const item = card({ title: w.title, department: w.department, mode: "免申即享",
+    benefit: benefits[w.policy_id] }, "eligible");
   item.dataset.item = w.id;
   const state = el("p", "mp-state", MY_STATUS[w.status] || w.status);
   item.appendChild(state);
@@ -63,6 +66,8 @@ async function acceptItem(w, accept, state) {
 function render(mine) {
   $("mp-who").textContent = (mine.name || "贵企业") + " · 按 " + mine.day + " 有效的已发布政策核对" +
     (mine.in_register ? "" : "（登记信息中暂无贵企业的资料，可通过政策体检补充）");
+  benefits = Object.fromEntries([...(mine.eligible || []), ...(mine.possible || [])]
+    .map((p) => [p.id, p.benefit]));
   const items = mine.work_items || [];
   fill("mp-pending", items.filter((w) => w.status !== "granted"), "暂无待确认的免申即享事项", workCard);
   fill("mp-granted", items.filter((w) => w.status === "granted"), "暂无已兑现的政策", workCard);
