@@ -132,6 +132,7 @@ async function worklistOnly() {
     location.assign("/login");
   });
   document.querySelector(".console").classList.add("worklist-only");
+  document.querySelectorAll(".tab:not(#tab-worklist-btn)").forEach((tab) => { tab.hidden = true; });
   document.querySelector(".console > .card h2").textContent = "免申即享";  // not 队列: none shows
   $("duty").style.display = $("duty-toggle").style.display = "none";  // no tickets to be on duty for
   wireSide();

@@ -160,5 +160,9 @@ def test_confirm_accept_and_grant_a_mianshen_benefit(registered: Stack, browser)
     expect(readonly).to_contain_text("已兑现")
     expect(board.locator("#wl-readonly")).to_be_visible()
     expect(readonly.get_by_role("button")).to_have_count(0)
+    tab = board.get_by_role("tab", name="免申即享待办")
+    tab.press("ArrowRight")  # the only tab shown: the keyboard stays on it
+    expect(tab).to_be_focused()
+    expect(board.get_by_role("tab")).to_have_count(1)
     assert_clean(board, "entitlements_console_supervisor")
     assert errors == []
