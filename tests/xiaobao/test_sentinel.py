@@ -6,106 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import redis
 
 from handoff import queue
 from knowledge_base.changes import CHANGES_CHANNEL
 from retrieval.sync import start_listener
-from tests.redis_server import _free_port, redis_server_binary
+from tests.redis_sentinel import MASTER, PASSWORD, SentinelSet, wait_for
 from xiaobao import redis_clients
 from xiaobao.settings import Settings
-
-MASTER = "xiaobao"
-PASSWORD = "primary-pw"
-
-
-def _wait(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            found = condition()
-            if found:
-                return found
-        except redis.RedisError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class SentinelSet:
-    """A primary, a replica and three Sentinels, each its own redis-server process."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.procs: list[subprocess.Popen] = []
-        self.primary_port, self.replica_port = _free_port(), _free_port()
-        self.primary = self._server(self.primary_port)
-        self._server(self.replica_port, "--replicaof", "127.0.0.1", str(self.primary_port),
-                     "--masterauth", PASSWORD)
-        self.sentinel_ports = [_free_port() for _ in range(3)]
-        for port in self.sentinel_ports:
-            conf = workdir / f"sentinel-{port}.conf"
-            conf.write_text(
-                f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
-                f"sentinel monitor {MASTER} 127.0.0.1 {self.primary_port} 2\n"
-                f"sentinel auth-pass {MASTER} {PASSWORD}\n"
-                f"sentinel down-after-milliseconds {MASTER} 500\n"
-                f"sentinel failover-timeout {MASTER} 3000\n"
-                f"sentinel parallel-syncs {MASTER} 1\n", encoding="utf-8")
-            self.procs.append(subprocess.Popen(
-                [redis_server_binary(), str(conf), "--sentinel"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        # Ready: the replica in sync, every Sentinel knowing the replica and the two others
-        # (a failover needs the quorum and a majority to elect the one that promotes).
-        _wait(lambda: self.direct(self.replica_port).info("replication")
-              ["master_link_status"] == "up", 10, "the replica to sync")
-        for port in self.sentinel_ports:
-            _wait(lambda port=port: self._knows_everyone(port), 15, f"Sentinel {port} ready")
-
-    def _server(self, port: int, *args: str) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--requirepass", PASSWORD,
-             *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.procs.append(proc)
-        _wait(lambda: self.direct(port).ping(), 10, f"redis-server on {port}")
-        return proc
-
-    def direct(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, password=PASSWORD, decode_responses=True,
-                           socket_timeout=1, socket_connect_timeout=0.5)
-
-    def _knows_everyone(self, port: int) -> bool:
-        state = redis.Redis(port=port, decode_responses=True, socket_timeout=1).sentinel_master(
-            MASTER)
-        return state["num-slaves"] >= 1 and state["num-other-sentinels"] >= 2
-
-    @property
-    def sentinels(self) -> str:
-        return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
-
-    def master_port(self) -> int:
-        host_port = redis.Redis(port=self.sentinel_ports[0], decode_responses=True,
-                                socket_timeout=1).sentinel_get_master_addr_by_name(MASTER)
-        return int(host_port[1])
-
-    def kill_primary(self) -> float:
-        self.primary.send_signal(signal.SIGKILL)
-        self.primary.wait(5)
-        return time.monotonic()
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.fixture
@@ -126,11 +38,6 @@ def url(sentinel_set, monkeypatch) -> str:
     return Settings().redis_url
 
 
-def _promoted(sentinel_set: SentinelSet, killed_at: float) -> float:
-    _wait(lambda: sentinel_set.master_port() == sentinel_set.replica_port, 15, "the promotion")
-    return time.monotonic() - killed_at
-
-
 def test_streams_survive_a_failover(sentinel_set, url):
     r, ar = redis_clients.gateway_clients(url)
     key = queue.queue_key("web", "市场监管", high=False)
@@ -143,9 +50,9 @@ def test_streams_survive_a_failover(sentinel_set, url):
     assert r.wait(1, 2000) == 1
 
     killed_at = sentinel_set.kill_primary()
-    promoted_s = _promoted(sentinel_set, killed_at)
+    promoted_s = sentinel_set.wait_for_promotion(killed_at)
     # The same client, its pool now pointed by the Sentinels at the promoted replica.
-    history = _wait(lambda: r.xrange(key), 10, "the client to reach the new primary")
+    history = wait_for(lambda: r.xrange(key), 10, "the client to reach the new primary")
     served_s = time.monotonic() - killed_at
     print(f"\nSentinel failover: promoted {promoted_s:.2f} s, the factory's client served "
           f"again {served_s:.2f} s after SIGKILL of the primary")
@@ -191,15 +98,15 @@ def test_a_subscriber_resubscribes_after_a_failover(sentinel_set, url):
     stop = start_listener(recorder, redis_clients.client(url, text=False))
     publisher = redis_clients.client(url, connect_timeout_s=0.5, read_timeout_s=1)
     try:
-        _wait(lambda: publisher.publish(CHANGES_CHANNEL, json.dumps([1])) == 1, 5,
+        wait_for(lambda: publisher.publish(CHANGES_CHANNEL, json.dumps([1])) == 1, 5,
               "the listener to subscribe")
         assert recorder.event.wait(5) and recorder.refreshed == [[1]]
         recorder.event.clear()
 
         killed_at = sentinel_set.kill_primary()
-        _promoted(sentinel_set, killed_at)
+        sentinel_set.wait_for_promotion(killed_at)
         # A change announced on the new primary reaches the listener once it resubscribed.
-        _wait(lambda: publisher.publish(CHANGES_CHANNEL, json.dumps([2])) == 1, 15,
+        wait_for(lambda: publisher.publish(CHANGES_CHANNEL, json.dumps([2])) == 1, 15,
               "the listener to resubscribe on the new primary")
         assert recorder.event.wait(5)
         assert recorder.refreshed == [[1], [2]]
