@@ -278,6 +278,9 @@ def expire_untimed_trackers(tracker_redis: redis_lib.Redis, ttl_s: int,
     return changed
 
 
+SENTINEL_TRACKER_STORE = "bot.sentinel_stores.SentinelTrackerStore"  # endpoints.yml's type
+
+
 @dataclass(frozen=True)
 class TrackerStore:
     """Where Rasa keeps trackers, as ``endpoints.yml`` says."""
@@ -297,7 +300,8 @@ def tracker_store_from_endpoints(path: Path) -> TrackerStore | None:
         return None
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     store = raw.get("tracker_store") or {}
-    if str(store.get("type", "")).lower() != "redis":
+    kind = str(store.get("type", ""))
+    if kind.lower() != "redis" and kind != SENTINEL_TRACKER_STORE:
         return None
 
     def value(name: str, default: object = "") -> str:
@@ -306,8 +310,13 @@ def tracker_store_from_endpoints(path: Path) -> TrackerStore | None:
 
     host, port, db = value("url", "localhost"), value("port", 6379), value("db", 0)
     password = value("password")
+    prefix = store.get("key_prefix")
+    if kind == SENTINEL_TRACKER_STORE and value("sentinels").strip():
+        return TrackerStore(url=redis_clients.sentinel_url(
+            value("sentinels"), value("sentinel_master", "xiaobao"), db=int(db),
+            password=password, sentinel_password=value("sentinel_password")),
+            key_prefix=str(prefix) if prefix else None)
     scheme = "rediss" if str(store.get("use_ssl", "")).lower() == "true" else "redis"
     auth = f":{quote(password, safe='')}@" if password else ""
-    prefix = store.get("key_prefix")
     return TrackerStore(url=f"{scheme}://{auth}{host}:{port}/{db}",
                         key_prefix=str(prefix) if prefix else None)

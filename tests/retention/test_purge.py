@@ -395,3 +395,15 @@ def test_the_purge_removes_a_conversations_check_up_with_it(ctx):
                      "ineligible": ["p-no"]}]  # what it decided stays; the facts went
     assert NUMBER not in json.dumps(kept, ensure_ascii=False)
     assert purge.purge_expired_transcripts(30, ctx=ctx, now=later)["events_cleared"] == 0
+
+
+def test_a_sentinel_tracker_store_is_found_through_its_sentinels(tmp_path):
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        "tracker_store:\n  type: bot.sentinel_stores.SentinelTrackerStore\n"
+        "  sentinels: 10.0.0.1:26379,10.0.0.2:26379\n  sentinel_master: xb\n"
+        "  password: pw\n  db: 1\n  key_prefix: xiaobao\n", encoding="utf-8")
+    found = purge.tracker_store_from_endpoints(endpoints)
+    assert found == purge.TrackerStore(
+        url="redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/xb/1?password=pw",
+        key_prefix="xiaobao")
