@@ -35,7 +35,9 @@ def my_policies(session: Session, uscc: str, day: dt.date | None = None) -> dict
     def brief(pid: str) -> dict[str, Any]:
         d = stored[pid]
         return {"id": pid, "title": d.get("title") or pid, "mode": d.get("mode") or "",
-                "department": d.get("department") or "", "benefit": d.get("benefit") or ""}
+                "department": d.get("department") or "", "benefit": d.get("benefit") or "",
+                # 智能填表: an application to pre-fill (免申即享 needs none)
+                "has_form": bool(d.get("form")) and d.get("mode") != "免申即享"}
 
     items = list(session.scalars(select(WorkItem).where(WorkItem.uscc == found.uscc)
                                  .order_by(WorkItem.id)))

@@ -46,6 +46,19 @@ def work_list(session: Session, *, departments: list[str] | None = None,
     return list(session.scalars(q.limit(limit).offset(offset)))
 
 
+def titles(session: Session, policy_ids: set[str]) -> dict[str, str]:
+    """Each policy's title, for the lists people read (a removed item: its id)."""
+    from policies.store import PolicyStoreError
+
+    out = {}
+    for pid in policy_ids:
+        try:
+            out[pid] = (get_item(session, pid).data or {}).get("title") or pid
+        except PolicyStoreError:
+            out[pid] = pid
+    return out
+
+
 def get_work_item(session: Session, item_id: int) -> WorkItem:
     item = session.get(WorkItem, item_id)
     if item is None:

@@ -35,7 +35,9 @@ def list_items(session: SessionDep, me: CurrentAccount,
     departments = policy.work_list_departments(me)
     items = worklists.work_list(session, departments=departments, policy_id=policy_id,
                                 status=status, limit=limit, offset=offset)
-    return {"items": [worklists.item_dict(i) for i in items]}
+    titles = worklists.titles(session, {i.policy_id for i in items})
+    return {"items": [{**worklists.item_dict(i), "title": titles.get(i.policy_id, "")}
+                      for i in items]}
 
 
 @router.post("/{item_id}/decision")

@@ -69,7 +69,7 @@ function itemCard(item) {
   head.appendChild(el("span", "status-tag wl-" + item.status, WORK_STATUS[item.status] || item.status));
   head.appendChild(el("span", "tid", "#" + item.id + " · " + zonedDateTime(item.created_at, timeZone())));
   li.appendChild(head);
-  li.appendChild(el("div", "item-text wl-policy", item.policy_id + "（第" + item.policy_version +
+  li.appendChild(el("div", "item-text wl-policy", (item.title || item.policy_id) + "（第" + item.policy_version +
     "版，规则 " + item.rule_version + "）"));
   li.appendChild(el("div", "tid", item.department + " · 企业 " + maskUscc(item.uscc)));
   const lines = whyLines(item.why, fields || {});

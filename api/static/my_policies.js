@@ -20,6 +20,13 @@ function card(policy, kind) {
   item.appendChild(head);
   if (policy.benefit) item.appendChild(el("p", "pc-benefit", policy.benefit));
   if (policy.department) item.appendChild(el("p", "subtle", "主管部门：" + policy.department));
+  if (policy.id && policy.has_form) {  // 智能填表: the application pre-filled from the register
+    const form = el("a", "secondary button-link", "下载预填申请表（PDF）");
+    form.href = "/api/enterprise/forms/" + encodeURIComponent(policy.id) + ".pdf";
+    form.setAttribute("download", "");
+    form.setAttribute("aria-label", "下载预填申请表：" + policy.title);
+    item.appendChild(form);
+  }
   return item;
 }
 

@@ -25,3 +25,14 @@ def test_an_enterprise_with_no_facts_is_asked_for_them(session):
     assert "tax-small-profit-cit" not in [p["id"] for p in mine["eligible"]]
     needed = {p["id"]: p["needed"] for p in mine["possible"]}
     assert "从业人数" in "、".join(needed["tax-small-profit-cit"])
+
+
+def test_an_application_form_is_offered_only_where_one_is_filed(session):
+    from policies.store import get_item
+
+    item = get_item(session, "tax-veterans-hiring")
+    assert item.data.get("form"), "the seed's 依申请 relief carries a form"
+    mine = my_policies(session, code(4), DAY)
+    shown = {p["id"]: p["has_form"] for p in mine["eligible"] + mine["possible"]}
+    assert shown["tax-veterans-hiring"] is True
+    assert shown["tax-small-profit-cit"] is False  # 免申即享: nothing to apply for

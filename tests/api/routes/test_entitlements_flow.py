@@ -41,6 +41,7 @@ def test_from_the_register_to_the_grant(client, make_account, services, seeded):
     login(client, make_account, "lead", ["leader"], ["区税务局"])
     listed = client.get("/api/worklists", params={"policy_id": SMALL_PROFIT}).json()["items"]
     [item] = [i for i in listed if i["uscc"] == USCC]
+    assert item["title"].startswith("小型微利企业")
     assert item["why"]["facts"]["employees"] == 35
     assert item["why"]["sources"]["employees"]["source"] == "税务"
     assert client.post(f"/api/worklists/{item['id']}/decision",
