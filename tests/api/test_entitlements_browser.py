@@ -46,7 +46,7 @@ def worklist(page: Page, status: str):
     """The console's 免申即享待办 with ``status`` chosen; the stack's item of POLICY."""
     page.get_by_role("tab", name="免申即享待办").click()
     page.select_option("#wl-filter", status)
-    return page.locator("#wl-list li.wl-item", has_text=POLICY)
+    return page.locator("#wl-list li.wl-item", has_text=TITLE)  # the list shows titles
 
 
 def sign_in_enterprise(page: Page, base: str) -> None:
