@@ -67,11 +67,11 @@ def batch_command(
 
         header = ["uscc", "policy", "status", "mianshen_ready"]
         if out.suffix.lower() == ".xlsx":
-            with out.open("wb") as f:
-                tabular.write_xlsx(f, "batch", header, ([r[k] for k in header] for r in rows))
+            with out.open("wb") as book:
+                tabular.write_xlsx(book, "batch", header, ([r[k] for k in header] for r in rows))
         else:
-            with out.open("w", encoding="utf-8", newline="") as f:
-                tabular.write_csv(f, header, rows)
+            with out.open("w", encoding="utf-8", newline="") as text:
+                tabular.write_csv(text, header, rows)
     if as_json:
         for r in rows:
             typer.echo(json.dumps(r, ensure_ascii=False))
