@@ -60,6 +60,9 @@ class EventKind(StrEnum):
     BAD_RATING_RECTIFIED = "bad_rating_rectified"
     LOGIN = "login"
     PASSWORD_CHANGED = "password_changed"
+    # An enterprise signed in (一网通办 法人) or out; ``actor`` is its USCC.
+    ENTERPRISE_LOGIN = "enterprise_login"
+    ENTERPRISE_LOGOUT = "enterprise_logout"
 
 
 class Event(Base):

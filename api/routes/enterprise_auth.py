@@ -30,6 +30,7 @@ from api.services import Services
 from xiaobao import enterprise_sessions
 from xiaobao.db import session_scope
 from xiaobao.errors import XiaobaoError
+from xiaobao.events import EventKind, record_event
 from xiaobao.settings import Settings
 
 PENDING_COOKIE = "xiaobao_oidc_pending"
@@ -99,13 +100,18 @@ def _open_session(services: Services, identity: Identity, previous: str | None) 
     """A fresh session for the enterprise (any the browser brought along ends)."""
     with session_scope(services.engine) as session:
         enterprise_sessions.revoke(session, previous)
+        record_event(session, EventKind.ENTERPRISE_LOGIN, actor=identity.uscc)
         return enterprise_sessions.create(session, identity.uscc, identity.name,
                                           services.settings)
 
 
 def _end_session(services: Services, token: str | None) -> None:
     with session_scope(services.engine) as session:
+        signed_in = enterprise_sessions.resolve(session, token, services.settings) \
+            if token else None
         enterprise_sessions.revoke(session, token)
+        if signed_in is not None:
+            record_event(session, EventKind.ENTERPRISE_LOGOUT, actor=signed_in.uscc)
 
 
 @pages.get(CALLBACK_PATH, response_class=HTMLResponse)

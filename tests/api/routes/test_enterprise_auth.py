@@ -199,3 +199,17 @@ def test_a_configured_redirect_url_is_used_for_the_callback_and_after_sign_out(s
         assert query["redirect_uri"] == [public]
         out = behind_a_proxy.post("/auth/enterprise/logout", json={}).json()
         assert "post_logout_redirect_uri=https%3A%2F%2Fportal.example.gov.cn%2F" in out["redirect"]
+
+
+def test_sign_in_and_sign_out_are_in_the_event_log(client, app):
+    from sqlalchemy import select
+
+    from xiaobao.db import session_scope
+    from xiaobao.events import Event
+
+    sign_in(client)
+    assert client.post("/auth/enterprise/logout").status_code == 200
+    with session_scope(app.state.services.engine) as s:
+        logged = [(e.kind, e.actor) for e in s.scalars(select(Event).where(
+            Event.kind.in_(("enterprise_login", "enterprise_logout"))).order_by(Event.pk))]
+    assert logged == [("enterprise_login", USCC), ("enterprise_logout", USCC)]
