@@ -11,20 +11,16 @@ reads the same table, so a sign-out counts everywhere at once.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import DateTime, String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xiaobao.clock import utcnow
+from xiaobao.clock import aware, utcnow
 from xiaobao.db import Base
+from xiaobao.sessions import TOUCH_EVERY, token_hash, well_formed  # the same token rules
 from xiaobao.settings import Settings
-
-TOUCH_EVERY = dt.timedelta(minutes=1)  # last_seen_at is written at most this often
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
 class EnterpriseSession(Base):
@@ -46,17 +42,8 @@ class SignedInEnterprise:
     name: str
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back naive; they were stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def _row(db: Session, token: str | None) -> EnterpriseSession | None:
-    if not token or not _TOKEN_RE.match(token):
+    if not well_formed(token):
         return None
     return db.get(EnterpriseSession, token_hash(token))
 
@@ -82,8 +69,8 @@ def resolve(db: Session, token: str | None, settings: Settings, *,
     if row is None or row.revoked_at is not None:
         return None
     now = now or utcnow()
-    last_seen = _aware(row.last_seen_at)
-    if now >= _aware(row.expires_at) or \
+    last_seen = aware(row.last_seen_at)
+    if now >= aware(row.expires_at) or \
             now - last_seen >= dt.timedelta(seconds=settings.enterprise_session_max_age_s):
         return None
     if now - last_seen >= TOUCH_EVERY:

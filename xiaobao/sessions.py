@@ -17,12 +17,13 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from typing import TypeGuard
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaobao.accounts import Account
-from xiaobao.clock import utcnow
+from xiaobao.clock import aware, utcnow
 from xiaobao.db import Base
 from xiaobao.settings import Settings
 
@@ -47,13 +48,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back naive; they were stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+def well_formed(token: str | None) -> TypeGuard[str]:
+    """A cookie value that could be one of our tokens (anything else is not looked up)."""
+    return token is not None and _TOKEN_RE.match(token) is not None
 
 
 def _row(db: Session, token: str | None) -> WebSession | None:
-    if not token or not _TOKEN_RE.match(token):
+    if not well_formed(token):
         return None
     return db.get(WebSession, token_hash(token))
 
@@ -80,8 +81,8 @@ def resolve(db: Session, token: str | None, settings: Settings, *,
     if row is None or row.revoked_at is not None:
         return None
     now = now or utcnow()
-    last_seen = _aware(row.last_seen_at)
-    if now >= _aware(row.expires_at) or \
+    last_seen = aware(row.last_seen_at)
+    if now >= aware(row.expires_at) or \
             now - last_seen >= dt.timedelta(seconds=settings.session_max_age_s):
         return None
     account = db.get(Account, row.account_id)
