@@ -11,6 +11,7 @@ from fastapi import File, Response, UploadFile
 from api.deps import EditorAccount, ServicesDep
 from api.errors import ApiError
 from api.kb_schemas import MEDIA_TYPES, ExportFormat, Status, check_policy_ids, kb_router
+from api.uploads import base_name, read_upload
 from knowledge_base import io, store
 
 router = kb_router("knowledge base")
@@ -22,16 +23,12 @@ def import_file(services: ServicesDep, me: EditorAccount,
                 dry_run: bool = False) -> dict:
     """Import a file, all or nothing: any bad row → 422 listing every row, field and reason,
     and nothing written. ``dry_run``: what would be created, updated or left unchanged."""
-    name = FilePath(file.filename or "").name
+    name = base_name(file)
     try:
         io.detect_format(FilePath(name))
     except store.KnowledgeBaseError as exc:
         raise ApiError(422, "unsupported_file_type", exc.message) from None
-    limit = services.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, "body_too_large", f"文件过大（上限{limit // 1024} KB）。 / File too "
-                                              f"large (at most {limit // 1024} KB).")
+    data = read_upload(file, services.settings.max_upload_bytes)
     entries = io.parse_entries(FilePath(name), data)
     check_policy_ids(services, {e.id: e.policy_ids for e in entries})
     summary = services.kb.import_entries(entries, me.username, dry_run=dry_run)

@@ -13,6 +13,7 @@ from fastapi import File, Response, UploadFile
 from api.deps import PolicyEditorAccount, ServicesDep, SessionDep
 from api.errors import ApiError
 from api.policy_schemas import MEDIA_TYPES, ExportFormat, policies_router
+from api.uploads import base_name, upload_on_disk
 from policies import store
 from xiaobao import clock
 
@@ -25,18 +26,10 @@ def import_file(services: ServicesDep, session: SessionDep, me: PolicyEditorAcco
                 dry_run: bool = False) -> dict:
     """Import a file, all or nothing: any bad row → 422 listing every row, field and reason,
     and nothing written. ``dry_run``: what would be created, updated or left unchanged."""
-    name = FilePath(file.filename or "").name
-    if FilePath(name).suffix.lower() not in store.FORMATS:
+    if FilePath(base_name(file)).suffix.lower() not in store.FORMATS:
         raise ApiError(422, "unsupported_file_type", "不支持的文件类型，请使用 .yaml .jsonl "
                                                      ".xlsx / unsupported file type")
-    limit = services.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, "body_too_large", f"文件过大（上限{limit // 1024} KB）。 / File too "
-                                              f"large (at most {limit // 1024} KB).")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = FilePath(tmp) / name
-        path.write_bytes(data)
+    with upload_on_disk(file, services.settings.max_upload_bytes) as path:
         report = store.import_files(session, [path], me.username, dry_run=dry_run,
                                     files_publish=False)
     rows = len(report.created) + len(report.updated) + len(report.unchanged)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 
 from api.deps import CurrentAccount, ServicesDep, SessionDep
 from api.errors import ApiError, error_responses
+from api.uploads import base_name, upload_on_disk
 from enterprises import importing, register
 from entitlements.runs import run_batch
 from xiaobao import clock, policy
@@ -52,18 +53,10 @@ def import_register(services: ServicesDep, session: SessionDep, me: CurrentAccou
     """All or nothing: any bad row → 422 listing every row, column and reason, nothing
     stored. A stored import re-runs the batch over the register (work items, notifications)."""
     policy.require_register_manage(me)
-    name = FilePath(file.filename or "").name
-    if FilePath(name).suffix.lower() not in importing.FORMATS:
+    if FilePath(base_name(file)).suffix.lower() not in importing.FORMATS:
         raise ApiError(422, "unsupported_file_type", "不支持的文件类型，请使用 .xlsx .csv "
                                                      ".jsonl / unsupported file type")
-    limit = services.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, "body_too_large", f"文件过大（上限{limit // 1024} KB）。 / File too "
-                                              f"large (at most {limit // 1024} KB).")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = FilePath(tmp) / name
-        path.write_bytes(data)
+    with upload_on_disk(file, services.settings.max_upload_bytes) as path:
         report = importing.import_files(session, [path], source=source, by=me.username,
                                         as_of=as_of, dry_run=dry_run)
     out = report.to_dict()
