@@ -204,3 +204,20 @@ def r(redis_server) -> Iterator[redis.Redis]:
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+def on_engine(engine, monkeypatch, tmp_path):
+    """The command line's settings point at the test database (SQLite or PostgreSQL), for
+    tests that run `xiaobao …` in process (typer's CliRunner)."""
+    from xiaobao import db
+    from xiaobao import settings as settings_module
+
+    monkeypatch.setenv("XIAOBAO_HOME", str(tmp_path))
+    monkeypatch.setenv("XIAOBAO_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("XIAOBAO_HANDOFF_CONFIG", raising=False)
+    settings_module.get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    yield engine
+    db.get_engine.cache_clear()
+    settings_module.get_settings.cache_clear()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -19,23 +18,10 @@ from policies.evaluator import check, policy_from_dict
 from policies.store import SEED as POLICY_SEED
 from policies.store import load_file
 from tests.enterprises.conftest import DAY, code, write_csv
-from xiaobao import db
-from xiaobao import settings as settings_module
 from xiaobao.db import session_factory
 
 FIRST = "913101136000123471"  # the seed's first enterprise
 
-
-@pytest.fixture
-def on_engine(engine, monkeypatch, tmp_path):
-    """The command line's settings point at the test database (SQLite or PostgreSQL)."""
-    monkeypatch.setenv("XIAOBAO_HOME", str(tmp_path))
-    monkeypatch.setenv("XIAOBAO_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    settings_module.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield engine
-    db.get_engine.cache_clear()
-    settings_module.get_settings.cache_clear()
 
 
 def run(*args: str):

@@ -5,28 +5,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
 from enterprises.register import profile, records
 from policies.evaluator import check
 from policies.store import published_policies
-from xiaobao import db
-from xiaobao import settings as settings_module
 from xiaobao.clock import today
 from xiaobao.db import session_factory
-
-
-@pytest.fixture
-def on_engine(engine, monkeypatch, tmp_path):
-    monkeypatch.setenv("XIAOBAO_HOME", str(tmp_path))
-    monkeypatch.setenv("XIAOBAO_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    settings_module.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield engine
-    db.get_engine.cache_clear()
-    settings_module.get_settings.cache_clear()
 
 
 def run(*args: str):

@@ -10,23 +10,9 @@ from typer.testing import CliRunner
 from cli.main import app
 from reports import facts, rates
 from tests.reports import scenario
-from xiaobao import db
-from xiaobao import settings as settings_module
 
 DAY = ["--from", "2026-12-01", "--to", "2026-12-01"]
 
-
-@pytest.fixture
-def on_engine(engine, monkeypatch, tmp_path):
-    """The command line's settings point at the test database (SQLite or PostgreSQL)."""
-    monkeypatch.setenv("XIAOBAO_HOME", str(tmp_path))
-    monkeypatch.setenv("XIAOBAO_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    monkeypatch.delenv("XIAOBAO_HANDOFF_CONFIG", raising=False)
-    settings_module.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield engine
-    db.get_engine.cache_clear()
-    settings_module.get_settings.cache_clear()
 
 
 @pytest.fixture
