@@ -8,24 +8,10 @@ from pathlib import Path
 
 import typer
 
-from xiaobao.errors import XiaobaoError
+from policies.cli import in_store  # one transaction; a refusal is a sentence, exit 1
 
 worklist_app = typer.Typer(no_args_is_help=True, add_completion=False,
                            help="免申即享 work lists: list, confirm or decline, grant")
-
-
-def _in_db(work):
-    """``work(session)`` in one transaction; a refusal is its sentence on stderr, exit 1."""
-    from xiaobao.db import get_engine, session_scope, upgrade
-
-    engine = get_engine()
-    upgrade(engine)
-    try:
-        with session_scope(engine) as s:
-            return work(s)
-    except XiaobaoError as exc:
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(1) from None
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -60,7 +46,7 @@ def batch_command(
         result, _ = evaluate(s, day or dt.date.today(), policy)
         return result, {"enterprises": len(result.table), "policies": len(result.policies)}
 
-    result, summary = _in_db(work)
+    result, summary = in_store(work)
     rows = list(result.rows())
     if out is not None:
         from xiaobao import tabular
@@ -92,7 +78,7 @@ def list_command(policy: str = typer.Option(None, help="only this policy"),
             s, departments=[department] if department else None, policy_id=policy,
             status=status, limit=100_000)]
 
-    for row in _in_db(work):
+    for row in in_store(work):
         typer.echo(json.dumps(row, ensure_ascii=False))
 
 
@@ -103,7 +89,7 @@ def decide_command(item_id: int, confirm: bool = typer.Option(..., "--confirm/--
     """The department confirms or declines one enterprise."""
     from entitlements.worklists import decide, item_dict
 
-    typer.echo(json.dumps(_in_db(lambda s: item_dict(decide(
+    typer.echo(json.dumps(in_store(lambda s: item_dict(decide(
         s, item_id, actor=by, confirm=confirm, note=note), with_why=False)),
         ensure_ascii=False))
 
@@ -113,7 +99,7 @@ def grant_command(item_id: int, by: str = typer.Option(..., help="who records it
     """Record that an accepted item's benefit was granted."""
     from entitlements.worklists import grant, item_dict
 
-    typer.echo(json.dumps(_in_db(lambda s: item_dict(grant(s, item_id, actor=by),
+    typer.echo(json.dumps(in_store(lambda s: item_dict(grant(s, item_id, actor=by),
                                                      with_why=False)), ensure_ascii=False))
 
 
@@ -130,7 +116,7 @@ def rerun_after(command, trigger: str):
             return result
         from entitlements.runs import run_batch
 
-        summary = _in_db(lambda s: run_batch(s, by="cli", trigger=trigger).to_dict())
+        summary = in_store(lambda s: run_batch(s, by="cli", trigger=trigger).to_dict())
         typer.echo("batch: " + json.dumps(summary, ensure_ascii=False), err=True)
         return result
 

@@ -118,15 +118,15 @@ def _learned_priors() -> dict[str, dict[str, float]]:
 def in_store(work):
     """``work(session)`` in one transaction on the migrated store; a refusal is its sentence on
     stderr and exit code 1, never a traceback."""
-    from policies.store import PolicyStoreError
     from xiaobao.db import get_engine, session_scope, upgrade
+    from xiaobao.errors import XiaobaoError
 
     engine = get_engine()
     upgrade(engine)
     try:
         with session_scope(engine) as s:
             return work(s)
-    except PolicyStoreError as exc:
+    except XiaobaoError as exc:  # the store's refusals, and those of the packages built on it
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
 
