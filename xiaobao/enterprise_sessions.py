@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import DateTime, String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xiaobao.clock import aware, utcnow
+from xiaobao.clock import utcnow
 from xiaobao.db import Base
-from xiaobao.sessions import TOUCH_EVERY, token_hash, well_formed  # the same token rules
+from xiaobao.sessions import end, live, token_hash, touch, well_formed  # the same rules
 from xiaobao.settings import Settings
 
 
@@ -66,22 +66,13 @@ def resolve(db: Session, token: str | None, settings: Settings, *,
     """The enterprise of a live session, or None: unknown, revoked, past its absolute end or
     idle too long. Touches ``last_seen_at`` (at most once a minute); the caller commits."""
     row = _row(db, token)
-    if row is None or row.revoked_at is not None:
-        return None
     now = now or utcnow()
-    last_seen = aware(row.last_seen_at)
-    if now >= aware(row.expires_at) or \
-            now - last_seen >= dt.timedelta(seconds=settings.enterprise_session_max_age_s):
+    if not live(row, now, settings.enterprise_session_max_age_s):
         return None
-    if now - last_seen >= TOUCH_EVERY:
-        row.last_seen_at = now
+    touch(row, now)
     return SignedInEnterprise(uscc=row.uscc, name=row.name)
 
 
 def revoke(db: Session, token: str | None, *, now: dt.datetime | None = None) -> bool:
     """End one session (sign-out); False when there was none to end."""
-    row = _row(db, token)
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = now or utcnow()
-    return True
+    return end(_row(db, token), now)

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from typing import TypeGuard
+from typing import Protocol, TypeGuard, TypeVar
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -53,6 +53,37 @@ def well_formed(token: str | None) -> TypeGuard[str]:
     return token is not None and _TOKEN_RE.match(token) is not None
 
 
+class _SessionRow(Protocol):
+    """What the rules below read of a session row (WebSession, EnterpriseSession)."""
+
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+_Row = TypeVar("_Row", bound=_SessionRow)
+
+
+def live(row: _Row | None, now: dt.datetime, max_idle_s: int) -> TypeGuard[_Row]:
+    """Not revoked, before its absolute end, not idle longer than ``max_idle_s``."""
+    return row is not None and row.revoked_at is None and now < aware(row.expires_at) and \
+        now - aware(row.last_seen_at) < dt.timedelta(seconds=max_idle_s)
+
+
+def touch(row: _SessionRow, now: dt.datetime) -> None:
+    """``last_seen_at`` written at most once every :data:`TOUCH_EVERY`."""
+    if now - aware(row.last_seen_at) >= TOUCH_EVERY:
+        row.last_seen_at = now
+
+
+def end(row: _SessionRow | None, now: dt.datetime | None = None) -> bool:
+    """Revoke the row; False when there was none to end."""
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now or utcnow()
+    return True
+
+
 def _row(db: Session, token: str | None) -> WebSession | None:
     if not well_formed(token):
         return None
@@ -78,28 +109,19 @@ def resolve(db: Session, token: str | None, settings: Settings, *,
     idle too long, or its account deactivated. Touches ``last_seen_at`` (at most once a
     minute); the caller's transaction commits it."""
     row = _row(db, token)
-    if row is None or row.revoked_at is not None:
-        return None
     now = now or utcnow()
-    last_seen = aware(row.last_seen_at)
-    if now >= aware(row.expires_at) or \
-            now - last_seen >= dt.timedelta(seconds=settings.session_max_age_s):
+    if not live(row, now, settings.session_max_age_s):
         return None
     account = db.get(Account, row.account_id)
     if account is None or not account.active:
         return None
-    if now - last_seen >= TOUCH_EVERY:
-        row.last_seen_at = now
+    touch(row, now)
     return row.account_id
 
 
 def revoke(db: Session, token: str | None, *, now: dt.datetime | None = None) -> bool:
     """End one session (logout); False when there was none to end."""
-    row = _row(db, token)
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = now or utcnow()
-    return True
+    return end(_row(db, token), now)
 
 
 def revoke_all_for(db: Session, account_id: int, *, now: dt.datetime | None = None) -> int:
