@@ -19,7 +19,9 @@ enterprise cookie, :mod:`xiaobao.conversation_enterprise`; never from what the b
 the check-up starts from the register's facts, said in its first message with their sources
 (:mod:`enterprises.checkup_start`), and asks only what they leave unknown; each fact the user
 gives is stored in the register as its own word (对话中填报, beside an authority's; expired by
-retention/register_facts.py).
+retention/register_facts.py). A fact the enterprise says has changed ("从业人数现在是80人")
+is stored the same way, used for the results of this check-up and confirmed with what the
+register still says (:mod:`bot.actions.policy_corrections`).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.deps import ActionServices
+from bot.actions.policy_corrections import confirmation, corrections_in, counted_facts
 from bot.payloads import POLICY_FACT, POLICY_ONLY, is_payload_of, payload
 from bot.replies import FREE_TEXT, REASK, start_check_payload
 from enterprises.checkup_start import RegisterStart, register_start
@@ -148,8 +151,20 @@ class ActionPolicyCheck(Action):
         given = _given(tracker)
         only = only_policies(tracker)
         uscc = self._signed_in(tracker.sender_id)
+        # a fact the user corrects ("从业人数现在是80人"), typed as the answer to a question or
+        # on its own (policy_corrections): the enterprise's own word, beside the register's
+        typed = given[1] if given else str((tracker.latest_message or {}).get("text") or "")
+        corrected = {} if typed.startswith("/") else corrections_in(
+            typed, given[0] if given else None, dictionary)
+        for name, value in corrected.items():
+            facts_raw[name] = fact_json(value)
+            declined = [d for d in declined if d != name]
+        if corrected and uscc:
+            self._declare(uscc, tracker.sender_id, {n: fact_json(v) for n, v in corrected.items()})
         if given is None:
             asked = 0  # a new check-up (the facts already given are kept and prefill it)
+        elif corrected:
+            pass  # a correction, not the answer: the question is asked again
         else:
             name, raw = given
             f = dictionary.fields.get(name)
@@ -178,12 +193,13 @@ class ActionPolicyCheck(Action):
             items = links.restrict(store.published_policies(s), only)
         start = self._register(uscc, day)
         # the register's ranking: what it knows counts, and is not asked again
-        facts = {**typed_facts(facts_raw, dictionary), **start.facts}
+        facts = counted_facts(typed_facts(facts_raw, dictionary), start, set(corrected))
         if not items:
             dispatcher.utter_message(text=(
                 "这项政策已更新或下线，暂时无法核对。您可以说“政策体检”看看其他政策，或转人工帮办咨询。"
                 if only else "政策库暂时没有已发布的政策，请稍后再试，或转人工帮办咨询。"))
             return []
+        confirm = confirmation(corrected, start, day, dictionary, signed_in=bool(uscc))
         resolve = Resolver(facts, day, dictionary, frozenset(declined))
         results = [(check_policy(p, resolve), data) for p, data in items]
         self._record(tracker.sender_id, facts_raw, declined, day,
@@ -199,6 +215,7 @@ class ActionPolicyCheck(Action):
         if question is not None:
             f = dictionary[question.field]
             lead = self._start(items, only, start) if given is None and asked == 0 else ""
+            lead += confirm
             dispatcher.utter_message(text=lead + question.text, buttons=answer_buttons(f, only),
                                      json_message=self._prompt_custom(f, only))
             return [*events, SlotSet("policy_asked", asked + 1)]
@@ -207,6 +224,8 @@ class ActionPolicyCheck(Action):
             text = self._one(results[0], resolve)
             if set(results[0][0].unknown) - set(declined):  # a new round has more to ask
                 buttons = continue_buttons(results[0][0].id)
+        if confirm:
+            text = confirm + "\n" + text
         if given is None and start.known:
             text = start.sentence + "\n" + text
         dispatcher.utter_message(text=text, buttons=buttons,
