@@ -27,12 +27,14 @@ and ticket changes wait in the handoff outbox.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
 from dataclasses import dataclass, field
 
 import redis as redis_lib
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api import fallback, rasa_client, typed_answers
@@ -91,14 +93,34 @@ def bot_messages(replies: list[dict]) -> list[dict]:
 
 # --- the record -----------------------------------------------------------------------------------
 
-def record_user_turn(services: Services, conversation_id: str, text: UserText) -> int:
-    """The user's turn in the record; its id."""
-    with session_scope(services.engine) as s:
-        extra = {"payload": text.payload} if text.payload else {}
-        m = conversations.append(s, conversation_id, Speaker.USER, text.shown, **extra)
-        record_event(s, EventKind.MESSAGE_RECEIVED, conversation_id=conversation_id,
-                     actor="user", message_pk=m.pk, mode=Mode.BOT.value)
-        return m.pk
+def client_id_of(conversation_id: str, message_id: str | None) -> str | None:
+    """The record's ``client_id`` of a message the page sent with its own ``message_id``:
+    scoped to the conversation (a hash of both), so no page can claim another's id."""
+    if not message_id:
+        return None
+    digest = hashlib.sha256(f"{conversation_id}\n{message_id}".encode()).hexdigest()
+    return "web-" + digest[:48]
+
+
+def record_user_turn(services: Services, conversation_id: str, text: UserText,
+                     client_id: str | None = None) -> int:
+    """The user's turn in the record; its id. Once per ``client_id``: a resend (the page's, or
+    the gateway's own retry after the database dropped it) finds the turn already kept."""
+    try:
+        with session_scope(services.engine) as s:
+            if (seen := conversations.by_client_id(s, client_id)) is not None:
+                return seen.pk
+            extra = {"payload": text.payload} if text.payload else {}
+            m = conversations.append(s, conversation_id, Speaker.USER, text.shown,
+                                     client_id=client_id, **extra)
+            record_event(s, EventKind.MESSAGE_RECEIVED, conversation_id=conversation_id,
+                         actor="user", message_pk=m.pk, mode=Mode.BOT.value)
+            return m.pk
+    except IntegrityError:  # the same message, kept by a resend at the same moment
+        with session_scope(services.engine) as s:
+            if (seen := conversations.by_client_id(s, client_id)) is not None:
+                return seen.pk
+        raise
 
 
 def record_bot_turns(services: Services, conversation_id: str, messages: list[dict], *,
@@ -188,10 +210,14 @@ class TurnResult:
 
 
 async def handle_user_message(services: Services, http, conversation_id: str,
-                              raw: str, *, client_ip: str = "") -> TurnResult:
+                              raw: str, *, client_ip: str = "",
+                              message_id: str | None = None) -> TurnResult:
     """``client_ip`` (:func:`api.deps.client_ip`) reaches whatever books a ticket or a 12345
-    call-back for this turn (the bot's actions, the fallback) for its per-address limits."""
+    call-back for this turn (the bot's actions, the fallback) for its per-address limits.
+    ``message_id``, the page's own id of the message, makes sending it again harmless: the
+    record keeps it once (:func:`client_id_of`)."""
     settings = services.settings
+    client_id = client_id_of(conversation_id, message_id)
     offered = await run_in_threadpool(offered_to, services, conversation_id, raw)
     user_text = check_user_text(raw, offered, settings.max_message_chars)
     state = await run_in_threadpool(conversation_state, services, conversation_id)
@@ -202,7 +228,8 @@ async def handle_user_message(services: Services, http, conversation_id: str,
             sent = await run_in_threadpool(
                 lambda: relay.send_user_message(conversation_id, user_text.shown,
                                                 ctx=services.handoff,
-                                                message_id=f"web-{uuid.uuid4().hex}"))
+                                                message_id=client_id
+                                                or f"web-{uuid.uuid4().hex}"))
         except TicketClosed:
             # Resolved between the mode read and the send: the bot answers, as after resolution.
             state = {"mode": Mode.BOT.value, "ticket": None}
@@ -212,7 +239,7 @@ async def handle_user_message(services: Services, http, conversation_id: str,
 
     CHAT_MESSAGES.labels("bot").inc()
     user_message_id = await run_in_threadpool(record_user_turn, services, conversation_id,
-                                              user_text)
+                                              user_text, client_id)
     try:
         messages = await _ask_rasa(services, http, conversation_id, user_text, client_ip)
     except rasa_client.BotUnavailable as exc:

@@ -2,7 +2,9 @@
 
 ``{"error": {"code": "...", "message": "中文说明 / English explanation"}}`` with a
 matching HTTP status, so the pages and any client read one thing. Unexpected
-exceptions are logged with their stack trace and answered with a plain 500.
+exceptions are logged with their stack trace and answered with a plain 500; the database
+being unreachable (PostgreSQL restarting, a connection cut: :func:`database_unavailable`) is
+not unexpected and answers 503 on every route, logged in one line.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaobao.errors import XiaobaoError
@@ -26,6 +29,27 @@ class ApiError(XiaobaoError):
     def __init__(self, status: int, code: str, message: str,
                  headers: dict[str, str] | None = None):
         super().__init__(message, status=status, code=code, headers=headers)
+
+
+DATABASE_UNAVAILABLE = ("服务暂时不可用，请稍后重试。 / The service is briefly unavailable "
+                        "(database); please retry.")
+SEND_FAILED = "发送失败，请重试。 / The message was not sent; please retry."
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or dropped the connection
+    (rather than refused the statement): worth telling the user to retry, and worth retrying
+    where a resend is harmless. SQLite's "database is locked" past its busy timeout counts."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class SendFailed(ApiError):
+    """A chat message the record could not keep: 503 "发送失败，请重试" (the page keeps it)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "send_failed", SEND_FAILED)
 
 
 def error_body(code: str, message: str) -> dict:
@@ -60,7 +84,7 @@ _ERROR_DESCRIPTIONS = {
     413: "Body or text too long",
     422: "Invalid request body or parameters",
     429: "An abuse limit; Retry-After says when to try again",
-    503: "A dependency (the bot, password checks) is busy or unavailable",
+    503: "A dependency (the bot, the database, password checks) is busy or unavailable",
 }
 ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorBody, "description": description}
@@ -107,10 +131,22 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, ("http_error", f"请求失败 / Request failed ({exc.status_code})"))
         return error_response(exc.status_code, code, message)
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        return _database_or_unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error",
-                              "服务器内部错误，请稍后再试 / Internal server error, "
-                              "please retry later")
+        # Also what a middleware's exception reaches (outside the handlers above).
+        return _database_or_unexpected(request, exc)
+
+
+def _database_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return error_response(503, "database_unavailable", DATABASE_UNAVAILABLE)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error",
+                          "服务器内部错误，请稍后再试 / Internal server error, please retry later")
 

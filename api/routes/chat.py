@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
 
 import redis
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from api import conversation, offered
@@ -34,7 +37,13 @@ from api.deps import (
     visitor,
     websocket_client_ip,
 )
-from api.errors import ApiError, error_response, error_responses
+from api.errors import (
+    ApiError,
+    SendFailed,
+    database_unavailable,
+    error_response,
+    error_responses,
+)
 from api.services import Services
 from bot.actions import rating
 from handoff import relay
@@ -49,9 +58,50 @@ QUEUE_PUSH_S = 2.0
 LIVE_RETRY_S = 2.0
 
 
+MESSAGE_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+# The database dropped a turn (PostgreSQL restarting, a connection cut): tried again after
+# these pauses when the page gave the message its id (a resend is then harmless), else —
+# and after the last — 503 "发送失败，请重试", the page keeping the text to send again.
+DB_RETRY_DELAYS_S = (0.5, 1.5)
+T = TypeVar("T")
+
+
 class MessageIn(BaseModel):
     # A hard cap far above the limit, so the limit's own clear message is what users see.
     text: str = Field(max_length=100_000)
+    # The page's own id of this message (kept through its resends): the record keeps it once.
+    message_id: str | None = Field(default=None, pattern=MESSAGE_ID)
+
+
+async def db_retried(call: Callable[[], Awaitable[T]], *, safe: bool, what: str) -> T:
+    """``call()``, again after :data:`DB_RETRY_DELAYS_S` while the database is unreachable when
+    ``safe`` (a read, or a message with its id), else — and after the last — :class:`SendFailed`:
+    never a 500, never a message answered as sent that the record does not hold."""
+    delays = DB_RETRY_DELAYS_S if safe else ()
+    for attempt in range(len(delays) + 1):
+        try:
+            return await call()
+        except DBAPIError as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("%s failed (attempt %d): database unavailable (%s)",
+                        what, attempt + 1, type(exc).__name__)
+            if attempt == len(delays):
+                raise SendFailed from exc
+            await asyncio.sleep(delays[attempt])
+    raise AssertionError("unreachable")
+
+
+async def send_turn(services: Services, http, conversation_id: str, text: str, *,
+                    ip: str, cookies, message_id: str | None) -> conversation.TurnResult:
+    """One user message, REST or socket, retried while the database is unreachable when it
+    is safe to (``message_id``)."""
+    async def turn() -> conversation.TurnResult:
+        await run_in_threadpool(note_signed_in, services, conversation_id, cookies)
+        return await conversation.handle_user_message(services, http, conversation_id, text,
+                                                      client_ip=ip, message_id=message_id)
+
+    return await db_retried(turn, safe=bool(message_id), what=f"message of {conversation_id}")
 
 
 async def check_chat_limits(services: Services, conversation_id: str, ip: str) -> None:
@@ -67,12 +117,13 @@ async def check_chat_limits(services: Services, conversation_id: str, ip: str) -
 async def post_message(body: MessageIn, request: Request, services: ServicesDep,
                        ip: ClientIp) -> Response:
     settings = services.settings
-    secret, conversation_id = await run_in_threadpool(visitor, services, request.cookies)
+    secret, conversation_id = await db_retried(
+        lambda: run_in_threadpool(visitor, services, request.cookies), safe=True,
+        what="visitor of a message")
     await check_chat_limits(services, conversation_id, ip)  # 429 with Retry-After over them
-    await run_in_threadpool(note_signed_in, services, conversation_id, request.cookies)
     try:
-        result = await conversation.handle_user_message(services, request.app.state.http,
-                                                        conversation_id, body.text, client_ip=ip)
+        result = await send_turn(services, request.app.state.http, conversation_id, body.text,
+                                 ip=ip, cookies=request.cookies, message_id=body.message_id)
         response: Response = JSONResponse(result.to_dict())
     except ApiError as exc:
         # A refused or failed first message still leaves its cookie: the message was kept
@@ -178,7 +229,10 @@ async def chat_socket(websocket: WebSocket) -> None:
             try:
                 data = json.loads(await websocket.receive_text())
                 text = data["text"] if isinstance(data, dict) else None
-                if not isinstance(text, str):
+                message_id = data.get("message_id") if isinstance(data, dict) else None
+                if not isinstance(text, str) or not (
+                        message_id is None
+                        or (isinstance(message_id, str) and re.match(MESSAGE_ID, message_id))):
                     raise TypeError
             except (ValueError, KeyError, TypeError):
                 await send({"type": "error", "error": {
@@ -192,11 +246,10 @@ async def chat_socket(websocket: WebSocket) -> None:
                     "code": exc.code, "message": exc.message,
                     "retry_after_s": exc.retry_after_s}})
                 continue
-            await run_in_threadpool(note_signed_in, services, conversation_id, websocket.cookies)
             try:
-                result = await conversation.handle_user_message(services, app.state.http,
-                                                                conversation_id, text,
-                                                                client_ip=ip)
+                result = await send_turn(services, app.state.http, conversation_id, text,
+                                         ip=ip, cookies=websocket.cookies,
+                                         message_id=message_id)
             except ApiError as exc:
                 await send({"type": "error", "error": {"code": exc.code, "message": exc.message}})
                 continue

@@ -6,6 +6,7 @@
 // 留言 are chat_leave.js's, 结束会话 chat_end.js's; both use ``chat``, exported below.
 import { ApiError, api, reconnectingSocket } from "./api.js";
 import { describeTicket, formatTime } from "./format.js";
+import { SEND_FAILED, createOutgoing, isSendFailure } from "./outgoing.js";
 import { isCheckStart } from "./policy_links.js";
 import { createTimeline, insertionIndex, messageId, unseen } from "./timeline.js";
 import { el, richText } from "./widgets.js";
@@ -28,6 +29,7 @@ let pending = [];          // resolvers waiting for a reply over the socket, in 
 let mode = "bot";
 let queuePoll = null;
 const timeline = createTimeline();  // the record's messages on screen, by id
+const outgoing = createOutgoing();  // the message being sent: its id, kept through resends
 
 function scrollDown() {
   list.scrollTop = list.scrollHeight;
@@ -182,10 +184,10 @@ function applyReply(data, live = true) {
   emit("reply", data);
 }
 
-function sendOverSocket(text) {
+function sendOverSocket(text, messageId) {
   return new Promise((resolve, reject) => {
     pending.push({ resolve, reject });
-    socket.send(JSON.stringify({ text }));
+    socket.send(JSON.stringify({ text, message_id: messageId }));
   });
 }
 
@@ -197,20 +199,29 @@ async function send(text, shown) {
     showError("消息太长了：最多" + MAX_CHARS + "个字，请分几次发送。");
     return false;
   }
+  const clientId = outgoing.idFor(trimmed);  // the same when this text is sent again
   const mine = addMessage({ role: "user", text: shown || trimmed, at: new Date().toISOString() });
   mine.dataset.pending = shown || trimmed;  // until the answer says which message it is
   sendButton.disabled = true;
   const typing = addMessage({ role: "notice", text: mode === "bot" ? "小宝正在输入…" : "已发送" });
   try {
     const live = socketReady;
-    const data = live ? await sendOverSocket(trimmed)
-      : await api("POST", "/api/chat/messages", { text: trimmed });
+    const data = live ? await sendOverSocket(trimmed, clientId)
+      : await api("POST", "/api/chat/messages", { text: trimmed, message_id: clientId });
+    outgoing.sent();
     typing.remove();
     settleUserLine(mine, data.user_message_id, live);
     applyReply(data, live);
     return true;
   } catch (err) {
     typing.remove();
+    if (isSendFailure(err)) {
+      // Not shown as sent: the line goes, the text stays in the box, and sending it again
+      // carries the same id (kept once, even if this attempt reached the record after all).
+      mine.remove();
+      showError(SEND_FAILED);
+      return false;
+    }
     addMessage({ role: "error", text: err.message });
     return err.code !== "message_too_long" && err.code !== "empty_message";
   } finally {
