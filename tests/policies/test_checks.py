@@ -36,6 +36,27 @@ def test_the_seed_can_be_published():
             assert errors_of(check_item(item, DAY)) == [], item["id"]
 
 
+def test_the_seed_holds_thirty_published_items_in_force_each_with_its_document():
+    items = [item for path in sorted(store.SEED.glob("*.yaml"))
+             for item in json.loads(json.dumps(yaml.safe_load(path.read_text("utf-8")),
+                                               default=str))]
+    assert len({i["id"] for i in items}) == len(items)
+    documented = [i for i in items if i.get("status") == "published"
+                  and i["document"].get("title") and i["document"].get("doc_no")
+                  and i.get("valid_from")]
+    assert len(documented) >= 30
+    for item in items:  # in force on the day the seed was written
+        assert str(item.get("valid_from") or "") <= DAY.isoformat() <= str(
+            item.get("valid_to") or "9999-12-31"), item["id"]
+        # 免申即享 puts every enterprise the register qualifies on a work list: never unconditional
+        assert item["mode"] != "免申即享" or item.get("conditions"), item["id"]
+    # an item not yet compared with its document says so, and nothing else is wrong with it
+    unchecked = [i for i in items if not i.get("checked_on")]
+    assert unchecked
+    for item in unchecked:
+        assert [f.code for f in check_item(item, DAY)] == ["unchecked"], item["id"]
+
+
 @pytest.mark.parametrize(("conditions", "code"), [
     ({"all": [atom("employees", "le", 100), atom("employees", "gt", 200)]}, "never_holds"),
     ({"all": [atom("founded_on", "ge", "2020-01-01"), atom("founded_on", "lt", "2020-01-01")]},

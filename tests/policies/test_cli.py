@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from policies.store import SEED, load_file
 from xiaobao.settings import REPO_ROOT
 
 
@@ -26,14 +27,16 @@ def test_seed_check_export_history(tmp_path):
         {"id": "micro", "facts": {"taxable_income": 50, "employees": 8, "total_assets": 200,
                                   "is_individual_business": False, "industry": "I6510",
                                   "taxpayer_type": "小规模纳税人", "high_tech": False,
-                                  "veterans_hired": 0}},
+                                  "veterans_hired": 0, "tech_sme": False, "revenue": 300,
+                                  "founded_on": "2020-05-01", "serious_dishonesty": False}},
         {"id": "blank", "facts": {}, "declined": ["taxpayer_type"]},
     ]) + "\n", "utf-8")
     empty = run(["check", "--profiles", str(profiles), "--json", "--date", "2026-12-07"],
                 tmp_path)
     first = json.loads(empty.stdout.splitlines()[0])
     assert first["eligible"] == [] and first["next_question"] is None  # nothing seeded yet
-    assert "created=7" in run(["seed"], tmp_path).stdout
+    seeded = sum(len(load_file(p)) for p in SEED.glob("*.yaml"))
+    assert seeded >= 30 and f"created={seeded}" in run(["seed"], tmp_path).stdout
     lines = [json.loads(line) for line in run(
         ["check", "--profiles", str(profiles), "--json", "--date", "2026-12-07"],
         tmp_path).stdout.splitlines()]
@@ -49,7 +52,7 @@ def test_seed_check_export_history(tmp_path):
     assert "tax-small-profit-cit" in later["not_in_force"]
     assert "tax-high-tech-cit" not in later["not_in_force"]  # no end date
     out = tmp_path / "out.jsonl"
-    assert "exported 7" in run(["export", str(out)], tmp_path).stdout
+    assert f"exported {seeded}" in run(["export", str(out)], tmp_path).stdout
     assert "import" in run(["history", "tax-high-tech-cit"], tmp_path).stdout
 
 

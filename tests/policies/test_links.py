@@ -51,8 +51,8 @@ def test_only_published_links_are_offered_in_the_entrys_order():
 
 
 def _seed() -> list:
-    rows = store.load_file(sorted(store.SEED.glob("*.yaml"))[0])
-    return [(policy_from_dict(r), r) for r in rows]
+    return [(policy_from_dict(r), r) for path in sorted(store.SEED.glob("*.yaml"))
+            for r in store.load_file(path)]
 
 
 def test_a_check_restricted_to_one_policy_asks_only_its_questions(dictionary):

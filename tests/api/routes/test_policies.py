@@ -67,3 +67,13 @@ def test_the_field_dictionary_lists_every_field_with_its_input(client):
     assert fields["employees"]["bands"][0] == {"low": 0.0, "high": 10.0, "label": "10人以下"}
     assert fields["scale"]["derived_from"] == ["industry", "employees", "revenue",
                                                "total_assets"]
+
+
+def test_an_item_not_yet_compared_with_its_document_has_no_check_date(client, services):
+    seed(services)
+    response = client.post("/api/policy-check", json={"facts": SMALL, "date": "2026-12-07"})
+    cards = {c["id"]: c for status in ("eligible", "possible", "ineligible")
+             for c in response.json()[status]}
+    assert cards["tax-small-profit-cit"]["checked_on"] == "2026-12-07"
+    assert cards["tax-staff-education-8pct"]["checked_on"] is None  # the page shows no date
+    assert "None" not in response.text
