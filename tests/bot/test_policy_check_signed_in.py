@@ -146,7 +146,7 @@ async def test_the_results_use_the_corrected_value(signed_in, tracker, dispatche
 async def test_a_correction_typed_on_its_own_and_a_yes_no_fact(signed_in, tracker, dispatcher,
                                                               engine):
     action = ActionPolicyCheck(signed_in)
-    await action.run(dispatcher, tracker("注册地改成嘉定区了", "check_policies"), {})
+    await action.run(dispatcher, tracker("注册地改成嘉定区了", "policy_fact"), {})  # no question
     assert "已记录：注册地所在区 嘉定区（对话中填报" in dispatcher.messages[-1]["text"]
     assert "登记信息（市场监管登记）仍为 宝山区" in dispatcher.messages[-1]["text"]
     await action.run(dispatcher, tracker(typed_answer("已经不是高新技术企业了"), "policy_fact",
