@@ -1,6 +1,8 @@
 """A Redis primary, a replica and three Sentinels of the tests' own on free loopback ports
 (quorum 2, down-after-milliseconds 500, failover-timeout 3000), each a redis-server process
-under the test's directory: what a failover test SIGKILLs the primary of."""
+under the test's directory: what a failover test SIGKILLs the primary of. Fails over again and
+again (the soak): :meth:`kill_primary` kills whichever server is the primary now, and
+:meth:`restart_as_replica` brings the killed one back as a replica of the promoted one."""
 from __future__ import annotations
 
 import signal
@@ -35,6 +37,7 @@ class SentinelSet:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.procs: list[subprocess.Popen] = []
+        self.servers: dict[int, subprocess.Popen] = {}  # data servers by port
         self.primary_port, self.replica_port = _free_port(), _free_port()
         self.primary = self._server(self.primary_port)
         self._server(self.replica_port, "--replicaof", "127.0.0.1", str(self.primary_port),
@@ -65,6 +68,7 @@ class SentinelSet:
              "--appendonly", "no", "--dir", str(self.workdir), "--requirepass", PASSWORD,
              *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
+        self.servers[port] = proc
         wait_for(lambda: self.direct(port).ping(), 10, f"redis-server on {port}")
         return proc
 
@@ -87,16 +91,32 @@ class SentinelSet:
         return int(host_port[1])
 
     def kill_primary(self) -> float:
-        self.primary.send_signal(signal.SIGKILL)
-        self.primary.wait(5)
+        """SIGKILL of the server the Sentinels name the primary now; when it died."""
+        self.killed_port = self.master_port()
+        proc = self.servers[self.killed_port]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
         return time.monotonic()
 
     def wait_for_promotion(self, killed_at: float) -> float:
-        """Seconds from ``killed_at`` until the Sentinels name the replica the primary."""
-        wait_for(lambda: self.master_port() == self.replica_port, 15, "the promotion")
+        """Seconds from ``killed_at`` until the Sentinels name the other server the primary."""
+        killed = getattr(self, "killed_port", self.primary_port)
+        wait_for(lambda: self.master_port() != killed, 15, "the promotion")
         return time.monotonic() - killed_at
+
+    def restart_as_replica(self) -> None:
+        """The killed server started again as a replica of the promoted one, in sync."""
+        port, master = self.killed_port, self.master_port()
+        self._server(port, "--replicaof", "127.0.0.1", str(master), "--masterauth", PASSWORD)
+        wait_for(lambda: self.direct(port).info("replication")["master_link_status"] == "up",
+                 15, "the restarted replica to sync")
+
+    def client(self, db: int = 0) -> redis.Redis:
+        """A client of whichever server is the primary now."""
+        return self.direct(self.master_port(), db)
 
     def stop(self) -> None:
         for proc in self.procs:
-            proc.kill()
+            if proc.poll() is None:
+                proc.kill()
             proc.wait(5)

@@ -9,7 +9,14 @@ would build or receive it). Every process listens on 127.0.0.1. The gateways rea
 Rasa reaches the gateways' action endpoint, through nginx's internal listeners, so any gateway
 may lead to any Rasa server and back.
 
-Used by tests/deploy/test_two_machines.py and the soak in tests/bench/bench_layout.py.
+``sentinel=True``: Redis is a primary, a replica and three Sentinels (tests/redis_sentinel.py),
+and every process gets the Sentinel settings instead of one ``REDIS_URL`` (Rasa the Sentinel
+store classes of bot/sentinel_stores.py). The 政策推送 dispatcher runs as ``make run`` runs it
+(Procfile ``notify``, the simulator provider in-process): :meth:`Layout.start_notifier`. The
+12345 dialler's simulator is no process of its own: it runs inside each gateway.
+
+Used by tests/deploy/test_two_machines.py and the soaks (tests/bench/bench_layout.py,
+tests/bench/soak.py).
 """
 from __future__ import annotations
 
@@ -41,6 +48,8 @@ from tests.bot.stack import (
     wait_until,
 )
 from tests.bot.stack import endpoints_yml as stack_endpoints_yml
+from tests.deploy import index_cache
+from tests.redis_sentinel import MASTER, PASSWORD, SentinelSet
 from tests.redis_server import RedisServer
 from xiaobao.db import make_engine
 
@@ -94,13 +103,14 @@ class Server:
 @dataclass
 class Layout:
     home: Path
-    redis: RedisServer
+    redis: RedisServer | SentinelSet
     db_url: str
     env: dict[str, str]
     ports: dict[str, int]
     gateways: dict[str, Server] = field(default_factory=dict)
     rasas: dict[str, Server] = field(default_factory=dict)
     nginx: subprocess.Popen | None = None
+    notifier: subprocess.Popen | None = None
     start_s: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds from the start to each step
     drop_database: Callable[[], None] | None = None
@@ -170,6 +180,12 @@ class Layout:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
 
+    def start_notifier(self) -> subprocess.Popen:
+        """``xiaobao notify dispatch`` as the Procfile's ``notify`` line runs it."""
+        self.notifier = self.spawn("notifier", [XIAOBAO, "notify", "dispatch"],
+                                   self.gateway_env("a"))
+        return self.notifier
+
     def start_rasa(self, name: str) -> Server:
         port = self.ports[f"rasa_{name}"]
         proc = self.spawn(f"rasa-{name}", [
@@ -192,8 +208,7 @@ class Layout:
 
     def stop(self) -> None:
         procs = [s.proc for s in self.gateways.values()] + [s.proc for s in self.rasas.values()]
-        if self.nginx is not None:
-            procs.append(self.nginx)
+        procs += [p for p in (self.nginx, self.notifier) if p is not None]
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -210,10 +225,11 @@ class Layout:
 
 # --- the pieces -----------------------------------------------------------------------------------
 
-def fresh_database(home: Path) -> tuple[str, Callable[[], None] | None]:
-    """A new PostgreSQL database on the server of ``XIAOBAO_TEST_POSTGRES_URL`` (dropped by the
-    returned function), else one SQLite file both gateways share."""
-    server_url = os.environ.get("XIAOBAO_TEST_POSTGRES_URL", "")
+def fresh_database(home: Path, server_url: str | None = None
+                   ) -> tuple[str, Callable[[], None] | None]:
+    """A new PostgreSQL database on ``server_url`` or the server of ``XIAOBAO_TEST_POSTGRES_URL``
+    (dropped by the returned function), else one SQLite file both gateways share."""
+    server_url = server_url or os.environ.get("XIAOBAO_TEST_POSTGRES_URL", "")
     if not server_url:
         return f"sqlite:///{home / 'xiaobao.db'}", None
     name = f"xiaobao_layout_{uuid.uuid4().hex[:10]}"
@@ -229,10 +245,26 @@ def fresh_database(home: Path) -> tuple[str, Callable[[], None] | None]:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
 
 
-def endpoints_yml(actions_url: str, redis_port: int) -> str:
+def endpoints_yml(actions_url: str, redis: RedisServer | SentinelSet) -> str:
     """Every Rasa server's endpoints: actions through the proxy; trackers and locks in the one
-    Redis (the lock store is what keeps two servers off one conversation at once)."""
-    return stack_endpoints_yml(actions_url, redis_port, ACTION_TOKEN)
+    Redis (the lock store is what keeps two servers off one conversation at once), behind
+    Sentinel through bot/sentinel_stores.py's classes."""
+    if isinstance(redis, RedisServer):
+        return stack_endpoints_yml(actions_url, redis.port, ACTION_TOKEN)
+    plain = stack_endpoints_yml(actions_url, 0, ACTION_TOKEN)
+    store = (f"  sentinels: {redis.sentinels}\n  sentinel_master: {MASTER}\n"
+             f"  password: {PASSWORD}\n  db: 1\n  key_prefix: xiaobao\n")
+    return (plain[:plain.index("tracker_store:")]
+            + f"tracker_store:\n  type: bot.sentinel_stores.SentinelTrackerStore\n{store}"
+            + f"lock_store:\n  type: bot.sentinel_stores.SentinelLockStore\n{store}")
+
+
+def redis_env(redis: RedisServer | SentinelSet) -> dict[str, str]:
+    if isinstance(redis, RedisServer):
+        return {"REDIS_URL": redis.url, "XIAOBAO_REDIS_URL": redis.url}
+    return {"XIAOBAO_REDIS_SENTINELS": redis.sentinels, "XIAOBAO_REDIS_SENTINEL_MASTER": MASTER,
+            "XIAOBAO_REDIS_PASSWORD": PASSWORD,
+            "PYTHONPATH": str(REPO)}  # Rasa imports bot.sentinel_stores from the checkout
 
 
 def self_signed_certificate(folder: Path) -> None:
@@ -288,9 +320,11 @@ def start_nginx(layout: Layout) -> subprocess.Popen:
     return proc
 
 
-def start_layout(home: Path) -> Layout:
+def start_layout(home: Path, *, sentinel: bool = False, notifier: bool = False,
+                 postgres_url: str | None = None) -> Layout:
     """Everything, Rasa servers first (the slowest, in parallel), the knowledge base seeded and
-    indexed once meanwhile; returns when nginx serves both gateways and both Rasa servers."""
+    indexed once meanwhile; returns when nginx serves both gateways and both Rasa servers.
+    ``sentinel``: Redis behind Sentinel; ``notifier``: the 政策推送 dispatcher too."""
     for needed in (MODEL, RASA, NGINX):
         if not needed.exists():
             raise FileNotFoundError(f"{needed} missing (make train; apt-get install nginx)")
@@ -301,12 +335,13 @@ def start_layout(home: Path) -> Layout:
     ports = {name: free_port() for name in (
         "https", "http", "rasa_proxy", "actions_proxy", "gateway_a", "gateway_b",
         "rasa_a", "rasa_b")}
-    redis = RedisServer(home)
-    db_url, drop = fresh_database(home)
+    redis = SentinelSet(home) if sentinel else RedisServer(home)
+    db_url, drop = fresh_database(home, postgres_url)
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("REDIS_", "XIAOBAO_REDIS_"))}
     env = {
-        **os.environ,
+        **inherited, **redis_env(redis),
         "XIAOBAO_DATABASE_URL": db_url,
-        "REDIS_URL": redis.url, "XIAOBAO_REDIS_URL": redis.url,
         "XIAOBAO_EMBEDDING_MODEL_DIR": str(Settings().model_dir),
         "XIAOBAO_RASA_URL": f"http://127.0.0.1:{ports['rasa_proxy']}",
         "XIAOBAO_RASA_TOKEN": RASA_TOKEN, "XIAOBAO_ACTION_TOKEN": ACTION_TOKEN,
@@ -321,7 +356,7 @@ def start_layout(home: Path) -> Layout:
     layout = Layout(home, redis, db_url, env, ports, drop_database=drop)
     try:
         (home / "endpoints.yml").write_text(endpoints_yml(
-            f"http://127.0.0.1:{ports['actions_proxy']}/webhook", redis.port), "utf-8")
+            f"http://127.0.0.1:{ports['actions_proxy']}/webhook", redis), "utf-8")
         for name in RASAS:
             layout.start_rasa(name)
         layout.nginx = start_nginx(layout)
@@ -329,13 +364,17 @@ def start_layout(home: Path) -> Layout:
         # The knowledge base once, into the shared database; the first machine builds the
         # index (the search does), the second receives a copy of it.
         first = layout.gateway_env("a")
+        index_cache.restore(home / "gateway-a" / "index", env["XIAOBAO_EMBEDDING_MODEL_DIR"])
         for args in (["kb", "seed"], ["kb", "search", "营业执照怎么办理"]):
             subprocess.run([str(XIAOBAO), *args], cwd=REPO, env=first, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=900)
             layout.phases[f"kb {args[1]}"] = time.monotonic() - started
+        index_cache.keep(home / "gateway-a" / "index", env["XIAOBAO_EMBEDDING_MODEL_DIR"])
         shutil.copytree(home / "gateway-a" / "index", home / "gateway-b" / "index")
         for name in GATEWAYS:
             layout.start_gateway(name)
+        if notifier:
+            layout.start_notifier()
         for name in GATEWAYS:
             layout.wait_gateway(name)
             layout.phases[f"gateway {name}"] = time.monotonic() - started
