@@ -23,11 +23,12 @@ from typing import Any, List, Optional, Tuple
 
 import redis
 from rasa.core.lock_store import DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, RedisLockStore
-from rasa.core.tracker_store import RedisTrackerStore
 from rasa.utils.endpoints import EndpointConfig
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
+
+from bot.tracker_window import WindowedTrackerStore
 
 SENTINEL_TIMEOUT_S = 0.5
 # Five retries, 0.1 s doubling to 1 s: about 2.5 s, beyond the measured promotion (1.3 s with
@@ -57,8 +58,8 @@ def master_client(sentinels: str, master: str, *, db: int, password: Optional[st
         retry_on_error=[redis.ConnectionError, redis.TimeoutError], **kwargs)
 
 
-class SentinelTrackerStore(RedisTrackerStore):
-    """Rasa's RedisTrackerStore on the primary the Sentinels name."""
+class SentinelTrackerStore(WindowedTrackerStore):
+    """The windowed tracker store (bot/tracker_window.py) on the primary the Sentinels name."""
 
     def __init__(self, domain: Any, host: str = "localhost", port: int = 6379, db: int = 0,
                  password: Optional[str] = None, sentinels: str = "",

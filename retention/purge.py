@@ -278,7 +278,8 @@ def expire_untimed_trackers(tracker_redis: redis_lib.Redis, ttl_s: int,
     return changed
 
 
-SENTINEL_TRACKER_STORE = "bot.sentinel_stores.SentinelTrackerStore"  # endpoints.yml's type
+SENTINEL_TRACKER_STORE = "bot.sentinel_stores.SentinelTrackerStore"  # endpoints.yml's types
+REDIS_TRACKER_STORES = ("redis", "bot.tracker_window.WindowedTrackerStore", SENTINEL_TRACKER_STORE)
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,7 @@ def tracker_store_from_endpoints(path: Path) -> TrackerStore | None:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     store = raw.get("tracker_store") or {}
     kind = str(store.get("type", ""))
-    if kind.lower() != "redis" and kind != SENTINEL_TRACKER_STORE:
+    if kind.lower() != "redis" and kind not in REDIS_TRACKER_STORES:
         return None
 
     def value(name: str, default: object = "") -> str:

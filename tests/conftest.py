@@ -51,7 +51,7 @@ BROWSER_STACK_FILES = {"test_accessibility_browser.py", "test_dashboard_browser.
 
 # The files that share tests/bot/conftest.py's ``bot_stack`` (one `rasa run` for both).
 BOT_STACK_FILES = {"test_rasa_server.py", "test_rasa_phone_codes.py",
-                   "test_rasa_policy_check_signed_in.py"}
+                   "test_rasa_policy_check_signed_in.py", "test_tracker_window.py"}
 
 
 @pytest.hookimpl(optionalhook=True)

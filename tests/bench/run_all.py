@@ -16,6 +16,7 @@ from tests.bench import (
     bench_policy_batch,
     bench_policy_chat,
     bench_retrieval,
+    bench_turns,
 )
 
 BENCHES = {"retrieval": bench_retrieval, "kb": bench_kb, "handoff": bench_handoff,
@@ -25,7 +26,9 @@ BENCHES = {"retrieval": bench_retrieval, "kb": bench_kb, "handoff": bench_handof
            # the chat turn of a 政策体检 at 5 conversations (its own stack)
            "policy_chat": bench_policy_chat,
            # every policy over the register, the impact view, one changed enterprise, Dask
-           "policy_batch": bench_policy_batch}
+           "policy_batch": bench_policy_batch,
+           # a turn's cost against its number (the tracker's window), alone and 10 at once
+           "turns": bench_turns}
 
 
 def main(argv: list[str]) -> int:

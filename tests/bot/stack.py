@@ -176,7 +176,8 @@ def endpoints_yml(actions_url: str, redis_port: int, token: str = ACTION_TOKEN) 
     return (
         f'action_endpoint:\n  url: "{actions_url}"\n'
         f'  headers:\n    {ACTION_TOKEN_HEADER}: "{token}"\n'
-        f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"
+        f"tracker_store:\n  type: bot.tracker_window.WindowedTrackerStore\n"
+        f"  url: 127.0.0.1\n  port: {redis_port}\n"
         f"  db: 1\n  key_prefix: xiaobao\n"
         f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n"
         f"  db: 1\n  key_prefix: xiaobao\n"
