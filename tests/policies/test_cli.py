@@ -28,7 +28,8 @@ def test_seed_check_export_history(tmp_path):
                                   "is_individual_business": False, "industry": "I6510",
                                   "taxpayer_type": "小规模纳税人", "high_tech": False,
                                   "veterans_hired": 0, "tech_sme": False, "revenue": 300,
-                                  "founded_on": "2020-05-01", "serious_dishonesty": False}},
+                                  "founded_on": "2020-05-01", "serious_dishonesty": False,
+                                  "insured_employees": 8}},
         {"id": "blank", "facts": {}, "declined": ["taxpayer_type"]},
     ]) + "\n", "utf-8")
     empty = run(["check", "--profiles", str(profiles), "--json", "--date", "2026-12-07"],
