@@ -192,7 +192,8 @@ class ActionPolicyCheck(Action):
         with session_scope(self.services.engine) as s:
             items = links.restrict(store.published_policies(s), only)
         start = self._register(uscc, day)
-        # the register's ranking: what it knows counts, and is not asked again
+        # the register's ranking (what it knows counts, and is not asked again), but the
+        # enterprise's own correction counts in its check-up
         facts = counted_facts(typed_facts(facts_raw, dictionary), start, set(corrected))
         if not items:
             dispatcher.utter_message(text=(
