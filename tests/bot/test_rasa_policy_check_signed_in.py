@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from api.oidc_simulator import SAMPLES
+from enterprises import register
 from enterprises.importing import import_files
 from tests.api.routes.test_enterprise_auth import authorize
 from tests.bot.stack import BotStack
@@ -36,3 +37,30 @@ def test_the_chat_check_up_starts_from_the_register(bot_stack: BotStack, tmp_pat
     assert said in first["text"]
     asked = next(m for m in messages if (m.get("custom") or {}).get("field"))
     assert asked["custom"]["field"]["name"] not in {"district", "employees"}
+
+
+def test_a_correction_typed_in_the_chat_is_recorded_beside_the_register(bot_stack: BotStack,
+                                                                        tmp_path):
+    """Typed with no question pending (Rasa's NLU: policy_fact), then at a question (the
+    gateway's typed answer): both confirmed with what the register still says, both stored
+    as 对话中填报 beside the authority's."""
+    (tmp_path / "m.csv").write_text(f"uscc,name,district,employees\n{USCC},{NAME},宝山区,60\n",
+                                    encoding="utf-8")
+    engine = make_engine(bot_stack.db_url)
+    with session_scope(engine) as s:
+        import_files(s, [tmp_path / "m.csv"], source="市场监管登记", by="test",
+                     as_of=dt.date(2026, 11, 1))
+    user = bot_stack.browser()
+    assert user.get(authorize(user), follow_redirects=False).status_code == 303
+    said = user.post("/api/chat/messages", json={"text": "注册地改成嘉定区了"}).json()["messages"]
+    assert any("已记录：注册地所在区 嘉定区（对话中填报" in m["text"]
+               and "登记信息（市场监管登记）仍为 宝山区" in m["text"] for m in said), said
+    said = user.post("/api/chat/messages", json={"text": "我们人数变成80了"}).json()["messages"]
+    assert any("已记录：从业人数 80 人（对话中填报" in m["text"]
+               and "仍为 60 人，以核实为准" in m["text"] for m in said), said
+    with session_scope(engine) as s:
+        history = register.history(s, USCC)
+        assert {(h["field"], h["value"]) for h in history if h["source"] == "对话中填报"} >= {
+            ("district", "嘉定区"), ("employees", 80)}
+        assert register.profile(s, USCC).facts["employees"] == 60
+    engine.dispose()
