@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
+
+from tests.redis_server import _free_port  # one free-port finder for the test servers
 
 DATABASE = "xiaobao"
 
@@ -35,12 +36,6 @@ def postgres_bin_dir() -> Path:
     if found:
         return Path(found).parent
     raise RuntimeError("no PostgreSQL server binaries: apt-get install postgresql")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.rasa
 USCC, NAME = SAMPLES[0]
 
 
-def test_the_chat_check_up_starts_from_the_register(bot_stack: BotStack, tmp_path):
+def register_sample(bot_stack: BotStack, tmp_path) -> None:
+    """The simulator's first enterprise: 宝山区, 60 人 (市场监管登记, 2026-11-01)."""
     (tmp_path / "m.csv").write_text(f"uscc,name,district,employees\n{USCC},{NAME},宝山区,60\n",
                                     encoding="utf-8")
     engine = make_engine(bot_stack.db_url)
@@ -27,6 +28,10 @@ def test_the_chat_check_up_starts_from_the_register(bot_stack: BotStack, tmp_pat
         import_files(s, [tmp_path / "m.csv"], source="市场监管登记", by="test",
                      as_of=dt.date(2026, 11, 1))
     engine.dispose()
+
+
+def test_the_chat_check_up_starts_from_the_register(bot_stack: BotStack, tmp_path):
+    register_sample(bot_stack, tmp_path)
     user = bot_stack.browser()
     done = user.get(authorize(user), follow_redirects=False)
     assert done.status_code == 303, done.text
@@ -44,12 +49,8 @@ def test_a_correction_typed_in_the_chat_is_recorded_beside_the_register(bot_stac
     """Typed with no question pending (Rasa's NLU: policy_fact), then at a question (the
     gateway's typed answer): both confirmed with what the register still says, both stored
     as 对话中填报 beside the authority's."""
-    (tmp_path / "m.csv").write_text(f"uscc,name,district,employees\n{USCC},{NAME},宝山区,60\n",
-                                    encoding="utf-8")
+    register_sample(bot_stack, tmp_path)
     engine = make_engine(bot_stack.db_url)
-    with session_scope(engine) as s:
-        import_files(s, [tmp_path / "m.csv"], source="市场监管登记", by="test",
-                     as_of=dt.date(2026, 11, 1))
     user = bot_stack.browser()
     assert user.get(authorize(user), follow_redirects=False).status_code == 303
     said = user.post("/api/chat/messages", json={"text": "注册地改成嘉定区了"}).json()["messages"]
