@@ -67,6 +67,7 @@ class Retriever:
         self._lock = threading.RLock()
         self._entries: dict[str, IndexedEntry] = {}
         self._by_key: dict[int, str] = {}
+        self._versions: dict[str, int] = {}  # the version of each entry the index holds
         self.dense = DenseIndex(embedder.dim)
         self.sparse = SparseIndex()
         self._idf: dict[str, float] = {}
@@ -80,7 +81,24 @@ class Retriever:
     def _published(self) -> dict[str, IndexedEntry]:
         with session_scope(self.engine) as s:
             rows = s.scalars(select(Entry).where(Entry.status == "published")).all()
+            self._versions = {e.id: e.version for e in rows}
             return {e.id: IndexedEntry.of(entry_data(e)) for e in rows}
+
+    def stale(self) -> list[str]:
+        """Entries whose published version is not the one indexed (new, edited, withdrawn)."""
+        with session_scope(self.engine) as s:
+            now = dict(s.execute(select(Entry.id, Entry.version)
+                                 .where(Entry.status == "published")).all())
+        with self._lock:
+            return sorted({i for i, v in now.items() if self._versions.get(i) != v}
+                          | (self._versions.keys() - now.keys()))
+
+    def catch_up(self) -> int:
+        """Refresh what changed while no announcement reached this process; how many."""
+        ids = self.stale()
+        if ids:
+            self.refresh(ids)
+        return len(ids)
 
     def _current_fingerprint(self) -> str:
         with session_scope(self.engine) as s:
@@ -134,19 +152,27 @@ class Retriever:
         return questions, list(pv)
 
     def load_or_build(self) -> str:
-        """Load the saved index when it matches the database; rebuild otherwise. Returns which."""
+        """Load the saved index when it matches the database ("loaded"), or when only entries
+        changed since it was saved, embedding just those ("caught up": a gateway restarted
+        after edits must not embed the whole base again, minutes on a busy machine); rebuild
+        otherwise ("built": another model, format or dictionary)."""
         current = self._current_fingerprint()
         meta_path = self.index_dir / "meta.json" if self.index_dir else None
-        if meta_path and meta_path.exists():
-            meta = json.loads(meta_path.read_text("utf-8"))
-            if meta.get("fingerprint") == current:
-                with self._lock:
-                    self.dense = DenseIndex.load(meta_path.with_name("dense.faiss"))
-                    self._entries = self._published()
-                    self._by_key = {entry_key(i): i for i in self._entries}
-                    self._rebuild_sparse()
-                    self._fingerprint = current
-                return "loaded"
+        meta = json.loads(meta_path.read_text("utf-8")) if meta_path and meta_path.exists() else {}
+        saved, kind = meta.get("versions"), str(meta.get("fingerprint", "")).rsplit(":", 1)[0]
+        if meta_path and (meta.get("fingerprint") == current
+                          or (saved is not None and kind == current.rsplit(":", 1)[0])):
+            with self._lock:
+                self.dense = DenseIndex.load(meta_path.with_name("dense.faiss"))
+                entries, now = self._published(), self._versions
+                if saved is not None:  # what the saved vectors are of
+                    self._versions = {i: int(v) for i, v in saved.items()}
+                self._entries = {i: e for i, e in entries.items()
+                                 if self._versions.get(i) == now[i]}
+                self._by_key = {entry_key(i): i for i in self._entries}
+                self._rebuild_sparse()
+                self._fingerprint = current
+            return "caught up" if self.catch_up() else "loaded"
         self.build()
         return "built"
 
@@ -156,15 +182,16 @@ class Retriever:
         self.dense.save(self.index_dir / "dense.faiss")
         tmp = self.index_dir / "meta.json.tmp"
         tmp.write_text(json.dumps({"fingerprint": self._fingerprint, "entries": len(self._entries),
-                                   "vectors": self.dense.ntotal}), "utf-8")
+                                   "vectors": self.dense.ntotal, "versions": self._versions}),
+                       "utf-8")
         tmp.replace(self.index_dir / "meta.json")
 
     def refresh(self, entry_ids: list[str]) -> None:
         """Bring the given entries up to date (published → indexed, otherwise removed)."""
         with session_scope(self.engine) as s:
             found = s.scalars(select(Entry).where(Entry.id.in_(entry_ids)))
-            rows = {e.id: entry_data(e) for e in found}
-        changed = {i: IndexedEntry.of(d) for i, d in rows.items() if d.status == "published"}
+            rows = {e.id: (entry_data(e), e.version) for e in found}
+        changed = {i: IndexedEntry.of(d) for i, (d, _v) in rows.items() if d.status == "published"}
         # Embed outside the lock: searches go on meanwhile.
         questions, passages = self._embed(list(changed.values()))
         vectors = dict(zip(changed, zip(questions, passages)))
@@ -175,10 +202,12 @@ class Retriever:
                     self.dense.upsert(key, *vectors[entry_id])
                     self._entries[entry_id] = changed[entry_id]
                     self._by_key[key] = entry_id
-                elif entry_id in self._entries:
+                    self._versions[entry_id] = rows[entry_id][1]
+                elif entry_id in self._entries or entry_id in self._versions:
                     self.dense.remove(key)
-                    del self._entries[entry_id]
+                    self._entries.pop(entry_id, None)
                     self._by_key.pop(key, None)
+                    self._versions.pop(entry_id, None)
             self._rebuild_sparse()
             self._fingerprint = self._current_fingerprint()
             self.save()

@@ -3,8 +3,9 @@ and for a changed term map (``xiaobao kb terms reload``).
 
 Whoever commits a change announces the changed ids (``knowledge_base.changes``,
 called by ``KnowledgeBaseService``); each gateway's listener refreshes just
-those entries. A gateway that missed a message still rebuilds at its next start,
-because the saved index's fingerprint no longer matches.
+those entries. Whatever a gateway missed (it started, or Redis failed over, in between) it
+catches up on each (re)subscribe and at start-up: the entries whose version
+in the database is not the one indexed are refreshed, never the whole base.
 """
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def start_listener(retriever, client: redis.Redis) -> threading.Event:
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANGES_CHANNEL, TERMS_CHANNEL)
+                # What was announced while nobody here listened (before the first subscribe,
+                # during a Redis failover) is read from the database instead.
+                try:
+                    retriever.catch_up()
+                except Exception:  # the database away: the next announcement or resubscribe
+                    log.exception("knowledge-base catch-up failed")
                 while not stop.is_set():
                     msg = pubsub.get_message(timeout=0.5)
                     if not msg or msg["type"] != "message":

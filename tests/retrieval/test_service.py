@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -136,9 +137,38 @@ def test_saved_index_loads_when_fingerprint_matches_and_rebuilds_otherwise(retri
     assert again.load_or_build() == "loaded"
     assert again.embedder.texts == 0
     assert again.search("企业公积金户头怎么开").top.id == "kb-fund"
-    _edit(kb, "kb-fund", answer="changed elsewhere")
+    # Another format (or model, or dictionary): everything is embedded again.
+    meta = tmp_path / "index" / "meta.json"
+    saved = json.loads(meta.read_text("utf-8"))
+    meta.write_text(json.dumps({**saved, "fingerprint": "0:" + saved["fingerprint"][2:]}))
     third = Retriever(kb, CountingEmbedder(embedder), tmp_path / "index")
     assert third.load_or_build() == "built"
+    assert third.embedder.texts == 4 * 3 + 4  # every question and similar question, every passage
+
+
+def test_a_restart_after_edits_embeds_only_what_changed_meanwhile(retriever, kb, embedder,
+                                                                   tmp_path):
+    """A gateway restarted after edits made elsewhere (it heard no announcement) loads its saved
+    index and embeds just those entries: rebuilding the whole base kept a SIGKILLed gateway in
+    its start-up for minutes on a busy machine (the soak of issue 21)."""
+    _edit(kb, "kb-fund", answer="单位可在随申办企业云办理住房公积金缴存登记。")
+    with session_scope(kb) as s:
+        store.set_status(s, "kb-hotline", "archived", "editor")
+        store.save_entry(s, EntryData.model_validate(dict(
+            id="kb-seal", question="企业如何申领电子印章？", similar_questions=["公司电子章怎么弄"],
+            answer="可通过一网通办申领电子印章。", category="电子证照与印章",
+            source="电子印章指南")), "editor")
+    again = Retriever(kb, CountingEmbedder(embedder), tmp_path / "index")
+    assert again.load_or_build() == "caught up"
+    assert again.embedder.texts == (3 + 1) + (2 + 1)  # kb-fund's and kb-seal's texts, no more
+    assert again.search("企业公积金户头怎么开").top.answer.startswith("单位可在随申办企业云")
+    assert again.search("公司的电子公章在哪申请").top.id == "kb-seal"
+    assert again.get_entry("kb-hotline") is None
+    assert "kb-hotline" not in [h.id for h in again.search("12345热线能办理哪些企业诉求").hits]
+    assert again.stale() == [] and again.size == 4
+    # What it saved is current: the next start embeds nothing.
+    fourth = Retriever(kb, CountingEmbedder(embedder), tmp_path / "index")
+    assert fourth.load_or_build() == "loaded" and fourth.embedder.texts == 0
 
 
 @pytest.mark.parametrize("query,code", [
@@ -178,6 +208,23 @@ def test_other_gateways_hear_of_changes_over_redis(retriever, kb, embedder, tmp_
             time.sleep(0.02)
         assert other.get_entry("kb-hotline") is None
         assert time.perf_counter() - t0 < 1.0
+    finally:
+        stop.set()
+
+
+def test_a_listener_catches_up_on_changes_nobody_announced(retriever, kb, embedder, tmp_path):
+    """A change committed while the listener was not subscribed (its gateway starting, Redis
+    failing over) is read from the database when it subscribes."""
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    other = Retriever(kb, embedder, tmp_path / "index3")
+    other.load_or_build()
+    _edit(kb, "kb-invoice", answer="未宣布的修改：在电子税务局开通数电发票。")  # no announcement
+    stop = start_listener(other, client)
+    try:
+        t0 = time.perf_counter()
+        while other.stale() and time.perf_counter() - t0 < 5:
+            time.sleep(0.05)
+        assert other.search("公司第一次开票要办什么").top.answer.startswith("未宣布的修改")
     finally:
         stop.set()
 
