@@ -187,24 +187,38 @@ def _scalar(f: Field, value: Any) -> Any:
 
 def evaluate(tree: Any, resolve: Resolve) -> Outcome:
     """The tree's value on the facts ``resolve`` gives, with its reasons."""
+    value, failed, met, unknown = _outcome(tree, resolve)
+    return Outcome(value, failed=failed, met=met, unknown=unknown)
+
+
+# (value, failed, met, unknown): the inner nodes' outcomes as plain tuples (the check walks
+# every node of every policy; an Outcome per node, deduplicated each time, was half its cost).
+_Reasons = tuple[bool | None, list[Atom], list[Atom], list[str]]
+
+
+def _outcome(tree: Any, resolve: Resolve) -> _Reasons:
     if isinstance(tree, Atom):
-        return _atom(tree, resolve)
+        value, missing = resolve(tree.field)
+        result = None if value is None else compare(tree, value)
+        if result is None:  # unknown, or a band that straddles the threshold
+            return None, [], [], missing or [tree.field]
+        return (True, [], [tree], []) if result else (False, [tree], [], [])
     [(key, body)] = tree.items()
     if key == "not":
-        inner = evaluate(body, resolve)
-        if inner.value is None:
-            return Outcome(None, unknown=inner.unknown)
-        return Outcome(not inner.value, failed=inner.met, met=inner.failed)
-    parts = [evaluate(p, resolve) for p in (body["of"] if key == "at_least" else body)]
-    true = [p for p in parts if p.value is True]
-    false = [p for p in parts if p.value is False]
-    unknown = [p for p in parts if p.value is None]
-    need = {"all": len(parts), "any": 1}.get(key) or body["k"]
-    if len(true) >= need:
-        return Outcome(True, met=[a for p in true for a in p.met])
-    if len(true) + len(unknown) < need:
-        return Outcome(False, failed=[a for p in false for a in p.failed])
-    return Outcome(None, unknown=[u for p in unknown for u in p.unknown])
+        value, failed, met, unknown = _outcome(body, resolve)
+        if value is None:
+            return None, [], [], unknown
+        return not value, met, failed, []
+    parts = body["of"] if key == "at_least" else body
+    need = len(parts) if key == "all" else 1 if key == "any" else body["k"]
+    outcomes = [_outcome(p, resolve) for p in parts]
+    true = sum(o[0] is True for o in outcomes)
+    unknown_count = sum(o[0] is None for o in outcomes)
+    if true >= need:
+        return True, [], [a for o in outcomes if o[0] is True for a in o[2]], []
+    if true + unknown_count < need:
+        return False, [a for o in outcomes if o[0] is False for a in o[1]], [], []
+    return None, [], [], [u for o in outcomes if o[0] is None for u in o[3]]
 
 
 def value_of(tree: Any, resolve: Resolve) -> bool | None:
@@ -218,7 +232,7 @@ def value_of(tree: Any, resolve: Resolve) -> bool | None:
         inner = value_of(body, resolve)
         return None if inner is None else not inner
     parts = body["of"] if key == "at_least" else body
-    need = {"all": len(parts), "any": 1}.get(key) or body["k"]
+    need = len(parts) if key == "all" else 1 if key == "any" else body["k"]
     true = unknown = 0
     for i, part in enumerate(parts):
         v = value_of(part, resolve)
@@ -233,14 +247,67 @@ def value_of(tree: Any, resolve: Resolve) -> bool | None:
     return None
 
 
-def _atom(atom: Atom, resolve: Resolve) -> Outcome:
-    value, missing = resolve(atom.field)
-    if value is None:
-        return Outcome(None, unknown=missing or [atom.field])
-    result = compare(atom, value)
-    if result is None:  # a band that straddles the threshold
-        return Outcome(None, unknown=missing or [atom.field])
-    return Outcome(True, met=[atom]) if result else Outcome(False, failed=[atom])
+ValueFn = Callable[[Resolve], "bool | None"]
+
+
+def compile_value(tree: Any) -> ValueFn:
+    """:func:`value_of` of this tree as one closure per node, built once per policy: the
+    planner evaluates every waiting policy on each answer it tries, and walking the dicts
+    again each time was most of a question's cost. Same values (tests/policies)."""
+    if isinstance(tree, Atom):
+        atom, name = tree, tree.field
+
+        def atom_value(resolve: Resolve) -> bool | None:
+            value = resolve(name)[0]
+            return None if value is None else compare(atom, value)
+        return atom_value
+    [(key, body)] = tree.items()
+    if key == "not":
+        inner = compile_value(body)
+
+        def negated(resolve: Resolve) -> bool | None:
+            value = inner(resolve)
+            return None if value is None else not value
+        return negated
+    parts = tuple(compile_value(p) for p in (body["of"] if key == "at_least" else body))
+    if key == "all":
+        def every(resolve: Resolve) -> bool | None:
+            unknown = False
+            for part in parts:
+                value = part(resolve)
+                if value is False:
+                    return False
+                if value is None:
+                    unknown = True
+            return None if unknown else True
+        return every
+    if key == "any":
+        def some(resolve: Resolve) -> bool | None:
+            unknown = False
+            for part in parts:
+                value = part(resolve)
+                if value is True:
+                    return True
+                if value is None:
+                    unknown = True
+            return None if unknown else False
+        return some
+    need, count = body["k"], len(parts)
+
+    def at_least(resolve: Resolve) -> bool | None:
+        true = unknown = 0
+        for i, part in enumerate(parts):
+            value = part(resolve)
+            if value is True:
+                true += 1
+                if true >= need:
+                    return True
+            elif value is None:
+                unknown += 1
+            if true + unknown + (count - i - 1) < need:
+                return False
+        return None
+    return at_least
 
 
 def compare(atom: Atom, value: Any) -> bool | None:

@@ -9,11 +9,20 @@ declined (不知道 / 跳过) stays unknown.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from policies import scale
-from policies.conditions import Atom, Outcome, evaluate, fields_of, parse_condition
+from policies.conditions import (
+    Atom,
+    Outcome,
+    Resolve,
+    compile_value,
+    evaluate,
+    fields_of,
+    parse_condition,
+)
 from policies.facts import Facts, Interval, parse_date
 from policies.fields import Dictionary, default_dictionary
 
@@ -32,6 +41,26 @@ class Policy:
     unmodelled: tuple[str, ...] = ()
     # The base facts its conditions depend on (a derived field's inputs in its place).
     needs: frozenset[str] = frozenset()
+    # value_of(conditions) compiled once (policies.conditions.compile_value); built on first
+    # use when the policy was made without it.
+    compiled: Callable[[Resolve], bool | None] | None = field(
+        default=None, compare=False, repr=False)
+
+    def value(self, resolve: Resolve) -> bool | None:
+        """The conditions' value alone (True when there are none), as value_of gives it."""
+        if self.conditions is None:
+            return True
+        if self.compiled is None:
+            object.__setattr__(self, "compiled", compile_value(self.conditions))
+        assert self.compiled is not None
+        return self.compiled(resolve)
+
+    def __getstate__(self) -> dict:
+        # The closures do not pickle (the batch sends policies to its workers): rebuilt there.
+        return {**self.__dict__, "compiled": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     def in_force(self, day: dt.date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
@@ -48,7 +77,7 @@ def policy_from_dict(raw: dict, dictionary: Dictionary | None = None) -> Policy:
         needs |= {name, *dictionary[name].derived_from}
     return Policy(
         id=str(raw["id"]), title=str(raw.get("title") or ""), conditions=tree,
-        needs=frozenset(needs),
+        needs=frozenset(needs), compiled=compile_value(tree) if tree is not None else None,
         valid_from=parse_date(raw["valid_from"]) if raw.get("valid_from") else None,
         valid_to=parse_date(raw["valid_to"]) if raw.get("valid_to") else None,
         mode=str(raw.get("mode") or ""), benefit=str(raw.get("benefit") or ""),

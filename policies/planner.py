@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies.answers import answer_key
-from policies.conditions import atoms_of, value_of
+from policies.conditions import atoms_of
 from policies.evaluator import CheckResult, Policy, Resolver, check
 from policies.facts import Facts, Interval
 from policies.fields import Dictionary, Field, default_dictionary
@@ -96,7 +96,7 @@ def next_question(policies: list[Policy], facts: Facts, day: dt.date, *,
         worth = 0.0
         for answer, weight in zip(answers, weights, strict=True):
             resolve = Resolver({**facts, name: answer}, day, dictionary, frozenset(declined))
-            decided = sum(value_of(p.conditions, resolve) is not None for p in affected)
+            decided = sum(p.value(resolve) is not None for p in affected)
             worth += decided * weight / total
         key = (worth, need, _neg(name))
         if best is None or key > best_key:

@@ -533,8 +533,9 @@ def test_the_default_days_are_the_centres_whatever_the_browsers_zone(
 
 def test_a_link_to_a_policy_is_suggested_by_its_document_number(stack: Stack,
                                                                  editor: Page) -> None:
-    """关联政策: the form suggests the 政策体检 item whose 文号 its answer cites, 关联 accepts
-    it, and an id the store does not hold is refused next to the field."""
+    """关联政策: the form suggests the 政策体检 items whose 文号 its answer cites, 关联 accepts
+    one (and the others stay suggested), and an id the store does not hold is refused next
+    to the field."""
     stack.run([str(VENV_BIN / "xiaobao"), "policy", "seed"])  # idempotent
     open_view(editor, "#edit/new", "新建条目")
     editor.fill("#e-question", "小企业残保金能免吗？")
@@ -548,7 +549,9 @@ def test_a_link_to_a_policy_is_suggested_by_its_document_number(stack: Stack,
     links.get_by_role("button", name="关联政策：在职职工30人").click()
     expect(editor.locator("#e-policy-ids")).to_have_value("fee-disability-fund-exemption")
     expect(links).to_contain_text("已关联：在职职工30人（含）以下的企业暂免征收残疾人就业保障金（已发布）")
-    expect(links).not_to_contain_text("建议关联")
+    # The linked item leaves the suggestions; another item citing the same 公告 stays.
+    expect(links).not_to_contain_text("建议关联：在职职工30人")
+    expect(links).to_contain_text("建议关联：残疾人就业保障金按安排残疾人就业比例分档减缴")
     assert serious_axe_violations(editor) == []
 
     editor.fill("#e-policy-ids", "fee-disability-fund-exemption，no-such-policy")

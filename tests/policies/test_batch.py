@@ -22,7 +22,7 @@ from policies.batch import (
     rows_for,
     rule_version,
 )
-from policies.evaluator import check, policy_from_dict
+from policies.evaluator import Resolver, check, policy_from_dict
 from policies.facts import Interval
 from policies.fields import NUMERIC, default_dictionary
 from policies.store import SEED, load_file
@@ -173,6 +173,9 @@ def seed_policies() -> list:
     return [policy_from_dict(p) for path in sorted(SEED.glob("*.yaml")) for p in load_file(path)]
 
 
+COMPILED_VALUE = {"eligible": True, "ineligible": False, "possible": None}
+
+
 def assert_same_as_the_evaluator(records: list[dict], policies: list, day: dt.date) -> int:
     result = batch(records, policies, day)
     compared = 0
@@ -181,9 +184,12 @@ def assert_same_as_the_evaluator(records: list[dict], policies: list, day: dt.da
         strict = {k: v for k, v in facts.items() if k in record["authoritative_fresh"]}
         full = check(policies, facts, day).results
         fresh = check(policies, strict, day).results
+        resolve = Resolver(facts, day, default_dictionary())
         for j, (policy, expected, alone) in enumerate(zip(policies, full, fresh, strict=True)):
             got = STATUSES[result.status[j, i]]
             assert got == expected.status, (day, policy.id, policy.conditions, facts)
+            if expected.status != "not_in_force":  # the planner's compiled value agrees
+                assert policy.value(resolve) is COMPILED_VALUE[expected.status], policy.id
             ready = policy.mode == MIANSHEN and alone.status == "eligible"
             assert bool(result.ready[j, i]) == ready, (day, policy.id, facts, strict)
             compared += 1

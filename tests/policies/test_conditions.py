@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from policies import conditions
 from policies.conditions import ConditionError, evaluate, fields_of, parse_condition
 from policies.evaluator import Resolver
 from policies.facts import Interval, parse_facts
@@ -13,8 +14,14 @@ from tests.policies.conftest import DAY, atom
 
 
 def value_of(tree: dict, facts: dict, dictionary, declined=()) -> bool | None:
+    """The value by :func:`evaluate`, held to the short-circuiting value_of and to the
+    compiled closures the planner runs (all three must agree on every case here)."""
     resolve = Resolver(parse_facts(facts, dictionary), DAY, dictionary, frozenset(declined))
-    return evaluate(parse_condition(tree, dictionary), resolve).value
+    parsed = parse_condition(tree, dictionary)
+    value = evaluate(parsed, resolve).value
+    assert conditions.value_of(parsed, resolve) is value
+    assert conditions.compile_value(parsed)(resolve) is value
+    return value
 
 
 @pytest.mark.parametrize(("cond", "facts", "expected"), [
