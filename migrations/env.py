@@ -17,6 +17,7 @@ import enterprises.models  # noqa: F401,E402
 import notifications.models  # noqa: F401,E402
 import xiaobao.enterprise_sessions  # noqa: F401,E402
 import entitlements.models  # noqa: F401,E402
+import xiaobao.tokens  # noqa: F401,E402
 
 target_metadata = Base.metadata
 

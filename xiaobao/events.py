@@ -63,6 +63,13 @@ class EventKind(StrEnum):
     # An enterprise signed in (一网通办 法人) or out; ``actor`` is its USCC.
     ENTERPRISE_LOGIN = "enterprise_login"
     ENTERPRISE_LOGOUT = "enterprise_logout"
+    # An export of conversations, tickets or 差评 cases (reports.export_files): who, which
+    # kind, the window, the format and how many rows were written.
+    DATA_EXPORTED = "data_exported"
+    # An API token made or revoked (xiaobao.tokens); ``actor`` is who did it, ``data.token``
+    # the token's name. Its use is not an event (``api_tokens.last_used_at``).
+    API_TOKEN_CREATED = "api_token_created"
+    API_TOKEN_REVOKED = "api_token_revoked"
 
 
 class Event(Base):

@@ -45,9 +45,35 @@ REPORT_ROLES = frozenset({"supervisor", "leader"})  # who reads the rates and re
 REGISTER_READ_ROLES = frozenset({"registrar", "supervisor"})
 REGISTER_MANAGE_ROLES = frozenset({"registrar"})
 
+# What an API token's scope opens (xiaobao.tokens): one rule below each, never a role. A
+# "…:read" scope counts only for requests that read (GET, HEAD). A token has no department:
+# what it reads, it reads for every department.
+#   scope          rule              the routes it opens
+#   reports:read   reads_reports     GET /api/reports/summary, series, export, clusters, targets,
+#                                    bad-ratings; GET /api/worklists/outcomes
+#   tickets:read   reads_tickets     GET /api/helper/queues, /api/helper/tickets/{id} and
+#                                    /api/helper/tickets/{id}/messages
+#   kb:write       edits_knowledge   every /api/kb/ route of the editors (entries, versions,
+#                                    publish, imports, exports, the hit test, helpers' drafts;
+#                                    not the knowledge gaps)
+SCOPES = {
+    "reports:read": "读取服务报表与差评 / read the service rates, reports and 差评 cases",
+    "tickets:read": "读取工单与队列 / read tickets, their messages and the queues",
+    "kb:write": "编辑知识库 / read and write the knowledge base",
+}
+
 
 def _roles(actor: Actor) -> set[str]:
     return set(actor.roles or [])
+
+
+def _scopes(actor: Actor) -> frozenset[str]:
+    """An API token's scopes (xiaobao.tokens.TokenPrincipal); an account has none."""
+    return frozenset(getattr(actor, "scopes", ()) or ())
+
+
+def is_token(actor: Actor) -> bool:
+    return hasattr(actor, "scopes")
 
 
 def has_role(actor: Actor, *roles: str) -> bool:
@@ -65,17 +91,25 @@ def is_leader(actor: Actor) -> bool:
 
 
 def reads_reports(actor: Actor) -> bool:
-    """The rates, the dashboard and the 差评 queue: supervisors, leaders (and admin)."""
-    return has_role(actor, *REPORT_ROLES)
+    """The rates, the dashboard and the 差评 queue: supervisors, leaders (and admin); a token
+    with ``reports:read``."""
+    return has_role(actor, *REPORT_ROLES) or "reports:read" in _scopes(actor)
 
 
 def works_tickets(actor: Actor) -> bool:
     return has_role(actor, *TICKET_ROLES)
 
 
+def reads_tickets(actor: Actor) -> bool:
+    """The queues, a ticket's context and messages: whoever works tickets; a token with
+    ``tickets:read``."""
+    return works_tickets(actor) or "tickets:read" in _scopes(actor)
+
+
 def edits_knowledge(actor: Actor) -> bool:
-    """Entries, imports, exports, the hit test and helpers' proposals: editors (and admin)."""
-    return has_role(actor, *EDITOR_ROLES)
+    """Entries, imports, exports, the hit test and helpers' proposals: editors (and admin); a
+    token with ``kb:write``."""
+    return has_role(actor, *EDITOR_ROLES) or "kb:write" in _scopes(actor)
 
 
 def edits_policies(actor: Actor) -> bool:
@@ -121,9 +155,14 @@ def sees_all_departments(actor: Actor) -> bool:
     return bool(_roles(actor) & LOOK_EVERYWHERE_ROLES)
 
 
+def _reads_everywhere(actor: Actor) -> bool:
+    """Supervisors and admin; a token (whose scopes, not departments, limit what it reads)."""
+    return sees_all_departments(actor) or is_token(actor)
+
+
 def visible_departments(actor: Actor, all_departments: Iterable[str]) -> list[str]:
     """The departments whose queues, tickets and 留言 this account may look at."""
-    if sees_all_departments(actor):
+    if _reads_everywhere(actor):
         return list(all_departments)
     mine = set(actor.departments or [])
     return [d for d in all_departments if d in mine]
@@ -131,12 +170,12 @@ def visible_departments(actor: Actor, all_departments: Iterable[str]) -> list[st
 
 def report_departments(actor: Actor) -> list[str] | None:
     """The departments whose 差评 and reports' examples this account reads; None: all of them
-    (supervisors, admin). A department leader reads its own departments' only."""
-    return None if sees_all_departments(actor) else list(actor.departments or [])
+    (supervisors, admin, a token). A department leader reads its own departments' only."""
+    return None if _reads_everywhere(actor) else list(actor.departments or [])
 
 
 def can_see_department(actor: Actor, department: str) -> bool:
-    return sees_all_departments(actor) or department in (actor.departments or [])
+    return _reads_everywhere(actor) or department in (actor.departments or [])
 
 
 def can_work_department(actor: Actor, department: str) -> bool:

@@ -214,7 +214,7 @@ def test_an_older_copy_is_migrated_to_head_on_restore(tmp_path):
 
     target = make_engine(f"sqlite:///{tmp_path / 'home' / 'xiaobao.db'}")
     restored = restore(target, tmp_path / "old-copy.db")
-    assert restored.revision == "0016_entitlements"
+    assert restored.revision == "0017_api_tokens"
     assert count(target, "SELECT count(*) FROM batch_runs") == 0
     target.dispose()
 
