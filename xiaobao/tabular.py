@@ -125,8 +125,11 @@ def read_xlsx_rows(raw: bytes) -> tuple[list[str], list[tuple[int, tuple[Any, ..
 
 
 def neutral(value: Any) -> Any:
-    """A cell a spreadsheet would run as a formula, as plain text with a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """A cell a spreadsheet would run as a formula, as plain text with a leading ' (OWASP's
+    CSV injection rule: = + - @ tab or carriage return first, also after leading spaces,
+    which some spreadsheets drop before reading the cell)."""
+    if isinstance(value, str) and (value.startswith(FORMULA_PREFIXES)
+                                   or value.lstrip().startswith(FORMULA_PREFIXES)):
         return "'" + value
     return value
 

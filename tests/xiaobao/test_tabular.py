@@ -53,6 +53,13 @@ def test_long_csv_cell_is_refused():
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "=HYPERLINK(\"http://x\")"]
 
 
+@pytest.mark.parametrize("value,expected", [
+    ("  =1+2", "'  =1+2"), ("\t-3", "'\t-3"), ("\r@x", "'\r@x"), (" \n+1", "' \n+1"),
+    ("1-2", "1-2"), ("a=b", "a=b"), ("", ""), ("  ", "  "), (-3, -3)])
+def test_neutral_looks_past_leading_whitespace(value, expected):
+    assert tabular.neutral(value) == expected
+
+
 def test_csv_writer_neutralises_formula_cells():
     out = io.StringIO()
     tabular.write_csv(out, ["a"], [{"a": v} for v in DANGEROUS])
