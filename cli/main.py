@@ -16,6 +16,7 @@ from knowledge_base.cli import app as kb_app
 from notifications import cli as notify_cli
 from policies.cli import app as policy_app
 from reports.cli import report_command
+from reports.export_cli import app as export_app
 from retention.cli import purge_command
 from retrieval.cli import eval_command, model_app, search_command, terms_app, tune_command
 from xiaobao.accounts_cli import app as users_app
@@ -81,6 +82,7 @@ app.add_typer(policy_app, name="policy", help="政策体检: the policy store an
 app.add_typer(enterprises_app, name="enterprises", help="一企一档: the enterprise register")
 app.add_typer(worklist_app, name="worklist", help="免申即享: the departments' work lists")
 app.add_typer(notify_cli.app, name="notify", help="政策推送: dispatch, counts, opt-outs")
+app.add_typer(export_app, name="export", help="Exports: conversations, tickets, 差评 cases")
 app.command("eval")(eval_command)
 app.command("report")(report_command)
 app.command("tune")(tune_command)
