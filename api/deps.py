@@ -25,7 +25,7 @@ from api.services import Services
 from handoff import left_messages, views
 from handoff.context import HandoffContext
 from handoff.store import open_ticket_for
-from xiaobao import conversations, enterprise_sessions, limits, policy, sessions
+from xiaobao import conversations, enterprise_sessions, limits, policy, sessions, tokens
 from xiaobao.accounts import Account
 from xiaobao.clock import utcnow
 from xiaobao.conversations import conversation_id_for
@@ -33,6 +33,7 @@ from xiaobao.db import session_scope
 from xiaobao.enterprise_sessions import SignedInEnterprise
 from xiaobao.events import Event, EventKind, record_event
 from xiaobao.settings import Settings
+from xiaobao.tokens import TokenPrincipal
 
 _VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -221,7 +222,7 @@ def session_account(session: Session, token: str | None, settings: Settings) -> 
     return active_account(session, sessions.resolve(session, token, settings))
 
 
-def get_current_account(request: Request, session: SessionDep) -> Account:
+def _signed_in_account(request: Request, session: Session) -> Account:
     settings = request.app.state.services.settings
     account = session_account(session, session_token(request, settings), settings)
     # Commit the session's touch (last_seen_at, once a minute) now, not when the route ends:
@@ -234,29 +235,77 @@ def get_current_account(request: Request, session: SessionDep) -> Account:
     return account
 
 
+# --- API tokens (xiaobao.tokens): ``Authorization: Bearer xb_…`` -------------------------------
+# A request with a bearer token is the token's and nobody else's: its cookies are not read, so
+# it needs no Origin (api/web_security.py exempts it when it carries no cookie at all). Routes
+# whose rule a token's scope can open (xiaobao.policy.SCOPES) receive a TokenPrincipal; the
+# rest answer 403, an unknown, revoked or expired token 401.
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    scheme, _, value = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def _token_principal(request: Request, session: Session, token: str) -> TokenPrincipal:
+    try:
+        row = tokens.authenticate(session, token)
+    finally:
+        session.commit()  # last_used_at (once a minute), before the route writes: see above
+    return tokens.principal(row, request.method)
+
+
+def get_current_principal(request: Request, session: SessionDep) -> Principal:
+    token = bearer_token(request)
+    if token is not None:
+        return _token_principal(request, session, token)
+    return _signed_in_account(request, session)
+
+
+def get_current_account(request: Request, session: SessionDep) -> Account:
+    """The signed-in account; a token (valid or not) is refused here: these routes are the
+    account's own (its password, its sessions) or not open to any scope."""
+    token = bearer_token(request)
+    if token is not None:
+        _token_principal(request, session, token)  # 401 when it is no live token
+        raise ApiError(403, "token_not_allowed", "API 令牌不能调用此接口，须登录账号。 / An API "
+                       "token cannot call this route: it needs a signed-in account.")
+    return _signed_in_account(request, session)
+
+
+Principal = Account | TokenPrincipal
 CurrentAccount = Annotated[Account, Depends(get_current_account)]
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
-def require(decide: Callable[[Account], bool], what: str, what_en: str
-            ) -> Callable[[Account], Account]:
-    """A dependency passing the accounts for which ``decide`` (a :mod:`xiaobao.policy` rule)
-    holds."""
+def require(decide: Callable[[Principal], bool], what: str, what_en: str
+            ) -> Callable[[Principal], Principal]:
+    """A dependency passing the accounts, or tokens, for which ``decide`` (a
+    :mod:`xiaobao.policy` rule) holds. A rule no scope opens never passes a token."""
 
-    def check(account: CurrentAccount) -> Account:
-        if not decide(account):
-            raise ApiError(403, "forbidden", f"需要{what}权限 / Requires the {what_en} role")
-        return account
+    def check(principal: CurrentPrincipal) -> Principal:
+        if decide(principal):
+            return principal
+        if isinstance(principal, TokenPrincipal):
+            raise ApiError(403, "token_scope", f"API 令牌的权限范围不含此操作（需要{what}权限） / "
+                           f"The API token's scopes do not allow this (it needs the {what_en} "
+                           "role)")
+        raise ApiError(403, "forbidden", f"需要{what}权限 / Requires the {what_en} role")
 
     return check
 
 
+# Account: a rule no token scope opens; Principal: an account or a token (policy.SCOPES).
 HelperAccount = Annotated[Account, Depends(require(policy.works_tickets, "帮办人员",
                                                    "helper or leader"))]
+TicketReader = Annotated[Principal, Depends(require(policy.reads_tickets, "帮办人员",
+                                                    "helper or leader"))]
 LeaderAccount = Annotated[Account, Depends(require(
     policy.is_leader, "部门领导", "department leader"))]
 
 
-EditorAccount = Annotated[Account, Depends(require(
+EditorAccount = Annotated[Principal, Depends(require(
     policy.edits_knowledge, "知识库编辑", "knowledge editor"))]
 
 
@@ -268,8 +317,8 @@ GapsReaderAccount = Annotated[Account, Depends(require(
     policy.reads_knowledge_gaps, "知识库编辑或督导", "editor or supervisor"))]
 
 
-ReportReaderAccount = Annotated[Account, Depends(require(policy.reads_reports, "督导或部门领导",
-                                                        "supervisor or leader"))]
+ReportReaderAccount = Annotated[Principal, Depends(require(
+    policy.reads_reports, "督导或部门领导", "supervisor or leader"))]
 
 
 def raise_denied(exc: policy.Denied) -> None:
@@ -278,7 +327,7 @@ def raise_denied(exc: policy.Denied) -> None:
 
 # --- what a helper may open: a ticket or a 留言 of their departments (xiaobao.policy decides) ---
 
-def ticket_in_my_departments(account: HelperAccount, ctx: HandoffDep,
+def ticket_in_my_departments(account: TicketReader, ctx: HandoffDep,
                               ticket_id: Annotated[str, Path(max_length=32)]) -> str:
     department = views.ticket_department(ticket_id, ctx=ctx)  # UnknownTicket -> 404
     if not policy.can_see_department(account, department):

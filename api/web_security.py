@@ -6,7 +6,10 @@
   too, for a TLS proxy in front). Without ``Origin``, the ``Referer``'s origin counts; with
   neither, 403 ``bad_origin``. Exempt: the HMAC-signed 12345 call-back, Rasa's
   token-guarded action endpoint and the simulator identity provider's token endpoint, which
-  no browser calls.
+  no browser calls; and a request with an API token (``Authorization: Bearer xb_…``) and no
+  cookie at all: nothing of a browser's rides on it (no cookie is sent, and a page of another
+  site cannot set that header without a CORS preflight this gateway never grants), and
+  :mod:`api.deps` authenticates it by the token alone. One with a cookie is checked.
 - **Host**: a request (or handshake) whose ``Host`` names none of ``settings.allowed_hosts``
   (a loopback address always passes) gets 400 ``bad_host``: the same-origin default above is
   derived from ``Host``, so a rebinding name (``Host: evil.example`` with
@@ -41,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import client_ip
 from api.errors import error_response
 from xiaobao.settings import Settings
+from xiaobao.tokens import TOKEN_PREFIX
 
 log = logging.getLogger("api.web")
 
@@ -158,6 +162,14 @@ def origin_allowed(scope: Scope, settings: Settings) -> bool:
     return origin is not None and origin in allowed_origins(scope, headers, settings)
 
 
+def _token_without_cookie(scope: Scope) -> bool:
+    """An API token's request (xiaobao.tokens) carrying no cookie: no Origin needed."""
+    headers = _headers(scope)
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and token.strip().startswith(TOKEN_PREFIX) \
+        and "cookie" not in headers
+
+
 # --- JSON depth ----------------------------------------------------------------------------------
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
@@ -238,7 +250,7 @@ class WebGuard:
             await error_response(404, "not_found", "找不到该地址 / Not found")(scope, receive, send)
             return
         if method in UNSAFE_METHODS and path not in ORIGIN_EXEMPT \
-                and not origin_allowed(scope, self.settings):
+                and not _token_without_cookie(scope) and not origin_allowed(scope, self.settings):
             await error_response(
                 403, "bad_origin", "请求来源不被允许，请从本站页面操作。"
                 " / Cross-origin request refused: use this site's own pages.")(

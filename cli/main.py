@@ -25,6 +25,7 @@ from xiaobao.backup_cli import backup_command, restore_command
 from xiaobao.clock import ServiceCalendar
 from xiaobao.redact import install_log_redaction
 from xiaobao.secrets_cli import app as secrets_app
+from xiaobao.tokens_cli import app as tokens_app
 
 install_log_redaction()  # no phone number or credit code in any log line
 kb_app.command("search")(search_command)
@@ -76,6 +77,7 @@ app.add_typer(model_app, name="model", help="The embedding model (installed from
 app.add_typer(users_app, name="users", help="Accounts and roles")
 app.add_typer(handoff_app, name="handoff", help="Dispatch queue: recovery, helpers, tickets")
 app.add_typer(secrets_app, name="secrets", help="This install's generated secrets")
+app.add_typer(tokens_app, name="tokens", help="API tokens of the centre's systems (12345, OA)")
 policy_app.command("batch")(batch_command)
 rerun_batch_after_changes(policy_app, enterprises_app)  # the newly eligible found at once
 app.add_typer(policy_app, name="policy", help="政策体检: the policy store and the check")

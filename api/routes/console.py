@@ -3,7 +3,9 @@ queues and claiming, tickets, talking to the user, closing and transferring, and
 knowledge-base entry. The console's 留言 answers: ``console_left_messages``; its live socket:
 ``console_socket``.
 
-Who may see and do what is decided by :mod:`xiaobao.policy`, as dependencies:
+Who may see and do what is decided by :mod:`xiaobao.policy`, as dependencies (the three
+routes that read — queues, a ticket, its messages — take ``TicketReader``, which an API token
+with ``tickets:read`` passes too):
 ``TicketInMyDepartments`` and ``MessageInMyDepartments`` check a ticket's or a 留言's
 department before any route runs (supervisors and admins may look at every department).
 Queue logic stays in :mod:`handoff`; this file only maps requests to it and returns what the
@@ -25,6 +27,7 @@ from api.deps import (
     LeaderAccount,
     SessionDep,
     TicketInMyDepartments,
+    TicketReader,
 )
 from api.errors import ApiError, error_responses
 from api.metrics import observe_queue_wait
@@ -77,7 +80,7 @@ def heartbeat(account: HelperAccount, ctx: HandoffDep) -> dict:
 # --- queues and claiming ------------------------------------------------------------------------
 
 @router.get("/queues")
-def queues(account: HelperAccount, ctx: HandoffDep) -> dict:
+def queues(account: TicketReader, ctx: HandoffDep) -> dict:
     """Counts and oldest wait per channel and department (the departments the account sees)."""
     departments = policy.visible_departments(account, ctx.config.departments)
     return {"queues": [vars(q) for q in views.queue_overview(departments, ctx=ctx)]}
@@ -111,7 +114,7 @@ def my_tickets(account: HelperAccount, ctx: HandoffDep) -> dict:
 
 
 @router.get("/tickets/{ticket_id}")
-def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
+def ticket_detail(ticket_id: TicketInMyDepartments, account: TicketReader,
                   session: SessionDep, ctx: HandoffDep) -> dict:
     """The context pack: the conversation, intent and entities, KB candidates, company.
 
@@ -131,7 +134,7 @@ def ticket_detail(ticket_id: TicketInMyDepartments, account: HelperAccount,
 
 
 @router.get("/tickets/{ticket_id}/messages")
-def ticket_messages(ticket_id: TicketInMyDepartments, account: HelperAccount, ctx: HandoffDep,
+def ticket_messages(ticket_id: TicketInMyDepartments, account: TicketReader, ctx: HandoffDep,
                     after: int = Query(default=0, ge=0, le=MAX_ID)) -> dict:
     """The ticket's messages after the one with id ``after``, in order: what a console that
     was away (its socket dropped) re-reads, so nothing said meanwhile is missing."""

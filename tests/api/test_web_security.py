@@ -16,6 +16,8 @@ from api.web_security import json_too_deep, safe_next_path
 from tests.api.routes.test_actions import action_call, register
 from tests.api.routes.test_calls import request_call, simulator, start
 from tests.api.support import SAME_ORIGIN
+from xiaobao import tokens
+from xiaobao.db import session_scope
 from xiaobao.settings import SECRET_DEFAULTS, Settings
 
 EVIL = {"Origin": "https://evil.example"}
@@ -137,6 +139,23 @@ def test_action_endpoint_needs_no_origin_but_its_token(app):
                                 json=action_call("action_echo_test")).status_code == 200
         assert rasa_server.post("/webhook", json=action_call("action_echo_test")
                                 ).status_code == 404
+
+
+def test_an_api_token_with_no_cookie_needs_no_origin_and_one_with_a_cookie_does(app, services):
+    entry = {"question": "令牌新建", "answer": "答案。"}
+    with bare(app) as system:  # the 12345 / OA system: no Origin, no Referer, no cookie
+        with session_scope(services.engine) as session:  # the app has migrated its database
+            _, token = tokens.create_token(session, "oa", ["kb:write"], expires_at=None,
+                                           by="test")
+        auth = {"Authorization": f"Bearer {token}"}
+        assert system.post("/api/kb/entries", json=entry, headers=auth).status_code == 201
+        # not a token of ours: the guard does not step aside for any bearer
+        refused = system.post("/api/kb/entries", json=entry,
+                              headers={"Authorization": "Bearer something-else"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "bad_origin"
+        system.cookies.set("xiaobao_session", "x" * 43)  # a browser's ambient credential
+        refused = system.post("/api/kb/entries", json=entry, headers=auth)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "bad_origin"
 
 
 # --- body caps -----------------------------------------------------------------------------------
