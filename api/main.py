@@ -42,6 +42,7 @@ from api.routes import (
     console_left_messages,
     console_socket,
     enterprise_auth,
+    exports,
     forms,
     gaps,
     health,
@@ -181,7 +182,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    kb.router, kb_files.router, kb_hit_test.router, kb_drafts.router,
                    gaps.router, report_clusters.router,
                    report_targets.router, bad_ratings.router,
-                   reports.router, policies.router,
+                   reports.router, exports.router, policies.router,
                    # files and the test panel before the items: /export is not an item's id
                    policies_files.router, policies_trial.router, policies_edit.router,
                    register.router, worklists.router, my_policies.router, forms.router,

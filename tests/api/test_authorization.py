@@ -203,6 +203,11 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/api/reports/summary"):       (401, 401, 403, 403, 200, 403, 200, 200),
     ("GET", "/api/reports/series"):        (401, 401, 403, 403, 200, 403, 200, 200),
     ("GET", "/api/reports/export"):        (401, 401, 403, 403, 200, 403, 200, 200),
+    # exports of conversations, tickets and 差评 cases: the same readers (a leader's: their
+    # departments' work)
+    ("GET", "/api/exports/conversations"): (401, 401, 403, 403, 200, 403, 200, 200),
+    ("GET", "/api/exports/tickets"):       (401, 401, 403, 403, 200, 403, 200, 200),
+    ("GET", "/api/exports/complaints"):    (401, 401, 403, 403, 200, 403, 200, 200),
     # the 差评 queue: supervisors, leaders (their departments) and admin; overturning a
     # 不属实 review: leaders and admin. The case is a 差评 of a department A ticket of helper A.
     ("GET", "/api/reports/bad-ratings"):   (401, 401, 403, 403, 200, 403, 200, 200),
@@ -363,6 +368,9 @@ CALLS: dict[tuple[str, str], Call] = {
                                                  "metric": "response_rate"}),
     ("GET", "/api/reports/export"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
                                                  "format": "csv"}),
+    **{("GET", f"/api/exports/{kind}"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
+                                                     "format": "csv"})
+       for kind in ("conversations", "tickets", "complaints")},
     ("POST", "/api/reports/bad-ratings/{case_id}/review"): Call(
         bad_rating="fresh", body={"verdict": "不属实", "note": "录音显示已按流程答复"}),
     ("POST", "/api/reports/bad-ratings/{case_id}/overturn"): Call(
