@@ -102,6 +102,9 @@ class Export:
 
     @property
     def media_type(self) -> str:
+        """The file's media type; a CSV's names its encoding."""
+        if self.fmt == "csv":
+            return f"{MEDIA_TYPES['csv']}; charset={self.encoding}"
         return MEDIA_TYPES[self.fmt]
 
     def chunks(self) -> Iterator[bytes]:

@@ -37,7 +37,7 @@ def exported(services) -> list[tuple[str, dict]]:
 def test_tickets_as_csv_for_a_supervisor(built, services, staff):
     got = staff("sam", "supervisor").get("/api/exports/tickets", params={**DAY, "format": "csv"})
     assert got.status_code == 200, got.text
-    assert got.headers["content-type"].startswith("text/csv")
+    assert got.headers["content-type"] == "text/csv; charset=utf-8"
     assert got.headers["content-disposition"] == \
         'attachment; filename="tickets-20261201-20261201.csv"'
     assert got.content.startswith(b"\xef\xbb\xbf")
@@ -72,6 +72,7 @@ def test_conversations_neutralised_in_csv_as_stored_in_jsonl(client, services, s
     sheet = supervisor.get("/api/exports/conversations",
                            params={**window, "format": "csv", "encoding": "gb18030"})
     assert sheet.status_code == 200, sheet.text
+    assert sheet.headers["content-type"] == "text/csv; charset=gb18030"
     rows = list(csv.DictReader(io.StringIO(sheet.content.decode("gb18030"))))
     assert {r["conversation_id"]: r["first_message"] for r in rows} == {
         "v-route-1": "'=1+2", "v-route-2": "'@SUM(A1)"}
