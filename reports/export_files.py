@@ -198,7 +198,6 @@ def _xlsx(columns: Sequence[str], rows: Iterable[exports.Row], title: str) -> It
     sheet = book.create_sheet(title[:31])
 
     def cell(value: Any) -> Any:
-        value = "" if value is None else value
         if isinstance(value, list):
             value = "; ".join(str(v) for v in value)
         if not isinstance(value, str):

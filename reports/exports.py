@@ -8,6 +8,13 @@ calendar's zone; durations are the rates' service seconds (:mod:`reports.collect
 row's ``first_response_s`` and ``response`` are what 响应率 counted. Text is exported as
 stored: the record is masked when written, and the retention purge blanks what it must.
 
+A conversation is its turns in the record (``messages``): it belongs to the window of its
+first turn. Its handoff columns come from its tickets — department, helper and resolution of
+the last one (where it ended up), first response of the first one (what the user waited for
+first); without a ticket the resolution is the bot's, judged as the rates judge a visit. Its
+rating is the latest of any of its cases (the bot's or a ticket's), with the reason given
+with it or after it.
+
 Who sees what: ``departments`` None is everything (supervisors, admin); a leader's list keeps
 the tickets of those departments, the conversations handed to them, and the 差评 cases of
 them and of the bot (no department), as the 差评 queue shows them.
@@ -31,6 +38,7 @@ from ratings.deadlines import rectified_in_time, timer_state
 from reports.collect import _first_response, _ticket_events, _ticket_fact, _tickets_of_visitors
 from reports.facts import TicketFact
 from reports.window import Window, aware_utc, check_window
+from xiaobao.clock import utcnow
 from xiaobao.conversations import Message
 from xiaobao.enums import Speaker
 from xiaobao.events import Event, EventKind
@@ -75,7 +83,7 @@ def rows(session: Session, kind: str, first: dt.date, last: dt.date, *,
     if kind not in COLUMNS:
         raise ValueError(kind)
     window = Window(first, last, ZoneInfo(config.hours.timezone))
-    now = aware_utc(now) if now is not None else dt.datetime.now(dt.UTC)
+    now = aware_utc(now) if now is not None else utcnow()
     build = {"conversations": _conversations, "tickets": _tickets,
              "complaints": _complaints}[kind]
     return build(session, window, config, departments, now)
