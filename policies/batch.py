@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from policies.columns import BatchError, ProfileTable, build_table
-from policies.conditions import Atom, value_of
+from policies.conditions import Atom
 from policies.evaluator import Policy, Resolver, check
 from policies.fields import Dictionary, default_dictionary
 from policies.vectorised import Evaluator
@@ -146,8 +146,9 @@ def decisions(policies: Sequence[Policy], table: ProfileTable, day: dt.date,
 
 def _one_enterprise(record: Mapping[str, Any], policies: list[Policy], day: dt.date,
                     dictionary: Dictionary) -> tuple[np.ndarray, np.ndarray]:
-    """One enterprise (its facts just changed) by the evaluator's own value_of, policy by
-    policy: numpy's fixed cost per call outweighs arrays of one."""
+    """One enterprise (its facts just changed) by each policy's compiled value_of
+    (:meth:`Policy.value`), policy by policy: numpy's fixed cost per call outweighs arrays of
+    one."""
     facts = {k: v for k, v in (record.get("facts") or {}).items() if v is not None}
     fresh = set(record.get("authoritative_fresh") or ())
     resolve = Resolver(facts, day, dictionary)
@@ -156,7 +157,7 @@ def _one_enterprise(record: Mapping[str, Any], policies: list[Policy], day: dt.d
     def code(policy: Policy, resolver: Resolver) -> int:
         if not policy.in_force(day):
             return NOT_IN_FORCE
-        value = True if policy.conditions is None else value_of(policy.conditions, resolver)
+        value = policy.value(resolver)
         return POSSIBLE if value is None else int(value)
 
     status = np.array([[code(p, resolve)] for p in policies], np.int8).reshape(-1, 1)
