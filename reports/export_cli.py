@@ -28,6 +28,9 @@ def _run(kind: str, file: Path, first: str, last: str, encoding: str, by: str) -
     from xiaobao.settings import get_settings
 
     start, end = _date(first, "--from"), _date(last, "--to")
+    if not file.parent.is_dir():
+        typer.echo(f"目录“{file.parent}”不存在。 / No directory {str(file.parent)!r}.", err=True)
+        raise typer.Exit(2)
     try:
         fmt = format_of(file)
         engine = get_engine()

@@ -77,6 +77,7 @@ def test_conversations_to_a_gb18030_csv(on_engine, tmp_path):
     (["tickets", "t.pdf", *DAY], ".csv, .xlsx or .jsonl"),
     (["tickets", "t.csv", *DAY, "--encoding", "big5"], "utf-8 or gb18030"),
     (["complaints", "t.xlsx", *DAY, "--encoding", "gb18030"], "Only a CSV"),
+    (["tickets", "nowhere/t.csv", *DAY], "No directory"),
 ])
 def test_bad_options_exit_2_with_a_message_and_no_file(on_engine, tmp_path, monkeypatch,
                                                        args, words):
