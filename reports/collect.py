@@ -60,9 +60,9 @@ def collect(engine: Engine, first: dt.date, last: dt.date, *, config: HandoffCon
     now = aware_utc(now) if now is not None else utcnow()
     with session_scope(engine) as s:
         tickets = _tickets_created(s, window)
-        by_ticket = _ticket_events(s, [t.id for t in tickets])
-        related = _tickets_of_visitors(s, tickets)
-        ticket_facts = {t.id: _ticket_fact(t, by_ticket[t.id], related, window, config, now)
+        by_ticket = ticket_events(s, [t.id for t in tickets])
+        related = tickets_of_visitors(s, tickets)
+        ticket_facts = {t.id: ticket_fact(t, by_ticket[t.id], related, window, config, now)
                         for t in tickets}
         visit_events = _bot_events(s, window)
         categories = _entry_categories(s, {str((e.data or {}).get("entry_id") or "")
@@ -91,7 +91,7 @@ _TICKET_KINDS = (EventKind.TICKET_QUEUED.value, EventKind.TICKET_CLAIMED.value,
                  EventKind.CALL_STATUS.value)
 
 
-def _ticket_events(s: Session, ticket_ids: list[str]) -> dict[str, list[Event]]:
+def ticket_events(s: Session, ticket_ids: list[str]) -> dict[str, list[Event]]:
     out: dict[str, list[Event]] = defaultdict(list)
     for chunk in _chunks(ticket_ids):
         for e in s.scalars(select(Event).where(Event.ticket_id.in_(chunk),
@@ -111,7 +111,7 @@ def category_of(t: Ticket) -> str:
     return str(candidates[0].get("category") or "") if candidates else ""
 
 
-def _tickets_of_visitors(s: Session, tickets: list[Ticket]) -> dict[str, list[Ticket]]:
+def tickets_of_visitors(s: Session, tickets: list[Ticket]) -> dict[str, list[Ticket]]:
     """Every ticket (any time) of the cohort's visitors, for the 7-day repeat rule."""
     visitors = sorted({visitor_of(t) for t in tickets})
     found: dict[str, Ticket] = {}
@@ -134,7 +134,7 @@ def _clock_from(t: Ticket, events: list[Event]) -> dt.datetime:
     return aware_utc(t.created_at)
 
 
-def _first_response(t: Ticket, events: list[Event]) -> dt.datetime | None:
+def first_response(t: Ticket, events: list[Event]) -> dt.datetime | None:
     """The first human response: for 12345 the call answered or connected, else the
     helper's first message (before any transfer, whose ticket row forgets it)."""
     if t.channel == Channel.HOTLINE_12345:
@@ -157,11 +157,11 @@ def _is_repeat_pair(t: Ticket, other: Ticket) -> bool:
     return closed is not None and closed < other_created <= closed + REPEAT_WITHIN
 
 
-def _ticket_fact(t: Ticket, events: list[Event], related: dict[str, list[Ticket]],
+def ticket_fact(t: Ticket, events: list[Event], related: dict[str, list[Ticket]],
                  window: Window, config: HandoffConfig, now: dt.datetime) -> TicketFact:
     clock = _clock_from(t, events)
     level = config.response_level(t.channel)
-    responded = _first_response(t, events)
+    responded = first_response(t, events)
     claims = [aware_utc(e.at) for e in events if e.kind == EventKind.TICKET_CLAIMED]
     closed = aware_utc(t.closed_at) if t.closed_at is not None else None
     if responded is not None:

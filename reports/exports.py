@@ -35,7 +35,7 @@ from handoff.config import HandoffConfig
 from handoff.store import Ticket
 from ratings.cases import BadRatingCase
 from ratings.deadlines import rectified_in_time, timer_state
-from reports.collect import _first_response, _ticket_events, _ticket_fact, _tickets_of_visitors
+from reports.collect import first_response, ticket_events, ticket_fact, tickets_of_visitors
 from reports.facts import TicketFact
 from reports.window import Window, aware_utc, check_window
 from xiaobao.clock import utcnow
@@ -151,11 +151,11 @@ class _Handled:
 
 def _handled(session: Session, tickets: list[Ticket], window: Window, config: HandoffConfig,
              now: dt.datetime) -> dict[str, _Handled]:
-    events = _ticket_events(session, [t.id for t in tickets])
-    related = _tickets_of_visitors(session, tickets)
-    return {t.id: _Handled(_ticket_fact(t, events[t.id], related, window, config, now),
+    events = ticket_events(session, [t.id for t in tickets])
+    related = tickets_of_visitors(session, tickets)
+    return {t.id: _Handled(ticket_fact(t, events[t.id], related, window, config, now),
                            any(e.kind == EventKind.TICKET_TRANSFERRED for e in events[t.id]),
-                           _first_response(t, events[t.id]))
+                           first_response(t, events[t.id]))
             for t in tickets}
 
 
