@@ -4,12 +4,14 @@
 matching HTTP status, so the pages and any client read one thing. Unexpected
 exceptions are logged with their stack trace and answered with a plain 500; the database
 being unreachable (PostgreSQL restarting, a connection cut: :func:`database_unavailable`) is
-not unexpected and answers 503 on every route, logged in one line.
+not unexpected and answers 503 on every route, logged in one line; so is Redis unreachable
+(a primary killed, until the Sentinels promote its replica: ``redis_unavailable``).
 """
 from __future__ import annotations
 
 import logging
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,6 +36,8 @@ class ApiError(XiaobaoError):
 DATABASE_UNAVAILABLE = ("服务暂时不可用，请稍后重试。 / The service is briefly unavailable "
                         "(database); please retry.")
 SEND_FAILED = "发送失败，请重试。 / The message was not sent; please retry."
+REDIS_UNAVAILABLE = ("服务暂时不可用，请稍后重试。 / The service is briefly unavailable "
+                     "(queues); please retry.")
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -141,11 +145,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return _database_or_unexpected(request, exc)
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _database_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
     if database_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                    _first_line(exc))
         return error_response(503, "database_unavailable", DATABASE_UNAVAILABLE)
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        log.warning("Redis unavailable on %s %s: %s", request.method, request.url.path,
+                    _first_line(exc))
+        return error_response(503, "redis_unavailable", REDIS_UNAVAILABLE)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error",
                           "服务器内部错误，请稍后再试 / Internal server error, please retry later")
