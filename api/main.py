@@ -62,6 +62,7 @@ from api.routes import (
     report_clusters,
     report_targets,
     reports,
+    tokens,
     worklists,
 )
 from api.services import Services, build_services
@@ -186,6 +187,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    # files and the test panel before the items: /export is not an item's id
                    policies_files.router, policies_trial.router, policies_edit.router,
                    register.router, worklists.router, my_policies.router, forms.router,
-                   notify_replies.router):
+                   notify_replies.router, tokens.router):
         app.include_router(router)
     return app

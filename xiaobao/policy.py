@@ -249,6 +249,24 @@ def require_decide_work_item(actor: Actor, department: str) -> None:
                      "leader of the item's department may decide it.", "work_item_not_allowed")
 
 
+def manages_tokens(actor: Actor) -> bool:
+    """The API tokens' list, making and revoking (``/api/tokens``): supervisors (and admin);
+    never a token. What a person may grant is :func:`require_grant`'s."""
+    return has_role(actor, *SUPERVISOR_ROLES) and not is_token(actor)
+
+
+def require_grant(actor: Actor, scopes: Iterable[str]) -> None:
+    """A token is given only scopes whose rule its maker passes: a supervisor grants
+    ``reports:read``, admin any (nobody hands on rights they do not hold)."""
+    rules = {"reports:read": reads_reports, "tickets:read": reads_tickets,
+             "kb:write": edits_knowledge}
+    beyond = sorted(s for s in scopes if s in rules and not rules[s](actor))
+    if beyond:
+        named = ", ".join(beyond)
+        raise Denied(f"您不能授予自己没有的权限：{named} / You cannot grant a scope you do not "
+                     f"hold: {named}", "scope_not_yours")
+
+
 def sees_full_phone(actor_name: str | None, holder: str | None) -> bool:
     """Phone numbers are shown in full only to the helper handling the ticket."""
     return bool(actor_name) and actor_name == holder

@@ -71,6 +71,11 @@ class TokenError(XiaobaoError, ValueError):
         super().__init__(message)
 
 
+class TokenNotFound(TokenError):
+    status = 404
+    code = "token_not_found"
+
+
 class TokenRefused(XiaobaoError):
     """The request's token does not authenticate it: unknown, revoked or expired (401)."""
 
@@ -177,7 +182,7 @@ def revoke_token(session: Session, name: str, *, by: str,
     the same table). Revoking it again changes nothing; an unknown name is a TokenError."""
     row = find_token(session, name)
     if row is None:
-        raise TokenError(f"没有名为 {name} 的令牌 / no token named {name!r}")
+        raise TokenNotFound(f"没有名为 {name} 的令牌 / no token named {name!r}")
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
         row.revoked_by = by

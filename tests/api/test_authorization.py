@@ -36,6 +36,7 @@ from policies import store as policy_store
 from ratings import cases
 from ratings.record import record_rating
 from tests.api.support import CATEGORY, DEPT, OTHER, handoff_request
+from xiaobao import tokens
 from xiaobao.accounts import Account
 from xiaobao.db import session_scope
 
@@ -243,6 +244,12 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/api/enterprise/forms/{policy_id}.pdf"):
                                            (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/api/notify/sms-reply"):     (401, 401, 401, 401, 401, 401, 401, 401),
+    # the API tokens of the centre's systems: supervisors and admin (policy.manages_tokens;
+    # the token made grants reports:read, which a supervisor holds). What tokens themselves
+    # may call: tests/api/test_authorization_tokens.py
+    ("GET", "/api/tokens"):                (401, 401, 403, 403, 403, 403, 200, 200),
+    ("POST", "/api/tokens"):               (401, 401, 403, 403, 403, 403, 201, 201),
+    ("POST", "/api/tokens/{name}/revoke"): (401, 401, 403, 403, 403, 403, 200, 200),
     # machines: a signed call-back, Rasa's token — whatever the caller's role
     ("POST", "/api/calls/callback"):       (401, 401, 401, 401, 401, 401, 401, 401),
     ("POST", "/webhook"):                  (404, 404, 404, 404, 404, 404, 404, 404),
@@ -269,6 +276,7 @@ class Call:
     # "new": the body is a new policy of its own
     enterprise: bool = False  # an enterprise in the register
     work_item: str = ""  # a fresh 免申即享 work item of department A: "pending" or "accepted"
+    api_token: str = ""  # "new": the body makes a token of a fresh name; "fresh": one made
 
 
 LOGIN = {"username": "matrix-login", "password": "correct-horse"}
@@ -371,6 +379,8 @@ CALLS: dict[tuple[str, str], Call] = {
     **{("GET", f"/api/exports/{kind}"): Call(params={"from": "2026-12-01", "to": "2026-12-01",
                                                      "format": "csv"})
        for kind in ("conversations", "tickets", "complaints")},
+    ("POST", "/api/tokens"): Call(api_token="new"),
+    ("POST", "/api/tokens/{name}/revoke"): Call(api_token="fresh"),
     ("POST", "/api/reports/bad-ratings/{case_id}/review"): Call(
         bad_rating="fresh", body={"verdict": "不属实", "note": "录音显示已按流程答复"}),
     ("POST", "/api/reports/bad-ratings/{case_id}/overturn"): Call(
@@ -550,6 +560,13 @@ class World:
             session.flush()
             return item.id
 
+    def api_token(self) -> str:
+        """The name of a fresh API token (what revoking it names)."""
+        name = f"matrix-{uuid.uuid4().hex[:12]}"
+        with session_scope(self.services.engine) as session:
+            tokens.create_token(session, name, ["reports:read"], expires_at=None, by="matrix")
+        return name
+
     def outcome(self, method: str, path: str, role: str) -> tuple[int | str, str]:
         """What ``role`` gets from the route: a status or a WebSocket outcome, and the body."""
         call = CALLS.get((method, path), Call())
@@ -561,9 +578,12 @@ class World:
                           case_id=self.bad_rating(call.bad_rating) if call.bad_rating else 0,
                           policy_id=self.policy(call.policy) if call.policy else "",
                           uscc=self.enterprise() if call.enterprise else "x",
-                          item_id=self.work_item(call.work_item) if call.work_item else 0)
+                          item_id=self.work_item(call.work_item) if call.work_item else 0,
+                          name=self.api_token() if call.api_token == "fresh" else "x")
         body = {"item": {**POLICY, "id": self.policy("id")}} if call.policy == "new" \
             else call.body
+        if call.api_token == "new":
+            body = {"name": f"matrix-{uuid.uuid4().hex[:12]}", "scopes": ["reports:read"]}
         if method == "WS":
             try:
                 with self.client.websocket_connect(url, headers={"Origin": ORIGIN}):

@@ -83,7 +83,7 @@ REFUSAL_CODES = {403: {"token_scope", "token_not_allowed"},
                  401: {"token_revoked", "token_expired"}}
 PLACEHOLDERS = {"ticket_id": "T-none", "message_id": "M-none", "entry_id": "kb-none",
                 "draft_id": "kb-none", "case_id": 0, "policy_id": "p-none", "uscc": "x",
-                "item_id": 0}
+                "item_id": 0, "name": "t-none"}
 
 
 def staff_routes() -> list[tuple[str, str]]:
@@ -119,6 +119,8 @@ class TokenWorld(World):
         call = TOKEN_CALLS.get((method, path)) or CALLS.get((method, path), Call())
         url = self.url(path, call) if opened else path.format(**PLACEHOLDERS)
         body = {"item": {"id": "p-none"}} if call.policy == "new" else call.body
+        if call.api_token == "new":
+            body = {"name": "t-none", "scopes": ["reports:read"]}
         response = self.machine.request(
             method, url, json=body, params=call.params, files=call.files, data=call.form,
             headers={"Authorization": f"Bearer {self.tokens[holder]}"})
@@ -134,7 +136,8 @@ class TokenWorld(World):
                            case_id=self.bad_rating(call.bad_rating) if call.bad_rating else 0,
                            uscc=self.enterprise() if call.enterprise else "x",
                            item_id=self.work_item(call.work_item) if call.work_item else 0,
-                           policy_id=self.policy(call.policy) if call.policy else "")
+                           policy_id=self.policy(call.policy) if call.policy else "",
+                           name=self.api_token() if call.api_token == "fresh" else "x")
 
 
 def test_every_scope_opens_something_and_names_only_staff_routes():
