@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: setup run test test-fast bench train lint
+.PHONY: setup run test test-fast bench soak train lint
 
 setup:
 	@bash scripts/setup.sh
@@ -27,3 +27,10 @@ lint: setup
 
 bench: setup train
 	@$(VENV)/python -m tests.bench.run_all
+
+# The fault-injection soak (issue 21; docs/operations.md): 10 minutes of people on the two-gateway
+# layout with Sentinel and PostgreSQL while gateways, Rasa servers, the Redis primary, the
+# notifier and PostgreSQL are killed in turn, then the audit and its table. SOAK_MINUTES=… to change.
+SOAK_MINUTES ?= 10
+soak: setup train
+	@$(VENV)/python -m tests.bench.soak $(SOAK_MINUTES)

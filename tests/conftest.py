@@ -81,6 +81,7 @@ SLOW_FILES = {
     "tests/retrieval/test_cli.py", "tests/api/test_push_once.py",
     "tests/notifications/test_cli.py", "tests/xiaobao/test_sentinel.py",
     "tests/test_postgres_server.py", "tests/api/test_faults_database.py",
+    "tests/deploy/test_soak.py",
 }
 
 

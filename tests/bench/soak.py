@@ -230,10 +230,25 @@ def fault_gateway(layout: Layout, fault: Fault, pg) -> None:
     layout.wait_gateway(fault.target)
 
 
-def fault_rasa(layout: Layout, fault: Fault, pg) -> None:
+RASA_BACK_BUDGET_S = 600.0  # a Rasa server's start is CPU-bound: ~50 s on two quiet cores
+
+
+def fault_rasa(layout: Layout, fault: Fault, pg) -> threading.Thread:
+    """SIGKILL and start again; the start (building TensorFlow's graphs: ~50 s on this machine
+    quiet, minutes under the soak's load, the other server answering meanwhile) is waited for
+    in the background, so the faults after it are injected on time and the soak stays short;
+    :func:`soak` joins it before the audit, which requires every component back."""
     _sigkill(layout.rasas[fault.target].proc)
     layout.start_rasa(fault.target)
-    layout.wait_rasa(fault.target)
+
+    def wait() -> None:
+        layout.wait_rasa(fault.target, timeout=RASA_BACK_BUDGET_S)
+        fault.back = time.monotonic()
+        print(f"[soak] rasa {fault.target} back in {fault.back_s} s", flush=True)
+
+    waiter = threading.Thread(target=wait, name=f"soak-rasa-{fault.target}", daemon=True)
+    waiter.start()
+    return waiter
 
 
 def fault_redis(layout: Layout, fault: Fault, pg) -> None:
@@ -264,21 +279,34 @@ FAULTS = {"gateway": fault_gateway, "rasa": fault_rasa, "redis": fault_redis,
 
 def schedule(layout: Layout, pg, rounds: int) -> list[tuple[str, str]]:
     """Each fault in turn, ``rounds`` times (the gateways and Rasa servers alternating)."""
-    kinds = ["redis", "gateway", "notifier", "rasa"] + (["postgres"] if pg is not None else [])
+    kinds = ["redis", "gateway", "notifier"] + (["postgres"] if pg is not None else []) + ["rasa"]
     return [(kind, "ab"[i % 2] if kind in ("gateway", "rasa") else "")
             for i in range(rounds) for kind in kinds]
 
 
 def inject(layout: Layout, pg, plan: list[tuple[str, str]], gap_s: float,
-           faults: list[Fault], stop: threading.Event, end_at: float) -> None:
-    """The plan's faults one after the other, ``gap_s`` apart; none begun after ``end_at``."""
+           faults: list[Fault], stop: threading.Event, end_at: float,
+           waiters: list[threading.Thread], failed: list[str]) -> None:
+    """The plan's faults one after the other, ``gap_s`` apart; none begun after ``end_at``.
+    A fault whose component does not come back ends the injection and is in ``failed``."""
     for kind, target in plan:
         if stop.wait(gap_s) or time.monotonic() > end_at:
             return
+        # Not two Rasa servers down at once: the previous one's start is still being waited.
+        if kind == "rasa" and any(w.is_alive() for w in waiters):
+            continue
         fault = Fault(kind, target, time.monotonic())
         faults.append(fault)
         print(f"[soak] {kind} {target} killed", flush=True)
-        FAULTS[kind](layout, fault, pg)
+        try:
+            waiter = FAULTS[kind](layout, fault, pg)
+        except Exception as exc:  # the table shows it (back: None) and the audit fails
+            failed.append(f"{kind} {fault.target}: {type(exc).__name__}: {exc}")
+            print(f"[soak] {failed[-1]}", flush=True)
+            return
+        if waiter is not None:
+            waiters.append(waiter)
+            continue
         fault.back = time.monotonic()
         print(f"[soak] {kind} {fault.target} back in {fault.back_s} s", flush=True)
 
@@ -333,11 +361,13 @@ def soak(layout: Layout, pg, minutes: float, *, rounds: int | None = None, gap_s
         create_account(session, EDITOR, EDITOR_PASSWORD, roles=["editor"], departments=[])
     engine.dispose()
     ledger, errors, faults = Ledger(), Errors(), list[Fault]()
+    waiters: list[threading.Thread] = []
+    failed: list[str] = []
     stop = threading.Event()
     began = time.monotonic()
     injector = threading.Thread(target=inject, daemon=True, name="soak-faults", args=(
         layout, pg, schedule(layout, pg, rounds or 99), gap_s, faults, stop,
-        began + minutes * 60))
+        began + minutes * 60, waiters, failed))
     until = Deadline(began + minutes * 60, injector)
     editor = Editor(layout, stop, errors, edit_every_s)
     editor.start()
@@ -348,7 +378,11 @@ def soak(layout: Layout, pg, minutes: float, *, rounds: int | None = None, gap_s
         stop.set()
         injector.join(300)
         editor.join(EDIT_BUDGET_S + 30)
+        for waiter in waiters:  # a Rasa server still starting (quicker once the people left)
+            waiter.join(RASA_BACK_BUDGET_S)
     result = audit(layout, ledger, errors.seen, faults, editor.edits, began)
+    result["failures"] += failed + [f"{f['kind']} {f['target']} not back" for f in
+                                    result["faults"] if f["back_s"] is None]
     result.update(minutes=round((time.monotonic() - began) / 60, 1), postgres=pg is not None,
                   loadavg=[round(x, 2) for x in os.getloadavg()], cpus=os.cpu_count())
     if layout.home.exists():

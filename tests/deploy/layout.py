@@ -233,7 +233,9 @@ def fresh_database(home: Path, server_url: str | None = None
     if not server_url:
         return f"sqlite:///{home / 'xiaobao.db'}", None
     name = f"xiaobao_layout_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    # pool_pre_ping: a server restarted meanwhile (the soak's PostgreSQL fault) leaves a dead
+    # pooled connection, which the drop must not use.
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
 

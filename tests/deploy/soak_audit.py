@@ -3,6 +3,7 @@ record (the database, Redis's queues and ``xiaobao report``)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import subprocess
 import threading
@@ -164,7 +165,7 @@ def audit(layout: Layout, ledger: Ledger, seen: list[tuple[float, str, str]], fa
 
 def table(result: dict, title: str = "soak") -> str:
     """The printed table (rich), also returned as text for docs/operations.md."""
-    console = Console(record=True, width=110)
+    console = Console(record=True, width=110, file=io.StringIO())  # printed by the caller
     faults = Table(title=f"{title}: faults injected ({len(result['faults'])})")
     for column in ("fault", "at (s)", "back (s)", "promoted (s)", "clients served again (s)"):
         faults.add_column(column)
