@@ -319,6 +319,8 @@ GapsReaderAccount = Annotated[Account, Depends(require(
 
 ReportReaderAccount = Annotated[Principal, Depends(require(
     policy.reads_reports, "督导或部门领导", "supervisor or leader"))]
+ExportReaderAccount = Annotated[Principal, Depends(require(
+    policy.exports_records, "督导或部门领导", "supervisor or leader"))]
 TokenManagerAccount = Annotated[Account, Depends(require(policy.manages_tokens, "督导",
                                                          "supervisor or admin"))]
 

@@ -56,10 +56,15 @@ REGISTER_MANAGE_ROLES = frozenset({"registrar"})
 #   kb:write       edits_knowledge   every /api/kb/ route of the editors (entries, versions,
 #                                    publish, imports, exports, the hit test, helpers' drafts;
 #                                    not the knowledge gaps)
+#   exports:read   exports_records   GET /api/exports/conversations, tickets, complaints: the
+#                                    record itself (what visitors wrote, helpers, ratings), so
+#                                    a scope of its own, never reports:read's
 SCOPES = {
     "reports:read": "读取服务报表与差评 / read the service rates, reports and 差评 cases",
     "tickets:read": "读取工单与队列 / read tickets, their messages and the queues",
     "kb:write": "编辑知识库 / read and write the knowledge base",
+    "exports:read": "导出会话、工单与差评记录（含个人信息）/ export conversations, tickets and "
+                    "差评 cases (personal data)",
 }
 
 
@@ -94,6 +99,13 @@ def reads_reports(actor: Actor) -> bool:
     """The rates, the dashboard and the 差评 queue: supervisors, leaders (and admin); a token
     with ``reports:read``."""
     return has_role(actor, *REPORT_ROLES) or "reports:read" in _scopes(actor)
+
+
+def exports_records(actor: Actor) -> bool:
+    """Conversations, tickets and 差评 cases exported by date range: the report readers (and
+    admin); a token with ``exports:read`` (never ``reports:read`` alone: the export is the
+    record, the reports are its counts)."""
+    return has_role(actor, *REPORT_ROLES) or "exports:read" in _scopes(actor)
 
 
 def works_tickets(actor: Actor) -> bool:
@@ -257,9 +269,10 @@ def manages_tokens(actor: Actor) -> bool:
 
 def require_grant(actor: Actor, scopes: Iterable[str]) -> None:
     """A token is given only scopes whose rule its maker passes: a supervisor grants
-    ``reports:read``, admin any (nobody hands on rights they do not hold)."""
+    ``reports:read`` and ``exports:read``, admin any (nobody hands on rights they do not
+    hold)."""
     rules = {"reports:read": reads_reports, "tickets:read": reads_tickets,
-             "kb:write": edits_knowledge}
+             "kb:write": edits_knowledge, "exports:read": exports_records}
     beyond = sorted(s for s in scopes if s in rules and not rules[s](actor))
     if beyond:
         named = ", ".join(beyond)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import ReportReaderAccount, ServicesDep
+from api.deps import ExportReaderAccount, ServicesDep
 from api.errors import error_responses
 from reports.export_files import MEDIA_TYPES, Export
 from xiaobao import policy
@@ -33,7 +33,7 @@ FILE: dict[int | str, dict[str, Any]] = {200: {
     "content": {t: {} for t in MEDIA_TYPES.values()}}}
 
 
-def _streamed(kind: str, services: ServicesDep, account: ReportReaderAccount, first: dt.date,
+def _streamed(kind: str, services: ServicesDep, account: ExportReaderAccount, first: dt.date,
               last: dt.date, fmt: str, encoding: str) -> StreamingResponse:
     export = Export(services.engine, kind, first, last, fmt, config=services.config,
                     actor=account.username, encoding=encoding,
@@ -43,7 +43,7 @@ def _streamed(kind: str, services: ServicesDep, account: ReportReaderAccount, fi
 
 
 @router.get("/conversations", response_class=StreamingResponse, responses=FILE)
-def conversations(services: ServicesDep, account: ReportReaderAccount, first: From, last: To,
+def conversations(services: ServicesDep, account: ExportReaderAccount, first: From, last: To,
                   format: Format = "csv", encoding: Encoding = "utf-8") -> StreamingResponse:
     """One row per conversation whose first turn is in the window: channel, times, first
     response, helper, department, resolution, rating and reason, the entries answered with."""
@@ -51,14 +51,14 @@ def conversations(services: ServicesDep, account: ReportReaderAccount, first: Fr
 
 
 @router.get("/tickets", response_class=StreamingResponse, responses=FILE)
-def tickets(services: ServicesDep, account: ReportReaderAccount, first: From, last: To,
+def tickets(services: ServicesDep, account: ExportReaderAccount, first: From, last: To,
             format: Format = "csv", encoding: Encoding = "utf-8") -> StreamingResponse:
     """One row per handoff ticket created in the window, with the rates' own figures."""
     return _streamed("tickets", services, account, first, last, format, encoding)
 
 
 @router.get("/complaints", response_class=StreamingResponse, responses=FILE)
-def complaints(services: ServicesDep, account: ReportReaderAccount, first: From, last: To,
+def complaints(services: ServicesDep, account: ExportReaderAccount, first: From, last: To,
                format: Format = "csv", encoding: Encoding = "utf-8") -> StreamingResponse:
     """One row per 差评 case opened in the window: review, rectification and timers."""
     return _streamed("complaints", services, account, first, last, format, encoding)

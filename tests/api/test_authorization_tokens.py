@@ -31,32 +31,32 @@ from xiaobao.clock import utcnow
 from xiaobao.db import session_scope
 from xiaobao.policy import SCOPES
 
-SCOPE_COLUMNS = ("reports:read", "tickets:read", "kb:write")
-REFUSED = (403, 403, 403)
-KB_WRITE = (403, 403, 200)
+SCOPE_COLUMNS = ("reports:read", "tickets:read", "kb:write", "exports:read")
+REFUSED = (403, 403, 403, 403)
+KB_WRITE = (403, 403, 200, 403)
 # Where a scope reaches; columns as SCOPE_COLUMNS. Every other staff route: REFUSED.
-TOKEN_MATRIX: dict[tuple[str, str], tuple[int, int, int]] = {
+TOKEN_MATRIX: dict[tuple[str, str], tuple[int, int, int, int]] = {
     # reports:read: the service rates, clusters, targets and the 差评 list (reads only: the
     # review, overturn and rectification of a 差评 stay REFUSED); the work lists' outcomes
-    ("GET", "/api/reports/summary"):       (200, 403, 403),
-    ("GET", "/api/reports/series"):        (200, 403, 403),
-    ("GET", "/api/reports/export"):        (200, 403, 403),
-    ("GET", "/api/reports/clusters"):      (422, 403, 403),  # TOKEN_CALLS: past the scope
-    ("GET", "/api/reports/targets"):       (200, 403, 403),
-    ("GET", "/api/reports/bad-ratings"):   (200, 403, 403),
-    ("GET", "/api/worklists/outcomes"):    (200, 403, 403),
-    # the exports (api/routes/exports.py) are the report readers' too
-    ("GET", "/api/exports/conversations"): (200, 403, 403),
-    ("GET", "/api/exports/tickets"):       (200, 403, 403),
-    ("GET", "/api/exports/complaints"):    (200, 403, 403),
+    ("GET", "/api/reports/summary"):       (200, 403, 403, 403),
+    ("GET", "/api/reports/series"):        (200, 403, 403, 403),
+    ("GET", "/api/reports/export"):        (200, 403, 403, 403),
+    ("GET", "/api/reports/clusters"):      (422, 403, 403, 403),  # TOKEN_CALLS: past the scope
+    ("GET", "/api/reports/targets"):       (200, 403, 403, 403),
+    ("GET", "/api/reports/bad-ratings"):   (200, 403, 403, 403),
+    ("GET", "/api/worklists/outcomes"):    (200, 403, 403, 403),
+    # exports:read: the record exported (api/routes/exports.py), never reports:read's
+    ("GET", "/api/exports/conversations"): (403, 403, 403, 200),
+    ("GET", "/api/exports/tickets"):       (403, 403, 403, 200),
+    ("GET", "/api/exports/complaints"):    (403, 403, 403, 200),
     # tickets:read: the queues, a ticket of department A and its messages (no claiming,
     # answering, transferring or closing; no 留言; not a helper's own status or list)
-    ("GET", "/api/helper/queues"):         (403, 200, 403),
-    ("GET", "/api/helper/tickets/{ticket_id}"): (403, 200, 403),
-    ("GET", "/api/helper/tickets/{ticket_id}/messages"): (403, 200, 403),
+    ("GET", "/api/helper/queues"):         (403, 200, 403, 403),
+    ("GET", "/api/helper/tickets/{ticket_id}"): (403, 200, 403, 403),
+    ("GET", "/api/helper/tickets/{ticket_id}/messages"): (403, 200, 403, 403),
     # kb:write: the editors' knowledge-base routes (not the gaps, not the policy store)
     ("GET", "/api/kb/entries"):            KB_WRITE,
-    ("POST", "/api/kb/entries"):           (403, 403, 201),
+    ("POST", "/api/kb/entries"):           (403, 403, 201, 403),
     ("GET", "/api/kb/meta"):               KB_WRITE,
     ("GET", "/api/kb/entries/{entry_id}"): KB_WRITE,
     ("PUT", "/api/kb/entries/{entry_id}"): KB_WRITE,
@@ -69,7 +69,7 @@ TOKEN_MATRIX: dict[tuple[str, str], tuple[int, int, int]] = {
     ("POST", "/api/kb/preview"):           KB_WRITE,
     ("POST", "/api/kb/import"):            KB_WRITE,
     ("GET", "/api/kb/export"):             KB_WRITE,
-    ("POST", "/api/kb/hit-test"):          (403, 403, 422),  # TOKEN_CALLS: past the scope
+    ("POST", "/api/kb/hit-test"):          (403, 403, 422, 403),  # TOKEN_CALLS: past the scope
     ("GET", "/api/kb/drafts"):             KB_WRITE,
     ("POST", "/api/kb/drafts/{draft_id}/accept"): KB_WRITE,
     ("POST", "/api/kb/drafts/{draft_id}/reject"): KB_WRITE,

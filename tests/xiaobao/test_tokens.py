@@ -129,13 +129,14 @@ def test_a_token_opens_only_its_scopes_rules():
     for scope in policy.SCOPES:
         actor = tokens.TokenPrincipal(name="t", scopes=frozenset({scope}))
         opened = {rule.__name__ for rule in (policy.reads_reports, policy.reads_tickets,
-                                             policy.edits_knowledge, policy.works_tickets,
+                                             policy.edits_knowledge, policy.exports_records,
+                                             policy.works_tickets,
                                              policy.is_leader, policy.edits_policies,
                                              policy.reads_knowledge_gaps, policy.reads_register,
                                              policy.manages_register, policy.reads_work_lists,
                                              policy.sees_all_departments) if rule(actor)}
         assert opened == {{"reports:read": "reads_reports", "tickets:read": "reads_tickets",
-                           "kb:write": "edits_knowledge"}[scope]}
+                           "kb:write": "edits_knowledge", "exports:read": "exports_records"}[scope]}
         # no department of its own: what it reads, it reads everywhere
         assert policy.report_departments(actor) is None
         assert policy.visible_departments(actor, ["A", "B"]) == ["A", "B"]
