@@ -405,8 +405,12 @@ def run(minutes: float = 10, keep: Path | None = None, **options) -> dict:
 if __name__ == "__main__":
     import sys
 
-    figures = run(float(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    # The layout's logs (gateways, Rasa, nginx, the notifier) and the clients' ledger are kept
+    # for whoever reads a failed audit: results/ is the test runs' folder (not in git).
+    kept = Path(__file__).resolve().parents[2] / "results" / time.strftime("soak-%Y%m%d-%H%M%S")
+    figures = run(float(sys.argv[1]) if len(sys.argv) > 1 else 10, keep=kept)
     print(table(figures, "make soak"))
+    print(f"logs and the ledger: {kept}")
     print(json.dumps({k: v for k, v in figures.items() if k != "reconcile_counts"},
                      ensure_ascii=False, indent=1))
     sys.exit(1 if figures["failures"] else 0)
