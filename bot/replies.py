@@ -35,18 +35,29 @@ HUMAN_BUTTONS = [
     {"title": "12345回电", "payload": payload(REQUEST_12345_CALL)},
 ]
 SUGGEST_TEXT = "您是不是想问："
+ANSWER_TITLE = "关于“{question}”："  # an answer shown with 相关问题 opens with its question
+RELATED_TEXT = "相关问题："
 ABSTAIN_TEXT = ("抱歉，这个问题我在知识库里没有找到可靠的答案，不想给您不准确的信息。"
                 "您可以转人工帮办，或请12345热线给您回电。")
 
 
-def answer_message(hit: Any) -> dict:
-    """The answer card (:func:`knowledge_base.card.answer_card`) and its feedback buttons."""
+def answer_message(hit: Any, related: list[Any] | None = None) -> dict:
+    """The answer card (:func:`knowledge_base.card.answer_card`) and its feedback buttons.
+
+    ``related``: an answer fairly but not fully sure (``SearchResult.alternatives``) — the
+    card opens with the entry's own question, so a mismatch shows, and ends with 相关问题, a
+    button each (before the feedback buttons, so "第一个" names the first of them)."""
     buttons = [
         {"title": "有帮助", "payload": payload(FEEDBACK, helpful="yes", entry_id=hit.id)},
         {"title": "没帮助", "payload": payload(FEEDBACK, helpful="no", entry_id=hit.id)},
         {"title": "转人工", "payload": payload(REQUEST_HUMAN)},
     ]
-    return {"text": answer_card(hit), "buttons": buttons}
+    if not related:
+        return {"text": answer_card(hit), "buttons": buttons}
+    others = [{"title": h.question, "payload": payload("choose_entry", entry_id=h.id)}
+              for h in related[:MAX_SUGGESTIONS - 1]]
+    text = f"{ANSWER_TITLE.format(question=hit.question)}\n{answer_card(hit)}\n\n{RELATED_TEXT}"
+    return {"text": text, "buttons": [*others, *buttons]}
 
 
 def start_check_payload(policy_id: str) -> str:
@@ -74,7 +85,7 @@ def reply_for(result: SearchResult) -> dict:
     """The message (``text``, ``buttons``) the bot sends for this result."""
     hits = list(result.hits)
     if result.decision == "answer" and hits:
-        return answer_message(hits[0])
+        return answer_message(hits[0], hits[1:] if result.alternatives else None)
     if result.decision == "suggest" and hits:
         buttons = [{"title": h.question, "payload": payload("choose_entry", entry_id=h.id)}
                    for h in hits[:MAX_SUGGESTIONS]]

@@ -16,13 +16,21 @@ and the ranking's margin:
 - ``coverage``: the IDF-weighted share of the query's content words found in the entry's
   question and answer, a colloquial word counting as found when its official term is
   (``retrieval.terms``);
-- ``coverage_q``: the same, in the entry's question only.
+- ``coverage_q``: the same, in the entry's question only;
+- ``missing``: the rarest of the query's words that the entry's question and answer lack (its
+  IDF as a share of the rarest possible): one key word missing where the rest match — 药品
+  against a 食品 entry, 户口 against a company's move — is the near-domain question's mark.
 
 Two logistic models read them, both fitted by ``retrieval.evaluate.tune`` on training folds:
 
 - ``right``: P(the top entry is the right answer) → ``answer`` at ``answer_threshold``;
 - ``plausible``: P(the right entry is among the top three) → ``suggest`` (您是不是想问) at
   ``suggest_threshold``; below it nothing is plausible and the bot abstains (人工帮办, 12345).
+
+Between ``alternatives_threshold`` and ``answer_threshold`` the decision is fairly but not
+fully sure: the top entry is answered, its own question at the head of the card (a mismatch
+is visible), with the runners-up as 相关问题 below it (``SearchResult.alternatives``). It is an
+answer in every figure: a wrong entry shown this way is a wrong answer.
 
 Two entries nearly tied (``margin`` < ``tie_margin``: 怎么办理营业执照 — 个体户 or 公司?) are
 always offered side by side, never answered with one.
@@ -36,7 +44,7 @@ from pathlib import Path
 
 from retrieval.types import Decision
 
-FEATURES = ("question", "passage", "margin", "coverage", "coverage_q")
+FEATURES = ("question", "passage", "margin", "coverage", "coverage_q", "missing")
 DEFAULT_PATH = Path(__file__).parent / "data" / "decision.json"
 
 
@@ -50,9 +58,10 @@ class Logistic:
     scales: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURES, 1.0))
 
     def __call__(self, feats: dict[str, float]) -> float:
+        # A feature the model was not fitted with weighs nothing (an older decision.json).
         z = self.intercept + sum(
-            self.coefficients[f] * (feats[f] - self.means[f]) / (self.scales[f] or 1.0)
-            for f in FEATURES)
+            self.coefficients.get(f, 0.0) * (feats[f] - self.means.get(f, 0.0))
+            / (self.scales.get(f, 1.0) or 1.0) for f in FEATURES)
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
@@ -70,6 +79,8 @@ class DecisionConfig:
     plausible: Logistic = field(default_factory=_default_right)
     answer_threshold: float = 0.6
     suggest_threshold: float = 0.3
+    # Answered with 相关问题 from here up to answer_threshold; None: never (see the module).
+    alternatives_threshold: float | None = None
     tie_margin: float = 0.005
     fitted_on: str = "defaults"
 
@@ -80,6 +91,9 @@ class DecisionConfig:
             self.plausible = Logistic(**self.plausible)
         if not 0 <= self.suggest_threshold <= 1 or not 0 <= self.answer_threshold <= 1:
             raise ValueError("thresholds must lie in [0, 1]")
+        if self.alternatives_threshold is not None and not (
+                0 <= self.alternatives_threshold <= self.answer_threshold):
+            raise ValueError("alternatives_threshold must lie in [0, answer_threshold]")
         if self.tie_margin < 0:
             raise ValueError("tie_margin must not be negative")
 
@@ -102,8 +116,14 @@ class DecisionConfig:
 
     def decide(self, probability: float, plausibility: float = 1.0,
                margin: float = 1.0) -> Decision:
-        if probability >= self.answer_threshold and margin >= self.tie_margin:
+        if margin >= self.tie_margin and (probability >= self.answer_threshold or (
+                self.alternatives_threshold is not None
+                and probability >= self.alternatives_threshold)):
             return "answer"
         if plausibility >= self.suggest_threshold or probability >= self.answer_threshold:
             return "suggest"
         return "abstain"
+
+    def with_alternatives(self, decision: Decision, probability: float) -> bool:
+        """An answer from the fairly-sure band: shown with 相关问题."""
+        return decision == "answer" and probability < self.answer_threshold

@@ -28,6 +28,10 @@ from retrieval.types import Decision, QueryError, SearchResult
 
 ANSWER_PRECISION = 0.97  # answers right this often on the training folds (target 0.95)
 NEAR_DOMAIN_ANSWERED = 0.03  # near-domain questions answered at most this often (target 0.05)
+# The band answered with 相关问题 (retrieval.decision): at most this share of in-scope
+# questions answered with a wrong entry (target 0.03), of near-domain ones answered (0.05).
+WRONG_ANSWERED = 0.02
+NEAR_DOMAIN_WITH_ALTERNATIVES = 0.04
 SUGGEST_SLOTS = 3  # suggestions the bot offers (bot.replies.MAX_SUGGESTIONS)
 
 
@@ -80,6 +84,7 @@ class Judged:
     probability: float = 0.0
     plausibility: float = 0.0
     features: dict[str, float] = field(default_factory=dict)
+    alternatives: bool = False  # answered with 相关问题
 
     @property
     def top(self) -> str | None:
@@ -117,7 +122,8 @@ def judge(retriever, prepared: list[Prepared | QueryError], cfg: DecisionConfig
             continue
         ranked = _ranked(p, cfg)
         decision, prob, plaus, feats = retriever.judge(p.text, ranked, p.qwords, p.qtokens, cfg)
-        out.append(Judged(decision, [c.id for c in ranked[:10]], prob, plaus, feats))
+        out.append(Judged(decision, [c.id for c in ranked[:10]], prob, plaus, feats,
+                          cfg.with_alternatives(decision, prob) and len(ranked) > 1))
     return out
 
 
@@ -125,7 +131,7 @@ def as_judged(result: SearchResult | QueryError) -> Judged | QueryError:
     if isinstance(result, QueryError):
         return result
     return Judged(result.decision, [h.id for h in result.hits], result.probability,
-                  result.plausibility, result.features)
+                  result.plausibility, result.features, result.alternatives)
 
 
 # --- figures --------------------------------------------------------------------------
@@ -144,7 +150,11 @@ def metrics(examples: list[Example], results: list, latencies_ms: list[float] | 
     - ``abstained_right_first``: in-scope queries abstained on although the right entry was
       ranked first;
     - ``in_scope_answered|suggested|abstained``, ``near_domain_answered``,
-      ``out_of_scope_answered`` (and ``…_suggested``): shares of each kind.
+      ``out_of_scope_answered`` (and ``…_suggested``): shares of each kind;
+    - ``in_scope_answered_right`` / ``in_scope_answered_wrong``: in-scope questions whose
+      first reply was the right / a wrong entry's answer card (with 相关问题 or without:
+      a wrong entry shown with alternatives is a wrong answer), and
+      ``in_scope_with_alternatives``: the share answered with 相关问题.
     """
     judged = [as_judged(r) if isinstance(r, SearchResult) else r for r in results]
     pairs = [(e, j) for e, j in zip(examples, judged) if isinstance(j, Judged)]
@@ -171,6 +181,12 @@ def metrics(examples: list[Example], results: list, latencies_ms: list[float] | 
         "in_scope_served": _ratio(sum(served(e, j) for e, j in ins), len(ins)),
         "abstained_right_first": _ratio(sum(j.decision == "abstain" and j.top == e.expected
                                             for e, j in ins), len(ins)),
+        "in_scope_answered_right": _ratio(sum(j.decision == "answer" and j.top == e.expected
+                                              for e, j in ins), len(ins)),
+        "in_scope_answered_wrong": _ratio(sum(j.decision == "answer" and j.top != e.expected
+                                              for e, j in ins), len(ins)),
+        "in_scope_with_alternatives": _ratio(sum(j.decision == "answer" and j.alternatives
+                                                 for e, j in ins), len(ins)),
         "in_scope_answered": share("in_scope", "answer"),
         "in_scope_suggested": share("in_scope", "suggest"),
         "in_scope_abstained": share("in_scope", "abstain"),
@@ -224,11 +240,15 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray) -> tuple[Logistic, np.ndarray]:
 def tune(retriever, examples: list[Example],
          prepared: list[Prepared | QueryError] | None = None,
          answer_precision: float = ANSWER_PRECISION,
-         near_domain_answered: float = NEAR_DOMAIN_ANSWERED) -> tuple[DecisionConfig, dict]:
+         near_domain_answered: float = NEAR_DOMAIN_ANSWERED,
+         wrong_answered: float | None = WRONG_ANSWERED,
+         near_domain_with_alternatives: float = NEAR_DOMAIN_WITH_ALTERNATIVES,
+         ) -> tuple[DecisionConfig, dict]:
     """Choose the fusion weights (best top-1), fit the two decision models and thresholds.
 
     Everything is computed on ``examples`` only (the training folds'); frozen examples are
-    refused: they are never fitted on.
+    refused: they are never fitted on. ``wrong_answered=None``: no band answered with 相关问题
+    (the decision before it, for comparison).
     """
     if any(e.frozen for e in examples):
         raise ValueError("frozen evaluation queries are never used for fitting")
@@ -276,6 +296,24 @@ def tune(retriever, examples: list[Example],
         return not near.sum() or given[near].mean() <= near_domain_answered
 
     answer_t = next((float(t) for t in thresholds if acceptable(t)), float(thresholds[-1]))
+    # answer with 相关问题: the lowest threshold below answer_t at which at most WRONG_ANSWERED
+    # of the in-scope questions get a wrong entry's card, at most NEAR_DOMAIN_WITH_ALTERNATIVES
+    # of the near-domain ones any card, and no off-topic one (each counted over both bands).
+    in_scope = np.array([bool(e.expected) and e.kind == "in_scope" for e, _ in rows])
+    off_topic = np.array([e.kind == "out_of_scope" for e, _ in rows])
+    clear = np.array(margins) >= base.tie_margin
+
+    def band_acceptable(t: float) -> bool:
+        given = (p_right >= t) & clear
+        if in_scope.sum() and (given & in_scope & (yr == 0)).sum() / in_scope.sum() \
+                > wrong_answered:
+            return False
+        if near.sum() and given[near].mean() > near_domain_with_alternatives:
+            return False
+        return not (given & off_topic).any()
+
+    alternatives_t = None if wrong_answered is None else next(
+        (float(t) for t in thresholds if t < answer_t and band_acceptable(t)), None)
     # suggest: the right entry among the suggestions counts 1, suggestions for a question
     # the knowledge base does not cover cost 1 (an off-topic question shown look-alikes).
     unanswerable = np.array([not e.expected for e, _ in rows])
@@ -286,6 +324,7 @@ def tune(retriever, examples: list[Example],
     new = DecisionConfig(
         passage_weight=best_w[0], sparse_weight=best_w[1], right=right, plausible=plausible,
         answer_threshold=round(answer_t, 3), suggest_threshold=round(suggest_t, 3),
+        alternatives_threshold=None if alternatives_t is None else round(alternatives_t, 3),
         tie_margin=base.tie_margin,
         fitted_on=(f"{len(rows)} queries ({int(yr.sum())} right at the top, "
                    f"{int(unanswerable.sum())} unanswerable)"),
@@ -294,6 +333,7 @@ def tune(retriever, examples: list[Example],
               "top1_at_weights": round(scores[best_w], 4),
               "answer_threshold": new.answer_threshold,
               "suggest_threshold": new.suggest_threshold,
+              "alternatives_threshold": new.alternatives_threshold,
               "right": new.right.coefficients, "plausible": new.plausible.coefficients}
     return new, report
 
@@ -305,9 +345,13 @@ def fold_of(examples: list[Example], entry_folds: dict[str, int], k: int = K) ->
 
 def kfold(make_retriever: Callable[[int], object], entries: list[tuple[str, str]],
           examples: list[Example], folds: list[int] | None = None, k: int = K,
-          progress: Callable[[str], None] | None = None) -> dict:
+          progress: Callable[[str], None] | None = None,
+          tune_options: dict | None = None) -> dict:
     """Held-out figures over entries: ``make_retriever(f)`` gives the retriever of fold ``f``
     (its encoder adapted without fold ``f``'s entries, or the base one).
+
+    ``tune_options``: passed to :func:`tune` (``wrong_answered=None``: the decision without
+    the band answered with 相关问题).
 
     Returns ``{"folds": {f: metrics}, "mean": {...}, "frozen": {...}}``: the held-out
     figures of each fold (on the fold's queries, frozen ones included), their mean, and the
@@ -317,13 +361,20 @@ def kfold(make_retriever: Callable[[int], object], entries: list[tuple[str, str]
     qfolds = fold_of(examples, entry_folds, k)
     wanted = list(range(k)) if folds is None else folds
     per_fold, pooled_frozen, pooled_frozen_results = {}, [], []
+    last: tuple[object, list] | None = None
     for f in wanted:
         retriever = make_retriever(f)
-        prepared = prepare(retriever, [e.query for e in examples])
+        # The same retriever for every fold (the base encoder): its candidates once.
+        if last is not None and last[0] is retriever:
+            prepared = last[1]
+        else:
+            prepared = prepare(retriever, [e.query for e in examples])
+            last = (retriever, prepared)
         train = [i for i, (e, qf) in enumerate(zip(examples, qfolds))
                  if qf != f and not e.frozen]
         test = [i for i, qf in enumerate(qfolds) if qf == f]
-        cfg, _ = tune(retriever, [examples[i] for i in train], [prepared[i] for i in train])
+        cfg, _ = tune(retriever, [examples[i] for i in train], [prepared[i] for i in train],
+                      **(tune_options or {}))
         judged = judge(retriever, [prepared[i] for i in test], cfg)
         test_examples = [examples[i] for i in test]
         per_fold[f] = metrics(test_examples, judged)

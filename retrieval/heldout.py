@@ -69,8 +69,10 @@ def fold_encoder(fold: int, entries: list[EntryData], base: Embedder, cache_root
 def evaluate_forms(entries: list[EntryData], examples: list[Example], base: Embedder, *,
                    adapt: bool, cache_root: Path, folds: list[int] | None = None,
                    forms: tuple[str, ...] = FORMS, k: int = K,
-                   progress: Callable[[str], None] | None = None) -> dict:
-    """``{form: kfold result}`` for each form of the knowledge base."""
+                   progress: Callable[[str], None] | None = None,
+                   tune_options: dict | None = None) -> dict:
+    """``{form: kfold result}`` for each form of the knowledge base. With the base encoder
+    (no ``adapt``) every fold shares one index of the form, built and queried once."""
     encoders: dict[int, Embedder] = {}
 
     def encoder(f: int) -> Embedder:
@@ -86,12 +88,20 @@ def evaluate_forms(entries: list[EntryData], examples: list[Example], base: Embe
         for form in forms:
             form_entries = entries if form == "seed" else bare(entries)
 
-            def make(f: int, form=form, form_entries=form_entries):
-                return scratch_retriever(form_entries, encoder(f), Path(tmp) / f"{form}-{f}")
+            built: dict[int, object] = {}
+
+            def make(f: int, form=form, form_entries=form_entries, built=built):
+                key = f if adapt else -1  # one index for every fold on the base encoder
+                if key not in built:
+                    built.clear()  # one index of a form alive at a time
+                    built[key] = scratch_retriever(form_entries, encoder(f),
+                                                   Path(tmp) / f"{form}-{key}")
+                return built[key]
 
             say = None
             if progress is not None:
                 def say(message: str, form: str = form) -> None:
                     progress(f"{form} {message}")
-            out[form] = kfold(make, pairs, examples, folds, k, progress=say)
+            out[form] = kfold(make, pairs, examples, folds, k, progress=say,
+                              tune_options=tune_options)
     return out

@@ -4,8 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from knowledge_base.schema import EntryData
+from retrieval.fusion import Candidate
 from retrieval.normalize import normalize
 from retrieval.tokenize import search_tokens, words
+from retrieval.types import Hit
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,15 @@ class IndexedEntry:
 
     def bm25_tokens(self) -> list[str]:
         return list(self.tokens)
+
+
+def hit_of(c: Candidate, data: EntryData) -> Hit:
+    """A ranked entry as a search returns it."""
+    return Hit(id=data.id, score=round(c.fused, 4), question=data.question, answer=data.answer,
+               category=data.category, department=data.department, source=data.source,
+               source_url=data.source_url,
+               effective_from=data.effective_from.isoformat() if data.effective_from else None,
+               expires_on=data.expires_on.isoformat() if data.expires_on else None,
+               dense=round(c.dense, 4), sparse=round(c.sparse, 4), long_term=data.long_term,
+               reviewed_on=data.reviewed_on.isoformat() if data.reviewed_on else None,
+               reviewed_by=data.reviewed_by, policy_ids=tuple(data.policy_ids))

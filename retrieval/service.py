@@ -24,12 +24,11 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from knowledge_base.models import Entry
-from knowledge_base.schema import EntryData
 from knowledge_base.store import entry_data, fingerprint, is_answerable
 from retrieval.decision import FEATURES, DecisionConfig
 from retrieval.dense import DenseIndex, entry_key
 from retrieval.fusion import Candidate, DenseScore, fuse
-from retrieval.indexed import IndexedEntry
+from retrieval.indexed import IndexedEntry, hit_of
 from retrieval.queries import validate_queries, validate_query
 from retrieval.sparse import SparseIndex
 from retrieval.terms import DEFAULT_PATH as TERM_MAP_PATH
@@ -41,17 +40,6 @@ from xiaobao.db import session_scope
 log = logging.getLogger(__name__)
 CANDIDATES = 20  # entries each side proposes before fusion
 INDEX_FORMAT = 3  # bump when what is embedded changes (3: passages without similar questions)
-
-
-def _hit(c: Candidate, data: EntryData) -> Hit:
-    return Hit(id=data.id, score=round(c.fused, 4), question=data.question, answer=data.answer,
-               category=data.category, department=data.department, source=data.source,
-               source_url=data.source_url,
-               effective_from=data.effective_from.isoformat() if data.effective_from else None,
-               expires_on=data.expires_on.isoformat() if data.expires_on else None,
-               dense=round(c.dense, 4), sparse=round(c.sparse, 4), long_term=data.long_term,
-               reviewed_on=data.reviewed_on.isoformat() if data.reviewed_on else None,
-               reviewed_by=data.reviewed_by, policy_ids=tuple(data.policy_ids))
 
 
 class Retriever:
@@ -251,6 +239,14 @@ class Retriever:
                     if w in text or any(t in text for t in alternatives.get(w, ())))
         return found / total
 
+    def _missing(self, qwords: list[str], text: str,
+                 alternatives: dict[str, tuple[str, ...]]) -> float:
+        """The rarest query word not found in ``text``, as a share of the rarest possible:
+        one missing key word (药品 against a 食品 entry) where the rest match."""
+        return max((self._idf.get(w, self._idf_unknown) for w in qwords
+                    if w not in text and not any(t in text for t in alternatives.get(w, ()))),
+                   default=0.0) / (self._idf_unknown or 1.0)
+
     def _alternatives(self, text: str, qwords: list[str]) -> dict[str, tuple[str, ...]]:
         """For each query word, the official terms of the colloquial word it is part of."""
         out: dict[str, tuple[str, ...]] = {}
@@ -274,6 +270,7 @@ class Retriever:
             "margin": top.fused - (ranked[1].fused if len(ranked) > 1 else 0.0),
             "coverage": self._coverage(qwords, entry.text_all, alternatives),
             "coverage_q": self._coverage(qwords, entry.text_q, alternatives),
+            "missing": self._missing(qwords, entry.text_all, alternatives or {}),
         }
 
     def _dense_scores(self, qvec: np.ndarray, entry_ids) -> dict[str, DenseScore]:
@@ -334,11 +331,12 @@ class Retriever:
                 today: dt.date) -> tuple[SearchResult, dict[str, float]]:
         ranked, qwords, qtokens = self._rank(text, qvec, today)
         decision, p, plausible, feats = self.judge(text, ranked, qwords, qtokens)
-        hits = [_hit(c, self._entries[c.id].data) for c in ranked[:top_k]]
+        hits = [hit_of(c, self._entries[c.id].data) for c in ranked[:top_k]]
         reason = f"p={p:.3f} " + " ".join(f"{k}={v:.3f}" for k, v in feats.items())
         return SearchResult(query=query, decision=decision, hits=hits, reason=reason,
                             probability=round(p, 4), plausibility=round(plausible, 4),
-                            features={k: round(v, 4) for k, v in feats.items()}), feats
+                            features={k: round(v, 4) for k, v in feats.items()},
+                            alternatives=self.config.with_alternatives(decision, p)), feats
 
     def search(self, query: str, top_k: int = 5, today: dt.date | None = None) -> SearchResult:
         """Raises QueryError for empty, over-long or text-less queries."""
@@ -368,7 +366,7 @@ class Retriever:
             e = self._entries.get(entry_id)
         if e is None or not is_answerable(e.data):
             return None
-        return _hit(Candidate(entry_id, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0), e.data)
+        return hit_of(Candidate(entry_id, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0), e.data)
 
     @property
     def size(self) -> int:

@@ -38,6 +38,8 @@ class SearchResult:
     probability: float = 0.0  # the decision model's belief that the top hit is right
     plausibility: float = 0.0  # its belief that the right entry is among the top three
     features: dict[str, float] = field(default_factory=dict)  # what it weighed (the hit test)
+    # An answer fairly but not fully sure: the card with the other hits as 相关问题.
+    alternatives: bool = False
 
     @property
     def top(self) -> Hit | None:

@@ -59,7 +59,7 @@ def answer_question(services: ActionServices, conversation_id: str, text: str,
         services, EventKind.BOT_ANSWER, conversation_id=conversation_id,
         decision=result.decision, entry_id=top.id if top else "", query=text[:500],
         score=round(top.score, 4) if top else 0.0, category=top.category if top else "",
-        **event_data)
+        **({"alternatives": "yes"} if result.alternatives else {}), **event_data)
     return answer
 
 

@@ -70,6 +70,10 @@ def code_prompts() -> list[Prompt]:
             [{"id": "p-1", "title": "小型微利企业所得税优惠"}])["buttons"]),
         Prompt("policy check for one policy, undecided", continue_buttons("p-1")),
         Prompt("您是不是想问", reply_for(suggest)["buttons"]),
+        Prompt("answer card with 相关问题", reply_for(SearchResult(
+            query="q", decision="answer", alternatives=True,
+            hits=[make_hit("kb-y-002", "食品经营许可怎么办"),
+                  make_hit("kb-x-001", "营业执照怎么补办")]))["buttons"]),
         Prompt("abstain", abstain["buttons"], abstain.get("json_message")),
         Prompt("12345 retry", CALL_RETRY_BUTTONS),
         Prompt("fallback human", [fallback.HUMAN_BUTTON]),
@@ -88,7 +92,7 @@ FREE_TEXT = "窗口的人让我来回跑了三趟"
 def test_every_prompt_is_enumerated():
     names = {p.name for p in PROMPTS}
     assert {"utter_ask_rating", "utter_bot_challenge", "reason 不满意", "reason 非常不满意",
-            "您是不是想问", "answer card", "abstain", "12345 retry", "policy employees",
+            "您是不是想问", "answer card", "answer card with 相关问题", "abstain", "12345 retry", "policy employees",
             "policy high_tech", "policy taxpayer_type"} <= names
 
 

@@ -87,6 +87,9 @@ def kb() -> SmallRetriever:
     return SmallRetriever(
         results={
             "发票怎么领": SearchResult("发票怎么领", "answer", [invoice, license_]),
+            "发票去哪里领": SearchResult("发票去哪里领", "answer", [invoice, license_, seal,
+                                                          make_hit("kb-x-9", "其他", 0.3)],
+                                     alternatives=True),
             "执照丢了": SearchResult("执照丢了", "suggest", [license_, seal, invoice,
                                                         make_hit("kb-x-9", "其他", 0.3)]),
         },

@@ -32,6 +32,25 @@ async def test_answer_carries_source_validity_and_feedback_buttons(services, eve
                          "score": 0.92, "category": "税务"}]
 
 
+async def test_a_fairly_sure_answer_names_its_question_and_offers_related_ones(
+        services, events, tracker, dispatcher):
+    """Lever 3 of "answer directly": the card opens with the entry's own question (a mismatch
+    shows), 相关问题 follow as buttons that answer when clicked, then the feedback buttons; it
+    is an answer (slots, event) like any other."""
+    out = await ActionAnswerQuestion(services).run(dispatcher, tracker("发票去哪里领"), {})
+    [msg] = dispatcher.messages
+    assert msg["text"].startswith("关于“增值税发票怎么申领”：\n增值税发票怎么申领的答案")
+    assert msg["text"].endswith("\n\n相关问题：")
+    assert [b["title"] for b in msg["buttons"]] == [
+        "营业执照遗失怎么补办", "公司印章怎么刻制", "有帮助", "没帮助", "转人工"]
+    assert json.loads(msg["buttons"][0]["payload"].removeprefix("/choose_entry")) == {
+        "entry_id": "kb-reg-001"}
+    s = slots(out)
+    assert s["decision"] == "answer" and s["last_entry_id"] == "kb-tax-003"
+    [event] = events()
+    assert event["decision"] == "answer" and event["alternatives"] == "yes"
+
+
 def test_the_answer_is_the_knowledge_bases_answer_card(kb):
     """The bot and the helper's one-click answers say validity and source the same way."""
     for hit in kb.entries.values():

@@ -49,3 +49,17 @@ def test_shipped_config_is_fitted():
     cfg = DecisionConfig.load()
     assert cfg.fitted_on != "defaults", "run `xiaobao tune` and commit retrieval/data/decision.json"
     assert set(cfg.right.coefficients) == set(FEATURES) == set(cfg.plausible.coefficients)
+
+
+def test_the_fairly_sure_band_answers_with_alternatives_and_is_saved(tmp_path):
+    cfg = _cfg(alternatives_threshold=0.6)
+    assert cfg.decide(0.7, 0.9) == "answer" and cfg.with_alternatives("answer", 0.7)
+    assert cfg.decide(0.9, 0.9) == "answer" and not cfg.with_alternatives("answer", 0.9)
+    assert cfg.decide(0.5, 0.9) == "suggest"
+    assert cfg.decide(0.7, 0.9, margin=0.0) == "suggest"  # a near tie is still offered
+    assert not _cfg().with_alternatives(_cfg().decide(0.7, 0.9), 0.7)  # no band: suggested
+    path = tmp_path / "d.json"
+    cfg.save(path)
+    assert DecisionConfig.load(path).alternatives_threshold == 0.6
+    with pytest.raises(ValueError):
+        _cfg(alternatives_threshold=0.9)  # above the answer threshold

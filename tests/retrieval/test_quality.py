@@ -61,6 +61,20 @@ def test_in_scope_questions_are_answered_or_offered_the_right_entry(fold0, form)
     assert fold0[form]["folds"][0]["in_scope_served"] >= 0.80  # target 0.85
 
 
+@pytest.mark.parametrize(("form", "floor"), [("seed", 0.40), ("bare", 0.30)])
+def test_in_scope_questions_are_answered_in_the_first_reply(fold0, form, floor):
+    """The first reply is the right entry's card (with 相关问题 or without). Measured on fold 0
+    (2026-12-08): seed 0.53, bare 0.41, up from 0.32 / 0.24 on the five folds before the
+    ``missing`` feature and the alternatives band; the issue's targets (0.75 / 0.55) are not
+    reached yet — the floor holds what was gained."""
+    assert fold0[form]["folds"][0]["in_scope_answered_right"] >= floor
+
+
+@pytest.mark.parametrize("form", ["seed", "bare"])
+def test_a_wrong_entry_is_rarely_the_first_reply(fold0, form):
+    assert fold0[form]["folds"][0]["in_scope_answered_wrong"] <= 0.05  # target 0.03
+
+
 @pytest.mark.parametrize("form", ["seed", "bare"])
 def test_the_bot_rarely_abstains_when_it_ranked_the_right_entry_first(fold0, form):
     assert fold0[form]["folds"][0]["abstained_right_first"] <= 0.12  # target 0.08
