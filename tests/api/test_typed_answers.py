@@ -92,8 +92,8 @@ FREE_TEXT = "窗口的人让我来回跑了三趟"
 def test_every_prompt_is_enumerated():
     names = {p.name for p in PROMPTS}
     assert {"utter_ask_rating", "utter_bot_challenge", "reason 不满意", "reason 非常不满意",
-            "您是不是想问", "answer card", "answer card with 相关问题", "abstain", "12345 retry", "policy employees",
-            "policy high_tech", "policy taxpayer_type"} <= names
+            "您是不是想问", "answer card", "answer card with 相关问题", "abstain", "12345 retry",
+            "policy employees", "policy high_tech", "policy taxpayer_type"} <= names
 
 
 def _constant_titles(path: Path) -> set[str]:
