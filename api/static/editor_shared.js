@@ -24,6 +24,7 @@ export const ACTIONS = {
 export const FEATURES = {
   question: "与标准问法的相似度", passage: "与问答整体的相似度", margin: "领先第二名的分差",
   coverage: "关键词覆盖（问答，含口语映射）", coverage_q: "关键词覆盖（标准问法）",
+  missing: "条目缺少的最关键词（越高越可能答非所问）",
 };
 
 export const state = {

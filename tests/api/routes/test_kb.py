@@ -33,6 +33,7 @@ from knowledge_base import io as kb_io
 from knowledge_base.card import answer_card
 from knowledge_base.changes import CHANGES_CHANNEL
 from knowledge_base.schema import FIELDS, EntryData
+from retrieval.decision import FEATURES
 from retrieval.service import Retriever
 from tests.api.support import CATEGORY, DEPT, SAME_ORIGIN, handoff_request
 from xiaobao.accounts import create_account
@@ -582,7 +583,8 @@ def test_the_hit_test_decides_as_the_chat_does(ed):
         decisions.add(result["decision"])
     assert "answer" in decisions and decisions - {"answer"}
     first = hit_test(ed, seed[0].question)
-    assert set(first["features"]) == {"question", "passage", "margin", "coverage", "coverage_q"}
+    assert set(first["features"]) == set(FEATURES) == {
+        "question", "passage", "margin", "coverage", "coverage_q", "missing"}
     assert 0 <= first["plausibility"] <= 1
     assert 0 <= first["probability"] <= 1
     assert set(first["candidates"][0]) == {"id", "question", "category", "department", "score",
