@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: setup run test test-fast bench soak train lint
+.PHONY: setup run test test-fast bench soak soak-short train lint
 
 setup:
 	@bash scripts/setup.sh
@@ -34,3 +34,8 @@ bench: setup train
 SOAK_MINUTES ?= 10
 soak: setup train
 	@$(VENV)/python -m tests.bench.soak $(SOAK_MINUTES)
+
+# The short soak with its asserted audit (tests/deploy/soak_short.py, ~4 min); out of `make test`
+# until the ratings it loses around a Redis failover are fixed.
+soak-short: setup train
+	@RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 $(VENV)/python -m pytest -p no:xdist -q tests/deploy/soak_short.py
