@@ -241,11 +241,16 @@ def _signed_in_account(request: Request, session: Session) -> Account:
 # whose rule a token's scope can open (xiaobao.policy.SCOPES) receive a TokenPrincipal; the
 # rest answer 403, an unknown, revoked or expired token 401.
 
-def bearer_token(connection: HTTPConnection) -> str | None:
-    scheme, _, value = connection.headers.get("authorization", "").partition(" ")
+def bearer_of(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header's value."""
+    scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return None
     return value.strip() or None
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    return bearer_of(connection.headers.get("authorization", ""))
 
 
 def _token_principal(request: Request, session: Session, token: str) -> TokenPrincipal:

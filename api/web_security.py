@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import client_ip
+from api.deps import bearer_of, client_ip
 from api.errors import error_response
 from xiaobao.settings import Settings
 from xiaobao.tokens import TOKEN_PREFIX
@@ -165,9 +165,8 @@ def origin_allowed(scope: Scope, settings: Settings) -> bool:
 def _token_without_cookie(scope: Scope) -> bool:
     """An API token's request (xiaobao.tokens) carrying no cookie: no Origin needed."""
     headers = _headers(scope)
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and token.strip().startswith(TOKEN_PREFIX) \
-        and "cookie" not in headers
+    token = bearer_of(headers.get("authorization", ""))
+    return token is not None and token.startswith(TOKEN_PREFIX) and "cookie" not in headers
 
 
 # --- JSON depth ----------------------------------------------------------------------------------

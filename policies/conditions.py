@@ -222,38 +222,20 @@ def _outcome(tree: Any, resolve: Resolve) -> _Reasons:
 
 
 def value_of(tree: Any, resolve: Resolve) -> bool | None:
-    """The tree's value alone, without its reasons, short-circuiting (the planner's inner
-    loop; :func:`evaluate` gives the same value)."""
-    if isinstance(tree, Atom):
-        value, _ = resolve(tree.field)
-        return None if value is None else compare(tree, value)
-    [(key, body)] = tree.items()
-    if key == "not":
-        inner = value_of(body, resolve)
-        return None if inner is None else not inner
-    parts = body["of"] if key == "at_least" else body
-    need = len(parts) if key == "all" else 1 if key == "any" else body["k"]
-    true = unknown = 0
-    for i, part in enumerate(parts):
-        v = value_of(part, resolve)
-        if v is True:
-            true += 1
-            if true >= need:
-                return True
-        elif v is None:
-            unknown += 1
-        if true + unknown + (len(parts) - i - 1) < need:
-            return False
-    return None
+    """The tree's value alone, without its reasons, short-circuiting (:func:`evaluate` gives
+    the same value). One evaluation: a caller evaluating one tree many times compiles it once
+    with :func:`compile_value`."""
+    return compile_value(tree)(resolve)
 
 
 ValueFn = Callable[[Resolve], "bool | None"]
 
 
 def compile_value(tree: Any) -> ValueFn:
-    """:func:`value_of` of this tree as one closure per node, built once per policy: the
+    """The tree's three-valued value as one closure per node, built once per policy: the
     planner evaluates every waiting policy on each answer it tries, and walking the dicts
-    again each time was most of a question's cost. Same values (tests/policies)."""
+    again each time was most of a question's cost. Same values as :func:`evaluate`
+    (tests/policies)."""
     if isinstance(tree, Atom):
         atom, name = tree, tree.field
 
@@ -270,28 +252,19 @@ def compile_value(tree: Any) -> ValueFn:
             return None if value is None else not value
         return negated
     parts = tuple(compile_value(p) for p in (body["of"] if key == "at_least" else body))
-    if key == "all":
-        def every(resolve: Resolve) -> bool | None:
+    if key in ("all", "any"):
+        decisive = key == "any"  # any: one true part decides; all: one false part
+
+        def first_decides(resolve: Resolve) -> bool | None:
             unknown = False
             for part in parts:
                 value = part(resolve)
-                if value is False:
-                    return False
+                if value is decisive:
+                    return decisive
                 if value is None:
                     unknown = True
-            return None if unknown else True
-        return every
-    if key == "any":
-        def some(resolve: Resolve) -> bool | None:
-            unknown = False
-            for part in parts:
-                value = part(resolve)
-                if value is True:
-                    return True
-                if value is None:
-                    unknown = True
-            return None if unknown else False
-        return some
+            return None if unknown else not decisive
+        return first_decides
     need, count = body["k"], len(parts)
 
     def at_least(resolve: Resolve) -> bool | None:

@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from policies.conditions import Atom, atoms_of, value_of
+from policies.conditions import Atom, atoms_of, compile_value
 from policies.fields import NUMERIC, Dictionary, Field
 
 BUDGET = 4000  # evaluations of the tree before the search gives up
@@ -109,6 +109,7 @@ def witness(tree: Any, dictionary: Dictionary, budget: int = BUDGET) -> Search:
     values = {name: candidates(dictionary[name], named[name]) for name in order}
     facts: dict[str, Any] = {}
     left = [budget]
+    tree_value = compile_value(tree)  # the search evaluates it up to ``budget`` times
 
     def resolve(name: str) -> tuple[Any, list[str]]:
         return facts.get(name), []
@@ -117,7 +118,7 @@ def witness(tree: Any, dictionary: Dictionary, budget: int = BUDGET) -> Search:
         if left[0] <= 0:
             return None
         left[0] -= 1
-        verdict = value_of(tree, resolve)
+        verdict = tree_value(resolve)
         if verdict is not None or depth == len(order):
             return verdict is True
         name = order[depth]

@@ -153,9 +153,13 @@ def encoded(fmt: str, columns: Sequence[str], rows: Iterable[exports.Row], codec
     return _xlsx(columns, rows, title)
 
 
+def _joined(value: Any) -> Any:
+    """A list (the entries answered with, …) as one cell."""
+    return "; ".join(str(v) for v in value) if isinstance(value, list) else value
+
+
 def _text(value: Any) -> Any:
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+    value = _joined(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else value
@@ -198,8 +202,7 @@ def _xlsx(columns: Sequence[str], rows: Iterable[exports.Row], title: str) -> It
     sheet = book.create_sheet(title[:31])
 
     def cell(value: Any) -> Any:
-        if isinstance(value, list):
-            value = "; ".join(str(v) for v in value)
+        value = _joined(value)
         if not isinstance(value, str):
             return value
         text = neutral(ILLEGAL_CHARACTERS_RE.sub("", value))[:XLSX_MAX_CELL]

@@ -32,7 +32,7 @@ from retrieval.indexed import IndexedEntry, hit_of
 from retrieval.queries import validate_queries, validate_query
 from retrieval.sparse import SparseIndex
 from retrieval.terms import DEFAULT_PATH as TERM_MAP_PATH
-from retrieval.terms import TermMap, TermMapError, file_state
+from retrieval.terms import TermMap, TermMapError, file_state, found_in
 from retrieval.tokenize import dictionary_fingerprint, search_tokens, words
 from retrieval.types import Decision, Hit, QueryError, SearchResult
 from xiaobao.db import session_scope
@@ -234,9 +234,8 @@ class Retriever:
         total = sum(self._idf.get(w, self._idf_unknown) for w in qwords)
         if total == 0:
             return 0.0
-        alternatives = alternatives or {}
         found = sum(self._idf.get(w, self._idf_unknown) for w in qwords
-                    if w in text or any(t in text for t in alternatives.get(w, ())))
+                    if found_in(w, text, alternatives or {}))
         return found / total
 
     def _missing(self, qwords: list[str], text: str,
@@ -244,7 +243,7 @@ class Retriever:
         """The rarest query word not found in ``text``, as a share of the rarest possible:
         one missing key word (药品 against a 食品 entry) where the rest match."""
         return max((self._idf.get(w, self._idf_unknown) for w in qwords
-                    if w not in text and not any(t in text for t in alternatives.get(w, ()))),
+                    if not found_in(w, text, alternatives)),
                    default=0.0) / (self._idf_unknown or 1.0)
 
     def _alternatives(self, text: str, qwords: list[str]) -> dict[str, tuple[str, ...]]:

@@ -131,3 +131,9 @@ def file_state(path: Path) -> tuple[int, int]:
     except FileNotFoundError:
         return (-1, -1)
     return (st.st_size, st.st_mtime_ns)
+
+
+def found_in(word: str, text: str, alternatives: dict[str, tuple[str, ...]]) -> bool:
+    """A query word is in ``text``, itself or as one of its official terms (``alternatives``:
+    word → the official terms of the colloquial word it is part of)."""
+    return word in text or any(t in text for t in alternatives.get(word, ()))

@@ -8,17 +8,6 @@ from xiaobao.accounts import Account, authenticate
 from xiaobao.accounts_cli import app, ensure_demo
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XIAOBAO_HOME", str(tmp_path))
-    monkeypatch.delenv("XIAOBAO_DATABASE_URL", raising=False)
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield tmp_path
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-
-
 def test_add_then_list(home):
     runner = CliRunner()
     result = runner.invoke(app, ["add", "ann", "--role", "helper", "--role", "leader",

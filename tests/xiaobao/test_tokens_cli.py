@@ -7,19 +7,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from xiaobao import db, settings, tokens
+from xiaobao import db, tokens
 from xiaobao.tokens_cli import app
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XIAOBAO_HOME", str(tmp_path))
-    monkeypatch.delenv("XIAOBAO_DATABASE_URL", raising=False)
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield tmp_path
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
 
 
 def add(*args: str):
